@@ -1,0 +1,48 @@
+"""The organisation hierarchy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
+from sqlmodel import select
+
+from api.deps import SessionDep
+from domain.errors import NotFound
+from models import OrgKind, OrgUnit, OrgUnitPublic
+
+router = APIRouter(prefix="/api/v1/org-units", tags=["org-units"])
+
+
+@router.get("", summary="List org units, filtered by kind and parent code")
+def list_org_units(
+    session: SessionDep,
+    kind: OrgKind | None = None,
+    parent: Annotated[str | None, Query(max_length=32, description="parent unit code")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    parent_unit = aliased(OrgUnit)
+    stmt = select(OrgUnit, parent_unit.code).outerjoin(parent_unit, OrgUnit.parent_id == parent_unit.id)  # type: ignore[arg-type]
+    count = select(func.count()).select_from(OrgUnit)
+    if kind is not None:
+        stmt = stmt.where(OrgUnit.kind == kind.value)
+        count = count.where(OrgUnit.kind == kind.value)
+    if parent is not None:
+        parent_id = session.exec(select(OrgUnit.id).where(OrgUnit.code == parent)).first()
+        if parent_id is None:
+            raise NotFound(f"上级编码“{parent}”不存在", errors=[{"field": "parent", "message": "unknown org unit code"}])
+        stmt = stmt.where(OrgUnit.parent_id == parent_id)
+        count = count.where(OrgUnit.parent_id == parent_id)
+    total = session.exec(count).one()
+    rows = session.exec(stmt.order_by(OrgUnit.code).limit(limit).offset(offset)).all()
+    items = [
+        OrgUnitPublic(
+            code=u.code, name=u.name, kind=OrgKind(u.kind), parent=parent_code,
+            collective_income=u.collective_income, key_contact_class=u.key_contact_class,
+        )
+        for u, parent_code in rows
+    ]
+    return {"items": [i.model_dump() for i in items], "total": total, "limit": limit, "offset": offset}

@@ -1,0 +1,1 @@
+"""The ``duban`` console script."""

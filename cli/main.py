@@ -1,0 +1,205 @@
+"""``duban``: run the service, migrate, import, launch."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from core.prefect_env import configure_prefect
+
+configure_prefect()
+
+from core.clock import get_clock  # noqa: E402
+from core.db import get_engine, session_scope  # noqa: E402
+from core.settings import get_settings  # noqa: E402
+from domain.errors import DubanError  # noqa: E402
+
+app = typer.Typer(help="督办 duban — campaign orchestration for county Organisation Departments.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisation hierarchy (county → township → village).", no_args_is_help=True)
+cal_app = typer.Typer(help="Working-day calendar (statutory holidays and 调休).", no_args_is_help=True)
+def_app = typer.Typer(help="Campaign definitions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(cal_app, name="calendar")
+app.add_typer(def_app, name="definitions")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: DubanError) -> None:
+    err.print(f"[red]错误：[/red]{exc.detail}", highlight=False)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply Alembic migrations to the configured database."""
+    from models.migrate import upgrade
+
+    upgrade(get_settings().effective_database_url, revision)
+    out.print(f"数据库已迁移到 {revision}：{_safe_url()}")
+
+
+def _safe_url() -> str:
+    return get_engine().url.render_as_string(hide_password=True)
+
+
+@org_app.command("import")
+def org_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Import org units from CSV or YAML; a bad row is reported with its line number and nothing is imported."""
+    from tasks.org import import_org_units, read_org_file
+
+    try:
+        rows = read_org_file(file)
+        with session_scope() as session:
+            result = import_org_units(session, rows, source=file.name)
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(f"已导入 {file.name}：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
+
+
+@app.command("seed-demo")
+def seed_demo(
+    townships: int = typer.Option(12, min=1, max=2000),
+    villages: int = typer.Option(10, min=1, max=200, help="villages per township"),
+    seed: int = 2027,
+) -> None:
+    """Create (or refresh) the fictional demo county 清溪县."""
+    from tasks.org import demo_county_rows, import_org_units
+
+    with session_scope() as session:
+        result = import_org_units(session, demo_county_rows(seed, townships, villages), source="demo")
+    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
+
+
+@app.command("launch")
+def launch(
+    definition: Annotated[str, typer.Option(help="definition key, see `duban definitions list`")],
+    year: Annotated[int, typer.Option(help="campaign year")],
+    township: Annotated[list[str] | None, typer.Option(help="township code (repeatable)")] = None,
+    all_townships: Annotated[bool, typer.Option("--all-townships", help="every township of the county")] = False,
+) -> None:
+    """Launch a campaign for some or all townships; failures are reported per township."""
+    from flows.launch import launch_for_townships
+    from tasks.launch import all_township_codes, check_year
+    from tasks.registry import get_definition
+
+    if bool(township) == all_townships:
+        err.print("请用 --township CODE（可重复）或 --all-townships 指定乡镇，二选一")
+        raise typer.Exit(2)
+    try:
+        check_year(get_definition(definition), year)
+    except DubanError as exc:
+        _fail(exc)
+    with session_scope() as session:
+        codes = list(township or []) if not all_townships else all_township_codes(session)
+    with Progress(console=out, transient=False) as progress:
+        bar = progress.add_task(f"启动 {definition} {year}", total=len(codes))
+        items = asyncio.run(
+            launch_for_townships(
+                definition, year, townships=codes, now=get_clock().now(),
+                progress=lambda n: progress.advance(bar, n),
+            )
+        )
+    created = [i for i in items if i["status"] == "created"]
+    exists = [i for i in items if i["status"] == "exists"]
+    failed = [i for i in items if i["status"] == "failed"]
+    out.print(f"新启动 {len(created)} 个，已存在 {len(exists)} 个，失败 {len(failed)} 个")
+    for item in failed:
+        err.print(f"[red]{item['township']}[/red]：{item['detail']}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@cal_app.command("load")
+def calendar_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Load a year's official holiday arrangement (YAML: year, holidays, makeup_workdays)."""
+    from tasks.calendar import read_arrangement_file, save_arrangement
+
+    try:
+        arrangement = read_arrangement_file(file)
+        with session_scope() as session:
+            save_arrangement(session, arrangement, get_clock().now(), note=file.name)
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(
+        f"已载入 {arrangement.year} 年节假日安排：放假 {len(arrangement.holidays)} 天，"
+        f"调休上班 {len(arrangement.makeup_workdays)} 天"
+    )
+
+
+@cal_app.command("show")
+def calendar_show(year: int) -> None:
+    """Where a year's calendar comes from, and the warning if it has no official data."""
+    from tasks.calendar import load_work_calendar
+
+    with session_scope() as session:
+        calendar = load_work_calendar(session)
+    out.print(f"{year}: {calendar.source(year).value}")
+    for warning in calendar.warnings([year]):
+        out.print(f"[yellow]{warning}[/yellow]")
+
+
+@def_app.command("list")
+def definitions_list() -> None:
+    """List the campaign definitions in force."""
+    from tasks.registry import get_definitions
+
+    try:
+        definitions = get_definitions()
+    except DubanError as exc:
+        _fail(exc)
+        return
+    for key, d in sorted(definitions.items()):
+        out.print(f"{key}\t{d.name}\tv{d.version}\t{len(d.stages)} 阶段，{len(d.obligations)} 类截止事项")
+
+
+@def_app.command("validate")
+def definitions_validate(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Validate definition files; errors name the file and the field."""
+    from domain.definitions import load_definition
+
+    bad = 0
+    for path in files:
+        try:
+            d = load_definition(path)
+            out.print(f"[green]✓[/green] {path.name}: {d.name}")
+        except DubanError as exc:
+            bad += 1
+            err.print(f"[red]✗[/red] {exc.detail}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    host: str | None = None,
+    port: int | None = None,
+    seed: bool = typer.Option(True, help="seed the demo county if the database has no org units"),
+) -> None:
+    """Migrate, seed the demo county, and serve the API and web UI."""
+    from cli.serve import serve
+
+    serve(host=host, port=port, seed=seed)
+
+
+def main() -> None:
+    try:
+        app()
+    except DubanError as exc:  # pragma: no cover - last resort for the console
+        err.print(f"错误：{exc.detail}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

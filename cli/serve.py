@@ -1,0 +1,52 @@
+"""``duban run``: one process with the API, the web UI and a local SMTP sink."""
+
+from __future__ import annotations
+
+import uvicorn
+from rich.console import Console
+from sqlmodel import func, select
+
+from core.db import session_scope
+from core.settings import get_settings
+from models import OrgUnit
+from models.migrate import upgrade
+
+out = Console()
+
+
+def serve(host: str | None = None, port: int | None = None, seed: bool = True) -> None:
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    upgrade(settings.effective_database_url)
+    if seed:
+        from tasks.org import demo_county_rows, import_org_units
+
+        with session_scope() as session:
+            if session.exec(select(func.count()).select_from(OrgUnit)).one() == 0:
+                result = import_org_units(session, demo_county_rows(), source="demo")
+                out.print(f"已创建演示县“清溪县”：{result['created']} 个组织单位")
+    sink = None
+    if settings.smtp_sink:
+        from notifications.sink import start_sink
+
+        sink = start_sink(settings.smtp_host, settings.smtp_port, settings.var_dir / "mail")
+    base = f"http://{host}:{port}"
+    mail = f"smtp://{settings.smtp_host}:{settings.smtp_port}（邮件保存在 {settings.var_dir / 'mail'}）" if sink else "未启动"
+    out.print(f"""
+[bold]督办 duban 已启动[/bold]
+  网页界面   {base}/
+  接口文档   {base}/docs
+  健康检查   {base}/healthz
+  数据库     {settings.effective_database_url}
+  本地邮件   {mail}
+  演示账户   账户与登录尚未启用：当前接口无需登录
+  试一试     curl -s -X POST {base}/api/v1/campaigns -H 'Content-Type: application/json' \\
+               -d '{{"definition": "five_good_model_site", "township": "QX01", "year": 2026}}'
+按 Ctrl+C 停止。
+""", highlight=False)
+    try:
+        uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    finally:
+        if sink is not None:
+            sink.stop()

@@ -1,0 +1,55 @@
+"""Typed settings, read once from the environment (prefix ``DUBAN_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", extra="ignore")
+
+    var_dir: Path = REPO_ROOT / "var"
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("DUBAN_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL; empty means the SQLite file var/duban.db",
+    )
+    sqlite_busy_timeout_ms: int = 15_000
+    definitions_dir: Path = REPO_ROOT / "definitions"
+    timezone: str = "Asia/Shanghai"
+    min_year: int = 2000
+    max_year: int = 2100
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""
+    scheduler: Literal["embedded", "prefect", "off"] = "embedded"
+
+    organisation_name: str = "清溪县委组织部"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sink: bool = True
+
+    launch_chunk_size: int = 50
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'duban.db'}"
+
+    @property
+    def effective_base_url(self) -> str:
+        return self.base_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure rules of duban: no I/O, time comes in as arguments."""

@@ -1,0 +1,49 @@
+"""The exception tree of duban; the API maps it to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DubanError(Exception):
+    """Base of every error duban raises on purpose."""
+
+    status = 400
+    title = "请求有误"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra
+
+
+class NotFound(DubanError):
+    status = 404
+    title = "未找到"
+
+
+class Conflict(DubanError):
+    status = 409
+    title = "冲突"
+
+
+class PermissionDenied(DubanError):
+    status = 403
+    title = "无权操作"
+
+
+class InvalidTransition(DubanError):
+    status = 409
+    title = "当前状态不允许此操作"
+
+
+class ValidationFailed(DubanError):
+    status = 422
+    title = "输入有误"
+
+
+class DefinitionError(ValidationFailed):
+    """A campaign definition file is invalid; the message names the file and the field."""
+
+    title = "督办定义有误"

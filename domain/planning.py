@@ -1,0 +1,220 @@
+"""Turn a definition, a township and a year into the stages and deadlines of one campaign.
+
+Pure: no I/O. ``today`` decides which stages are already open and which deadlines had
+passed before the campaign existed (those are waived, never escalated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from domain.calendar import WorkCalendar, last_day_of_month
+from domain.definitions import (
+    Definition,
+    FixedRule,
+    MonthlyRule,
+    Obligation,
+    QuarterLastMonthRule,
+    RelativeToStageRule,
+    WeeklyRule,
+)
+
+
+@dataclass(frozen=True)
+class OrgRef:
+    code: str
+    name: str
+    kind: str
+    key_contact_class: str | None = None
+    collective_income: int | None = None
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    key: str
+    name: str
+    seq: int
+    opens_on: dt.date
+    closes_on: dt.date
+    gate_key: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ObligationPlan:
+    key: str
+    rule_key: str
+    kind: str
+    title: str
+    stage_key: str | None
+    subject_code: str
+    period: str
+    opens_on: dt.date
+    nominal_due_on: dt.date
+    due_on: dt.date
+    policy: str
+    status: str
+
+
+@dataclass
+class CampaignPlan:
+    definition_key: str
+    definition_version: int
+    township_code: str
+    year: int
+    stages: list[StagePlan]
+    obligations: list[ObligationPlan]
+    warnings: list[str] = field(default_factory=list)
+
+
+def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> str:
+    """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
+    if today < opens_on:
+        return "pending"
+    if today <= closes_on:
+        return "open"
+    return "waived"
+
+
+def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> str:
+    """Initial status of an obligation at launch; one already past due at launch is waived."""
+    if today < opens_on:
+        return "scheduled"
+    if today <= due_on:
+        return "open"
+    return "waived"
+
+
+def _nominal_dates(
+    ob: Obligation, start: dt.date, end: dt.date, year: int, stages: dict[str, StagePlan]
+) -> Iterator[tuple[dt.date, str]]:
+    """Nominal due dates of an obligation with the period label of each."""
+    rule = ob.due
+    if isinstance(rule, FixedRule):
+        day = rule.spec().resolve(year)
+        yield day, str(day.year)
+    elif isinstance(rule, RelativeToStageRule):
+        stage = stages[rule.stage]
+        anchor = stage.opens_on if rule.anchor == "opens" else stage.closes_on
+        day = anchor + dt.timedelta(days=rule.offset_days)
+        yield day, str(day.year)
+    elif isinstance(rule, QuarterLastMonthRule):
+        for y in range(start.year, end.year + 1):
+            for q in (1, 2, 3, 4):
+                day = dt.date(y, q * 3, min(rule.day, last_day_of_month(y, q * 3)))
+                if start <= day <= end:
+                    yield day, f"{y}Q{q}"
+    elif isinstance(rule, MonthlyRule):
+        for y in range(start.year, end.year + 1):
+            for m in rule.months or range(1, 13):
+                last = last_day_of_month(y, m)
+                day = dt.date(y, m, last if rule.day == "last" else min(rule.day, last))
+                if start <= day <= end:
+                    yield day, f"{y}-{m:02d}"
+    elif isinstance(rule, WeeklyRule):
+        day = start + dt.timedelta(days=(rule.weekday - 1 - start.weekday()) % 7)
+        while day <= end:
+            iso = day.isocalendar()
+            yield day, f"{iso.year}-W{iso.week:02d}"
+            day += dt.timedelta(days=7)
+
+
+def _subjects(ob: Obligation, township: OrgRef, villages: Sequence[OrgRef]) -> list[OrgRef]:
+    if ob.subject.kind == "township":
+        return [township]
+    flt = ob.subject.villages
+    chosen = []
+    for village in villages:
+        if flt and flt.key_contact_class is not None and village.key_contact_class not in flt.key_contact_class:
+            continue
+        if (
+            flt
+            and flt.max_collective_income is not None
+            and (village.collective_income is None or village.collective_income > flt.max_collective_income)
+        ):
+            continue
+        chosen.append(village)
+    return chosen
+
+
+def plan_campaign(
+    definition: Definition,
+    township: OrgRef,
+    villages: Sequence[OrgRef],
+    year: int,
+    calendar: WorkCalendar,
+    today: dt.date,
+) -> CampaignPlan:
+    """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
+    stages: dict[str, StagePlan] = {}
+    for seq, stage_def in enumerate(definition.stages, start=1):
+        opens_on, closes_on = stage_def.opens.resolve(year), stage_def.closes.resolve(year)
+        stages[stage_def.key] = StagePlan(
+            key=stage_def.key,
+            name=stage_def.name,
+            seq=seq,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            gate_key=stage_def.gate,
+            status=stage_status(opens_on, closes_on, today),
+        )
+    ordered = list(stages.values())
+
+    def stage_containing(day: dt.date) -> StagePlan | None:
+        return next((s for s in ordered if s.opens_on <= day <= s.closes_on), None)
+
+    obligations: list[ObligationPlan] = []
+    years_touched = {s.opens_on.year for s in ordered} | {s.closes_on.year for s in ordered}
+    for ob in definition.obligations:
+        if ob.during:
+            window = [stages[k] for k in ob.during]
+            start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
+        else:
+            start, end = ordered[0].opens_on, ordered[-1].closes_on
+        subjects = _subjects(ob, township, villages)
+        for nominal, period in _nominal_dates(ob, start, end, year, stages):
+            due_on = calendar.adjust(nominal, ob.policy)
+            years_touched.add(nominal.year)
+            stage_key = ob.stage or getattr(ob.due, "stage", None)
+            stage = stages[stage_key] if stage_key else stage_containing(nominal)
+            if ob.recurring:
+                opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
+            elif stage is not None and stage.opens_on <= due_on:
+                opens_on = stage.opens_on
+            else:
+                opens_on = due_on - dt.timedelta(days=ob.opens_days_before)
+            opens_on = min(opens_on, due_on)
+            for subject in subjects:
+                suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
+                obligations.append(
+                    ObligationPlan(
+                        key=f"{ob.key}:{suffix}{period}",
+                        rule_key=ob.key,
+                        kind=ob.kind,
+                        title=ob.title,
+                        stage_key=stage.key if stage else None,
+                        subject_code=subject.code,
+                        period=period,
+                        opens_on=opens_on,
+                        nominal_due_on=nominal,
+                        due_on=due_on,
+                        policy=ob.policy.value,
+                        status=obligation_status(opens_on, due_on, today),
+                    )
+                )
+    obligations.sort(key=lambda o: (o.due_on, o.key))
+    warnings = calendar.warnings(years_touched)
+    waived = sum(1 for o in obligations if o.status == "waived")
+    if waived:
+        warnings.append(f"有{waived}项截止日期在启动前已过，已标记为“不适用”，不予催办。")
+    return CampaignPlan(
+        definition_key=definition.key,
+        definition_version=definition.version,
+        township_code=township.code,
+        year=year,
+        stages=ordered,
+        obligations=obligations,
+        warnings=warnings,
+    )

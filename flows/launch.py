@@ -1,0 +1,61 @@
+"""Launch flows: one township's campaign, or a batch fanned out in chunks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from prefect import flow
+
+from core.clock import get_clock
+from core.db import get_engine
+from core.settings import get_settings
+from tasks.launch import all_township_codes
+from tasks.prefect_tasks import launch_chunk, launch_township
+from tasks.registry import get_definition
+
+
+@flow(name="launch_campaign", flow_run_name="launch-{definition}-{township}-{year}", validate_parameters=False)
+async def launch_campaign(
+    definition: str,
+    township: str,
+    year: int,
+    now: dt.datetime | None = None,
+    idempotency: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines."""
+    outcome = await launch_township(definition, township, year, now or get_clock().now(), idempotency)
+    return {"campaign_id": outcome.campaign_id, "created": outcome.created}
+
+
+def _all_townships() -> list[str]:
+    from sqlmodel import Session
+
+    with Session(get_engine()) as session:
+        return all_township_codes(session)
+
+
+@flow(name="launch_for_townships", flow_run_name="launch-{definition}-{year}-batch", validate_parameters=False)
+async def launch_for_townships(
+    definition: str,
+    year: int,
+    townships: list[str] | None = None,
+    now: dt.datetime | None = None,
+    chunk_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Launch many townships: one task per chunk of townships, each township in its own transaction."""
+    get_definition(definition)  # fail fast on an unknown definition
+    now = now or get_clock().now()
+    codes = townships if townships is not None else await anyio.to_thread.run_sync(_all_townships)
+    codes = list(dict.fromkeys(codes))
+    size = chunk_size or get_settings().launch_chunk_size
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(codes), size):
+        chunk = codes[start : start + size]
+        items.extend(await launch_chunk(definition, chunk, year, now))
+        if progress:
+            progress(len(chunk))
+    return items

@@ -1,0 +1,1 @@
+"""Small idempotent DB steps, exposed as Prefect tasks and as plain functions."""

@@ -1,0 +1,71 @@
+"""Working-day calendar backed by the official arrangements an administrator loaded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlmodel import Session, select
+
+from domain.calendar import WorkCalendar, YearArrangement
+from domain.errors import ValidationFailed
+from models import CalendarYear
+
+
+def load_work_calendar(session: Session) -> WorkCalendar:
+    loaded = {
+        row.year: YearArrangement(
+            year=row.year,
+            holidays=frozenset(dt.date.fromisoformat(d) for d in row.holidays),
+            makeup_workdays=frozenset(dt.date.fromisoformat(d) for d in row.makeup_workdays),
+        )
+        for row in session.exec(select(CalendarYear))
+    }
+    return WorkCalendar(loaded)
+
+
+def parse_arrangement(data: Any, source: str) -> YearArrangement:
+    """Parse ``{year: 2027, holidays: [...], makeup_workdays: [...]}`` with errors naming the field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{source}: expected a mapping with year, holidays, makeup_workdays")
+    unknown = set(data) - {"year", "holidays", "makeup_workdays", "note"}
+    if unknown:
+        raise ValidationFailed(f"{source}: unknown field(s): {', '.join(sorted(unknown))}")
+    year = data.get("year")
+    if isinstance(year, str) and year.isdigit():
+        year = int(year)
+    if not isinstance(year, int) or not 1900 <= year <= 2200:
+        raise ValidationFailed(f"{source}: year: must be a year such as 2027")
+    sets: dict[str, frozenset[dt.date]] = {}
+    for name in ("holidays", "makeup_workdays"):
+        days = []
+        for i, raw in enumerate(data.get(name) or []):
+            try:
+                days.append(raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw)))
+            except ValueError:
+                raise ValidationFailed(f"{source}: {name}[{i}]: '{raw}' is not a date (YYYY-MM-DD)") from None
+        sets[name] = frozenset(days)
+    try:
+        return YearArrangement(year=year, holidays=sets["holidays"], makeup_workdays=sets["makeup_workdays"])
+    except ValueError as exc:
+        raise ValidationFailed(f"{source}: {exc}") from None
+
+
+def read_arrangement_file(path: Path) -> YearArrangement:
+    try:
+        # BaseLoader keeps scalars as text, so a bad date is reported by field, not by the YAML parser.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise ValidationFailed(f"{path.name}: not valid YAML: {exc}") from None
+    return parse_arrangement(data, path.name)
+
+
+def save_arrangement(session: Session, arrangement: YearArrangement, now: dt.datetime, note: str | None = None) -> None:
+    row = session.get(CalendarYear, arrangement.year) or CalendarYear(year=arrangement.year, loaded_at=now)
+    row.holidays = sorted(d.isoformat() for d in arrangement.holidays)
+    row.makeup_workdays = sorted(d.isoformat() for d in arrangement.makeup_workdays)
+    row.note = note
+    row.loaded_at = now
+    session.add(row)

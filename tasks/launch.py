@@ -1,0 +1,248 @@
+"""Write a campaign with its stages and every obligation of its year, in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
+
+from core.clock import CHINA_TZ
+from core.settings import get_settings
+from domain.calendar import WorkCalendar
+from domain.definitions import Definition
+from domain.errors import Conflict, DubanError, ValidationFailed
+from domain.planning import CampaignPlan, OrgRef, plan_campaign
+from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
+from tasks.calendar import load_work_calendar
+from tasks.registry import get_definition
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    campaign_id: int
+    created: bool
+
+
+@dataclass
+class LaunchContext:
+    """What planning needs, read once per batch instead of once per township."""
+
+    definition: Definition
+    calendar: WorkCalendar
+    townships: dict[str, OrgUnit]
+    villages: dict[int, list[OrgUnit]]
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def check_year(definition: Definition, year: int) -> None:
+    settings = get_settings()
+    lo, hi = definition.years or (settings.min_year, settings.max_year)
+    lo, hi = max(lo, settings.min_year), min(hi, settings.max_year)
+    if not lo <= year <= hi:
+        raise ValidationFailed(
+            f"年度 {year} 超出范围：“{definition.name}”可启动的年度为 {lo}–{hi}",
+            errors=[{"field": "year", "message": f"must be between {lo} and {hi}"}],
+        )
+
+
+def load_context(session: Session, definition_key: str, township_codes: Sequence[str] | None) -> LaunchContext:
+    definition = get_definition(definition_key)
+    stmt = select(OrgUnit).where(OrgUnit.kind == "township")
+    if township_codes is not None:
+        stmt = stmt.where(OrgUnit.code.in_(list(township_codes)))  # type: ignore[attr-defined]
+    townships = {t.code: t for t in session.exec(stmt)}
+    villages: dict[int, list[OrgUnit]] = defaultdict(list)
+    if townships:
+        ids = [t.id for t in townships.values()]
+        vstmt = select(OrgUnit).where(OrgUnit.kind == "village", OrgUnit.parent_id.in_(ids))  # type: ignore[union-attr]
+        for village in session.exec(vstmt.order_by(OrgUnit.code)):
+            villages[village.parent_id or 0].append(village)
+    return LaunchContext(definition, load_work_calendar(session), townships, villages)
+
+
+def _ref(unit: OrgUnit) -> OrgRef:
+    return OrgRef(unit.code, unit.name, unit.kind, unit.key_contact_class, unit.collective_income)
+
+
+def plan_for(ctx: LaunchContext, township_code: str, year: int, today: dt.date) -> CampaignPlan:
+    township = ctx.townships.get(township_code)
+    if township is None:
+        raise ValidationFailed(
+            f"乡镇编码“{township_code}”不存在（或不是乡镇）；请用 GET /api/v1/org-units?kind=township 查询",
+            errors=[{"field": "township", "message": "unknown township code"}],
+        )
+    check_year(ctx.definition, year)
+    villages = [_ref(v) for v in ctx.villages.get(township.id or 0, [])]
+    return plan_campaign(ctx.definition, _ref(township), villages, year, ctx.calendar, today)
+
+
+def write_campaign(
+    session: Session,
+    ctx: LaunchContext,
+    plan: CampaignPlan,
+    now: dt.datetime,
+    idempotency: tuple[str, str] | None = None,
+) -> int:
+    """Insert the campaign, its stages and its obligations; the caller commits."""
+    township = ctx.townships[plan.township_code]
+    campaign = Campaign(
+        definition_key=plan.definition_key,
+        definition_version=plan.definition_version,
+        township_id=township.id or 0,
+        year=plan.year,
+        launched_at=now,
+        calendar_warnings=plan.warnings,
+    )
+    session.add(campaign)
+    session.flush()
+    campaign_id = campaign.id or 0
+    stage_rows = [
+        {
+            "campaign_id": campaign_id, "key": s.key, "name": s.name, "seq": s.seq, "opens_on": s.opens_on,
+            "closes_on": s.closes_on, "gate_key": s.gate_key, "status": s.status, "version": 1,
+        }
+        for s in plan.stages
+    ]
+    stage_ids = {
+        key: sid for sid, key in session.execute(insert(Stage).returning(Stage.id, Stage.key), stage_rows)  # type: ignore[arg-type]
+    }
+    subject_ids = {township.code: township.id}
+    subject_ids.update({v.code: v.id for v in ctx.villages.get(township.id or 0, [])})
+    obligation_rows = [
+        {
+            "campaign_id": campaign_id, "stage_id": stage_ids.get(o.stage_key) if o.stage_key else None,
+            "key": o.key, "rule_key": o.rule_key, "kind": o.kind, "title": o.title,
+            "subject_id": subject_ids[o.subject_code], "period": o.period, "opens_on": o.opens_on,
+            "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "policy": o.policy,
+            "status": o.status, "escalation_level": 0, "version": 1,
+        }
+        for o in plan.obligations
+    ]
+    if obligation_rows:
+        session.execute(insert(Obligation), obligation_rows)
+    if idempotency:
+        session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
+    return campaign_id
+
+
+def _existing_campaign(session: Session, ctx: LaunchContext, township_code: str, year: int) -> Campaign | None:
+    township = ctx.townships.get(township_code)
+    if township is None:
+        return None
+    return session.exec(
+        select(Campaign).where(
+            Campaign.definition_key == ctx.definition.key,
+            Campaign.township_id == township.id,
+            Campaign.year == year,
+        )
+    ).first()
+
+
+def _replay(session: Session, idempotency: tuple[str, str] | None) -> LaunchOutcome | None:
+    if not idempotency:
+        return None
+    record = session.get(IdempotencyRecord, idempotency[0])
+    if record is None:
+        return None
+    if record.request_hash != idempotency[1]:
+        raise Conflict(
+            "这个 Idempotency-Key 已用于另一个不同的启动请求；请为新请求使用新的 Idempotency-Key",
+            errors=[{"field": "Idempotency-Key", "message": "reused with a different request body"}],
+        )
+    return LaunchOutcome(record.campaign_id, created=False)
+
+
+def _duplicate(campaign: Campaign, ctx: LaunchContext, township_code: str) -> Conflict:
+    township = ctx.townships[township_code]
+    return Conflict(
+        f"{township.name}（{township_code}）{campaign.year}年的“{ctx.definition.name}”已经启动，"
+        f"编号 {campaign.id}：请查看 GET /api/v1/campaigns/{campaign.id}，不要重复启动",
+        campaign_id=campaign.id,
+    )
+
+
+def launch_in_session(
+    session: Session,
+    ctx: LaunchContext,
+    township_code: str,
+    year: int,
+    now: dt.datetime,
+    idempotency: tuple[str, str] | None = None,
+) -> LaunchOutcome:
+    """Launch one township's campaign in its own transaction; safe to call again after any failure."""
+    replay = _replay(session, idempotency)
+    if replay:
+        return replay
+    plan = plan_for(ctx, township_code, year, now.astimezone(CHINA_TZ).date())
+    existing = _existing_campaign(session, ctx, township_code, year)
+    if existing is not None:
+        raise _duplicate(existing, ctx, township_code)
+    try:
+        campaign_id = write_campaign(session, ctx, plan, now, idempotency)
+        session.commit()
+    except IntegrityError:
+        # A concurrent launch won the unique key; answer as if we had come second.
+        session.rollback()
+        replay = _replay(session, idempotency)
+        if replay:
+            return replay
+        existing = _existing_campaign(session, ctx, township_code, year)
+        if existing is None:
+            raise
+        raise _duplicate(existing, ctx, township_code) from None
+    return LaunchOutcome(campaign_id, created=True)
+
+
+def launch_one(
+    engine: Engine,
+    definition_key: str,
+    township_code: str,
+    year: int,
+    now: dt.datetime,
+    idempotency: tuple[str, str] | None = None,
+) -> LaunchOutcome:
+    with Session(engine, expire_on_commit=False) as session:
+        ctx = load_context(session, definition_key, [township_code])
+        session.commit()  # end the read transaction before the write one
+        return launch_in_session(session, ctx, township_code, year, now, idempotency)
+
+
+def launch_many(
+    engine: Engine, definition_key: str, township_codes: Sequence[str], year: int, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Launch a chunk of townships; each has its own transaction, so one failure stops no other."""
+    items: list[dict[str, Any]] = []
+    with Session(engine, expire_on_commit=False) as session:
+        ctx = load_context(session, definition_key, township_codes)
+        session.commit()
+        for code in township_codes:
+            try:
+                outcome = launch_in_session(session, ctx, code, year, now)
+                items.append({"township": code, "status": "created", "campaign_id": outcome.campaign_id})
+            except Conflict as exc:
+                session.rollback()
+                items.append({
+                    "township": code, "status": "exists", "campaign_id": exc.extra.get("campaign_id"),
+                    "detail": exc.detail,
+                })
+            except (DubanError, IntegrityError, OperationalError) as exc:
+                session.rollback()
+                detail = exc.detail if isinstance(exc, DubanError) else f"数据库错误：{type(exc).__name__}"
+                items.append({"township": code, "status": "failed", "detail": detail})
+    return items
+
+
+def all_township_codes(session: Session) -> list[str]:
+    return list(session.exec(select(OrgUnit.code).where(OrgUnit.kind == "township").order_by(OrgUnit.code)))

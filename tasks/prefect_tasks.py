@@ -1,0 +1,39 @@
+"""The Prefect task wrappers of duban's DB steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import anyio
+from prefect import task
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.db import get_engine
+from domain.errors import DubanError
+from tasks.launch import LaunchOutcome, launch_many, launch_one
+
+
+def retry_transient(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry only what may succeed next time: lost connections and lock timeouts, never a 4xx."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # noqa: BLE001 - inspecting, not swallowing
+            exc = raised
+    if isinstance(exc, DubanError):
+        return False
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+@task(name="launch_township", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+async def launch_township(
+    definition: str, township: str, year: int, now: dt.datetime, idempotency: tuple[str, str] | None = None
+) -> LaunchOutcome:
+    return await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
+
+
+@task(name="launch_chunk", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+async def launch_chunk(definition: str, townships: list[str], year: int, now: dt.datetime) -> list[dict[str, Any]]:
+    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, now)

@@ -1,0 +1,84 @@
+"""The ``duban`` console script, run in-process against a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.clock import FakeClock
+from models import CalendarYear, Campaign, OrgUnit
+
+runner = CliRunner()
+
+
+def test_db_upgrade_is_repeatable(engine: Engine) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+
+
+def test_seed_and_launch_all_townships(engine: Engine, clock: FakeClock) -> None:
+    assert runner.invoke(app, ["seed-demo"]).exit_code == 0
+    result = runner.invoke(app, ["launch", "--definition", "weak_village_rectification", "--year", "2025", "--all-townships"])
+    assert result.exit_code == 0, result.output
+    assert "新启动 12 个" in result.output
+    again = runner.invoke(app, ["launch", "--definition", "weak_village_rectification", "--year", "2025", "--all-townships"])
+    assert again.exit_code == 0 and "已存在 12 个" in again.output
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(Campaign)).one() == 12
+
+
+def test_launch_reports_a_failing_township_and_continues(engine: Engine, clock: FakeClock) -> None:
+    runner.invoke(app, ["seed-demo"])
+    result = runner.invoke(
+        app, ["launch", "--definition", "cadres_in_villages", "--year", "2025", "--township", "QX01", "--township", "BAD"]
+    )
+    assert result.exit_code == 1
+    assert "新启动 1 个" in result.output and "BAD" in result.output
+
+
+def test_launch_rejects_unknown_definition(engine: Engine) -> None:
+    result = runner.invoke(app, ["launch", "--definition", "nope", "--year", "2025", "--all-townships"])
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_org_import_reports_line_and_imports_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "org.csv"
+    path.write_text("code,name,kind,parent\nC,县,county,\nC01,镇,township,C\nC01001,村,village,C99\n", encoding="utf-8")
+    result = runner.invoke(app, ["org", "import", str(path)])
+    assert result.exit_code == 2
+    assert "第4行" in result.output and "C99" in result.output
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(OrgUnit)).one() == 0
+    path.write_text("code,name,kind,parent\nC,县,county,\nC01,镇,township,C\n", encoding="utf-8")
+    assert runner.invoke(app, ["org", "import", str(path)]).exit_code == 0
+
+
+def test_calendar_load_makes_a_year_official(engine: Engine, tmp_path: Path) -> None:
+    assert "weekends_only" in runner.invoke(app, ["calendar", "show", "2027"]).output
+    path = tmp_path / "2027.yaml"
+    path.write_text(
+        "year: 2027\nholidays: [2027-01-01, 2027-10-01, 2027-10-04]\nmakeup_workdays: [2027-09-26]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["calendar", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "loaded" in runner.invoke(app, ["calendar", "show", "2027"]).output
+    with Session(engine) as s:
+        row = s.get(CalendarYear, 2027)
+        assert row is not None and row.makeup_workdays == ["2027-09-26"]
+    path.write_text("year: 2027\nholidays: [2027-13-01]\n", encoding="utf-8")
+    bad = runner.invoke(app, ["calendar", "load", str(path)])
+    assert bad.exit_code == 2 and "holidays[0]" in bad.output
+
+
+def test_definitions_validate(tmp_path: Path) -> None:
+    good = Path(__file__).resolve().parents[2] / "definitions" / "five_good_model_site.yaml"
+    assert runner.invoke(app, ["definitions", "validate", str(good)]).exit_code == 0
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("key: broken\nname: 坏\nversion: 0\n", encoding="utf-8")
+    result = runner.invoke(app, ["definitions", "validate", str(bad)])
+    assert result.exit_code == 1 and "broken.yaml" in result.output and "version" in result.output
