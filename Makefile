@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core domain
+	$(BIN)/mypy core domain models tasks flows api cli notifications bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest

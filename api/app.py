@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,12 +13,35 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.routes import calendar, campaigns, definitions, org_units, web
+from core.settings import get_settings
+
+log = logging.getLogger("duban.api")
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+async def _warm_up_prefect() -> None:
+    """Start Prefect's local API now, so the first launch does not wait for it."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        async with get_client() as client:
+            await client.hello()
+    except Exception:  # noqa: BLE001 - a cold start later is slower, not wrong
+        log.warning("Prefect warm-up failed; the first flow run will start it", exc_info=True)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    task = asyncio.create_task(_warm_up_prefect()) if get_settings().prefect_warmup else None
+    yield
+    if task is not None and not task.done():
+        task.cancel()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="督办 duban",
         version="0.1.0",
         description="县委组织部专项工作督办：按乡镇启动督办任务，跟踪阶段、截止日期与逐级督办。",

@@ -44,7 +44,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   试一试     curl -s -X POST {base}/api/v1/campaigns -H 'Content-Type: application/json' \\
                -d '{{"definition": "five_good_model_site", "township": "QX01", "year": 2026}}'
 按 Ctrl+C 停止。
-""", highlight=False)
+""", highlight=False, soft_wrap=True)
     try:
         uvicorn.run("api.main:app", host=host, port=port, log_level="info")
     finally:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     smtp_sink: bool = True
 
     launch_chunk_size: int = 50
+    prefect_warmup: bool = True
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,6 @@ from aiosmtpd.handlers import Mailbox
 def start_sink(host: str, port: int, directory: Path) -> Any:
     """Start the sink in a background thread; call ``.stop()`` on the result to end it."""
     directory.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Mailbox(str(directory)), hostname=host, port=port)
+    controller = Controller(Mailbox(directory), hostname=host, port=port)
     controller.start()
     return controller

@@ -116,7 +116,7 @@ def write_campaign(
         for s in plan.stages
     ]
     stage_ids = {
-        key: sid for sid, key in session.execute(insert(Stage).returning(Stage.id, Stage.key), stage_rows)  # type: ignore[arg-type]
+        key: sid for sid, key in session.execute(insert(Stage).returning(Stage.id, Stage.key), stage_rows)  # type: ignore[call-overload]
     }
     subject_ids = {township.code: township.id}
     subject_ids.update({v.code: v.id for v in ctx.villages.get(township.id or 0, [])})

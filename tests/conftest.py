@@ -21,6 +21,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["DUBAN_VAR_DIR"] = str(_TMP / "var")
 os.environ["DUBAN_SMTP_SINK"] = "false"
+os.environ["DUBAN_PREFECT_WARMUP"] = "false"
 os.environ.pop("DUBAN_DATABASE_URL", None)
 os.environ.pop("DATABASE_URL", None)
 

@@ -1,0 +1,182 @@
+"""B1 "launch": the weak-village rectification of 2025 for N townships through the real batch path.
+
+duban: ``flows.launch.launch_for_townships`` (a Prefect flow; one task per chunk of townships, one
+transaction per township) on a database holding N townships of 10 villages each. Only the launch is
+timed, not the org import.
+
+Baseline: the very rows duban wrote (campaigns, stages, obligations, ids included), read back from
+duban's database and written into a fresh, identically migrated one with raw DBAPI ``executemany``
+in a single transaction (sqlite3 / psycopg), with the same connection settings as duban's engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bench.common import BenchDB, Figure, backends, temp_databases, use_database
+
+DEFINITION = "weak_village_rectification"
+YEAR = 2025
+NOW = dt.datetime(2025, 1, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SEED = 2027
+VILLAGES_PER_TOWNSHIP = 10
+TARGET_RATIO = 3.0
+TABLES = ("campaigns", "stages", "obligations")
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
+
+def township_count() -> int:
+    return int(os.environ.get("BENCH_TOWNSHIPS", "1000"))
+
+
+def seed_county(db: BenchDB, townships: int, villages: int = VILLAGES_PER_TOWNSHIP) -> None:
+    """Make ``db`` duban's database and import the generated county into it (not timed)."""
+    from core.db import get_engine, session_scope
+    from tasks.org import demo_county_rows, import_org_units
+
+    use_database(db.url)
+    with session_scope(get_engine()) as session:
+        import_org_units(session, demo_county_rows(SEED, townships=townships, villages_per_township=villages))
+
+
+def run_launch() -> tuple[float, list[dict[str, Any]]]:
+    """The timed part: the batch launch flow, exactly as the API and CLI start it."""
+    from flows.launch import launch_for_townships
+
+    start = time.perf_counter()
+    items = asyncio.run(launch_for_townships(DEFINITION, YEAR, now=NOW))
+    return time.perf_counter() - start, items
+
+
+def warm_up(root: Path) -> float:
+    """Start Prefect's ephemeral server and load duban's code paths with a tiny launch (not counted)."""
+    start = time.perf_counter()
+    with temp_databases("sqlite", root) as dbs:
+        seed_county(dbs.create("warmup"), townships=2, villages=2)
+        _, items = run_launch()
+        if any(i["status"] != "created" for i in items):
+            raise RuntimeError(f"warm-up launch failed: {items}")
+    return time.perf_counter() - start
+
+
+def read_rows(db: BenchDB, table: str) -> Rows:
+    conn = db.connect()
+    try:
+        cur = conn.execute(f"SELECT * FROM {table} ORDER BY id")
+        columns = [d[0] for d in cur.description]
+        rows = [tuple(r) for r in cur.fetchall()]
+        conn.rollback()
+    finally:
+        conn.close()
+    if db.backend == "postgresql":
+        from psycopg.types.json import Json
+
+        # psycopg hands JSON columns back as Python lists; send them as JSON again.
+        rows = [tuple(Json(v) if isinstance(v, list | dict) else v for v in row) for row in rows]
+    return columns, rows
+
+
+def insert_sql(db: BenchDB, table: str, columns: list[str]) -> str:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join([db.placeholder] * len(columns))
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+
+
+def bulk_insert(db: BenchDB, data: dict[str, Rows], tables: tuple[str, ...]) -> float:
+    """Write ``tables`` of ``data`` into ``db`` in one transaction; returns the seconds it took."""
+    statements = [(insert_sql(db, t, data[t][0]), data[t][1]) for t in tables]
+    start = time.perf_counter()
+    conn = db.connect()
+    try:
+        db.begin(conn)
+        cur = conn.cursor()
+        for sql, rows in statements:
+            cur.executemany(sql, rows)
+        db.commit(conn)
+    finally:
+        conn.close()
+    return time.perf_counter() - start
+
+
+def count_rows(db: BenchDB, table: str) -> int:
+    conn = db.connect()
+    try:
+        (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        conn.rollback()
+    finally:
+        conn.close()
+    return int(n)
+
+
+def run_backend(backend: str, root: Path, townships: int) -> Figure:
+    from core.db import reset_engines
+    from core.settings import get_settings
+
+    with temp_databases(backend, root) as dbs:
+        duban_db = dbs.create("duban")
+        baseline_db = dbs.create("baseline")
+
+        seed_county(duban_db, townships)
+        chunk_size = get_settings().launch_chunk_size
+        duban_s, items = run_launch()
+        reset_engines()
+        bad = [i for i in items if i["status"] != "created"]
+        if len(items) != townships or bad:
+            raise RuntimeError(f"duban launched {len(items)} townships, {len(bad)} not created: {bad[:3]}")
+
+        data = {t: read_rows(duban_db, t) for t in ("org_units", *TABLES)}
+        bulk_insert(baseline_db, data, ("org_units",))  # the baseline's county, not timed
+        baseline_s = bulk_insert(baseline_db, data, TABLES)
+        written = {t: len(data[t][1]) for t in TABLES}
+        copied = {t: count_rows(baseline_db, t) for t in TABLES}
+        if copied != written:
+            raise RuntimeError(f"baseline wrote {copied}, expected {written}")
+
+    total = sum(written.values())
+    return Figure(
+        benchmark="B1",
+        name="launch",
+        backend=backend,
+        duban_s=duban_s,
+        baseline_s=baseline_s,
+        target_ratio=TARGET_RATIO,
+        details={
+            "definition": DEFINITION,
+            "year": YEAR,
+            "townships": townships,
+            "villages_per_township": VILLAGES_PER_TOWNSHIP,
+            "chunk_size": chunk_size,
+            "rows_written": {**written, "total": total},
+            "duban_rows_per_s": round(total / duban_s),
+            "baseline_rows_per_s": round(total / baseline_s),
+        },
+    )
+
+
+def run(root: Path) -> list[Figure]:
+    townships = township_count()
+    warmup_s = warm_up(root)
+    figures = []
+    for backend in backends():
+        figure = run_backend(backend, root, townships)
+        figure.details["prefect_warmup_s"] = round(warmup_s, 2)
+        figures.append(figure)
+    return figures
+
+
+def summary(figure: Figure) -> str:
+    d = figure.details
+    rows = d["rows_written"]
+    return (
+        f"{figure.figure}: {d['townships']} townships × {d['villages_per_township']} villages, "
+        f"{rows['total']:,} rows written ({rows['campaigns']:,} campaigns, {rows['stages']:,} stages, "
+        f"{rows['obligations']:,} obligations); duban {d['duban_rows_per_s']:,} rows/s, "
+        f"baseline {d['baseline_rows_per_s']:,} rows/s"
+    )
