@@ -30,8 +30,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(cal_app, name="calendar")
 app.add_typer(def_app, name="definitions")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(exc: DubanError) -> None:
@@ -123,18 +123,20 @@ def launch(
 @cal_app.command("load")
 def calendar_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Load a year's official holiday arrangement (YAML: year, holidays, makeup_workdays)."""
-    from tasks.calendar import read_arrangement_file, save_arrangement
+    from tasks.calendar import read_arrangement_file, reapply_year, save_arrangement
 
     try:
         arrangement = read_arrangement_file(file)
         with session_scope() as session:
             save_arrangement(session, arrangement, get_clock().now(), note=file.name)
+            session.flush()
+            moved = reapply_year(session, arrangement.year)
     except DubanError as exc:
         _fail(exc)
         return
     out.print(
         f"已载入 {arrangement.year} 年节假日安排：放假 {len(arrangement.holidays)} 天，"
-        f"调休上班 {len(arrangement.makeup_workdays)} 天"
+        f"调休上班 {len(arrangement.makeup_workdays)} 天；已按新安排调整 {moved} 项未到期的截止日期"
     )
 
 

@@ -18,6 +18,14 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    from domain.errors import DubanError
+    from tasks.registry import get_definitions
+
+    try:
+        definitions = get_definitions()
+    except DubanError as exc:
+        out.print(f"[red]督办定义有误，无法启动：[/red]{exc.detail}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
     upgrade(settings.effective_database_url)
     if seed:
         from tasks.org import demo_county_rows, import_org_units
@@ -39,6 +47,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   接口文档   {base}/docs
   健康检查   {base}/healthz
   数据库     {settings.effective_database_url}
+  督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
   本地邮件   {mail}
   演示账户   账户与登录尚未启用：当前接口无需登录
   试一试     curl -s -X POST {base}/api/v1/campaigns -H 'Content-Type: application/json' \\

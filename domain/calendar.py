@@ -150,3 +150,22 @@ def quarterly_report_due(
     if quarter not in (1, 2, 3, 4):
         raise ValueError(f"quarter must be 1..4, not {quarter}")
     return calendar.adjust(dt.date(year, quarter * 3, day), policy)
+
+
+def reminder_dates(
+    due_on: dt.date, offsets: Iterable[int], unit: str, calendar: WorkCalendar
+) -> list[tuple[int, dt.date]]:
+    """The days to remind on before ``due_on``: ``(offset, day)`` pairs, earliest first.
+
+    ``unit`` is ``"workdays"`` (offsets count China's working days, so a reminder "3 working days
+    before" skips a holiday week) or ``"days"`` (calendar days). Offset 0 is the due day itself.
+    """
+    if unit not in ("workdays", "days"):
+        raise ValueError(f"unit must be 'workdays' or 'days', not {unit!r}")
+    out = {}
+    for offset in set(offsets):
+        if offset < 0:
+            raise ValueError(f"a reminder offset cannot be negative: {offset}")
+        day = calendar.add_workdays(due_on, -offset) if unit == "workdays" else due_on - dt.timedelta(days=offset)
+        out[offset] = day
+    return sorted(((o, d) for o, d in out.items()), key=lambda pair: (pair[1], -pair[0]))

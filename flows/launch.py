@@ -25,9 +25,12 @@ async def launch_campaign(
     now: dt.datetime | None = None,
     idempotency: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines."""
+    """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines.
+
+    Re-running it is harmless: a campaign launched before comes back with status ``exists``.
+    """
     outcome = await launch_township(definition, township, year, now or get_clock().now(), idempotency)
-    return {"campaign_id": outcome.campaign_id, "created": outcome.created}
+    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
 def _all_townships() -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from sqlmodel import Session, select
 
-from domain.calendar import WorkCalendar, YearArrangement
+from domain.calendar import CalendarSource, DuePolicy, WorkCalendar, YearArrangement
 from domain.errors import ValidationFailed
-from models import CalendarYear
+from models import CalendarYear, Campaign, Obligation
 
 
 def load_work_calendar(session: Session) -> WorkCalendar:
@@ -69,3 +69,35 @@ def save_arrangement(session: Session, arrangement: YearArrangement, now: dt.dat
     row.note = note
     row.loaded_at = now
     session.add(row)
+
+
+def reapply_year(session: Session, year: int) -> int:
+    """After a year's official arrangement is loaded, move the open deadlines of that year onto it.
+
+    Only obligations not yet submitted move; the "no official data" warning for the year is dropped.
+    Returns how many due dates changed.
+    """
+    calendar = load_work_calendar(session)
+    changed = 0
+    rows = session.exec(
+        select(Obligation).where(
+            Obligation.nominal_due_on >= dt.date(year, 1, 1),
+            Obligation.nominal_due_on <= dt.date(year, 12, 31),
+            Obligation.status.in_(["scheduled", "open"]),  # type: ignore[attr-defined]
+        )
+    )
+    for obligation in rows:
+        due_on = calendar.adjust(obligation.nominal_due_on, DuePolicy(obligation.policy))
+        if due_on != obligation.due_on:
+            obligation.due_on = due_on
+            obligation.opens_on = min(obligation.opens_on, due_on)
+            obligation.version += 1
+            session.add(obligation)
+            changed += 1
+    stale = WorkCalendar().warnings([year]) if calendar.source(year) is CalendarSource.LOADED else []
+    if stale:
+        for campaign in session.exec(select(Campaign)):
+            if stale[0] in campaign.calendar_warnings:
+                campaign.calendar_warnings = [w for w in campaign.calendar_warnings if w != stale[0]]
+                session.add(campaign)
+    return changed

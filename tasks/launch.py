@@ -28,8 +28,15 @@ from tasks.registry import get_definition
 
 @dataclass(frozen=True)
 class LaunchOutcome:
+    """``status``: created, replayed (same Idempotency-Key) or exists (launched before; ``detail`` says so)."""
+
     campaign_id: int
-    created: bool
+    status: str
+    detail: str | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.status == "created"
 
 
 @dataclass
@@ -161,7 +168,7 @@ def _replay(session: Session, idempotency: tuple[str, str] | None) -> LaunchOutc
             "这个 Idempotency-Key 已用于另一个不同的启动请求；请为新请求使用新的 Idempotency-Key",
             errors=[{"field": "Idempotency-Key", "message": "reused with a different request body"}],
         )
-    return LaunchOutcome(record.campaign_id, created=False)
+    return LaunchOutcome(record.campaign_id, "replayed")
 
 
 def _duplicate(campaign: Campaign, ctx: LaunchContext, township_code: str) -> Conflict:
@@ -202,7 +209,7 @@ def launch_in_session(
         if existing is None:
             raise
         raise _duplicate(existing, ctx, township_code) from None
-    return LaunchOutcome(campaign_id, created=True)
+    return LaunchOutcome(campaign_id, "created")
 
 
 def launch_one(
@@ -216,7 +223,13 @@ def launch_one(
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, [township_code])
         session.commit()  # end the read transaction before the write one
-        return launch_in_session(session, ctx, township_code, year, now, idempotency)
+        try:
+            return launch_in_session(session, ctx, township_code, year, now, idempotency)
+        except Conflict as exc:
+            # Launched before: the desired state holds, so the step succeeds and says so.
+            if exc.extra.get("campaign_id") is None:
+                raise
+            return LaunchOutcome(int(exc.extra["campaign_id"]), "exists", exc.detail)
 
 
 def launch_many(

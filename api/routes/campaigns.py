@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.deps import ClockDep, SessionDep
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import Conflict, NotFound, ValidationFailed
 from flows.launch import launch_campaign, launch_for_townships
 from models import (
     BatchItem,
@@ -99,8 +99,10 @@ async def create_campaign(
     idempotency = (idempotency_key, request_hash(body.model_dump())) if idempotency_key else None
     result = await launch_campaign(body.definition, body.township, body.year, now=clock.now(), idempotency=idempotency)
     campaign_id = result["campaign_id"]
+    if result["status"] == "exists":
+        raise Conflict(result["detail"], campaign_id=campaign_id)
     response.headers["Location"] = f"/api/v1/campaigns/{campaign_id}"
-    if not result["created"]:
+    if result["status"] == "replayed":
         response.headers["Idempotent-Replayed"] = "true"
     session.expire_all()
     return campaign_public(session, campaign_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.clock import FakeClock
-from models import CalendarYear, Campaign, OrgUnit
+from models import CalendarYear, Campaign, Obligation, OrgUnit
 
 runner = CliRunner()
 
@@ -82,3 +83,29 @@ def test_definitions_validate(tmp_path: Path) -> None:
     bad.write_text("key: broken\nname: 坏\nversion: 0\n", encoding="utf-8")
     result = runner.invoke(app, ["definitions", "validate", str(bad)])
     assert result.exit_code == 1 and "broken.yaml" in result.output and "version" in result.output
+
+
+def test_loading_a_year_moves_open_deadlines_and_clears_the_warning(
+    engine: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    runner.invoke(app, ["seed-demo"])
+    launched = runner.invoke(
+        app, ["launch", "--definition", "five_good_model_site", "--year", "2026", "--township", "QX01"]
+    )
+    assert launched.exit_code == 0, launched.output
+    with Session(engine) as s:
+        campaign = s.exec(select(Campaign)).one()
+        assert any("2027" in w for w in campaign.calendar_warnings)
+        self_check = s.exec(
+            select(Obligation).where(Obligation.nominal_due_on == dt.date(2027, 1, 15))
+        ).one()
+        assert self_check.due_on == dt.date(2027, 1, 15)  # a Friday, weekends-only
+    path = tmp_path / "2027.yaml"
+    path.write_text("year: 2027\nholidays: [2027-01-15]\nmakeup_workdays: []\n", encoding="utf-8")
+    result = runner.invoke(app, ["calendar", "load", str(path)])
+    assert result.exit_code == 0 and "调整 1 项" in result.output, result.output
+    with Session(engine) as s:
+        campaign = s.exec(select(Campaign)).one()
+        assert not any("2027年的法定节假日" in w for w in campaign.calendar_warnings)
+        moved = s.get(Obligation, self_check.id)
+        assert moved is not None and moved.due_on == dt.date(2027, 1, 14)

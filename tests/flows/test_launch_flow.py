@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from core.clock import CHINA_TZ
-from domain.errors import Conflict
+from domain.errors import ValidationFailed
 from flows.launch import launch_campaign, launch_for_townships
 from models import Campaign, Obligation, Stage
 
@@ -27,7 +27,7 @@ def counts(engine: Engine) -> tuple[int, int, int]:
 
 async def test_flow_run_is_named_after_definition_township_and_year(demo_county: Engine) -> None:
     result = await launch_campaign("cadres_in_villages", "QX07", 2025, now=NOW)
-    assert result["created"] is True
+    assert result["status"] == "created"
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["launch-cadres_in_villages-QX07-2025"]))
@@ -38,9 +38,15 @@ async def test_flow_run_is_named_after_definition_township_and_year(demo_county:
 async def test_rerun_after_success_changes_nothing(demo_county: Engine) -> None:
     await launch_campaign("five_good_model_site", "QX08", 2025, now=NOW)
     before = counts(demo_county)
-    with pytest.raises(Conflict):
-        await launch_campaign("five_good_model_site", "QX08", 2025, now=NOW)
+    again = await launch_campaign("five_good_model_site", "QX08", 2025, now=NOW)
+    assert again["status"] == "exists" and "已经启动" in again["detail"]
     assert counts(demo_county) == before
+
+
+async def test_invalid_input_fails_the_flow_without_retrying(demo_county: Engine) -> None:
+    with pytest.raises(ValidationFailed, match="XX99"):
+        await launch_campaign("five_good_model_site", "XX99", 2025, now=NOW)
+    assert counts(demo_county) == (0, 0, 0)
 
 
 async def test_batch_in_chunks_then_rerun(demo_county: Engine) -> None:
