@@ -35,10 +35,13 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DubanError)
     async def _duban(_: Request, exc: DubanError) -> JSONResponse:
-        return problem(
+        response = problem(
             exc.status, exc.title, exc.detail, f"/problems/{_snake(type(exc).__name__)}",
             errors=exc.errors or None, **exc.extra,
         )
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -115,16 +116,19 @@ def count_rows(db: BenchDB, table: str) -> int:
     return int(n)
 
 
-def run_backend(backend: str, root: Path, townships: int) -> Figure:
+def repeat_count() -> int:
+    return max(1, int(os.environ.get("BENCH_REPEAT", "1")))
+
+
+def sample(backend: str, root: Path, townships: int) -> tuple[float, float, dict[str, int]]:
+    """One measurement on fresh databases: (duban seconds, baseline seconds, rows written per table)."""
     from core.db import reset_engines
-    from core.settings import get_settings
 
     with temp_databases(backend, root) as dbs:
         duban_db = dbs.create("duban")
         baseline_db = dbs.create("baseline")
 
         seed_county(duban_db, townships)
-        chunk_size = get_settings().launch_chunk_size
         duban_s, items = run_launch()
         reset_engines()
         bad = [i for i in items if i["status"] != "created"]
@@ -138,7 +142,17 @@ def run_backend(backend: str, root: Path, townships: int) -> Figure:
         copied = {t: count_rows(baseline_db, t) for t in TABLES}
         if copied != written:
             raise RuntimeError(f"baseline wrote {copied}, expected {written}")
+    return duban_s, baseline_s, written
 
+
+def run_backend(backend: str, root: Path, townships: int, repeat: int = 1) -> Figure:
+    """B1 on one backend; with ``repeat`` > 1 the medians of that many samples are reported."""
+    from core.settings import get_settings
+
+    samples = [sample(backend, root, townships) for _ in range(repeat)]
+    duban_s = statistics.median(s[0] for s in samples)
+    baseline_s = statistics.median(s[1] for s in samples)
+    written = samples[0][2]
     total = sum(written.values())
     return Figure(
         benchmark="B1",
@@ -152,10 +166,12 @@ def run_backend(backend: str, root: Path, townships: int) -> Figure:
             "year": YEAR,
             "townships": townships,
             "villages_per_township": VILLAGES_PER_TOWNSHIP,
-            "chunk_size": chunk_size,
+            "chunk_size": get_settings().launch_chunk_size,
             "rows_written": {**written, "total": total},
             "duban_rows_per_s": round(total / duban_s),
             "baseline_rows_per_s": round(total / baseline_s),
+            "repeat": repeat,
+            "samples": [{"duban_s": round(d, 4), "baseline_s": round(b, 4)} for d, b, _ in samples],
         },
     )
 
@@ -165,7 +181,7 @@ def run(root: Path) -> list[Figure]:
     warmup_s = warm_up(root)
     figures = []
     for backend in backends():
-        figure = run_backend(backend, root, townships)
+        figure = run_backend(backend, root, townships, repeat_count())
         figure.details["prefect_warmup_s"] = round(warmup_s, 2)
         figures.append(figure)
     return figures

@@ -29,6 +29,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(cal_app, name="calendar")
 app.add_typer(def_app, name="definitions")
+users_app = typer.Typer(help="Accounts (admin, reviewer, submitter, observer).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(help="Tamper-evident audit trail (hash chain).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -74,11 +78,14 @@ def seed_demo(
     seed: int = 2027,
 ) -> None:
     """Create (or refresh) the fictional demo county 清溪县."""
+    from tasks.accounts import DEMO_PASSWORD, seed_demo_users
     from tasks.org import demo_county_rows, import_org_units
 
     with session_scope() as session:
         result = import_org_units(session, demo_county_rows(seed, townships, villages), source="demo")
-    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
+        session.flush()
+        users = seed_demo_users(session, get_clock().now())
+    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；新增演示账户 {len(users)} 个（密码 {DEMO_PASSWORD}）")
 
 
 @app.command("launch")
@@ -181,6 +188,82 @@ def definitions_validate(files: Annotated[list[Path], typer.Argument(exists=True
             err.print(f"[red]✗[/red] {exc.detail}", highlight=False)
     if bad:
         raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exit 1 and name the first broken link if it was tampered with."""
+    from tasks.audit import verify_chain
+
+    with session_scope() as session:
+        result = verify_chain(session)
+    if result.ok:
+        out.print(f"审计链完整：共 {result.checked} 条记录", highlight=False)
+        return
+    err.print(
+        f"[red]审计链断裂：[/red]第 {result.first_bad_seq} 条记录（seq {result.first_bad_seq}）：{result.reason}",
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin | reviewer | submitter | observer")],
+    display_name: Annotated[str, typer.Option("--name", help="name shown to others")],
+    unit: Annotated[str | None, typer.Option(help="org unit code: the county (admin, county reviewer) or a township")] = None,
+    level: Annotated[str | None, typer.Option(help="reviewers: township | county")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="observers: contact township/village code (repeatable)")] = None,
+    password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
+) -> None:
+    """Add one account; a generated password is printed once."""
+    import secrets
+
+    from tasks.accounts import create_user
+
+    secret = password or secrets.token_urlsafe(12)
+    try:
+        with session_scope() as session:
+            create_user(session, {
+                "username": username, "role": role, "display_name": display_name, "unit": unit, "level": level,
+                "email": email, "scopes": scope or [], "password": secret,
+            }, get_clock().now())
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(f"已创建账户 {username}（{role}）" + ("" if password else f"，初始密码：{secret}"))
+
+
+@users_app.command("import")
+def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Import accounts from CSV (username,display_name,role,level,unit,email,password,scopes); all or nothing."""
+    import csv
+    import secrets
+
+    from tasks.accounts import create_user
+
+    rows = list(csv.DictReader(file.read_text(encoding="utf-8-sig").splitlines()))
+    generated: list[tuple[str, str]] = []
+    try:
+        with session_scope() as session:
+            for line, row in enumerate(rows, start=2):
+                data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+                if not data.get("password"):
+                    data["password"] = secrets.token_urlsafe(12)
+                    generated.append((data.get("username", ""), data["password"]))
+                data["scopes"] = [c for c in data.get("scopes", "").replace(";", " ").split() if c]
+                try:
+                    create_user(session, data, get_clock().now())
+                except DubanError as exc:
+                    raise type(exc)(f"{file.name} 第{line}行：{exc.detail}（未导入任何账户）", errors=exc.errors) from None
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(f"已导入 {len(rows)} 个账户")
+    for username, secret in generated:
+        out.print(f"  {username}：初始密码 {secret}")
 
 
 @app.command("run")

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 
 from core.db import session_scope
 from core.settings import get_settings
-from models import OrgUnit
+from models import OrgUnit, User
 from models.migrate import upgrade
 
 out = Console()
@@ -27,13 +27,24 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
         out.print(f"[red]督办定义有误，无法启动：[/red]{exc.detail}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     upgrade(settings.effective_database_url)
+    demo_lines = "账户与登录：用 duban users add 创建"
     if seed:
+        from core.clock import get_clock
+        from tasks.accounts import DEMO_PASSWORD, demo_users, seed_demo_users
         from tasks.org import demo_county_rows, import_org_units
 
         with session_scope() as session:
             if session.exec(select(func.count()).select_from(OrgUnit)).one() == 0:
                 result = import_org_units(session, demo_county_rows(), source="demo")
+                session.flush()
+                seed_demo_users(session, get_clock().now())
                 out.print(f"已创建演示县“清溪县”：{result['created']} 个组织单位")
+            names = {u.username for u in session.exec(select(User))}
+        demo = [u for u in demo_users() if u["username"] in names]
+        if demo:
+            demo_lines = f"（密码均为 {DEMO_PASSWORD}）\n" + "\n".join(
+                f"             {u['username']:<16} {u['display_name']}" for u in demo
+            )
     sink = None
     if settings.smtp_sink:
         from notifications.sink import start_sink
@@ -49,9 +60,9 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   数据库     {settings.effective_database_url}
   督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
   本地邮件   {mail}
-  演示账户   账户与登录尚未启用：当前接口无需登录
-  试一试     curl -s -X POST {base}/api/v1/campaigns -H 'Content-Type: application/json' \\
-               -d '{{"definition": "five_good_model_site", "township": "QX01", "year": 2026}}'
+  演示账户   {demo_lines}
+  接口令牌   curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' \\
+               -d '{{"username": "admin", "password": "duban-demo-2027"}}'
 按 Ctrl+C 停止。
 """, highlight=False, soft_wrap=True)
     try:

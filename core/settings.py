@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     launch_chunk_size: int = 50
     prefect_warmup: bool = True
+    password_hashing: Literal["default", "cheap"] = "default"
 
     @property
     def effective_database_url(self) -> str:

@@ -194,6 +194,16 @@ class Reminders(Strict):
     unit: Literal["workdays", "days"] = "workdays"
 
 
+class ReviewSpec(Strict):
+    """The review chain of an obligation whose form is not its stage's gate form."""
+
+    chain: list[ReviewLevel] = Field(min_length=1)
+    max_return_rounds: int = Field(default=2, ge=0, le=10)
+
+
+DEFAULT_REVIEW = ReviewSpec(chain=[ReviewLevel(level="county", name="县委组织部审核", role="reviewer")])
+
+
 class Obligation(Strict):
     """A deadline: one-off (a fixed or stage-relative rule) or recurring (quarterly, monthly, weekly)."""
 
@@ -212,6 +222,7 @@ class Obligation(Strict):
     subject: Subject = Field(default_factory=Subject)
     submit_to: Text = "县委组织部"
     reminders: Reminders | None = None
+    review: ReviewSpec | None = None
     source: str | None = None
 
     @property
@@ -282,6 +293,9 @@ class Definition(Strict):
     obligations: list[Obligation] = Field(default_factory=list)
     escalation: Escalation
     targets: list[Target] = Field(default_factory=list)
+    consolidation_days: int | None = Field(
+        default=None, ge=1, le=3650, description="after acceptance, days of consolidation (巩固提升) before closing (销号)"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Definition:
@@ -321,6 +335,28 @@ class Definition(Strict):
 
     def form(self, key: str) -> Form:
         return next(f for f in self.forms if f.key == key)
+
+    def gate(self, key: str) -> Gate:
+        return next(g for g in self.gates if g.key == key)
+
+    def obligation(self, key: str) -> Obligation:
+        return next(o for o in self.obligations if o.key == key)
+
+    def review_for(self, obligation_key: str | None, stage_key: str | None, form_key: str) -> tuple[str | None, ReviewSpec]:
+        """The gate (if any) and review chain a submission of ``form_key`` goes through.
+
+        A submission whose form is the gate form of its stage is that gate's submission.
+        """
+        stage = next((s for s in self.stages if s.key == stage_key), None)
+        if stage and stage.gate:
+            gate = self.gate(stage.gate)
+            if gate.form == form_key:
+                return gate.key, ReviewSpec(chain=gate.review_chain, max_return_rounds=gate.max_return_rounds)
+        if obligation_key:
+            ob = self.obligation(obligation_key)
+            if ob.review:
+                return None, ob.review
+        return None, DEFAULT_REVIEW
 
 
 class _CrossRefError(ValueError):

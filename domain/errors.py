@@ -11,8 +11,12 @@ class DubanError(Exception):
     status = 400
     title = "请求有误"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
+        if status is not None:
+            self.status = status
         self.detail = detail
         self.errors = errors or []
         self.extra = extra

@@ -1,5 +1,6 @@
 """SQLModel tables and API schemas. Importing this package registers every table."""
 
+from models.accounts import ApiToken, User, UserScope, WebSession
 from models.campaign import (
     BatchItem,
     BatchLaunchRequest,
@@ -16,9 +17,22 @@ from models.campaign import (
     StagePublic,
 )
 from models.org import OrgKind, OrgUnit, OrgUnitIn, OrgUnitPublic
+from models.review import (
+    Attachment,
+    AuditEvent,
+    Escalation,
+    OutboxMessage,
+    Review,
+    Submission,
+    SubmissionRound,
+    Veto,
+    VillageRectification,
+)
 
 __all__ = [
     "BatchItem", "BatchLaunchRequest", "BatchResult", "CalendarYear", "Campaign", "CampaignPublic",
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
     "OrgKind", "OrgUnit", "OrgUnitIn", "OrgUnitPublic", "Stage", "StagePublic",
+    "ApiToken", "User", "UserScope", "WebSession", "Attachment", "AuditEvent", "Escalation", "OutboxMessage",
+    "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
 ]

@@ -42,6 +42,8 @@ class Stage(SQLModel, table=True):
     closes_on: dt.date
     gate_key: str | None = Field(default=None, max_length=64)
     status: str = Field(default="pending", max_length=16)
+    notice_ends_on: dt.date | None = Field(default=None, description="public-notice period (公示) end")
+    passed_on: dt.date | None = None
     version: int = Field(default=1)
 
 
@@ -71,6 +73,7 @@ class Obligation(SQLModel, table=True):
     due_on: dt.date
     policy: str = Field(max_length=24)
     status: str = Field(default="scheduled", max_length=16)
+    met_on: dt.date | None = None
     escalation_level: int = Field(default=0)
     version: int = Field(default=1)
 

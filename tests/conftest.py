@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["DUBAN_VAR_DIR"] = str(_TMP / "var")
 os.environ["DUBAN_SMTP_SINK"] = "false"
 os.environ["DUBAN_PREFECT_WARMUP"] = "false"
+os.environ["DUBAN_PASSWORD_HASHING"] = "cheap"
 os.environ.pop("DUBAN_DATABASE_URL", None)
 os.environ.pop("DATABASE_URL", None)
 
@@ -138,21 +140,47 @@ def clock() -> Iterator[FakeClock]:
 
 @pytest.fixture
 def demo_county(engine: Engine) -> Engine:
+    """The demo county with its demo accounts (all with the demo password)."""
     from core.db import session_scope
+    from tasks.accounts import seed_demo_users
     from tasks.org import demo_county_rows, import_org_units
 
     with session_scope(engine) as session:
         import_org_units(session, demo_county_rows())
+        session.flush()
+        seed_demo_users(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
     return engine
 
 
 @pytest.fixture
-async def client(demo_county: Engine, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+async def anon(demo_county: Engine, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the ASGI app, signed in as nobody."""
     from api.app import create_app
 
     transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://duban.test") as c:
         yield c
+
+
+async def token_for(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    from tasks.accounts import DEMO_PASSWORD
+
+    response = await client.post("/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def login() -> Any:
+    """``await login(client, username)`` → the Authorization header of a fresh token."""
+    return token_for
+
+
+@pytest.fixture
+async def client(anon: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The HTTP client signed in as the county administrator (bearer token)."""
+    anon.headers.update(await token_for(anon, "admin"))
+    return anon
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

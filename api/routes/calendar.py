@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from tasks.calendar import load_work_calendar
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
 
 @router.get("/{year}", summary="Working-day calendar of a year: its source, warnings and non-working weekdays")
-def read_calendar(year: Annotated[int, Path(ge=1900, le=2200)], session: SessionDep) -> dict[str, Any]:
+def read_calendar(year: Annotated[int, Path(ge=1900, le=2200)], session: SessionDep, _: CurrentPrincipal) -> dict[str, Any]:
     calendar = load_work_calendar(session)
     day, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     holidays, makeup = [], []

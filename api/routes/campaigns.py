@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
 from domain.errors import Conflict, NotFound, ValidationFailed
 from flows.launch import launch_campaign, launch_for_townships
@@ -25,6 +26,7 @@ from models import (
     Stage,
     StagePublic,
 )
+from tasks.accounts import Principal
 from tasks.launch import check_year, request_hash
 from tasks.registry import get_definition, get_definitions
 
@@ -50,11 +52,11 @@ def _summary(campaign: Campaign, township: OrgUnit) -> CampaignSummary:
     )
 
 
-def campaign_public(session: Session, campaign_id: int) -> CampaignPublic:
+def campaign_public(session: Session, campaign_id: int, principal: Principal | None = None) -> CampaignPublic:
     row = session.exec(
         select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id).where(Campaign.id == campaign_id)  # type: ignore[arg-type]
     ).first()
-    if row is None:
+    if row is None or (principal is not None and not principal.can_see(row[0].township_id)):
         raise NotFound(f"没有编号为 {campaign_id} 的督办任务")
     campaign, township = row
     stages = session.exec(select(Stage).where(Stage.campaign_id == campaign_id).order_by(Stage.seq)).all()  # type: ignore[arg-type]
@@ -91,9 +93,11 @@ async def create_campaign(
     body: LaunchRequest,
     session: SessionDep,
     clock: ClockDep,
+    principal: CurrentPrincipal,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> CampaignPublic:
+    principal.require_role("admin")
     definition = get_definition_for_body(body.definition)
     check_year(definition, body.year)
     idempotency = (idempotency_key, request_hash(body.model_dump())) if idempotency_key else None
@@ -116,7 +120,8 @@ def get_definition_for_body(key: str) -> Any:
 
 
 @router.post("/batch", response_model=BatchResult, summary="Launch a campaign for many (or all) townships")
-async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep) -> BatchResult:
+async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, principal: CurrentPrincipal) -> BatchResult:
+    principal.require_role("admin")
     definition = get_definition_for_body(body.definition)
     check_year(definition, body.year)
     items = await launch_for_townships(body.definition, body.year, townships=body.townships, now=clock.now())
@@ -134,6 +139,7 @@ async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep) -> B
 @router.get("", summary="List campaigns, filtered by township, year and definition")
 def list_campaigns(
     session: SessionDep,
+    principal: CurrentPrincipal,
     township: Annotated[str | None, Query(max_length=32)] = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
     definition: Annotated[str | None, Query(max_length=64)] = None,
@@ -142,7 +148,9 @@ def list_campaigns(
 ) -> dict[str, Any]:
     stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
     count = select(func.count()).select_from(Campaign).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-    filters = []
+    filters: list[Any] = []
+    if principal.townships is not None:
+        filters.append(Campaign.township_id.in_(principal.townships))  # type: ignore[attr-defined]
     if township is not None:
         filters.append(OrgUnit.code == township)
     if year is not None:
@@ -162,5 +170,5 @@ def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic, summary="One campaign with its stages and deadlines")
-def read_campaign(campaign_id: int, session: SessionDep) -> CampaignPublic:
-    return campaign_public(session, campaign_id)
+def read_campaign(campaign_id: int, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
+    return campaign_public(session, campaign_id, principal)

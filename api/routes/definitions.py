@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import CurrentPrincipal
 from tasks.registry import get_definition, get_definitions
 
 router = APIRouter(prefix="/api/v1/definitions", tags=["definitions"])
@@ -25,10 +26,10 @@ def _summary(key: str) -> dict[str, Any]:
 
 
 @router.get("", summary="List campaign definitions")
-def list_definitions() -> list[dict[str, Any]]:
+def list_definitions(_: CurrentPrincipal) -> list[dict[str, Any]]:
     return [_summary(key) for key in sorted(get_definitions())]
 
 
 @router.get("/{key}", summary="One campaign definition in full")
-def read_definition(key: str) -> dict[str, Any]:
+def read_definition(key: str, _: CurrentPrincipal) -> dict[str, Any]:
     return get_definition(key).model_dump(mode="json")

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
+from api.auth import CurrentPrincipal
 from api.deps import SessionDep
 from domain.errors import NotFound
 from models import OrgKind, OrgUnit, OrgUnitPublic
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/api/v1/org-units", tags=["org-units"])
 @router.get("", summary="List org units, filtered by kind and parent code")
 def list_org_units(
     session: SessionDep,
+    principal: CurrentPrincipal,
     kind: OrgKind | None = None,
     parent: Annotated[str | None, Query(max_length=32, description="parent unit code")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -30,8 +32,18 @@ def list_org_units(
     if kind is not None:
         stmt = stmt.where(OrgUnit.kind == kind.value)
         count = count.where(OrgUnit.kind == kind.value)
+    if principal.townships is not None:
+        # Outside county-wide roles: the county itself, one's townships and their villages.
+        visible = list(principal.townships)
+        scope = (OrgUnit.kind == "county") | OrgUnit.id.in_(visible) | OrgUnit.parent_id.in_(visible)  # type: ignore[union-attr, attr-defined]
+        stmt = stmt.where(scope)
+        count = count.where(scope)
     if parent is not None:
-        parent_id = session.exec(select(OrgUnit.id).where(OrgUnit.code == parent)).first()
+        parent_row = session.exec(select(OrgUnit).where(OrgUnit.code == parent)).first()
+        parent_id = parent_row.id if parent_row else None
+        if parent_row is not None and principal.townships is not None and parent_row.kind == "township" \
+                and parent_row.id not in principal.townships:
+            parent_id = None
         if parent_id is None:
             raise NotFound(f"上级编码“{parent}”不存在", errors=[{"field": "parent", "message": "unknown org unit code"}])
         stmt = stmt.where(OrgUnit.parent_id == parent_id)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.deps import SessionDep
+from api.auth import SESSION_COOKIE, OptionalPrincipal
+from api.deps import ClockDep, SessionDep
 from api.routes.campaigns import campaign_public
 from core.settings import get_settings
 from models import Campaign, OrgUnit
+from tasks.accounts import authenticate, close_session, open_session
 from tasks.registry import get_definitions
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -39,22 +42,72 @@ templates.env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
 router = APIRouter(include_in_schema=False)
 
 
-def _render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     context.setdefault("organisation", get_settings().organisation_name)
-    return templates.TemplateResponse(request, name, context)
+    context.setdefault("user", None)
+    context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-@router.get("/", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep) -> HTMLResponse:
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return _render(request, "login.html", {"next": next if next.startswith("/") and not next.startswith("//") else "/", "error": None})
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request, session: SessionDep, clock: ClockDep,
+    username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=200)] = "/",
+) -> HTMLResponse | RedirectResponse:
+    user = authenticate(session, username, password)
+    if user is None:
+        session.commit()
+        return _render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
+    cookie, _ = open_session(session, user, clock.now())
+    session.commit()
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, cookie, httponly=True, samesite="lax", max_age=12 * 3600,
+        secure=get_settings().effective_base_url.startswith("https://"),
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, session: SessionDep, principal: OptionalPrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    expected = getattr(request.state, "csrf_token", "")
+    if cookie and principal is not None and expected and secrets.compare_digest(csrf_token, expected):
+        close_session(session, cookie)
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def index(request: Request, session: SessionDep, principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return _login_redirect(request)
     counts = dict(
         session.exec(select(OrgUnit.kind, func.count()).group_by(OrgUnit.kind)).all()  # type: ignore[arg-type]
     )
-    rows = session.exec(
-        select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-        .order_by(Campaign.id.desc()).limit(50)  # type: ignore[union-attr]
-    ).all()
+    stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
+    if principal.townships is not None:
+        stmt = stmt.where(Campaign.township_id.in_(principal.townships))  # type: ignore[attr-defined]
+    rows = session.exec(stmt.order_by(Campaign.id.desc()).limit(50)).all()  # type: ignore[union-attr]
     definitions = get_definitions()
     return _render(request, "index.html", {
+        "user": principal.user,
         "definitions": [definitions[k] for k in sorted(definitions)],
         "counts": counts,
         "campaigns": [
@@ -65,6 +118,10 @@ def index(request: Request, session: SessionDep) -> HTMLResponse:
     })
 
 
-@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_page(campaign_id: int, request: Request, session: SessionDep) -> HTMLResponse:
-    return _render(request, "campaign.html", {"c": campaign_public(session, campaign_id)})
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, response_model=None)
+def campaign_page(
+    campaign_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return _login_redirect(request)
+    return _render(request, "campaign.html", {"user": principal.user, "c": campaign_public(session, campaign_id, principal)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import httpx
 import pytest
@@ -147,8 +148,11 @@ async def test_batch_for_all_townships(client: httpx.AsyncClient) -> None:
     assert response.json()["created"] == 12
 
 
-async def test_launch_late_in_the_year_waives_past_deadlines(client: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_launch_late_in_the_year_waives_past_deadlines(
+    client: httpx.AsyncClient, clock: FakeClock, login: Any
+) -> None:
     clock.set(dt.datetime(2025, 7, 1, 10, tzinfo=CHINA_TZ))
+    client.headers.update(await login(client, "admin"))  # the token of January has expired
     body = (await launch(client)).json()
     assert [s["status"] for s in body["stages"]] == ["waived", "open", "pending"]
     past = [o for o in body["obligations"] if o["due_on"] < "2025-07-01"]

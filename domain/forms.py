@@ -1,0 +1,107 @@
+"""Validate a submission's data against its form from the campaign definition."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from domain.definitions import FieldType, Form
+from domain.errors import ValidationFailed
+
+MAX_TEXT = 20_000
+
+
+def validate_form(
+    form: Form,
+    data: Mapping[str, Any],
+    *,
+    complete: bool,
+    villages: Collection[str] = (),
+    attachments: Collection[int] = (),
+) -> dict[str, Any]:
+    """Check ``data`` field by field and return the cleaned values.
+
+    ``complete=False`` (a draft) accepts missing required fields; unknown fields and wrong types
+    are refused either way. Every error names its field, so the form can show it in place.
+    """
+    fields = {f.key: f for f in form.fields}
+    errors: list[dict[str, str]] = []
+    cleaned: dict[str, Any] = {}
+    for key in data:
+        if key not in fields:
+            errors.append({"field": f"data.{key}", "message": f"“{form.name}”没有这个字段；可用字段：{', '.join(fields)}"})
+    for key, field in fields.items():
+        value = data.get(key)
+        empty = value is None or value == "" or value == []
+        if empty:
+            if complete and field.required:
+                errors.append({"field": f"data.{key}", "message": f"请填写“{field.label}”"})
+            continue
+        try:
+            cleaned[key] = _clean(field.type, value, field.options, villages, attachments)
+        except ValueError as exc:
+            errors.append({"field": f"data.{key}", "message": f"“{field.label}”{exc}"})
+            continue
+        if field.min_length and isinstance(cleaned[key], str) and complete and len(cleaned[key]) < field.min_length:
+            errors.append({"field": f"data.{key}", "message": f"“{field.label}”至少需要{field.min_length}字"})
+    if errors:
+        summary = "；".join(e["message"] for e in errors[:10])
+        raise ValidationFailed(f"填报内容有误：{summary}", errors=errors)
+    return cleaned
+
+
+def _clean(
+    kind: FieldType, value: Any, options: list[str], villages: Collection[str], attachments: Collection[int]
+) -> Any:
+    if kind in (FieldType.TEXT, FieldType.TEXTAREA):
+        if not isinstance(value, str):
+            raise ValueError("应为文字")
+        value = value.strip()
+        limit = 200 if kind is FieldType.TEXT else MAX_TEXT
+        if len(value) > limit:
+            raise ValueError(f"不能超过{limit}字")
+        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+            raise ValueError("含有不可见的控制字符")
+        return value
+    if kind is FieldType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("应为数字")
+        if abs(value) > 1e12:
+            raise ValueError("数值过大")
+        return value
+    if kind is FieldType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise ValueError("应为是或否（true/false）")
+        return value
+    if kind is FieldType.DATE:
+        if not isinstance(value, str):
+            raise ValueError("应为日期，格式 YYYY-MM-DD")
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("应为日期，格式 YYYY-MM-DD") from None
+        if not 2000 <= day.year <= 2100:
+            raise ValueError("日期超出合理范围")
+        return day.isoformat()
+    if kind is FieldType.SELECT:
+        if value not in options:
+            raise ValueError(f"只能选择：{'、'.join(options)}")
+        return value
+    if kind is FieldType.VILLAGES:
+        codes = [value] if isinstance(value, str) else value
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ValueError("应为村编码列表")
+        unknown = [c for c in codes if c not in villages]
+        if unknown:
+            raise ValueError(f"中的村编码不属于本乡镇：{', '.join(unknown[:5])}")
+        return sorted(set(codes))
+    if kind is FieldType.FILE:
+        ids = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ValueError("应为附件编号列表")
+        missing = [i for i in ids if i not in attachments]
+        if missing:
+            raise ValueError(f"引用了不存在的附件：{missing[:5]}")
+        return ids
+    raise ValueError("字段类型不受支持")  # pragma: no cover

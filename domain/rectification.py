@@ -1,0 +1,60 @@
+"""A weak village's rectification: rectify one, succeed with one, consolidate one, close one
+(整改一个、成功一个、巩固一个、销号一个, 004_7c184efb1f3c43f7.txt).
+
+rectifying → applied → (accept) consolidating → closed (销号) once the consolidation period ends
+                    ↘ (fail) rectifying: the village keeps its stationed cadres and helping unit
+                      until it passes (003_0d1c8490fe7db56e.txt)
+consolidating | closed → (relapse 反复回潮) rectifying
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from domain.errors import InvalidTransition, ValidationFailed
+
+
+@dataclass(frozen=True)
+class RectificationState:
+    status: str
+    failed_acceptances: int = 0
+    relapses: int = 0
+    accepted_on: dt.date | None = None
+    consolidation_ends_on: dt.date | None = None
+    closed_on: dt.date | None = None
+
+
+def apply_for_acceptance(state: RectificationState) -> RectificationState:
+    if state.status != "rectifying":
+        raise InvalidTransition("只有整顿中的村可以申请验收")
+    return replace(state, status="applied")
+
+
+def inspect(state: RectificationState, passed: bool, today: dt.date, consolidation_days: int) -> RectificationState:
+    """The county's acceptance inspection (验收): pass → consolidation; fail → back to rectifying."""
+    if state.status != "applied":
+        raise InvalidTransition("只有已申请验收的村可以验收")
+    if passed:
+        return replace(state, status="consolidating", accepted_on=today,
+                       consolidation_ends_on=today + dt.timedelta(days=consolidation_days))
+    return replace(state, status="rectifying", failed_acceptances=state.failed_acceptances + 1)
+
+
+def close_out(state: RectificationState, today: dt.date) -> RectificationState:
+    """Close the case (销号) once consolidation has run its course."""
+    if state.status != "consolidating" or state.consolidation_ends_on is None:
+        raise InvalidTransition("只有巩固提升期的村可以销号")
+    if today < state.consolidation_ends_on:
+        raise InvalidTransition(f"巩固提升期到{state.consolidation_ends_on.isoformat()}结束，之后才能销号")
+    return replace(state, status="closed", closed_on=today)
+
+
+def relapse(state: RectificationState, reason: str) -> RectificationState:
+    """A relapse (反复回潮) reopens a consolidating or closed village."""
+    if state.status not in ("consolidating", "closed"):
+        raise InvalidTransition("只有巩固提升或已销号的村才会反复回潮")
+    if not reason.strip():
+        raise ValidationFailed("请说明反复回潮的情况", errors=[{"field": "comment", "message": "required"}])
+    return replace(state, status="rectifying", relapses=state.relapses + 1, accepted_on=None,
+                   consolidation_ends_on=None, closed_on=None)

@@ -1,0 +1,192 @@
+"""Submissions, their rounds and reviews, attachments, the audit trail and the mail outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import UTCDateTime
+
+
+class Submission(SQLModel, table=True):
+    """A report, list, plan or application passing through its review chain."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "slot", name="uq_submission_slot"),
+        Index("ix_submissions_status_level", "status", "current_level"),
+        Index("ix_submissions_township", "township_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    obligation_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("obligations.id", ondelete="CASCADE"), nullable=True)
+    )
+    stage_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("stages.id", ondelete="SET NULL"), nullable=True)
+    )
+    slot: str = Field(max_length=200, description="what it answers: obligation/stage and subject")
+    gate_key: str | None = Field(default=None, max_length=64)
+    form_key: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
+    status: str = Field(default="draft", max_length=16)
+    current_level: int = Field(default=0)
+    round: int = Field(default=1)
+    returns: int = Field(default=0)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    submitted_by: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+class SubmissionRound(SQLModel, table=True):
+    """What was submitted in each round, kept for reviewers to compare."""
+
+    __tablename__ = "submission_rounds"
+    __table_args__ = (UniqueConstraint("submission_id", "round", name="uq_submission_round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False)
+    )
+    round: int
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    submitted_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Review(SQLModel, table=True):
+    __tablename__ = "reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    round: int
+    level: int
+    level_name: str = Field(max_length=200)
+    reviewer_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    decision: str = Field(max_length=16, description="approve | return | reject | veto")
+    comment: str | None = Field(default=None, max_length=4000)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    uploaded_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of the hash-chained audit trail: ``hash = sha256(prev_hash + canonical event)``."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True, index=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    subject_type: str = Field(max_length=32)
+    subject_id: int
+    township_id: int | None = Field(default=None, index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A mail written in the same transaction as the change that causes it; delivered later."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True, description="unique cause: what, which event, recipient")
+    message_id: str = Field(max_length=255)
+    to_addr: str = Field(max_length=254)
+    to_user_id: int | None = Field(default=None)
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Escalation(SQLModel, table=True):
+    """A step up the escalation ladder, with the reason it happened."""
+
+    __tablename__ = "escalations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
+    obligation_id: int | None = Field(default=None)
+    submission_id: int | None = Field(default=None)
+    trigger: str = Field(max_length=32)
+    level: int = Field(default=1)
+    level_key: str = Field(max_length=64)
+    reason: str = Field(max_length=2000)
+    status: str = Field(default="open", max_length=16)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Veto(SQLModel, table=True):
+    """A one-vote veto (一票否决, 001): the application fails and the unit may not apply again for a while."""
+
+    __tablename__ = "vetoes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    definition_key: str = Field(max_length=64, index=True)
+    subject_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
+    submission_id: int = Field(sa_column=Column(Integer, ForeignKey("submissions.id"), nullable=False))
+    check_key: str = Field(max_length=64)
+    reason: str = Field(max_length=2000)
+    banned_until_year: int
+    created_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class VillageRectification(SQLModel, table=True):
+    """A weak village's way through rectification: listed → rectifying → applied → accepted/failed →
+    consolidating → closed (销号); a relapse (反复回潮) reopens it (004)."""
+
+    __tablename__ = "village_rectifications"
+    __table_args__ = (UniqueConstraint("campaign_id", "village_id", name="uq_rectification_village"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    village_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
+    status: str = Field(default="rectifying", max_length=16)
+    failed_acceptances: int = Field(default=0)
+    relapses: int = Field(default=0)
+    accepted_on: dt.date | None = None
+    consolidation_ends_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    version: int = Field(default=1)

@@ -1,0 +1,77 @@
+"""Acceptance (验收) and closing (销号) of rectified villages, audited and version-checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from core.clock import CHINA_TZ
+from domain import rectification as rules
+from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from models import Campaign, VillageRectification
+from tasks.accounts import Principal
+from tasks.audit import append_event, jsonable
+from tasks.registry import get_definition
+
+
+def _state(row: VillageRectification) -> rules.RectificationState:
+    return rules.RectificationState(
+        status=row.status, failed_acceptances=row.failed_acceptances, relapses=row.relapses,
+        accepted_on=row.accepted_on, consolidation_ends_on=row.consolidation_ends_on, closed_on=row.closed_on,
+    )
+
+
+def load(session: Session, principal: Principal, rectification_id: int) -> tuple[VillageRectification, Campaign]:
+    row = session.get(VillageRectification, rectification_id)
+    campaign = session.get(Campaign, row.campaign_id) if row else None
+    if row is None or campaign is None or not principal.can_see(campaign.township_id):
+        raise NotFound(f"没有编号为 {rectification_id} 的整顿村记录")
+    return row, campaign
+
+
+def transition(session: Session, principal: Principal, now: dt.datetime, rectification_id: int, *, action: str,
+               version: int | None, comment: str | None = None) -> VillageRectification:
+    """apply (the township) | accept | fail | close | relapse (the county)."""
+    row, campaign = load(session, principal, rectification_id)
+    if version is None:
+        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
+    if version != row.version:
+        raise Conflict("记录已被他人修改，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+    today = now.astimezone(CHINA_TZ).date()
+    actor = principal.user
+    state = _state(row)
+    if action == "apply":
+        if not (actor.role == "submitter" and actor.org_unit_id == campaign.township_id):
+            raise PermissionDenied("只有本乡镇的填报人员可以申请验收")
+        new = rules.apply_for_acceptance(state)
+    else:
+        if not (actor.role == "admin" or (actor.role == "reviewer" and actor.level == "county")):
+            raise PermissionDenied("验收、销号和认定反复回潮由县委组织部负责")
+        if action in ("accept", "fail"):
+            days = get_definition(campaign.definition_key).consolidation_days or 365
+            new = rules.inspect(state, action == "accept", today, days)
+        elif action == "close":
+            new = rules.close_out(state, today)
+        elif action == "relapse":
+            new = rules.relapse(state, comment or "")
+        else:
+            raise ValidationFailed("action 只能是 apply、accept、fail、close 或 relapse", errors=[{"field": "action", "message": "unknown"}])
+    values: dict[str, Any] = asdict(new)
+    result = session.execute(
+        update(VillageRectification)
+        .where(col(VillageRectification.id) == row.id, col(VillageRectification.version) == version)
+        .values(**values, version=version + 1, note=(comment or "").strip() or row.note)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("记录已被他人修改，请刷新后重试")
+    append_event(session, actor_id=actor.id, actor=actor.username, action=f"rectification.{action}",
+                 subject_type="rectification", subject_id=row.id or 0, township_id=campaign.township_id,
+                 before=jsonable(asdict(state)), after=jsonable(values | {"comment": (comment or "").strip() or None}), now=now)
+    session.expire(row)
+    session.refresh(row)
+    return row

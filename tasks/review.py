@@ -1,0 +1,471 @@
+"""Submissions through their review chains. Each transition checks, changes, audits and notifies
+in the caller's transaction; the caller commits once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core.clock import CHINA_TZ
+from domain import review as rules
+from domain.definitions import Definition, FieldType, ReviewSpec
+from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.forms import validate_form
+from models import (
+    Attachment,
+    Campaign,
+    Escalation,
+    Obligation,
+    OrgUnit,
+    Review,
+    Stage,
+    Submission,
+    SubmissionRound,
+    User,
+    Veto,
+    VillageRectification,
+)
+from notifications.outbox import absolute_url, enqueue_mail
+from tasks.accounts import Principal
+from tasks.audit import append_event, jsonable
+from tasks.registry import get_definition
+
+SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
+
+
+def _today(now: dt.datetime) -> dt.date:
+    return now.astimezone(CHINA_TZ).date()
+
+
+def _chain(spec: ReviewSpec) -> rules.ReviewChain:
+    return rules.ReviewChain(
+        levels=tuple(rules.ChainLevel(level=lv.level, name=lv.name, role=lv.role) for lv in spec.chain),
+        max_returns=spec.max_return_rounds,
+    )
+
+
+def _state(sub: Submission) -> rules.SubmissionState:
+    return rules.SubmissionState(
+        status=sub.status, current_level=sub.current_level, round=sub.round, returns=sub.returns,
+        township_id=sub.township_id, created_by=sub.created_by, submitted_by=sub.submitted_by,
+    )
+
+
+def _snapshot(sub: Submission) -> dict[str, Any]:
+    return {k: getattr(sub, k) for k in SNAPSHOT_FIELDS}
+
+
+def load_submission(session: Session, principal: Principal, submission_id: int) -> Submission:
+    """The submission if it exists and the caller may see it; 404 otherwise (never 403)."""
+    sub = session.get(Submission, submission_id)
+    if sub is None or not principal.can_see(sub.township_id):
+        raise NotFound(f"没有编号为 {submission_id} 的材料")
+    return sub
+
+
+def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, Obligation | None, Stage | None]:
+    campaign = session.get(Campaign, sub.campaign_id)
+    assert campaign is not None
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    stage = session.get(Stage, sub.stage_id) if sub.stage_id else None
+    return get_definition(campaign.definition_key), campaign, obligation, stage
+
+
+def review_spec(session: Session, sub: Submission) -> tuple[str | None, ReviewSpec]:
+    definition, _, obligation, stage = _context(session, sub)
+    return definition.review_for(obligation.rule_key if obligation else None, stage.key if stage else None, sub.form_key)
+
+
+def _township_villages(session: Session, township_id: int) -> dict[str, int]:
+    rows = session.exec(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.parent_id == township_id, OrgUnit.kind == "village"))
+    return {code: uid or 0 for code, uid in rows}
+
+
+def _attachment_ids(session: Session, submission_id: int | None) -> set[int]:
+    if submission_id is None:
+        return set()
+    return {a for a in session.exec(select(Attachment.id).where(Attachment.submission_id == submission_id)) if a}
+
+
+def _validate(session: Session, sub: Submission, data: dict[str, Any], complete: bool) -> dict[str, Any]:
+    definition, *_ = _context(session, sub)
+    return validate_form(
+        definition.form(sub.form_key), data, complete=complete,
+        villages=_township_villages(session, sub.township_id), attachments=_attachment_ids(session, sub.id),
+    )
+
+
+def _audit(session: Session, principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None,
+           now: dt.datetime, extra: dict[str, Any] | None = None) -> None:
+    after = _snapshot(sub) | (extra or {})
+    append_event(
+        session, actor_id=principal.user.id, actor=principal.user.username, action=action, subject_type="submission",
+        subject_id=sub.id or 0, township_id=sub.township_id, before=jsonable(before), after=jsonable(after), now=now,
+    )
+
+
+def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any]) -> None:
+    """Write ``changes`` only if nobody changed the submission since ``expected_version`` was read."""
+    result = session.execute(
+        update(Submission)
+        .where(col(Submission.id) == sub.id, col(Submission.version) == expected_version)
+        .values(**changes, version=expected_version + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("这份材料已被他人修改或处理，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+    session.expire(sub)
+    session.refresh(sub)
+
+
+def _check_version(sub: Submission, version: int | None) -> int:
+    if version is None:
+        raise ValidationFailed("请提供材料的当前版本号 version（用于防止重复或冲突的操作）", errors=[{"field": "version", "message": "required"}])
+    if version != sub.version:
+        raise Conflict(f"版本号已过期：当前为 {sub.version}，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+    return version
+
+
+# ---- notifications ---------------------------------------------------------------------------------
+
+
+def _users_who_decide(session: Session, level: rules.ChainLevel, township_id: int) -> list[User]:
+    users = session.exec(select(User).where(User.active == True, col(User.role).in_(["admin", "reviewer"])))  # noqa: E712
+    out = []
+    for user in users:
+        actor = rules.Actor(id=user.id or 0, role=user.role, level=user.level,
+                            township_id=user.org_unit_id if user.level != "county" else None)
+        if rules.may_decide_at(actor, level, township_id):
+            out.append(user)
+    return out
+
+
+def _mail_context(session: Session, sub: Submission, **extra: Any) -> dict[str, Any]:
+    township = session.get(OrgUnit, sub.township_id)
+    subject = session.get(OrgUnit, sub.subject_id)
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    return {
+        "title": sub.title,
+        "township": township.name if township else "",
+        "subject_unit": subject.name if subject else "",
+        "round": sub.round,
+        "due_date": obligation.due_on if obligation else None,
+        "link": absolute_url(f"/submissions/{sub.id}"),
+    } | extra
+
+
+def _notify(session: Session, users: list[User], template: str, key: str, context: dict[str, Any], now: dt.datetime) -> None:
+    for user in users:
+        enqueue_mail(session, key=f"{key}:{user.id}", to=user, template=template, context=context, now=now)
+
+
+# ---- creating and editing ---------------------------------------------------------------------------
+
+
+def create_submission(
+    session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, subject: str | None,
+    data: dict[str, Any], submit: bool = False,
+) -> Submission:
+    """Start the answer to an obligation (a draft; ``submit=True`` sends it at once)."""
+    obligation = session.get(Obligation, obligation_id)
+    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
+    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
+        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
+    if not rules.may_submit(principal.actor, campaign.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以填报")
+    definition = get_definition(campaign.definition_key)
+    rule = definition.obligation(obligation.rule_key)
+    if not rule.form:
+        raise InvalidTransition("这个截止事项不需要填报材料")
+    if obligation.status in ("waived",):
+        raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
+    subject_id = obligation.subject_id
+    if subject:
+        villages = _township_villages(session, campaign.township_id)
+        if subject not in villages:
+            raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
+        subject_id = villages[subject]
+    banned = session.exec(select(Veto).where(
+        Veto.definition_key == campaign.definition_key, Veto.subject_id == subject_id,
+        col(Veto.banned_until_year) >= campaign.year,
+    )).first()
+    if banned is not None:
+        raise PermissionDenied(f"因一票否决，{banned.banned_until_year}年前不得再次申报")
+    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
+    gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
+    slot = f"obligation:{obligation.id}:{subject_id}"
+    if session.exec(select(Submission.id).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first():
+        raise Conflict("这一事项已经有一份材料，请在原材料上修改", errors=[{"field": "obligation_id", "message": "exists"}])
+    sub = Submission(
+        campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id, slot=slot,
+        gate_key=gate_key, form_key=rule.form, title=obligation.title, township_id=campaign.township_id,
+        subject_id=subject_id, data={}, created_by=principal.user.id or 0, created_at=now, updated_at=now,
+    )
+    sub.data = _validate(session, sub, data, complete=False)
+    session.add(sub)
+    session.flush()
+    _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data})
+    if submit:
+        submit_submission(session, principal, now, sub.id or 0, sub.version)
+    return sub
+
+
+def update_draft(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
+                 version: int | None) -> Submission:
+    sub = load_submission(session, principal, submission_id)
+    expected = _check_version(sub, version)
+    if not rules.may_submit(principal.actor, sub.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以修改")
+    if sub.status not in rules.EDITABLE:
+        raise InvalidTransition("只有草稿或被退回的材料可以修改")
+    cleaned = _validate(session, sub, data, complete=False)
+    before = _snapshot(sub) | {"data": sub.data}
+    _save(session, sub, expected, {"data": cleaned, "updated_at": now})
+    _audit(session, principal, "submission.update", sub, before, now, {"data": sub.data})
+    return sub
+
+
+def add_attachment(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, filename: str,
+                   content_type: str, content: bytes) -> Attachment:
+    import hashlib
+
+    sub = load_submission(session, principal, submission_id)
+    if not rules.may_submit(principal.actor, sub.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以上传附件")
+    if sub.status not in rules.EDITABLE:
+        raise InvalidTransition("只有草稿或被退回的材料可以上传附件")
+    attachment = Attachment(
+        submission_id=sub.id or 0, filename=filename, content_type=content_type, size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=principal.user.id or 0, uploaded_at=now,
+    )
+    session.add(attachment)
+    session.flush()
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="attachment.add",
+                 subject_type="submission", subject_id=sub.id or 0, township_id=sub.township_id, before=None,
+                 after={"attachment_id": attachment.id, "filename": filename, "size": len(content), "sha256": attachment.sha256},
+                 now=now)
+    return attachment
+
+
+# ---- transitions -------------------------------------------------------------------------------------
+
+
+def submit_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
+                      version: int | None) -> Submission:
+    sub = load_submission(session, principal, submission_id)
+    expected = _check_version(sub, version)
+    outcome = rules.submit(_state(sub), principal.actor)
+    data = _validate(session, sub, sub.data, complete=True)
+    _, spec = review_spec(session, sub)
+    before = _snapshot(sub)
+    new = outcome.state
+    _save(session, sub, expected, {
+        "status": new.status, "current_level": new.current_level, "round": new.round, "data": data,
+        "submitted_by": new.submitted_by, "submitted_at": now, "updated_at": now,
+        "first_submitted_at": sub.first_submitted_at or now,
+    })
+    session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
+    if sub.obligation_id:
+        session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
+                                                 col(Obligation.status).in_(["scheduled", "open"])).values(status="submitted"))
+    _audit(session, principal, "submission.submit", sub, before, now)
+    level = _chain(spec).levels[0]
+    _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",
+            f"submitted:{sub.id}:{sub.round}:0", _mail_context(session, sub, level_name=level.name), now)
+    return sub
+
+
+def withdraw_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
+                        version: int | None) -> Submission:
+    sub = load_submission(session, principal, submission_id)
+    expected = _check_version(sub, version)
+    outcome = rules.withdraw(_state(sub), principal.actor)
+    before = _snapshot(sub)
+    _save(session, sub, expected, {"status": outcome.state.status, "updated_at": now})
+    _audit(session, principal, "submission.withdraw", sub, before, now)
+    return sub
+
+
+def decide(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, decision: str,
+           comment: str | None, version: int | None) -> Submission:
+    """approve | return | reject at the submission's current level."""
+    sub = load_submission(session, principal, submission_id)
+    expected = _check_version(sub, version)
+    gate_key, spec = review_spec(session, sub)
+    chain = _chain(spec)
+    state = _state(sub)
+    if decision == "approve":
+        outcome = rules.approve(state, principal.actor, chain)
+    elif decision == "return":
+        outcome = rules.return_for_revision(state, principal.actor, chain, comment)
+    elif decision == "reject":
+        outcome = rules.reject(state, principal.actor, chain, comment)
+    else:
+        raise ValidationFailed("decision 只能是 approve、return 或 reject", errors=[{"field": "decision", "message": "unknown"}])
+    level = chain.levels[sub.current_level]
+    before = _snapshot(sub)
+    new = outcome.state
+    changes: dict[str, Any] = {"status": new.status, "current_level": new.current_level, "returns": new.returns, "updated_at": now}
+    if new.status in ("approved", "rejected"):
+        changes["decided_at"] = now
+    _save(session, sub, expected, changes)
+    session.add(Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
+                       reviewer_id=principal.user.id or 0, decision=decision, comment=(comment or "").strip() or None,
+                       created_at=now))
+    _audit(session, principal, f"submission.{decision}", sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name})
+    submitter = [u for u in [session.get(User, sub.submitted_by or sub.created_by)] if u]
+    ctx = _mail_context(
+        session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=_today(now),
+        next_level_name=None if outcome.final or decision != "approve" else chain.levels[new.current_level].name,
+    )
+    key = f"{decision}:{sub.id}:{sub.round}:{state.current_level}"
+    if decision == "approve" and not outcome.final:
+        next_level = chain.levels[new.current_level]
+        _notify(session, _users_who_decide(session, next_level, sub.township_id), "submission_submitted",
+                f"submitted:{sub.id}:{sub.round}:{new.current_level}", _mail_context(session, sub, level_name=next_level.name), now)
+    elif decision == "approve":
+        _notify(session, submitter, "submission_approved", key, ctx, now)
+        _on_final_approval(session, principal, sub, gate_key, now)
+    elif decision == "return":
+        if sub.obligation_id:
+            session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
+                                                     col(Obligation.status) == "submitted").values(status="open"))
+        _notify(session, submitter, "submission_returned", key, ctx, now)
+        if outcome.returns_exceeded:
+            _escalate_returns(session, principal, sub, chain.max_returns, now)
+    else:
+        _notify(session, submitter, "submission_rejected", key, ctx, now)
+    return sub
+
+
+def _escalate_returns(session: Session, principal: Principal, sub: Submission, bound: int, now: dt.datetime) -> None:
+    definition, campaign, _, _ = _context(session, sub)
+    first = definition.escalation.ladder[0]
+    reason = f"“{sub.title}”已被退回{sub.returns}次，超过规定的{bound}次，转为{first.name}"
+    esc = Escalation(campaign_id=campaign.id or 0, township_id=sub.township_id, obligation_id=sub.obligation_id,
+                     submission_id=sub.id, trigger="returns_exceeded", level=1, level_key=first.key, reason=reason, created_at=now)
+    session.add(esc)
+    session.flush()
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.open",
+                 subject_type="escalation", subject_id=esc.id or 0, township_id=sub.township_id, before=None,
+                 after={"trigger": "returns_exceeded", "submission_id": sub.id, "returns": sub.returns, "level": first.key}, now=now)
+    admins = list(session.exec(select(User).where(User.role == "admin", User.active == True)))  # noqa: E712
+    _notify(session, admins, "returns_exceeded", f"returns_exceeded:{sub.id}:{sub.returns}",
+            _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=_today(now)), now)
+
+
+def _all_approved(session: Session, *where: Any) -> bool:
+    statuses = list(session.exec(select(Submission.status).where(*where)))
+    live = [s for s in statuses if s != "withdrawn"]
+    return bool(live) and all(s == "approved" for s in live)
+
+
+def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
+    today = _today(now)
+    definition, campaign, obligation, stage = _context(session, sub)
+    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id):
+        on_time = sub.first_submitted_at is not None and _today(sub.first_submitted_at) <= obligation.due_on
+        obligation.status = "met" if on_time else "late"
+        obligation.met_on = today
+        obligation.version += 1
+        session.add(obligation)
+        append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=f"obligation.{obligation.status}",
+                     subject_type="obligation", subject_id=obligation.id or 0, township_id=sub.township_id, before=None,
+                     after={"status": obligation.status, "due_on": obligation.due_on.isoformat(), "met_on": today.isoformat()}, now=now)
+        rule = definition.obligation(obligation.rule_key)
+        if rule.kind == "list" and definition.consolidation_days:
+            _open_rectifications(session, sub, definition)
+    if gate_key and stage is not None and _all_approved(session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
+        gate = definition.gate(gate_key)
+        notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
+        before = {"status": stage.status}
+        if notice:
+            stage.status, stage.notice_ends_on = "in_notice", today + dt.timedelta(days=notice)
+        else:
+            stage.status, stage.passed_on = "passed", today
+        stage.version += 1
+        session.add(stage)
+        append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=f"stage.{stage.status}",
+                     subject_type="stage", subject_id=stage.id or 0, township_id=sub.township_id, before=before,
+                     after={"status": stage.status, "notice_ends_on": stage.notice_ends_on.isoformat() if stage.notice_ends_on else None},
+                     now=now)
+        if stage.status == "passed":
+            _notify_stage_passed(session, stage, campaign, now)
+
+
+def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now: dt.datetime) -> None:
+    users = list(session.exec(select(User).where(User.role == "submitter", User.org_unit_id == campaign.township_id)))
+    township = session.get(OrgUnit, campaign.township_id)
+    following = session.exec(select(Stage).where(Stage.campaign_id == campaign.id, Stage.seq == stage.seq + 1)).first()
+    definition = get_definition(campaign.definition_key)
+    _notify(session, users, "stage_passed", f"stage_passed:{stage.id}", {
+        "campaign_title": f"{campaign.year}年{definition.name}", "township": township.name if township else "",
+        "stage_name": stage.name, "passed_on": stage.passed_on or _today(now),
+        "next_stage_name": following.name if following else None, "next_stage_due": following.closes_on if following else None,
+        "link": absolute_url(f"/campaigns/{campaign.id}"),
+    }, now)
+
+
+def close_notice_periods(session: Session, now: dt.datetime) -> int:
+    """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent."""
+    today = _today(now)
+    stages = list(session.exec(select(Stage).where(Stage.status == "in_notice", col(Stage.notice_ends_on) <= today)))
+    for stage in stages:
+        stage.status, stage.passed_on = "passed", today
+        stage.version += 1
+        session.add(stage)
+        campaign = session.get(Campaign, stage.campaign_id)
+        assert campaign is not None
+        append_event(session, actor_id=None, actor="system", action="stage.passed", subject_type="stage",
+                     subject_id=stage.id or 0, township_id=campaign.township_id, before={"status": "in_notice"},
+                     after={"status": "passed", "passed_on": today.isoformat()}, now=now)
+        _notify_stage_passed(session, stage, campaign, now)
+    return len(stages)
+
+
+def veto_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, check: str,
+                    comment: str | None, version: int | None) -> Submission:
+    """One-vote veto (一票否决) of a gate application; bans new applications for the definition's period."""
+    sub = load_submission(session, principal, submission_id)
+    expected = _check_version(sub, version)
+    outcome = rules.veto(_state(sub), principal.actor, comment)
+    definition, campaign, _, stage = _context(session, sub)
+    if not sub.gate_key:
+        raise InvalidTransition("只有关口申报材料可以一票否决")
+    gate = definition.gate(sub.gate_key)
+    names = {c.key: c for c in gate.checks}
+    if check not in names:
+        raise ValidationFailed(f"“{gate.name}”没有审查项 {check}；可选：{', '.join(names)}", errors=[{"field": "check", "message": "unknown"}])
+    before = _snapshot(sub)
+    _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now})
+    session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
+                       reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
+    session.add(Veto(definition_key=definition.key, subject_id=sub.subject_id, submission_id=sub.id or 0, check_key=check,
+                     reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
+                     created_by=principal.user.id or 0, created_at=now))
+    if stage is not None and stage.status in ("in_notice", "passed"):
+        stage.status, stage.notice_ends_on, stage.passed_on = "vetoed", None, None
+        stage.version += 1
+        session.add(stage)
+    _audit(session, principal, "submission.veto", sub, before, now, {"check": check, "comment": (comment or "").strip()})
+    submitter = [u for u in [session.get(User, sub.submitted_by or sub.created_by)] if u]
+    _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
+            _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=_today(now)), now)
+    return sub
+
+
+def _open_rectifications(session: Session, sub: Submission, definition: Definition) -> None:
+    form = definition.form(sub.form_key)
+    codes: set[str] = set()
+    for field in form.fields:
+        if field.type is FieldType.VILLAGES:
+            codes.update(sub.data.get(field.key) or [])
+    villages = _township_villages(session, sub.township_id)
+    for code in sorted(codes):
+        exists = session.exec(select(VillageRectification.id).where(
+            VillageRectification.campaign_id == sub.campaign_id, VillageRectification.village_id == villages[code])).first()
+        if exists is None:
+            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status="rectifying"))
