@@ -33,8 +33,16 @@ async def _warm_up_prefect() -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(_warm_up_prefect()) if get_settings().prefect_warmup else None
+    settings = get_settings()
+    task = asyncio.create_task(_warm_up_prefect()) if settings.prefect_warmup else None
+    scheduler = None
+    if settings.scheduler == "embedded":
+        from flows.scheduler import start_embedded_scheduler
+
+        scheduler = start_embedded_scheduler()
     yield
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     if task is not None and not task.done():
         task.cancel()
 

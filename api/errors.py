@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -17,10 +18,18 @@ log = logging.getLogger("duban.api")
 PROBLEM = "application/problem+json"
 
 
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        # A message may echo what the client sent; never let odd input (lone surrogates) break the answer.
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "replace")
+
+
 def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return ProblemResponse(body, status_code=status)
 
 
 def _snake(name: str) -> str:
@@ -30,6 +39,40 @@ def _snake(name: str) -> str:
 def _loc(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+_MESSAGES = {
+    "missing": "必填",
+    "extra_forbidden": "不认识的字段，请删除",
+    "json_invalid": "请求体不是合法的 JSON",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "string_type": "应为文字",
+    "dict_type": "应为对象（键值对）",
+    "list_type": "应为列表",
+    "literal_error": "取值不在允许范围内：{expected}",
+    "enum": "取值不在允许范围内：{expected}",
+    "string_too_long": "不能超过{max_length}个字符",
+    "string_too_short": "至少需要{min_length}个字符",
+    "too_long": "最多{max_length}项",
+    "greater_than_equal": "不能小于{ge}",
+    "less_than_equal": "不能大于{le}",
+    "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_parsing": "应为日期，格式 YYYY-MM-DD",
+    "string_pattern_mismatch": "格式不正确",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    template = _MESSAGES.get(str(error.get("type")))
+    if template:
+        try:
+            return template.format(**(error.get("ctx") or {}))
+        except (KeyError, IndexError):
+            pass
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -48,12 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = []
         for e in exc.errors():
             field = _loc(tuple(e.get("loc", ())))
-            message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-            if e.get("type") == "json_invalid":
-                message = "请求体不是合法的 JSON"
-            elif e.get("type") == "extra_forbidden":
-                message = "不认识的字段，请删除"
-            errors.append({"field": field, "message": message})
+            errors.append({"field": field, "message": _message(dict(e))})
         detail = "；".join(f"{x['field']}: {x['message']}" for x in errors)
         return problem(422, "输入有误", f"请求内容有误，请修改后重试：{detail}", "/problems/validation-failed", errors=errors)
 

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sink: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: bool = False
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    mail_from: str = "duban@localhost"
+    digest_hour: int = 8
+    tick_seconds: int = 60
+    deliver_seconds: int = 10
 
     launch_chunk_size: int = 50
     prefect_warmup: bool = True

@@ -63,6 +63,8 @@ class WorkCalendar:
 
     def __init__(self, loaded: Mapping[int, YearArrangement] | None = None) -> None:
         self._loaded = dict(loaded or {})
+        # chinese-calendar costs ~20 µs a lookup; a batch launch asks about the same days thousands of times.
+        self._workday: dict[dt.date, bool] = {}
 
     def source(self, year: int) -> CalendarSource:
         if year in self._loaded:
@@ -72,6 +74,12 @@ class WorkCalendar:
         return CalendarSource.WEEKENDS_ONLY
 
     def is_workday(self, day: dt.date) -> bool:
+        cached = self._workday.get(day)
+        if cached is None:
+            cached = self._workday[day] = self._is_workday(day)
+        return cached
+
+    def _is_workday(self, day: dt.date) -> bool:
         source = self.source(day.year)
         if source is CalendarSource.LOADED:
             arrangement = self._loaded[day.year]

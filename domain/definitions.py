@@ -65,6 +65,7 @@ class FormField(Strict):
     required: bool = True
     options: list[Text] = Field(default_factory=list)
     min_length: int | None = Field(default=None, ge=0)
+    required_when_empty: Key | None = Field(default=None, description="required when this other field is empty")
     help: str | None = None
 
     @model_validator(mode="after")
@@ -84,6 +85,10 @@ class Form(Strict):
     @model_validator(mode="after")
     def _unique_fields(self) -> Form:
         _unique((f.key for f in self.fields), "fields")
+        keys = {f.key for f in self.fields}
+        for i, f in enumerate(self.fields):
+            if f.required_when_empty and f.required_when_empty not in keys:
+                raise _err(f"fields[{i}].required_when_empty", f"unknown field '{f.required_when_empty}'")
         return self
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -30,12 +31,15 @@ def validate_form(
     cleaned: dict[str, Any] = {}
     for key in data:
         if key not in fields:
-            errors.append({"field": f"data.{key}", "message": f"“{form.name}”没有这个字段；可用字段：{', '.join(fields)}"})
+            errors.append({"field": f"data.{key}", "message": f"“{form.name}”没有字段“{key}”，请删除；可用字段：{', '.join(fields)}"})
     for key, field in fields.items():
         value = data.get(key)
         empty = value is None or value == "" or value == []
         if empty:
-            if complete and field.required:
+            other = fields.get(field.required_when_empty or "")
+            if complete and other is not None and data.get(other.key) in (None, "", []):
+                errors.append({"field": f"data.{key}", "message": f"“{other.label}”为空时必须填写“{field.label}”"})
+            elif complete and field.required:
                 errors.append({"field": f"data.{key}", "message": f"请填写“{field.label}”"})
             continue
         try:
@@ -51,6 +55,15 @@ def validate_form(
     return cleaned
 
 
+def text_problem(value: str) -> str | None:
+    """Why a piece of user text cannot be stored as it is, or None when it can."""
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        return "含有不可见的控制字符"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        return "含有无效的 Unicode 字符（孤立代理项）"
+    return None
+
+
 def _clean(
     kind: FieldType, value: Any, options: list[str], villages: Collection[str], attachments: Collection[int]
 ) -> Any:
@@ -61,12 +74,15 @@ def _clean(
         limit = 200 if kind is FieldType.TEXT else MAX_TEXT
         if len(value) > limit:
             raise ValueError(f"不能超过{limit}字")
-        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
-            raise ValueError("含有不可见的控制字符")
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
     if kind is FieldType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("应为数字")
+        if not math.isfinite(value):
+            raise ValueError("应为有限的数字")
         if abs(value) > 1e12:
             raise ValueError("数值过大")
         return value

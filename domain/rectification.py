@@ -45,7 +45,7 @@ def close_out(state: RectificationState, today: dt.date) -> RectificationState:
     """Close the case (销号) once consolidation has run its course."""
     if state.status != "consolidating" or state.consolidation_ends_on is None:
         raise InvalidTransition("只有巩固提升期的村可以销号")
-    if today < state.consolidation_ends_on:
+    if today <= state.consolidation_ends_on:
         raise InvalidTransition(f"巩固提升期到{state.consolidation_ends_on.isoformat()}结束，之后才能销号")
     return replace(state, status="closed", closed_on=today)
 

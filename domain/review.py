@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from domain.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from domain.forms import text_problem
 
 EDITABLE = frozenset({"draft", "returned"})
 MAX_COMMENT = 4000
@@ -43,7 +44,7 @@ class SubmissionState:
     round: int
     returns: int
     township_id: int
-    created_by: int
+    created_by: int | None
     submitted_by: int | None
 
 
@@ -83,11 +84,11 @@ def submit(state: SubmissionState, actor: Actor) -> Outcome:
 
 
 def withdraw(state: SubmissionState, actor: Actor) -> Outcome:
-    """Take a submission back to draft before any level has approved it in this round."""
+    """Take a submission back to draft before any level has approved it; the next submit is a new round."""
     _require_submitter(state, actor)
     if state.status != "in_review" or state.current_level != 0:
         raise InvalidTransition("只有尚未经任何一级审核通过的在审材料可以撤回")
-    return Outcome(replace(state, status="draft"))
+    return Outcome(replace(state, status="draft", round=state.round + 1))
 
 
 def _require_reviewer(state: SubmissionState, actor: Actor, chain: ReviewChain) -> ChainLevel:
@@ -107,6 +108,9 @@ def _require_comment(comment: str | None, what: str) -> str:
         raise ValidationFailed(f"{what}必须填写意见，说明需要修改什么", errors=[{"field": "comment", "message": "required"}])
     if len(text) > MAX_COMMENT:
         raise ValidationFailed(f"意见不能超过{MAX_COMMENT}字", errors=[{"field": "comment", "message": "too long"}])
+    problem = text_problem(text)
+    if problem:
+        raise ValidationFailed(f"意见{problem}", errors=[{"field": "comment", "message": problem}])
     return text
 
 

@@ -21,7 +21,9 @@ from models.review import (
     Attachment,
     AuditEvent,
     Escalation,
+    Lease,
     OutboxMessage,
+    ReminderLog,
     Review,
     Submission,
     SubmissionRound,
@@ -34,5 +36,5 @@ __all__ = [
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
     "OrgKind", "OrgUnit", "OrgUnitIn", "OrgUnitPublic", "Stage", "StagePublic",
     "ApiToken", "User", "UserScope", "WebSession", "Attachment", "AuditEvent", "Escalation", "OutboxMessage",
-    "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
+    "Lease", "ReminderLog", "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
 ]

@@ -27,6 +27,7 @@ class User(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=True)
     )
     active: bool = Field(default=True)
+    daily_digest: bool = Field(default=False, description="reminders as one mail a day instead of one per item")
     failed_logins: int = Field(default=0)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
 

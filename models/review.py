@@ -19,6 +19,7 @@ class Submission(SQLModel, table=True):
         UniqueConstraint("campaign_id", "slot", name="uq_submission_slot"),
         Index("ix_submissions_status_level", "status", "current_level"),
         Index("ix_submissions_township", "township_id"),
+        Index("ix_submissions_obligation", "obligation_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -40,7 +41,7 @@ class Submission(SQLModel, table=True):
     round: int = Field(default=1)
     returns: int = Field(default=0)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
     submitted_by: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True))
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -122,6 +123,7 @@ class OutboxMessage(SQLModel, table=True):
     """A mail written in the same transaction as the change that causes it; delivered later."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True, description="unique cause: what, which event, recipient")
@@ -131,11 +133,40 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str
     body_html: str
-    status: str = Field(default="pending", max_length=16, index=True)
+    status: str = Field(default="pending", max_length=16, description="pending | sending | sent | dead")
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReminderLog(SQLModel, table=True):
+    """One reminder per (obligation, offset, recipient): the unique key makes the tick re-runnable."""
+
+    __tablename__ = "reminder_log"
+    __table_args__ = (UniqueConstraint("obligation_id", "offset", "user_id", name="uq_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("obligations.id", ondelete="CASCADE"), nullable=False)
+    )
+    offset: int = Field(description="working (or calendar) days before the due date; -1 = the opening request")
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
+    remind_on: dt.date
+    outbox_id: int | None = Field(default=None, description="the mail that carried it; empty while a digest waits")
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease so that only one process runs a periodic job at a time."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
 class Escalation(SQLModel, table=True):

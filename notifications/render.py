@@ -27,6 +27,9 @@ MAIL_TEMPLATES = (
     "submission_rejected",
     "returns_exceeded",
     "stage_passed",
+    "obligation_opened",
+    "reminder",
+    "daily_digest",
 )
 
 

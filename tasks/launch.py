@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
@@ -122,8 +122,12 @@ def write_campaign(
         }
         for s in plan.stages
     ]
+    # Core inserts on the session's connection: same transaction, without the ORM's per-row work.
+    conn = session.connection()
+    stage_table = Stage.__table__  # type: ignore[attr-defined]
     stage_ids = {
-        key: sid for sid, key in session.execute(insert(Stage).returning(Stage.id, Stage.key), stage_rows)  # type: ignore[call-overload]
+        key: sid
+        for sid, key in conn.execute(insert(stage_table).returning(stage_table.c.id, stage_table.c.key), stage_rows)
     }
     subject_ids = {township.code: township.id}
     subject_ids.update({v.code: v.id for v in ctx.villages.get(township.id or 0, [])})
@@ -138,7 +142,7 @@ def write_campaign(
         for o in plan.obligations
     ]
     if obligation_rows:
-        session.execute(insert(Obligation), obligation_rows)
+        conn.execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
     if idempotency:
         session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
     return campaign_id
@@ -235,25 +239,39 @@ def launch_one(
 def launch_many(
     engine: Engine, definition_key: str, township_codes: Sequence[str], year: int, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    """Launch a chunk of townships; each has its own transaction, so one failure stops no other."""
+    """Launch a chunk of townships in one transaction with a savepoint per township, so one failure
+    stops no other; safe to re-run after any crash (launched townships come back as ``exists``)."""
     items: list[dict[str, Any]] = []
+    today = now.astimezone(CHINA_TZ).date()
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, township_codes)
-        session.commit()
+        ids = {t.id: code for code, t in ctx.townships.items()}
+        existing = {
+            ids[c.township_id]: c for c in session.exec(select(Campaign).where(
+                Campaign.definition_key == definition_key, Campaign.year == year,
+                Campaign.township_id.in_(list(ids)),  # type: ignore[attr-defined]
+            ))
+        } if ids else {}
         for code in township_codes:
+            if code in existing:
+                items.append({"township": code, "status": "exists", "campaign_id": existing[code].id,
+                              "detail": _duplicate(existing[code], ctx, code).detail})
+                continue
             try:
-                outcome = launch_in_session(session, ctx, code, year, now)
-                items.append({"township": code, "status": "created", "campaign_id": outcome.campaign_id})
-            except Conflict as exc:
-                session.rollback()
-                items.append({
-                    "township": code, "status": "exists", "campaign_id": exc.extra.get("campaign_id"),
-                    "detail": exc.detail,
-                })
-            except (DubanError, IntegrityError, OperationalError) as exc:
-                session.rollback()
-                detail = exc.detail if isinstance(exc, DubanError) else f"数据库错误：{type(exc).__name__}"
-                items.append({"township": code, "status": "failed", "detail": detail})
+                plan = plan_for(ctx, code, year, today)
+                with session.begin_nested():
+                    campaign_id = write_campaign(session, ctx, plan, now)
+                items.append({"township": code, "status": "created", "campaign_id": campaign_id})
+            except DubanError as exc:
+                items.append({"township": code, "status": "failed", "detail": exc.detail})
+            except IntegrityError:
+                found = _existing_campaign(session, ctx, code, year)
+                if found is None:
+                    items.append({"township": code, "status": "failed", "detail": "数据库唯一约束冲突，请重试"})
+                else:
+                    items.append({"township": code, "status": "exists", "campaign_id": found.id,
+                                  "detail": _duplicate(found, ctx, code).detail})
+        session.commit()
     return items
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
@@ -188,14 +189,20 @@ def create_submission(
         if subject not in villages:
             raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
         subject_id = villages[subject]
-    banned = session.exec(select(Veto).where(
-        Veto.definition_key == campaign.definition_key, Veto.subject_id == subject_id,
-        col(Veto.banned_until_year) >= campaign.year,
-    )).first()
-    if banned is not None:
-        raise PermissionDenied(f"因一票否决，{banned.banned_until_year}年前不得再次申报")
     stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
     gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
+    if gate_key:
+        # A one-vote veto bars the township from this gate's applications (not from its other work).
+        banned = session.exec(
+            select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
+                Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
+                Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
+            )
+        ).first()
+        if banned is not None:
+            raise PermissionDenied(
+                f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
+            )
     slot = f"obligation:{obligation.id}:{subject_id}"
     if session.exec(select(Submission.id).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first():
         raise Conflict("这一事项已经有一份材料，请在原材料上修改", errors=[{"field": "obligation_id", "message": "exists"}])
@@ -206,7 +213,12 @@ def create_submission(
     )
     sub.data = _validate(session, sub, data, complete=False)
     session.add(sub)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("这一事项已经有一份材料（刚刚由他人创建），请刷新后在原材料上修改",
+                       errors=[{"field": "obligation_id", "message": "exists"}]) from None
     _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data})
     if submit:
         submit_submission(session, principal, now, sub.id or 0, sub.version)
@@ -270,7 +282,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
     if sub.obligation_id:
         session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
-                                                 col(Obligation.status).in_(["scheduled", "open"])).values(status="submitted"))
+                                                 col(Obligation.status).in_(["scheduled", "open", "missed"])).values(status="submitted"))
     _audit(session, principal, "submission.submit", sub, before, now)
     level = _chain(spec).levels[0]
     _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",
@@ -284,7 +296,10 @@ def withdraw_submission(session: Session, principal: Principal, now: dt.datetime
     expected = _check_version(sub, version)
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
-    _save(session, sub, expected, {"status": outcome.state.status, "updated_at": now})
+    _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now})
+    if sub.obligation_id:
+        session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
+                                                 col(Obligation.status) == "submitted").values(status="open"))
     _audit(session, principal, "submission.withdraw", sub, before, now)
     return sub
 
@@ -343,6 +358,10 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
 
 def _escalate_returns(session: Session, principal: Principal, sub: Submission, bound: int, now: dt.datetime) -> None:
     definition, campaign, _, _ = _context(session, sub)
+    already = session.exec(select(Escalation.id).where(
+        Escalation.submission_id == sub.id, Escalation.trigger == "returns_exceeded", Escalation.status == "open")).first()
+    if already is not None:
+        return  # the open escalation climbs its ladder; repeated returns do not open another
     first = definition.escalation.ladder[0]
     reason = f"“{sub.title}”已被退回{sub.returns}次，超过规定的{bound}次，转为{first.name}"
     esc = Escalation(campaign_id=campaign.id or 0, township_id=sub.township_id, obligation_id=sub.obligation_id,
@@ -358,9 +377,19 @@ def _escalate_returns(session: Session, principal: Principal, sub: Submission, b
 
 
 def _all_approved(session: Session, *where: Any) -> bool:
-    statuses = list(session.exec(select(Submission.status).where(*where)))
-    live = [s for s in statuses if s != "withdrawn"]
-    return bool(live) and all(s == "approved" for s in live)
+    """Every live submission matched is approved, and — for per-village material such as 一村一策
+    plans — every village on the campaign's approved list has one."""
+    rows = list(session.exec(select(Submission).where(*where)))
+    live = [s for s in rows if s.status != "withdrawn"]
+    if not live or not all(s.status == "approved" for s in live):
+        return False
+    per_village = [s for s in live if s.subject_id != s.township_id]
+    if per_village:
+        listed = set(session.exec(select(VillageRectification.village_id).where(
+            VillageRectification.campaign_id == per_village[0].campaign_id)))
+        if not listed <= {s.subject_id for s in per_village}:
+            return False
+    return True
 
 
 def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
@@ -443,13 +472,19 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
     _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now})
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
                        reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
-    session.add(Veto(definition_key=definition.key, subject_id=sub.subject_id, submission_id=sub.id or 0, check_key=check,
+    session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
                      reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
                      created_by=principal.user.id or 0, created_at=now))
     if stage is not None and stage.status in ("in_notice", "passed"):
         stage.status, stage.notice_ends_on, stage.passed_on = "vetoed", None, None
         stage.version += 1
         session.add(stage)
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    if obligation is not None and obligation.status in ("met", "late", "submitted"):
+        obligation.status = "open" if obligation.due_on >= _today(now) else "missed"
+        obligation.met_on = None
+        obligation.version += 1
+        session.add(obligation)
     _audit(session, principal, "submission.veto", sub, before, now, {"check": check, "comment": (comment or "").strip()})
     submitter = [u for u in [session.get(User, sub.submitted_by or sub.created_by)] if u]
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",

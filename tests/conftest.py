@@ -24,6 +24,7 @@ os.environ["DUBAN_VAR_DIR"] = str(_TMP / "var")
 os.environ["DUBAN_SMTP_SINK"] = "false"
 os.environ["DUBAN_PREFECT_WARMUP"] = "false"
 os.environ["DUBAN_PASSWORD_HASHING"] = "cheap"
+os.environ["DUBAN_SCHEDULER"] = "off"
 os.environ.pop("DUBAN_DATABASE_URL", None)
 os.environ.pop("DATABASE_URL", None)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentPrincipal, NotAuthenticated
 from api.deps import ClockDep, SessionDep
+from api.types import CleanStr
 from tasks.accounts import authenticate, issue_token
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -18,8 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"username": "qx01-liaison", "password": "duban-demo-2027"}]})
 
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+    username: CleanStr = Field(min_length=1, max_length=64)
+    password: CleanStr = Field(min_length=1, max_length=200)
 
 
 class TokenResponse(BaseModel):

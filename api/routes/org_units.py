@@ -41,9 +41,10 @@ def list_org_units(
     if parent is not None:
         parent_row = session.exec(select(OrgUnit).where(OrgUnit.code == parent)).first()
         parent_id = parent_row.id if parent_row else None
-        if parent_row is not None and principal.townships is not None and parent_row.kind == "township" \
-                and parent_row.id not in principal.townships:
-            parent_id = None
+        if parent_row is not None and principal.townships is not None:
+            township_id = parent_row.id if parent_row.kind == "township" else parent_row.parent_id
+            if parent_row.kind != "county" and township_id not in principal.townships:
+                parent_id = None  # outside scope reads like an unknown code
         if parent_id is None:
             raise NotFound(f"上级编码“{parent}”不存在", errors=[{"field": "parent", "message": "unknown org unit code"}])
         stmt = stmt.where(OrgUnit.parent_id == parent_id)

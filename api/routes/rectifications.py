@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
+from api.types import CleanStr
 from models import Campaign, OrgUnit, VillageRectification
 from tasks import rectification as service
 
@@ -20,7 +21,7 @@ class RectificationAction(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"action": "accept", "version": 2}]})
 
     action: Literal["apply", "accept", "fail", "close", "relapse"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: CleanStr | None = Field(default=None, max_length=2000)
     version: int = Field(ge=1)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
+from api.types import CleanStr
 from core.clock import CHINA_TZ
 from domain import review as rules
 from domain.errors import NotFound, ValidationFailed
@@ -41,7 +42,7 @@ class SubmissionCreate(Strict):
     }]})
 
     obligation_id: int = Field(ge=1)
-    subject: str | None = Field(default=None, max_length=32, description="village code, for per-village material such as 一村一策")
+    subject: CleanStr | None = Field(default=None, max_length=32, description="village code, for per-village material such as 一村一策")
     data: dict[str, Any] = Field(default_factory=dict)
     submit: bool = Field(default=False, description="submit at once instead of saving a draft")
 
@@ -62,13 +63,13 @@ class Decision(Strict):
     ]})
 
     decision: Literal["approve", "return", "reject"]
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: CleanStr | None = Field(default=None, max_length=4000)
     version: int = Field(ge=1)
 
 
 class VetoRequest(Strict):
-    check: str = Field(min_length=1, max_length=64)
-    comment: str = Field(min_length=1, max_length=4000)
+    check: CleanStr = Field(min_length=1, max_length=64)
+    comment: CleanStr = Field(min_length=1, max_length=4000)
     version: int = Field(ge=1)
 
 
@@ -221,7 +222,10 @@ def download_attachment(attachment_id: int, session: SessionDep, principal: Curr
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound(f"没有编号为 {attachment_id} 的附件")
-    service.load_submission(session, principal, attachment.submission_id)  # 404 outside scope
+    try:
+        service.load_submission(session, principal, attachment.submission_id)
+    except NotFound:
+        raise NotFound(f"没有编号为 {attachment_id} 的附件") from None  # outside scope reads as missing
     from urllib.parse import quote
 
     return Response(attachment.content, media_type=attachment.content_type, headers={
@@ -239,7 +243,8 @@ def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
         select(Obligation, Campaign, OrgUnit)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
         .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(Campaign.township_id == principal.user.org_unit_id, col(Obligation.status).in_(["open", "submitted"]))
+        .where(Campaign.township_id == principal.user.org_unit_id,
+               col(Obligation.status).in_(["scheduled", "open", "submitted", "missed"]), col(Obligation.opens_on) <= today)
         .order_by(col(Obligation.due_on), col(Obligation.id)).limit(limit)
     ).all()
     subs = {s.obligation_id: s for s in session.exec(select(Submission).where(
@@ -250,7 +255,8 @@ def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
         items.append({
             "obligation_id": obligation.id, "campaign_id": campaign.id, "title": obligation.title, "kind": obligation.kind,
             "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
-            "due_on": obligation.due_on, "days_left": (obligation.due_on - today).days, "status": obligation.status,
+            "due_on": obligation.due_on, "days_left": (obligation.due_on - today).days,
+            "status": "open" if obligation.status == "scheduled" else obligation.status,
             "submission_id": sub.id if sub else None, "submission_status": sub.status if sub else None,
         })
     return {"items": items}

@@ -125,3 +125,42 @@ def campaign_page(
     if principal is None:
         return _login_redirect(request)
     return _render(request, "campaign.html", {"user": principal.user, "c": campaign_public(session, campaign_id, principal)})
+
+
+def _decoded_header(value: str | None) -> str:
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(value))) if value else ""
+
+
+@router.get("/admin/mail", response_class=HTMLResponse, response_model=None)
+def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) -> HTMLResponse | RedirectResponse:
+    """The local SMTP sink's captured mail, so a newcomer sees the reminders arrive (admins only)."""
+    import mailbox
+
+    if principal is None:
+        return _login_redirect(request)
+    principal.require_role("admin")
+    folder = get_settings().var_dir / "mail"
+    messages = []
+    if (folder / "cur").exists():
+        box = mailbox.Maildir(folder, create=False)
+        for key, msg in box.items():
+            text = ""
+            for part in msg.walk():
+                if part.get_content_type() == "text/plain":
+                    payload = part.get_payload(decode=True)
+                    text = payload.decode(part.get_content_charset() or "utf-8", "replace") if isinstance(payload, bytes) else ""
+                    break
+            messages.append({
+                "key": key, "subject": _decoded_header(msg["Subject"]), "to": _decoded_header(msg["To"]),
+                "date": msg["Date"] or "", "text": text, "mtime": (folder / "new" / key).stat().st_mtime
+                if (folder / "new" / key).exists() else 0,
+            })
+    messages.sort(key=lambda m: m["mtime"], reverse=True)
+    size = 50
+    page = max(1, page)
+    return _render(request, "mailbox.html", {
+        "user": principal.user, "messages": messages[(page - 1) * size: page * size], "total": len(messages),
+        "page": page, "pages": max(1, (len(messages) + size - 1) // size),
+    })

@@ -55,11 +55,25 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "next_stage_due": dt.date(2027, 10, 31),
         "link": LINK,
     },
+    "obligation_opened": {
+        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
+        "period": "2027年第一季度", "due_date": DAY, "sections": ["基本情况", "取得成效"],
+    },
+    "reminder": {
+        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
+        "due_date": DAY, "days_left": 3, "missing": ["取得成效", "尚未提交"],
+    },
+    "daily_digest": {
+        "recipient_name": "王五", "digest_date": DAY,
+        "items": [{"title": SUBMISSION["title"], "subject_unit": "青石村", "due_date": DAY, "days_left": 0, "link": LINK}],
+    },
 }
 
 
 def _title(name: str) -> str:
     context = CONTEXTS[name]
+    if "items" in context:
+        return str(context["items"][0]["title"])
     return str(context.get("title") or context["campaign_title"])
 
 

@@ -1,8 +1,8 @@
-"""accounts reviews audit outbox
+"""accounts reviews audit outbox reminders
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 12:47:43.686236
+Create Date: 2026-11-23 13:00:37.495953
 """
 from typing import Sequence, Union
 
@@ -42,6 +42,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_seq'), ['seq'], unique=True)
         batch_op.create_index(batch_op.f('ix_audit_events_township_id'), ['township_id'], unique=False)
 
+    op.create_table('leases',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
@@ -54,13 +60,15 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('next_attempt_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
+        batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,6 +80,7 @@ def upgrade() -> None:
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('org_unit_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('daily_digest', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], ),
@@ -151,6 +160,19 @@ def upgrade() -> None:
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_sessions_session_hash'), ['session_hash'], unique=True)
 
+    op.create_table('reminder_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=False),
+    sa.Column('offset', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('remind_on', sa.Date(), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('obligation_id', 'offset', 'user_id', name='uq_reminder')
+    )
     op.create_table('submissions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -167,7 +189,7 @@ def upgrade() -> None:
     sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('returns', sa.Integer(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_by', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
     sa.Column('submitted_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_submitted_at', models.base.UTCDateTime(timezone=True), nullable=True),
@@ -186,6 +208,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'slot', name='uq_submission_slot')
     )
     with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.create_index('ix_submissions_obligation', ['obligation_id'], unique=False)
         batch_op.create_index('ix_submissions_status_level', ['status', 'current_level'], unique=False)
         batch_op.create_index('ix_submissions_township', ['township_id'], unique=False)
 
@@ -290,8 +313,10 @@ def downgrade() -> None:
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.drop_index('ix_submissions_township')
         batch_op.drop_index('ix_submissions_status_level')
+        batch_op.drop_index('ix_submissions_obligation')
 
     op.drop_table('submissions')
+    op.drop_table('reminder_log')
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_session_hash'))
 
@@ -311,9 +336,10 @@ def downgrade() -> None:
 
     op.drop_table('users')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_status'))
+        batch_op.drop_index('ix_outbox_status_next')
 
     op.drop_table('outbox')
+    op.drop_table('leases')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_township_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_seq'))

@@ -1,0 +1,231 @@
+"""The calendar tick: open stages and reporting windows, send collection requests and reminders,
+mark missed deadlines. Every step is idempotent: unique keys make a re-run (or a second process) harmless."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core.clock import CHINA_TZ
+from domain.calendar import WorkCalendar, reminder_dates
+from domain.definitions import Definition
+from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
+from notifications.outbox import absolute_url, enqueue_mail
+from tasks.calendar import load_work_calendar
+from tasks.registry import get_definitions
+
+REQUEST_OFFSET = -1  # the ReminderLog offset that records the opening request
+HORIZON_DAYS = 120  # no definition reminds earlier than this before a deadline
+
+
+def local(now: dt.datetime) -> dt.datetime:
+    return now.astimezone(CHINA_TZ)
+
+
+def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
+    """pending → open when the window opens; a window that closes without its gate passed → overdue."""
+    opened = session.execute(
+        update(Stage).where(col(Stage.status) == "pending", col(Stage.opens_on) <= today)
+        .values(status="open", version=Stage.version + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    overdue = session.execute(
+        update(Stage).where(col(Stage.status).in_(["pending", "open"]), col(Stage.closes_on) < today,
+                            col(Stage.gate_key).is_not(None))
+        .values(status="overdue", version=Stage.version + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    closed = session.execute(
+        update(Stage).where(col(Stage.status).in_(["pending", "open"]), col(Stage.closes_on) < today,
+                            col(Stage.gate_key).is_(None))
+        .values(status="closed", version=Stage.version + 1)
+    ).rowcount  # type: ignore[attr-defined]
+    return {"stages_opened": opened, "stages_overdue": overdue, "stages_closed": closed}
+
+
+def mark_missed(session: Session, today: dt.date) -> int:
+    """Deadlines that passed with nothing submitted become missed (escalation takes over)."""
+    return int(session.execute(
+        update(Obligation).where(col(Obligation.status).in_(["scheduled", "open"]), col(Obligation.due_on) < today)
+        .values(status="missed", version=Obligation.version + 1)
+    ).rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Candidate:
+    obligation: Obligation
+    campaign: Campaign
+    subject: OrgUnit
+    township: OrgUnit
+
+
+def _submitters(session: Session, township_ids: set[int]) -> dict[int, list[User]]:
+    out: dict[int, list[User]] = defaultdict(list)
+    if township_ids:
+        for user in session.exec(select(User).where(User.role == "submitter", User.active == True,  # noqa: E712
+                                                    col(User.org_unit_id).in_(township_ids))):
+            out[user.org_unit_id or 0].append(user)
+    return out
+
+
+def _missing(definition: Definition, obligation: Obligation, draft: Submission | None) -> list[str]:
+    rule = definition.obligation(obligation.rule_key)
+    if not rule.form:
+        return ["尚未报告完成情况"]
+    form = definition.form(rule.form)
+    if draft is None:
+        return ["尚未填报"] + [f.label for f in form.fields if f.required]
+    return [f.label for f in form.fields if f.required and draft.data.get(f.key) in (None, "", [])] or ["尚未提交"]
+
+
+def _candidates(session: Session, statuses: list[str], where: list[Any]) -> list[_Candidate]:
+    rows = session.exec(
+        select(Obligation, Campaign, OrgUnit)
+        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+        .where(col(Obligation.status).in_(statuses), col(Campaign.status) == "active", *where)
+    ).all()
+    towns = {t.id: t for t in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
+    return [_Candidate(o, c, s, towns[c.township_id]) for o, c, s in rows]
+
+
+def _drafts(session: Session, obligation_ids: list[int]) -> dict[int, Submission]:
+    if not obligation_ids:
+        return {}
+    return {s.obligation_id or 0: s for s in session.exec(select(Submission).where(col(Submission.obligation_id).in_(obligation_ids)))}
+
+
+def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, int]]:
+    if not obligation_ids:
+        return set()
+    rows = session.exec(select(ReminderLog.obligation_id, ReminderLog.offset, ReminderLog.user_id)
+                        .where(col(ReminderLog.obligation_id).in_(obligation_ids)))
+    return {(o, off, u) for o, off, u in rows}
+
+
+def _item(c: _Candidate, today: dt.date) -> dict[str, Any]:
+    return {
+        "title": c.obligation.title, "township": c.township.name, "subject_unit": c.subject.name,
+        "period": c.obligation.period, "due_date": c.obligation.due_on, "days_left": (c.obligation.due_on - today).days,
+        "link": absolute_url("/todos"),
+    }
+
+
+def open_obligations(session: Session, now: dt.datetime) -> int:
+    """Open the reporting windows that have started; create the draft and ask the township for it."""
+    today = local(now).date()
+    definitions = get_definitions()
+    candidates = _candidates(session, ["scheduled"], [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today])
+    if not candidates:
+        return 0
+    ids = [c.obligation.id or 0 for c in candidates]
+    drafts = _drafts(session, ids)
+    logged = _logged(session, ids)
+    people = _submitters(session, {c.campaign.township_id for c in candidates})
+    for c in candidates:
+        ob = c.obligation
+        definition = definitions[c.campaign.definition_key]
+        rule = definition.obligation(ob.rule_key)
+        ob.status = "open"
+        ob.version += 1
+        session.add(ob)
+        if rule.form and ob.id not in drafts:
+            stage = session.get(Stage, ob.stage_id) if ob.stage_id else None
+            gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
+            session.add(Submission(
+                campaign_id=c.campaign.id or 0, obligation_id=ob.id, stage_id=ob.stage_id,
+                slot=f"obligation:{ob.id}:{ob.subject_id}", gate_key=gate_key, form_key=rule.form, title=ob.title,
+                township_id=c.campaign.township_id, subject_id=ob.subject_id, data={}, created_by=None,
+                created_at=now, updated_at=now,
+            ))
+        sections = [f.label for f in definition.form(rule.form).fields if f.required] if rule.form else []
+        for user in people.get(c.campaign.township_id, []):
+            if (ob.id or 0, REQUEST_OFFSET, user.id or 0) in logged:
+                continue
+            message = enqueue_mail(session, key=f"request:{ob.id}:{user.id}", to=user, template="obligation_opened",
+                                   context=_item(c, today) | {"sections": sections}, now=now)
+            session.flush()
+            session.add(ReminderLog(obligation_id=ob.id or 0, offset=REQUEST_OFFSET, user_id=user.id or 0, remind_on=today,
+                                    outbox_id=message.id if message else None, created_at=now))
+    return len(candidates)
+
+
+def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
+    """Send, once, the latest reminder whose day has come for each open deadline still ahead.
+
+    After downtime only the most recent missed offset is sent (never a burst of stale ones), and
+    nothing is sent for a deadline already past: escalation takes over there.
+    """
+    today = local(now).date()
+    calendar = calendar or load_work_calendar(session)
+    definitions = get_definitions()
+    candidates = _candidates(session, ["open"], [col(Obligation.due_on) >= today,
+                                                  col(Obligation.due_on) <= today + dt.timedelta(days=HORIZON_DAYS)])
+    due: list[tuple[_Candidate, int, dt.date]] = []
+    for c in candidates:
+        definition = definitions[c.campaign.definition_key]
+        spec = definition.obligation(c.obligation.rule_key).reminders or definition.reminders
+        passed = [(off, day) for off, day in reminder_dates(c.obligation.due_on, spec.offsets, spec.unit, calendar) if day <= today]
+        if passed:
+            offset, day = passed[-1]
+            due.append((c, offset, day))
+    if not due:
+        return 0
+    ids = [c.obligation.id or 0 for c, _, _ in due]
+    logged = _logged(session, ids)
+    drafts = _drafts(session, ids)
+    people = _submitters(session, {c.campaign.township_id for c, _, _ in due})
+    sent = 0
+    for c, offset, day in due:
+        definition = definitions[c.campaign.definition_key]
+        for user in people.get(c.campaign.township_id, []):
+            if (c.obligation.id or 0, offset, user.id or 0) in logged:
+                continue
+            message = None
+            if not user.daily_digest:
+                message = enqueue_mail(
+                    session, key=f"reminder:{c.obligation.id}:{offset}:{user.id}", to=user, template="reminder",
+                    context=_item(c, today) | {"missing": _missing(definition, c.obligation, drafts.get(c.obligation.id or 0))},
+                    now=now,
+                )
+                session.flush()
+            session.add(ReminderLog(obligation_id=c.obligation.id or 0, offset=offset, user_id=user.id or 0, remind_on=day,
+                                    outbox_id=message.id if message else None, created_at=now))
+            sent += 1
+    return sent
+
+
+def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> int:
+    """Once a day (from ``digest_hour`` local time) gather each digest reader's waiting reminders into one mail."""
+    moment = local(now)
+    if moment.hour < digest_hour:
+        return 0
+    today = moment.date()
+    waiting = session.exec(select(ReminderLog).where(col(ReminderLog.outbox_id).is_(None), ReminderLog.offset != REQUEST_OFFSET)).all()
+    by_user: dict[int, list[ReminderLog]] = defaultdict(list)
+    for row in waiting:
+        by_user[row.user_id].append(row)
+    made = 0
+    for user_id, rows in by_user.items():
+        user = session.get(User, user_id)
+        if user is None:
+            continue
+        key = f"digest:{user_id}:{today.isoformat()}"
+        items = []
+        for row in rows:
+            found = _candidates(session, ["open", "scheduled", "submitted", "missed"], [col(Obligation.id) == row.obligation_id])
+            if found and found[0].obligation.status == "open" and found[0].obligation.due_on >= today:
+                items.append(_item(found[0], today))
+        message = enqueue_mail(session, key=key, to=user, template="daily_digest",
+                               context={"items": sorted(items, key=lambda i: i["due_date"]), "digest_date": today}, now=now) if items else None
+        session.flush()
+        if items and message is not None and message.created_at != now:
+            continue  # today's digest went out already: these wait for tomorrow's
+        for row in rows:
+            row.outbox_id = message.id if message else 0
+            session.add(row)
+        made += 1 if message else 0
+    return made

@@ -1,0 +1,714 @@
+"""Whole review chains through the HTTP API, as the real demo users: drafts, submission, returns, approvals,
+stage gates, rectification of the listed villages, escalation of endless returns and the one-vote veto."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.clock import CHINA_TZ, FakeClock, get_clock
+from core.db import get_engine
+from models import Escalation, OrgUnit, OutboxMessage, Review, Submission, Veto, VillageRectification
+from tasks.launch import launch_one
+
+API = "/api/v1"
+QUARTERLY_DONE = {"basic_situation": "全镇5个后进村整顿有序推进", "results": "新发展党员3名",
+                  "main_problems": "个别村班子仍不团结", "next_steps": "下季度完成换届调整"}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+EMAIL = {
+    "admin": "zzb@qingxi.example",
+    "county-reviewer": "shenhe@qingxi.example",
+    "qx01-liaison": "qx01-liaison@qingxi.example",
+    "qx01-secretary": "qx01-secretary@qingxi.example",
+}
+
+
+def at(year: int, month: int, day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=CHINA_TZ)
+
+
+class Users:
+    """Bearer headers of the demo users, re-issued after the clock moves far (tokens last 30 days)."""
+
+    def __init__(self, client: httpx.AsyncClient, login: Any) -> None:
+        self.client, self.login = client, login
+        self.headers: dict[str, dict[str, str]] = {}
+
+    async def refresh(self) -> None:
+        self.headers = {}
+
+    async def __call__(self, username: str) -> dict[str, str]:
+        if username not in self.headers:
+            self.headers[username] = await self.login(self.client, username)
+        return self.headers[username]
+
+
+@pytest.fixture
+async def users(anon: httpx.AsyncClient, login: Any) -> Users:
+    return Users(anon, login)
+
+
+async def launch(c: httpx.AsyncClient, users: Users, definition: str, year: int = 2025, township: str = "QX01",
+                 via_api: bool = False) -> dict[str, Any]:
+    """Launch a campaign: through POST /campaigns (the Prefect flow), or straight through the task the flow runs,
+    which is 20 times faster; the campaign is read back over HTTP either way."""
+    admin = await users("admin")
+    if via_api:
+        r = await c.post(f"{API}/campaigns", json={"definition": definition, "township": township, "year": year},
+                         headers=admin)
+        assert r.status_code == 201, r.text
+        return r.json()
+    outcome = launch_one(get_engine(), definition, township, year, get_clock().now())
+    assert outcome.status == "created", outcome
+    r = await c.get(f"{API}/campaigns/{outcome.campaign_id}", headers=admin)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def obligation(campaign: dict[str, Any], key: str, period: str | None = None) -> dict[str, Any]:
+    found = [o for o in campaign["obligations"] if o["key"].startswith(key) and (period is None or o["period"] == period)]
+    assert len(found) == 1, [(o["key"], o["period"]) for o in campaign["obligations"]]
+    return found[0]
+
+
+async def move(clock: FakeClock, users: Users, when: dt.datetime) -> None:
+    clock.set(when)
+    await users.refresh()
+
+
+async def act(c: httpx.AsyncClient, users: Users, who: str, sid: int, verb: str, **body: Any) -> httpx.Response:
+    return await c.post(f"{API}/submissions/{sid}/{verb}", json=body, headers=await users(who))
+
+
+async def decide(c: httpx.AsyncClient, users: Users, who: str, sub: dict[str, Any], decision: str,
+                 comment: str | None = None, version: int | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"decision": decision, "version": sub["version"] if version is None else version}
+    if comment is not None:
+        body["comment"] = comment
+    return await act(c, users, who, sub["id"], "decisions", **body)
+
+
+async def upload_pdf(c: httpx.AsyncClient, users: Users, sid: int, name: str = "纪要.pdf") -> int:
+    r = await c.post(f"{API}/submissions/{sid}/attachments", files={"file": (name, PDF, "application/pdf")},
+                     headers=await users("qx01-liaison"))
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def outbox(engine: Engine, sid: int) -> list[tuple[str, str]]:
+    """(cause, recipient) of every mail about submission ``sid``, in order."""
+    with Session(engine) as s:
+        rows = s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    out = []
+    for m in rows:
+        parts = m.key.split(":")
+        if parts[0] in SUBMISSION_MAILS and parts[1] == str(sid):
+            out.append((":".join(parts[:-1]), m.to_addr))
+    return out
+
+
+SUBMISSION_MAILS = {"submitted", "return", "approve", "reject", "veto", "returns_exceeded"}
+
+
+# ---- (a) a quarterly report through township and county review --------------------------------------------
+
+
+async def test_quarterly_report_chain(anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification", via_api=True)
+    q4 = obligation(campaign, "quarterly_report", "2025Q4")
+    assert q4["due_on"] == "2025-12-19"
+    await move(clock, users, at(2025, 12, 10))
+
+    liaison, secretary = await users("qx01-liaison"), await users("qx01-secretary")
+    todos = (await c.get(f"{API}/todos", headers=liaison)).json()["items"]
+    todo = next(t for t in todos if t["obligation_id"] == q4["id"])
+    assert (todo["title"], todo["due_on"], todo["days_left"], todo["submission_id"]) == (q4["title"], "2025-12-19", 9, None)
+
+    r = await c.post(f"{API}/submissions", headers=liaison, json={
+        "obligation_id": q4["id"], "data": {"basic_situation": "全镇5个后进村整顿有序推进", "results": "新发展党员3名"}})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    sid = sub["id"]
+    assert r.headers["location"] == f"{API}/submissions/{sid}"
+    assert (sub["status"], sub["round"], sub["version"], sub["gate"]) == ("draft", 1, 1, None)
+    assert [lv["name"] for lv in sub["chain"]] == ["乡（镇）党委审核", "县委组织部审核"]
+    todo = next(t for t in (await c.get(f"{API}/todos", headers=liaison)).json()["items"] if t["obligation_id"] == q4["id"])
+    assert (todo["submission_id"], todo["submission_status"]) == (sid, "draft")
+
+    r = await act(c, users, "qx01-liaison", sid, "submit", version=sub["version"])
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert {e["field"] for e in problem["errors"]} == {"data.main_problems", "data.next_steps"}
+    assert "存在的主要问题" in problem["detail"] and "下步打算" in problem["detail"]
+
+    r = await c.patch(f"{API}/submissions/{sid}", headers=liaison, json={"version": sub["version"], "data": QUARTERLY_DONE})
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["version"], sub["data"]) == ("draft", 2, QUARTERLY_DONE)
+
+    r = await act(c, users, "qx01-liaison", sid, "submit", version=sub["version"])
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["current_level"], sub["current_level_name"], sub["round"]) == (
+        "in_review", 0, "乡（镇）党委审核", 1)
+
+    queue = await c.get(f"{API}/reviews/queue", headers=secretary)
+    assert queue.status_code == 200
+    assert [s["id"] for s in queue.json()["items"]] == [sid]
+    r = await c.get(f"{API}/reviews/queue", headers=liaison)
+    assert r.status_code == 403
+    for who in ("county-reviewer", "admin", "qx02-secretary"):  # not their level (yet) or not their township
+        assert (await c.get(f"{API}/reviews/queue", headers=await users(who))).json()["items"] == []
+
+    r = await decide(c, users, "qx01-secretary", sub, "return")
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "comment", "message": "required"}]
+    r = await decide(c, users, "qx01-secretary", sub, "return", comment="   ")
+    assert r.status_code == 422
+    r = await decide(c, users, "qx01-secretary", sub, "return", comment="成效写得太笼统，请列出具体数字")
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["returns"], sub["round"], sub["current_level_name"]) == ("returned", 1, 1, None)
+    assert (await c.get(f"{API}/reviews/queue", headers=secretary)).json()["items"] == []
+
+    revised = QUARTERLY_DONE | {"results": "新发展党员3名，培养入党积极分子12名"}
+    r = await c.patch(f"{API}/submissions/{sid}", headers=liaison, json={"version": sub["version"], "data": revised})
+    assert r.status_code == 200, r.text
+    r = await act(c, users, "qx01-liaison", sid, "submit", version=r.json()["version"])
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["round"], sub["current_level"]) == ("in_review", 2, 0)
+
+    r = await decide(c, users, "qx01-secretary", sub, "approve")
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["current_level"], sub["current_level_name"]) == ("in_review", 1, "县委组织部审核")
+    assert (await c.get(f"{API}/reviews/queue", headers=secretary)).json()["items"] == []
+    assert [s["id"] for s in (await c.get(f"{API}/reviews/queue", headers=await users("county-reviewer"))).json()["items"]] == [sid]
+
+    r = await decide(c, users, "county-reviewer", sub, "approve", version=sub["version"] - 1)
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"] == [{"field": "version", "message": "stale"}]
+    assert str(sub["version"]) in r.json()["detail"]
+    r = await decide(c, users, "county-reviewer", sub, "approve")
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert sub["status"] == "approved"
+    assert sub["decided_at"] is not None
+
+    r = await c.get(f"{API}/submissions/{sid}", headers=liaison)
+    assert r.status_code == 200
+    detail = r.json()
+    assert [x["round"] for x in detail["rounds"]] == [1, 2]
+    assert detail["rounds"][0]["data"] == QUARTERLY_DONE
+    assert detail["rounds"][1]["data"] == revised
+    assert [(x["round"], x["level"], x["decision"], x["reviewer"]) for x in detail["reviews"]] == [
+        (1, 0, "return", "青石镇党委审核人"), (2, 0, "approve", "青石镇党委审核人"), (2, 1, "approve", "县委组织部审核员"),
+    ]
+    assert detail["reviews"][0]["comment"] == "成效写得太笼统，请列出具体数字"
+    assert detail["changes_since_last_round"] == [
+        {"field": "results", "before": QUARTERLY_DONE["results"], "after": revised["results"]}]
+
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "met"
+    assert all(o["status"] != "met" for o in campaign["obligations"] if o["id"] != q4["id"])
+    assert q4["id"] not in [t["obligation_id"] for t in (await c.get(f"{API}/todos", headers=liaison)).json()["items"]]
+
+    # one mail per notification, to the people who have to act or whose material it is
+    assert outbox(demo_county, sid) == [
+        (f"submitted:{sid}:1:0", EMAIL["qx01-secretary"]),
+        (f"return:{sid}:1:0", EMAIL["qx01-liaison"]),
+        (f"submitted:{sid}:2:0", EMAIL["qx01-secretary"]),
+        (f"submitted:{sid}:2:1", EMAIL["admin"]),
+        (f"submitted:{sid}:2:1", EMAIL["county-reviewer"]),
+        (f"approve:{sid}:2:1", EMAIL["qx01-liaison"]),
+    ]
+    with Session(demo_county) as s:
+        mails = {m.key.rsplit(":", 1)[0] + ":" + m.to_addr: m for m in s.exec(select(OutboxMessage))}
+    assert len(mails) == 6  # nothing else was sent
+    returned_mail = mails[f"return:{sid}:1:0:{EMAIL['qx01-liaison']}"]
+    assert "成效写得太笼统，请列出具体数字" in returned_mail.body_text
+    assert f"/submissions/{sid}" in returned_mail.body_text
+    assert returned_mail.status == "pending"
+
+    admin = await users("admin")
+    r = await c.get(f"{API}/audit", params={"subject": f"submission:{sid}"}, headers=admin)
+    assert r.status_code == 200
+    events = r.json()["items"]
+    assert [e["action"] for e in events] == [
+        "submission.create", "submission.update", "submission.submit", "submission.return", "submission.update",
+        "submission.submit", "submission.approve", "submission.approve",
+    ]
+    assert [e["actor"] for e in events] == ["qx01-liaison"] * 3 + ["qx01-secretary"] + ["qx01-liaison"] * 2 + [
+        "qx01-secretary", "county-reviewer"]
+    assert [e["after"]["status"] for e in events] == [
+        "draft", "draft", "in_review", "returned", "returned", "in_review", "in_review", "approved"]
+    assert events[3]["after"]["comment"] == "成效写得太笼统，请列出具体数字"
+    assert [e["after"]["version"] for e in events] == list(range(1, 9))
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs)
+    assert (await c.get(f"{API}/audit", params={"subject": f"submission:{sid}"}, headers=liaison)).status_code == 403
+    verify = (await c.get(f"{API}/audit/verify", headers=admin)).json()
+    assert verify["ok"] is True and verify["first_bad_seq"] is None and verify["checked"] >= len(events)
+
+
+async def test_quarterly_report_first_submitted_after_the_due_date_is_late(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    q4 = obligation(campaign, "quarterly_report", "2025Q4")
+    # half an hour after midnight in China following the due Friday 19 Dec (still the 19th in UTC)
+    await move(clock, users, dt.datetime(2025, 12, 20, 0, 30, tzinfo=CHINA_TZ))
+    liaison = await users("qx01-liaison")
+    todo = next(t for t in (await c.get(f"{API}/todos", headers=liaison)).json()["items"] if t["obligation_id"] == q4["id"])
+    assert todo["days_left"] == -1
+    r = await c.post(f"{API}/submissions", headers=liaison,
+                     json={"obligation_id": q4["id"], "data": QUARTERLY_DONE, "submit": True})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert (sub["status"], sub["current_level"], sub["round"]) == ("in_review", 0, 1)
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    r = await decide(c, users, "admin", sub, "approve")  # an admin may decide at a county reviewer level
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved"
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "late"
+    events = (await c.get(f"{API}/audit", params={"subject": f"obligation:{q4['id']}"}, headers=await users("admin"))).json()
+    assert [(e["action"], e["after"]["due_on"], e["after"]["met_on"]) for e in events["items"]] == [
+        ("obligation.late", "2025-12-19", "2025-12-20")]
+
+
+async def test_submission_rights_and_visibility(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    q4 = obligation(campaign, "quarterly_report", "2025Q4")
+    await move(clock, users, at(2025, 12, 10))
+    body = {"obligation_id": q4["id"], "data": QUARTERLY_DONE}
+    for who in ("qx01-secretary", "admin", "county-reviewer", "observer"):
+        r = await c.post(f"{API}/submissions", headers=await users(who), json=body)
+        assert r.status_code == 403, (who, r.text)
+    r = await c.post(f"{API}/submissions", headers=await users("qx02-liaison"), json=body)
+    assert r.status_code == 404  # another township's deadline does not exist for them
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
+    assert r.status_code == 201
+    sub = r.json()
+    again = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
+    assert again.status_code == 409
+    assert again.json()["errors"] == [{"field": "obligation_id", "message": "exists"}]
+    assert (await c.get(f"{API}/submissions/{sub['id']}", headers=await users("qx02-liaison"))).status_code == 404
+    assert (await c.get(f"{API}/submissions/{sub['id']}", headers=await users("observer"))).status_code == 200
+    # the secretary cannot decide on a draft, and a submission is withdrawn only before the first approval
+    assert (await decide(c, users, "qx01-secretary", sub, "approve")).status_code == 409
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=sub["version"])).json()
+    assert (await act(c, users, "qx01-secretary", sub["id"], "withdraw", version=sub["version"])).status_code == 403
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    r = await act(c, users, "qx01-liaison", sub["id"], "withdraw", version=sub["version"])
+    assert r.status_code == 409
+    r = await decide(c, users, "qx01-secretary", sub, "approve")  # not the secretary's level any more
+    assert r.status_code == 403
+    assert "县委组织部审核" in r.json()["detail"]
+    r = await act(c, users, "county-reviewer", sub["id"], "decisions", decision="approve")
+    assert r.status_code == 422  # the version is required
+    assert (await c.get(f"{API}/submissions/{sub['id']}", headers=await users("admin"))).json()["status"] == "in_review"
+
+
+async def test_withdraw_then_resubmit(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    q4 = obligation(campaign, "quarterly_report", "2025Q4")
+    await move(clock, users, at(2025, 12, 10))
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"),
+                     json={"obligation_id": q4["id"], "data": QUARTERLY_DONE, "submit": True})
+    sub = r.json()
+    assert (r.status_code, sub["status"]) == (201, "in_review")
+    r = await act(c, users, "qx01-liaison", sub["id"], "withdraw", version=sub["version"])
+    assert (r.status_code, r.json()["status"]) == (200, "draft")
+    r = await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in_review"
+
+
+# ---- (b) the screening gate, then the listed villages' rectification ---------------------------------------
+
+
+async def test_weak_village_list_passes_the_screening_gate_and_opens_rectifications(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    cid = campaign["id"]
+    listing = obligation(campaign, "weak_village_list")
+    assert (listing["due_on"], listing["stage"]) == ("2025-10-10", "screening")
+    assert [s["status"] for s in campaign["stages"] if s["key"] == "screening"] == ["pending"]
+    await move(clock, users, at(2025, 9, 26))
+    liaison = await users("qx01-liaison")
+
+    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
+        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
+        "committee_meeting_date": "2025-09-24"}})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert (sub["gate"], sub["form"], [lv["role"] for lv in sub["chain"]], sub["max_return_rounds"]) == (
+        "weak_village_list", "weak_village_list", ["admin"], 1)
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
+                      json={"version": sub["version"], "data": sub["data"] | {"committee_minutes": [999_999]}})
+    assert r.status_code == 422  # an attachment that is not this submission's
+    assert r.json()["errors"][0]["field"] == "data.committee_minutes"
+    r = await c.post(f"{API}/submissions/{sub['id']}/attachments", headers=liaison,
+                     files={"file": ("纪要.pdf", b"not a pdf", "application/pdf")})
+    assert r.status_code == 422
+    attachment = await upload_pdf(c, users, sub["id"])
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
+                      json={"version": sub["version"], "data": sub["data"] | {"committee_minutes": [attachment]}})
+    assert r.status_code == 200, r.text
+    r = await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    assert (sub["status"], sub["current_level_name"]) == ("in_review", "县委组织部组织科")
+    assert sub["attachments"][0]["id"] == attachment and sub["attachments"][0]["content_type"] == "application/pdf"
+    download = await c.get(sub["attachments"][0]["url"], headers=await users("admin"))
+    assert (download.status_code, download.content) == (200, PDF)
+    # a county reviewer cannot decide at an admin-only level
+    assert (await decide(c, users, "county-reviewer", sub, "approve")).status_code == 403
+    assert (await c.get(f"{API}/reviews/queue", headers=await users("county-reviewer"))).json()["items"] == []
+
+    r = await decide(c, users, "admin", sub, "approve")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved"
+    campaign = (await c.get(f"{API}/campaigns/{cid}", headers=await users("admin"))).json()
+    assert {s["key"]: s["status"] for s in campaign["stages"]}["screening"] == "passed"
+    assert obligation(campaign, "weak_village_list")["status"] == "met"
+    with Session(demo_county) as s:
+        stage_mail = [m.to_addr for m in s.exec(select(OutboxMessage)) if m.key.startswith("stage_passed:")]
+    assert stage_mail == [EMAIL["qx01-liaison"]]
+
+    rows = (await c.get(f"{API}/rectifications", params={"campaign": cid}, headers=liaison)).json()["items"]
+    assert [(x["village"], x["status"], x["version"]) for x in rows] == [("QX01003", "rectifying", 1), ("QX01007", "rectifying", 1)]
+    assert (await c.get(f"{API}/rectifications", headers=await users("qx02-liaison"))).json()["items"] == []
+    rid = rows[0]["id"]
+    path = f"{API}/rectifications/{rid}/actions"
+
+    async def rect(who: str, action: str, version: int, comment: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"action": action, "version": version}
+        if comment is not None:
+            body["comment"] = comment
+        return await c.post(path, json=body, headers=await users(who))
+
+    assert (await rect("admin", "apply", 1)).status_code == 403  # the township applies
+    assert (await rect("qx01-secretary", "apply", 1)).status_code == 403
+    assert (await rect("qx02-liaison", "apply", 1)).status_code == 404
+    r = await rect("qx01-liaison", "apply", 1)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["version"]) == ("applied", 2)
+    assert (await rect("qx01-liaison", "accept", 2)).status_code == 403  # the county accepts
+    assert (await rect("admin", "accept", 1)).status_code == 409  # stale
+    await move(clock, users, at(2025, 11, 3))
+    r = await rect("admin", "accept", 2)
+    assert r.status_code == 200, r.text
+    row = r.json()
+    assert (row["status"], row["accepted_on"], row["consolidation_ends_on"], row["version"]) == (
+        "consolidating", "2025-11-03", "2026-11-03", 3)
+    assert dt.date.fromisoformat(row["consolidation_ends_on"]) - dt.date(2025, 11, 3) == dt.timedelta(days=365)
+
+    await move(clock, users, at(2026, 11, 2))
+    r = await rect("admin", "close", 3)
+    assert r.status_code == 409
+    assert "2026-11-03" in r.json()["detail"]
+    await move(clock, users, at(2026, 11, 4))
+    assert (await rect("county-reviewer", "close", 2)).status_code == 409  # stale
+    r = await rect("county-reviewer", "close", 3)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["closed_on"], r.json()["version"]) == ("closed", "2026-11-04", 4)
+    r = await rect("admin", "relapse", 4)
+    assert r.status_code == 422  # a relapse needs its reason
+    r = await rect("admin", "relapse", 4, comment="村两委班子再次出现严重分歧")
+    assert r.status_code == 200, r.text
+    row = r.json()
+    assert (row["status"], row["relapses"], row["closed_on"], row["consolidation_ends_on"], row["note"], row["version"]) == (
+        "rectifying", 1, None, None, "村两委班子再次出现严重分歧", 5)
+
+    listed = await c.get(f"{API}/rectifications", params={"campaign": cid}, headers=await users("qx01-liaison"))
+    other = listed.json()["items"][1]
+    assert (other["village"], other["status"], other["version"]) == ("QX01007", "rectifying", 1)
+    r = await c.post(f"{API}/rectifications/{other['id']}/actions", json={"action": "apply", "version": 1},
+                     headers=await users("qx01-liaison"))
+    assert r.status_code == 200, r.text
+    r = await c.post(f"{API}/rectifications/{other['id']}/actions", json={"action": "fail", "version": 2},
+                     headers=await users("admin"))
+    assert (r.json()["status"], r.json()["failed_acceptances"]) == ("rectifying", 1)
+
+    admin = await users("admin")
+    events = (await c.get(f"{API}/audit", params={"subject": f"rectification:{rid}"}, headers=admin)).json()["items"]
+    assert [e["action"] for e in events] == [
+        "rectification.apply", "rectification.accept", "rectification.close", "rectification.relapse"]
+    assert (await c.get(f"{API}/audit/verify", headers=admin)).json()["ok"] is True
+    with Session(demo_county) as s:
+        villages = {u.id: u.code for u in s.exec(select(OrgUnit).where(OrgUnit.kind == "village"))}
+        stored = {villages[r.village_id]: (r.status, r.relapses) for r in s.exec(select(VillageRectification))}
+    assert stored == {"QX01003": ("rectifying", 1), "QX01007": ("rectifying", 0)}
+
+
+# ---- (c) a 一村一策 plan returned more often than the definition allows ------------------------------------
+
+PLAN = {
+    "village": "QX01003", "problems": "班子软弱，组织生活不正常", "measures": "治软：调整支部书记；治散：恢复三会一课",
+    "responsible_person": "张书记", "time_limit": "2026-06-30", "helping_units": "县农业农村局",
+    "county_leader_contact": "李副县长", "committee_meeting_date": "2025-10-15", "villager_review": "村民代表会议审议通过",
+}
+
+
+async def test_village_plan_returned_past_the_bound_escalates(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    plan = obligation(campaign, "village_plan")
+    assert plan["due_on"] == "2025-10-24"
+    await move(clock, users, at(2025, 10, 16))
+    liaison = await users("qx01-liaison")
+    r = await c.post(f"{API}/submissions", headers=liaison,
+                     json={"obligation_id": plan["id"], "subject": "QX02001", "data": PLAN, "submit": True})
+    assert r.status_code == 422  # not a village of this township
+    assert r.json()["errors"] == [{"field": "subject", "message": "unknown village"}]
+    r = await c.post(f"{API}/submissions", headers=liaison,
+                     json={"obligation_id": plan["id"], "subject": "QX01003", "data": PLAN, "submit": True})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert (sub["subject"], sub["gate"], sub["max_return_rounds"], sub["status"]) == ("QX01003", "village_plan", 2, "in_review")
+    sid = sub["id"]
+    # a second village's plan answers the same deadline in its own slot
+    r = await c.post(f"{API}/submissions", headers=liaison,
+                     json={"obligation_id": plan["id"], "subject": "QX01007", "data": PLAN | {"village": "QX01007"}})
+    assert (r.status_code, r.json()["subject"]) == (201, "QX01007")
+
+    def escalations() -> list[Escalation]:
+        with Session(demo_county) as s:
+            return list(s.exec(select(Escalation).where(Escalation.submission_id == sid)))
+
+    for n in (1, 2, 3):
+        r = await decide(c, users, "qx01-secretary", sub, "return", comment=f"第{n}次退回：整改时限不明确")
+        assert r.status_code == 200, r.text
+        sub = r.json()
+        assert (sub["status"], sub["returns"], sub["round"]) == ("returned", n, n)
+        if n < 3:
+            assert escalations() == []
+            r = await c.patch(f"{API}/submissions/{sid}", headers=liaison,
+                              json={"version": sub["version"], "data": PLAN | {"time_limit": f"2026-0{n + 6}-30"}})
+            assert r.status_code == 200, r.text
+            r = await act(c, users, "qx01-liaison", sid, "submit", version=r.json()["version"])
+            assert r.status_code == 200, r.text
+            sub = r.json()
+            assert sub["round"] == n + 1
+
+    [esc] = escalations()
+    assert (esc.trigger, esc.level, esc.level_key, esc.status, esc.obligation_id) == (
+        "returns_exceeded", 1, "urge", "open", plan["id"])
+    assert "3次" in esc.reason and "2次" in esc.reason
+    with Session(demo_county) as s:
+        mails = [(m.to_addr, m.subject) for m in s.exec(select(OutboxMessage).where(
+            col(OutboxMessage.key).startswith(f"returns_exceeded:{sid}:")))]
+    assert [to for to, _ in mails] == [EMAIL["admin"]]
+    assert mails[0][1]
+    assert outbox(demo_county, sid).count((f"return:{sid}:3:0", EMAIL["qx01-liaison"])) == 1
+    admin = await users("admin")
+    events = (await c.get(f"{API}/audit", params={"subject": f"escalation:{esc.id}"}, headers=admin)).json()["items"]
+    assert [(e["action"], e["after"]["trigger"], e["after"]["returns"]) for e in events] == [
+        ("escalation.open", "returns_exceeded", 3)]
+    with Session(demo_county) as s:
+        reviews = s.exec(select(Review).where(Review.submission_id == sid).order_by(col(Review.id))).all()
+    assert [(rv.round, rv.level, rv.decision) for rv in reviews] == [(1, 0, "return"), (2, 0, "return"), (3, 0, "return")]
+
+
+# ---- (d) the one-vote veto of a model-site application ----------------------------------------------------
+
+APPLICATION = {
+    "summary": "创建工作总结", "self_check_score": 92, "public_notice_from": "2026-02-02",
+    "public_notice_to": "2026-02-09", "satisfaction_rate": 93.5, "no_veto_events": True,
+    "village_appearance": "四栏三室二牌一基地齐全", "responsibility_systems": "责任制健全",
+    "township_inspection": "听取汇报、看资料、实地查看、座谈走访，同意申报",
+}
+
+
+async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
+                               subject: str | None = None) -> httpx.Response:
+    application = obligation(campaign, "application")
+    body: dict[str, Any] = {"obligation_id": application["id"], "data": APPLICATION}
+    if subject:
+        body["subject"] = subject
+    return await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
+
+
+async def test_veto_rejects_the_application_and_bans_a_new_one(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    c = anon
+    campaign = await launch(c, users, "five_good_model_site")
+    assert obligation(campaign, "application")["due_on"] == "2026-03-31"
+    await move(clock, users, at(2026, 3, 2))
+    r = await apply_for_model_site(c, users, campaign)
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    assert (sub["gate"], [lv["name"] for lv in sub["chain"]]) == ("application", ["乡（镇）党委检查", "县委组织部复查验收"])
+    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
+                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
+    assert r.status_code == 200, r.text
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    assert sub["status"] == "in_review"
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    assert (sub["status"], sub["current_level_name"]) == ("in_review", "县委组织部复查验收")
+
+    veto = {"check": "veto", "comment": "该村发生安全生产责任事故", "version": sub["version"]}
+    r = await act(c, users, "county-reviewer", sub["id"], "veto", **veto)
+    assert r.status_code == 403
+    assert "一票否决" in r.json()["detail"]
+    r = await act(c, users, "admin", sub["id"], "veto", **(veto | {"check": "no_such_check"}))
+    assert r.status_code == 422
+    assert "veto" in r.json()["detail"] and r.json()["errors"] == [{"field": "check", "message": "unknown"}]
+    r = await act(c, users, "admin", sub["id"], "veto", **(veto | {"version": sub["version"] - 1}))
+    assert r.status_code == 409
+    r = await act(c, users, "admin", sub["id"], "veto", **veto)
+    assert r.status_code == 200, r.text
+    vetoed = r.json()
+    assert vetoed["status"] == "rejected"
+    assert vetoed["reviews"][-1]["decision"] == "veto"
+    assert vetoed["reviews"][-1]["comment"] == "该村发生安全生产责任事故"
+    assert vetoed["reviews"][-1]["level_name"].startswith("无党风廉政")
+    r = await act(c, users, "admin", sub["id"], "veto", **(veto | {"version": vetoed["version"]}))
+    assert r.status_code == 409  # once rejected, nothing left to veto
+
+    with Session(demo_county) as s:
+        [row] = s.exec(select(Veto)).all()
+        township = s.exec(select(OrgUnit).where(OrgUnit.code == "QX01")).one()
+    assert (row.definition_key, row.subject_id, row.submission_id, row.check_key, row.banned_until_year) == (
+        "five_good_model_site", township.id, sub["id"], "veto", 2028)
+    assert outbox(demo_county, sub["id"])[-1] == (f"veto:{sub['id']}", EMAIL["qx01-liaison"])
+
+    # a new application for the same deadline is refused: the ban is checked before the one-per-slot rule
+    r = await apply_for_model_site(c, users, campaign)
+    assert r.status_code == 403, r.text
+    assert "一票否决" in r.json()["detail"] and "2028" in r.json()["detail"]
+    with Session(demo_county) as s:
+        assert len(s.exec(select(Submission).where(Submission.campaign_id == campaign["id"])).all()) == 1
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert {s["key"]: s["status"] for s in campaign["stages"]}["inspect"] != "passed"
+
+
+async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 2025 model-site campaign of QX01 whose application the admin vetoed at the county level."""
+    campaign = await launch(c, users, "five_good_model_site")
+    await move(clock, users, at(2026, 3, 2))
+    r = await apply_for_model_site(c, users, campaign)
+    sub = r.json()
+    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
+                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
+    assert (r.status_code, r.json()["status"]) == (200, "rejected")
+    return campaign, r.json()
+
+
+async def test_veto_ban_cannot_be_sidestepped_with_a_village_subject(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    campaign, _ = await vetoed_application(anon, users, clock)
+    r = await apply_for_model_site(anon, users, campaign, subject="QX01001")
+    assert r.status_code == 403, r.text
+
+
+async def test_veto_ban_message_matches_the_years_refused(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    await vetoed_application(c, users, clock)
+    outcome = {}
+    for year in (2028, 2029):
+        later = await launch(c, users, "five_good_model_site", year=year)
+        r = await apply_for_model_site(c, users, later)
+        outcome[year] = (r.status_code, r.json().get("detail", ""))
+    assert outcome[2029][0] == 201  # the ban ends
+    status, detail = outcome[2028]
+    assert status == 403, detail  # the last year of the ban
+    match = re.search(r"(\d{4})年（含）以前", detail)
+    assert match is not None and int(match.group(1)) == 2028, detail
+
+
+async def test_veto_ban_applies_to_applications_not_to_monthly_reports(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign, _ = await vetoed_application(c, users, clock)
+    march = obligation(campaign, "ledger_progress", "2026-03")
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={"obligation_id": march["id"], "data": {}})
+    assert r.status_code == 201, r.text
+
+
+async def test_veto_after_approval_undoes_the_obligation(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign = await launch(c, users, "five_good_model_site")
+    await move(clock, users, at(2026, 3, 2))
+    sub = (await apply_for_model_site(c, users, campaign)).json()
+    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
+                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    sub = (await decide(c, users, "admin", sub, "approve")).json()
+    assert sub["status"] == "approved"
+    before = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert {s["key"]: s["status"] for s in before["stages"]}["inspect"] == "passed"
+    assert obligation(before, "application")["status"] == "met"
+    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="复查发现信访稳定问题", version=sub["version"])
+    assert (r.status_code, r.json()["status"]) == (200, "rejected")
+    after = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert {s["key"]: s["status"] for s in after["stages"]}["inspect"] == "vetoed"
+    assert obligation(after, "application")["status"] != "met"
+
+
+# ---- definition gaps around the weak-village list and the plans -------------------------------------------
+
+
+async def submitted_list(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any], data: dict[str, Any]) -> httpx.Response:
+    """Create the weak-village list with ``data`` plus the committee minutes, then submit it."""
+    liaison = await users("qx01-liaison")
+    r = await c.post(f"{API}/submissions", headers=liaison,
+                     json={"obligation_id": obligation(campaign, "weak_village_list")["id"], "data": {}})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    minutes = await upload_pdf(c, users, sub["id"])
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
+                      json={"version": sub["version"], "data": data | {"committee_minutes": [minutes]}})
+    assert r.status_code == 200, r.text
+    return await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
+
+
+async def test_zero_report_with_a_reason_can_be_submitted(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    campaign = await launch(anon, users, "weak_village_rectification")
+    await move(clock, users, at(2025, 9, 26))
+    r = await submitted_list(anon, users, campaign, {
+        "villages": [], "investigation": "逐村排查，未发现后进薄弱村", "committee_meeting_date": "2025-09-24",
+        "zero_report_reason": "全镇10个村党组织均达到“五好”标准，经党委会逐一研究确认"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in_review"
+
+
+async def test_planning_gate_needs_a_plan_for_every_listed_village(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    await move(clock, users, at(2025, 9, 26))
+    r = await submitted_list(c, users, campaign, {
+        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子", "committee_meeting_date": "2025-09-24"})
+    assert (await decide(c, users, "admin", r.json(), "approve")).json()["status"] == "approved"
+    await move(clock, users, at(2025, 10, 16))
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
+        "obligation_id": obligation(campaign, "village_plan")["id"], "subject": "QX01003", "data": PLAN, "submit": True})
+    sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
+    assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    stages = {s["key"]: s["status"] for s in campaign["stages"]}
+    assert stages["screening"] == "passed"
+    # QX01007 is listed but has no plan at all
+    assert (stages["planning"], obligation(campaign, "village_plan")["status"]) != ("passed", "met")

@@ -1,0 +1,164 @@
+"""The calendar tick over real dates: collection requests, reminders at working-day offsets, catch-up,
+no mail after submission, digests, and delivery through the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.clock import CHINA_TZ
+from core.db import session_scope
+from flows.launch import launch_campaign
+from flows.tick import deliver_notifications, set_mailer, tick
+from models import Obligation, OutboxMessage, ReminderLog, Submission, User
+from notifications.mailer import MemoryMailer
+from tasks.lease import acquire
+from tasks.tick import advance_stages, build_digests, enqueue_reminders, mark_missed, open_obligations
+
+LAUNCH = dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ)
+
+
+def at(day: dt.date, hour: int = 9) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
+
+
+def run_day(engine: Engine, now: dt.datetime) -> None:
+    with session_scope(engine) as s:
+        advance_stages(s, now.date())
+        mark_missed(s, now.date())
+        open_obligations(s, now)
+        enqueue_reminders(s, now)
+        build_digests(s, now)
+
+
+def q4_report(engine: Engine) -> Obligation:
+    with Session(engine) as s:
+        return s.exec(select(Obligation).where(Obligation.rule_key == "quarterly_report", Obligation.period == "2025Q4")).one()
+
+
+def mails_for(engine: Engine, obligation_id: int, username: str) -> list[tuple[int, dt.date]]:
+    """(offset, day) of every request/reminder logged for the user on the obligation."""
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.username == username)).one()
+        rows = s.exec(select(ReminderLog).where(ReminderLog.obligation_id == obligation_id, ReminderLog.user_id == user.id)
+                      .order_by(col(ReminderLog.id))).all()
+        return [(r.offset, r.remind_on) for r in rows]
+
+
+@pytest.fixture
+async def campaign(demo_county: Engine) -> Engine:
+    await launch_campaign("weak_village_rectification", "QX01", 2025, now=LAUNCH)
+    return demo_county
+
+
+def days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+async def test_request_then_reminders_on_working_day_offsets(campaign: Engine) -> None:
+    ob = q4_report(campaign)
+    assert (ob.opens_on, ob.due_on) == (dt.date(2025, 12, 5), dt.date(2025, 12, 19))
+    for day in days(dt.date(2025, 12, 1), dt.date(2025, 12, 23)):
+        run_day(campaign, at(day))
+    # Request when the window opens; then 7, 3, 1 working days before and on the due day (Fri 19 Dec).
+    assert mails_for(campaign, ob.id or 0, "qx01-liaison") == [
+        (-1, dt.date(2025, 12, 5)),
+        (7, dt.date(2025, 12, 10)),
+        (3, dt.date(2025, 12, 16)),
+        (1, dt.date(2025, 12, 18)),
+        (0, dt.date(2025, 12, 19)),
+    ]
+    with Session(campaign) as s:
+        assert s.get(Obligation, ob.id).status == "missed"  # type: ignore[union-attr]
+        draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
+        assert draft.status == "draft" and draft.created_by is None
+        subjects = [m.subject for m in s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"%:{ob.id}:%")))]
+    assert any("还剩" in subject for subject in subjects) and any("今日截止" in subject for subject in subjects)
+    assert len(subjects) == 5  # one liaison in the demo township
+
+async def test_catch_up_sends_only_the_latest_missed_reminder_once(campaign: Engine) -> None:
+    ob = q4_report(campaign)
+    run_day(campaign, at(dt.date(2025, 12, 17)))  # first tick after downtime
+    run_day(campaign, at(dt.date(2025, 12, 17), 15))  # the same day again
+    assert mails_for(campaign, ob.id or 0, "qx01-liaison") == [(-1, dt.date(2025, 12, 17)), (3, dt.date(2025, 12, 16))]
+
+
+async def test_no_reminder_for_a_deadline_already_past(campaign: Engine) -> None:
+    ob = q4_report(campaign)
+    run_day(campaign, at(dt.date(2025, 12, 22)))
+    assert mails_for(campaign, ob.id or 0, "qx01-liaison") == []
+    with Session(campaign) as s:
+        assert s.get(Obligation, ob.id).status == "missed"  # type: ignore[union-attr]
+
+
+async def test_no_mail_after_submission(campaign: Engine) -> None:
+    from tasks import review
+    from tasks.accounts import principal_for
+
+    ob = q4_report(campaign)
+    for day in days(dt.date(2025, 12, 5), dt.date(2025, 12, 16)):
+        run_day(campaign, at(day))
+    with session_scope(campaign) as s:
+        liaison = principal_for(s, s.exec(select(User).where(User.username == "qx01-liaison")).one())
+        draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
+        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+        review.update_draft(s, liaison, at(dt.date(2025, 12, 17)), draft.id or 0, data, draft.version)
+        review.submit_submission(s, liaison, at(dt.date(2025, 12, 17)), draft.id or 0, draft.version)
+    for day in days(dt.date(2025, 12, 17), dt.date(2025, 12, 23)):
+        run_day(campaign, at(day))
+    offsets = [o for o, _ in mails_for(campaign, ob.id or 0, "qx01-liaison")]
+    assert offsets == [-1, 7, 3]
+    with Session(campaign) as s:
+        assert s.get(Obligation, ob.id).status == "submitted"  # type: ignore[union-attr]
+
+
+async def test_daily_digest_instead_of_one_mail_per_item(campaign: Engine) -> None:
+    with session_scope(campaign) as s:
+        user = s.exec(select(User).where(User.username == "qx01-liaison")).one()
+        user.daily_digest = True
+        s.add(user)
+    ob = q4_report(campaign)
+    run_day(campaign, at(dt.date(2025, 12, 10), 7))  # before the digest hour: logged, not yet mailed
+    with Session(campaign) as s:
+        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("reminder:%"))).all() == []
+        assert s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("digest:%"))).all() == []
+    run_day(campaign, at(dt.date(2025, 12, 10), 9))
+    run_day(campaign, at(dt.date(2025, 12, 10), 10))
+    with Session(campaign) as s:
+        digests = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("digest:%"))).all()
+        assert len(digests) == 1
+        assert "后进薄弱村党组织建设季度报告" in digests[0].body_text
+        logged = s.exec(select(ReminderLog).where(ReminderLog.obligation_id == ob.id, ReminderLog.offset == 7)).one()
+        assert logged.outbox_id == digests[0].id
+
+
+async def test_tick_flow_and_delivery_are_idempotent(campaign: Engine) -> None:
+    mailer = MemoryMailer()
+    set_mailer(mailer)
+    try:
+        now = at(dt.date(2025, 12, 10))
+        first = await tick(now=now)
+        again = await tick(now=now)
+        assert first["windows_opened"] >= 1 and first["reminders"] >= 1
+        assert again["windows_opened"] == 0 and again["reminders"] == 0
+        sent = await deliver_notifications(now=now)
+        assert sent["sent"] == len(mailer.sent) > 0
+        assert (await deliver_notifications(now=now))["sent"] == 0
+        ids = mailer.message_ids()
+        assert len(ids) == len(set(ids))
+        with Session(campaign) as s:
+            assert {m.status for m in s.exec(select(OutboxMessage))} == {"sent"}
+    finally:
+        set_mailer(None)
+
+
+def test_only_one_holder_gets_the_lease(engine: Engine) -> None:
+    now = LAUNCH
+    ttl = dt.timedelta(minutes=5)
+    assert acquire(engine, "tick", "a", now, ttl) is True
+    assert acquire(engine, "tick", "b", now, ttl) is False
+    assert acquire(engine, "tick", "a", now + dt.timedelta(minutes=1), ttl) is True  # renewal
+    assert acquire(engine, "tick", "b", now + dt.timedelta(minutes=7), ttl) is True  # expired: taken over
