@@ -12,7 +12,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import audit, auth, calendar, campaigns, definitions, org_units, rectifications, submissions, web
+from api.routes import (
+    audit,
+    auth,
+    calendar,
+    campaigns,
+    definitions,
+    org_units,
+    outbox,
+    rectifications,
+    submissions,
+    web,
+)
 from core.settings import get_settings
 
 log = logging.getLogger("duban.api")
@@ -55,7 +66,7 @@ def create_app() -> FastAPI:
         description="县委组织部专项工作督办：按乡镇启动督办任务，跟踪阶段、截止日期与逐级督办。",
     )
     install_error_handlers(app)
-    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, calendar, web):
+    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

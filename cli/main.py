@@ -266,6 +266,32 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         out.print(f"  {username}：初始密码 {secret}")
 
 
+@app.command("tick")
+def tick_once(
+    at: Annotated[str | None, typer.Option("--at", help="ISO date-time to act as 'now' (default: the clock)")] = None,
+    deliver: bool = typer.Option(True, help="also deliver the outbox over SMTP"),
+) -> None:
+    """Run one tick now (open windows, requests, reminders, digests) and deliver the mail it queued."""
+    import datetime as dt
+
+    from core.clock import CHINA_TZ
+    from flows.tick import deliver_notifications, tick
+
+    now = get_clock().now()
+    if at:
+        try:
+            now = dt.datetime.fromisoformat(at)
+        except ValueError:
+            err.print(f"--at：无法识别的时间 {at}，格式如 2027-03-10T09:00")
+            raise typer.Exit(2) from None
+        now = now if now.tzinfo else now.replace(tzinfo=CHINA_TZ)
+    counts = asyncio.run(tick(now=now))
+    out.print("tick: " + "，".join(f"{k} {v}" for k, v in counts.items()))
+    if deliver:
+        stats = asyncio.run(deliver_notifications(now=now))
+        out.print("deliver: " + "，".join(f"{k} {v}" for k, v in stats.items()))
+
+
 @app.command("run")
 def run(
     host: str | None = None,
