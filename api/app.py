@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -45,17 +46,23 @@ async def _warm_up_prefect() -> None:
 @contextlib.asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    task = asyncio.create_task(_warm_up_prefect()) if settings.prefect_warmup else None
-    scheduler = None
-    if settings.scheduler == "embedded":
-        from flows.scheduler import start_embedded_scheduler
+    started: dict[str, Any] = {}
 
-        scheduler = start_embedded_scheduler()
+    async def start() -> None:
+        # Prefect's local API first, then the scheduler, so the first tick finds it running.
+        if settings.prefect_warmup:
+            await _warm_up_prefect()
+        if settings.scheduler == "embedded":
+            from flows.scheduler import start_embedded_scheduler
+
+            started["scheduler"] = start_embedded_scheduler()
+
+    task = asyncio.create_task(start())
     yield
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
-    if task is not None and not task.done():
+    if not task.done():
         task.cancel()
+    if "scheduler" in started:
+        started["scheduler"].shutdown(wait=False)
 
 
 def create_app() -> FastAPI:

@@ -145,6 +145,10 @@ def write_campaign(
         conn.execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
     if idempotency:
         session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
+    if any(o.status == "open" for o in plan.obligations):
+        from tasks.tick import open_obligations
+
+        open_obligations(session, now, campaign_id=campaign_id)  # drafts and requests for windows already open
     return campaign_id
 
 

@@ -204,8 +204,19 @@ def create_submission(
                 f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
             )
     slot = f"obligation:{obligation.id}:{subject_id}"
-    if session.exec(select(Submission.id).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first():
-        raise Conflict("这一事项已经有一份材料，请在原材料上修改", errors=[{"field": "obligation_id", "message": "exists"}])
+    existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
+    if existing is not None:
+        if existing.status == "draft" and existing.created_by is None:
+            # The draft the system opened with the reporting window: the township takes it over.
+            before = _snapshot(existing) | {"data": existing.data}
+            cleaned = _validate(session, existing, data, complete=False)
+            _save(session, existing, existing.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now})
+            _audit(session, principal, "submission.update", existing, before, now, {"data": existing.data})
+            if submit:
+                submit_submission(session, principal, now, existing.id or 0, existing.version)
+            return existing
+        raise Conflict(f"这一事项已经有一份材料（编号 {existing.id}），请在原材料上修改",
+                       errors=[{"field": "obligation_id", "message": "exists"}], submission_id=existing.id)
     sub = Submission(
         campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id, slot=slot,
         gate_key=gate_key, form_key=rule.form, title=obligation.title, township_id=campaign.township_id,

@@ -114,11 +114,19 @@ def _item(c: _Candidate, today: dt.date) -> dict[str, Any]:
     }
 
 
-def open_obligations(session: Session, now: dt.datetime) -> int:
-    """Open the reporting windows that have started; create the draft and ask the township for it."""
+def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None = None) -> int:
+    """Open the reporting windows that have started; create the draft and ask the township for it.
+
+    With ``campaign_id`` (at launch) the windows the new campaign found already open are served too.
+    """
     today = local(now).date()
     definitions = get_definitions()
-    candidates = _candidates(session, ["scheduled"], [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today])
+    where = [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today]
+    statuses = ["scheduled"]
+    if campaign_id is not None:
+        where.append(col(Obligation.campaign_id) == campaign_id)
+        statuses = ["scheduled", "open"]
+    candidates = _candidates(session, statuses, where)
     if not candidates:
         return 0
     ids = [c.obligation.id or 0 for c in candidates]

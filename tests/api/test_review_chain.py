@@ -593,7 +593,9 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
     assert r.status_code == 403, r.text
     assert "一票否决" in r.json()["detail"] and "2028" in r.json()["detail"]
     with Session(demo_county) as s:
-        assert len(s.exec(select(Submission).where(Submission.campaign_id == campaign["id"])).all()) == 1
+        applications = s.exec(select(Submission).where(Submission.campaign_id == campaign["id"],
+                                                       Submission.form_key == "application")).all()
+        assert len(applications) == 1
     campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
     assert {s["key"]: s["status"] for s in campaign["stages"]}["inspect"] != "passed"
 

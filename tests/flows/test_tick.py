@@ -4,6 +4,7 @@ no mail after submission, digests, and delivery through the outbox."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -162,3 +163,28 @@ def test_only_one_holder_gets_the_lease(engine: Engine) -> None:
     assert acquire(engine, "tick", "b", now, ttl) is False
     assert acquire(engine, "tick", "a", now + dt.timedelta(minutes=1), ttl) is True  # renewal
     assert acquire(engine, "tick", "b", now + dt.timedelta(minutes=7), ttl) is True  # expired: taken over
+
+
+async def test_launch_inside_an_open_window_sends_the_request_at_once(demo_county: Engine) -> None:
+    # Launched on 10 Dec 2025: the Q4 report window (opened 5 Dec) is already open.
+    await launch_campaign("weak_village_rectification", "QX01", 2025, now=at(dt.date(2025, 12, 10)))
+    ob = q4_report(demo_county)
+    assert mails_for(demo_county, ob.id or 0, "qx01-liaison") == [(-1, dt.date(2025, 12, 10))]
+    with Session(demo_county) as s:
+        assert s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one().status == "draft"
+    run_day(demo_county, at(dt.date(2025, 12, 10), 10))  # the same day's tick adds the 7-day reminder only
+    assert [o for o, _ in mails_for(demo_county, ob.id or 0, "qx01-liaison")] == [-1, 7]
+
+
+async def test_posting_material_takes_over_the_system_draft(anon: Any, login: Any, demo_county: Engine,
+                                                            clock: Any) -> None:
+    clock.set(at(dt.date(2025, 12, 10)))
+    await launch_campaign("weak_village_rectification", "QX01", 2025, now=at(dt.date(2025, 12, 10)))
+    ob = q4_report(demo_county)
+    headers = await login(anon, "qx01-liaison")
+    data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+    first = await anon.post("/api/v1/submissions", headers=headers, json={"obligation_id": ob.id, "data": data, "submit": True})
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "in_review"
+    again = await anon.post("/api/v1/submissions", headers=headers, json={"obligation_id": ob.id, "data": data})
+    assert again.status_code == 409 and again.json()["submission_id"] == first.json()["id"]
