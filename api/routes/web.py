@@ -164,3 +164,88 @@ def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) 
         "user": principal.user, "messages": messages[(page - 1) * size: page * size], "total": len(messages),
         "page": page, "pages": max(1, (len(messages) + size - 1) // size),
     })
+
+
+def _check_csrf(request: Request, sent: str) -> None:
+    expected = getattr(request.state, "csrf_token", "")
+    if not expected or not secrets.compare_digest(sent, expected):
+        from domain.errors import PermissionDenied
+
+        raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
+
+
+@router.get("/todos", response_class=HTMLResponse, response_model=None)
+def todos_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep) -> HTMLResponse | RedirectResponse:
+    """The township's to-do list, soonest deadline first; reviewers see their queue instead."""
+    from api.routes.submissions import review_queue, todos
+
+    if principal is None:
+        return _login_redirect(request)
+    items: list[dict[str, Any]] = []
+    queue: list[dict[str, Any]] = []
+    if principal.user.role == "submitter":
+        items = todos(session, principal, clock)["items"]
+    elif principal.user.role in ("admin", "reviewer"):
+        queue = review_queue(session, principal)["items"]
+    return _render(request, "todos.html", {"user": principal.user, "items": items, "queue": queue})
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
+def submission_page(submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+                    flash: str | None = None) -> HTMLResponse | RedirectResponse:
+    """A submission with its content, rounds, reviews and audit history; reviewers decide here."""
+    from api.routes.submissions import submission_public
+    from domain import review as rules
+    from tasks import review as service
+    from tasks.audit import events_for
+    from tasks.registry import get_definition
+
+    if principal is None:
+        return _login_redirect(request)
+    sub = service.load_submission(session, principal, submission_id)
+    detail = submission_public(session, principal, sub)
+    campaign = session.get(Campaign, sub.campaign_id)
+    form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
+    _, spec = service.review_spec(session, sub)
+    can_decide = False
+    if sub.status == "in_review":
+        level = spec.chain[sub.current_level]
+        can_decide = rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role),
+                                         sub.township_id) and principal.user.id not in {sub.submitted_by, sub.created_by}
+    can_submit = sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id)
+    history = events_for(session, "submission", sub.id, 500, 0)
+    return _render(request, "submission.html", {
+        "user": principal.user, "s": detail, "form": form, "can_decide": can_decide, "can_submit": can_submit,
+        "history": history, "flash": flash,
+    })
+
+
+@router.post("/submissions/{submission_id}/decide", response_model=None)
+def submission_decide(
+    submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
+    csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
+) -> RedirectResponse:
+    from domain.errors import DubanError
+    from tasks import review as service
+
+    if principal is None:
+        return _login_redirect(request)
+    service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
+    _check_csrf(request, csrf_token)
+    try:
+        if decision == "submit":
+            service.submit_submission(session, principal, clock.now(), submission_id, version)
+        else:
+            service.decide(session, principal, clock.now(), submission_id, decision=decision, comment=comment or None,
+                           version=version)
+        session.commit()
+        message = {"approve": "已审核通过", "return": "已退回修改", "reject": "已不予通过", "submit": "已提交"}.get(decision, "已处理")
+    except DubanError as exc:
+        session.rollback()
+        if exc.status == 404:
+            raise
+        message = f"操作未完成：{exc.detail}"
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/submissions/{submission_id}?flash={quote(message)}", status_code=303)

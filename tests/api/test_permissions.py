@@ -66,8 +66,10 @@ ROUTES: list[Row] = [
     Row("GET", "/api/v1/calendar/{year}", None, reason="the working-day calendar is public reference data"),
     Row("POST", "/api/v1/outbox/{outbox_id}/retry", None, reason="the county-wide mail queue is for administrators only",
         expect=403),
-    # The web page of a campaign names the same object as the API.
+    # The web pages name the same objects as the API.
     Row("GET", "/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/submissions/{submission_id}", "quarterly"),
+    Row("POST", "/submissions/{submission_id}/decide", "quarterly", "form"),
 ]
 
 OUTSIDERS = ["qx01-liaison", "qx01-secretary", "qx03-liaison", "qx03-secretary"]
@@ -220,6 +222,8 @@ async def _body_for(w: World, row: Row) -> dict[str, Any]:
         return {"files": {"file": ("证明.pdf", PDF, "application/pdf")}}
     if row.body == "action":
         return {"json": {"action": "apply", "version": 1}}
+    if row.body == "form":
+        return {"data": {"decision": "approve", "version": str(await w.version(row.target or "")), "csrf_token": ""}}
     version = await w.version(row.target or "")
     payload: dict[str, Any] = {
         "version": {"version": version},

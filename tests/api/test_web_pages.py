@@ -1,0 +1,70 @@
+"""The server-rendered pages for to-dos and submissions, signed in with a session cookie."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from core.clock import CHINA_TZ, FakeClock
+from tasks.accounts import DEMO_PASSWORD
+from tasks.launch import launch_one
+
+DATA = {"basic_situation": "基本情况<script>alert(1)</script>", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+
+
+async def web_login(anon: httpx.AsyncClient, username: str) -> str:
+    anon.cookies.clear()
+    r = await anon.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/todos"})
+    assert r.status_code == 303 and r.headers["location"] == "/todos"
+    page = await anon.get("/todos")
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "the page carries the session's CSRF token"
+    return match.group(1)
+
+
+async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county: Engine, clock: FakeClock, login) -> None:  # type: ignore[no-untyped-def]
+    now = dt.datetime(2025, 12, 10, 9, tzinfo=CHINA_TZ)
+    clock.set(now)
+    launch_one(demo_county, "weak_village_rectification", "QX01", 2025, now)
+    liaison = await login(anon, "qx01-liaison")
+    todos = (await anon.get("/api/v1/todos", headers=liaison)).json()["items"]
+    quarterly = next(t for t in todos if t["kind"] == "quarterly_report")
+    created = await anon.post("/api/v1/submissions", headers=liaison,
+                              json={"obligation_id": quarterly["obligation_id"], "data": DATA, "submit": True})
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+
+    await web_login(anon, "qx01-liaison")
+    page = (await anon.get("/todos")).text
+    assert "后进薄弱村党组织建设季度报告" in page and "还剩9天" in page and f"/submissions/{sid}" in page
+
+    csrf = await web_login(anon, "qx01-secretary")
+    queue = (await anon.get("/todos")).text
+    assert "待审核" in queue and f"/submissions/{sid}" in queue
+    detail = await anon.get(f"/submissions/{sid}")
+    assert detail.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail.text and "<script>alert(1)" not in detail.text
+    assert "审核通过" in detail.text and "submission.submit" in detail.text
+    version = re.search(r'name="version" value="(\d+)"', detail.text).group(1)  # type: ignore[union-attr]
+
+    refused = await anon.post(f"/submissions/{sid}/decide", data={"decision": "approve", "version": version, "csrf_token": "forged"})
+    assert refused.status_code == 403
+    no_comment = await anon.post(f"/submissions/{sid}/decide", data={"decision": "return", "version": version, "csrf_token": csrf})
+    assert no_comment.status_code == 303 and "%E6%93%8D%E4%BD%9C%E6%9C%AA%E5%AE%8C%E6%88%90" in no_comment.headers["location"]
+    approved = await anon.post(f"/submissions/{sid}/decide", data={"decision": "approve", "version": version, "csrf_token": csrf})
+    assert approved.status_code == 303
+    after = await anon.get(approved.headers["location"])
+    assert "已审核通过" in after.text and "县委组织部审核" in after.text
+
+    await web_login(anon, "qx02-liaison")
+    assert (await anon.get(f"/submissions/{sid}")).status_code == 404
+
+
+async def test_pages_need_a_session(anon: httpx.AsyncClient) -> None:
+    for path in ("/", "/todos", "/submissions/1", "/campaigns/1", "/admin/mail"):
+        r = await anon.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
