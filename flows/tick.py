@@ -11,9 +11,17 @@ from prefect import flow, task
 from core.clock import get_clock
 from core.db import get_engine, session_scope
 from core.settings import get_settings
-from tasks.prefect_tasks import retry_transient
+from tasks.prefect_tasks import retry_race
 from tasks.review import close_notice_periods
-from tasks.tick import advance_stages, build_digests, enqueue_reminders, local, mark_missed, open_obligations
+from tasks.tick import (
+    advance_stages,
+    build_digests,
+    climb_ladder,
+    enqueue_reminders,
+    local,
+    mark_missed,
+    open_obligations,
+)
 
 
 def _in_transaction(step: Any, now: dt.datetime) -> Any:
@@ -21,29 +29,30 @@ def _in_transaction(step: Any, now: dt.datetime) -> Any:
         return step(session, now)
 
 
-@task(name="advance_calendar", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+@task(name="advance_calendar", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
 async def advance_calendar(now: dt.datetime) -> dict[str, int]:
     def step(session: Any, now: dt.datetime) -> dict[str, int]:
         today = local(now).date()
         counts = advance_stages(session, today)
         counts["obligations_missed"] = mark_missed(session, today)
+        counts["escalations"] = climb_ladder(session, now)
         counts["stages_passed_after_notice"] = close_notice_periods(session, now)
         return counts
 
     return await anyio.to_thread.run_sync(_in_transaction, step, now)  # type: ignore[no-any-return]
 
 
-@task(name="open_reporting_windows", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+@task(name="open_reporting_windows", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
 async def open_reporting_windows(now: dt.datetime) -> int:
     return await anyio.to_thread.run_sync(_in_transaction, open_obligations, now)  # type: ignore[no-any-return]
 
 
-@task(name="enqueue_reminders", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+@task(name="enqueue_reminders", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
 async def enqueue_due_reminders(now: dt.datetime) -> int:
     return await anyio.to_thread.run_sync(_in_transaction, enqueue_reminders, now)  # type: ignore[no-any-return]
 
 
-@task(name="build_digests", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)
+@task(name="build_digests", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
 async def build_daily_digests(now: dt.datetime) -> int:
     hour = get_settings().digest_hour
     return await anyio.to_thread.run_sync(_in_transaction, lambda s, n: build_digests(s, n, hour), now)  # type: ignore[no-any-return]

@@ -173,6 +173,7 @@ class Escalation(SQLModel, table=True):
     """A step up the escalation ladder, with the reason it happened."""
 
     __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("obligation_id", "trigger", "level", name="uq_escalation_level"),)
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))

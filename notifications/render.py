@@ -30,6 +30,7 @@ MAIL_TEMPLATES = (
     "obligation_opened",
     "reminder",
     "daily_digest",
+    "escalation",
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 from prefect import task
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from core.db import get_engine
 from domain.errors import DubanError
@@ -25,6 +25,12 @@ def retry_transient(_task: Any, _run: Any, state: Any) -> bool:
     if isinstance(exc, DubanError):
         return False
     return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def retry_race(task_: Any, run: Any, state: Any) -> bool:
+    """For idempotent steps: also retry when a concurrent run won a unique key (the re-run skips it)."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return isinstance(exc, IntegrityError) or retry_transient(task_, run, state)
 
 
 @task(name="launch_township", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient)

@@ -294,6 +294,10 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     if sub.obligation_id:
         session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
                                                  col(Obligation.status).in_(["scheduled", "open", "missed"])).values(status="submitted"))
+        # A submission stops the climb: the open overdue escalations of this deadline are resolved.
+        session.execute(update(Escalation).where(col(Escalation.obligation_id) == sub.obligation_id,
+                                                 col(Escalation.trigger) == "overdue",
+                                                 col(Escalation.status) == "open").values(status="resolved"))
     _audit(session, principal, "submission.submit", sub, before, now)
     level = _chain(spec).levels[0]
     _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
@@ -133,32 +134,45 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     drafts = _drafts(session, ids)
     logged = _logged(session, ids)
     people = _submitters(session, {c.campaign.township_id for c in candidates})
+    opened = 0
     for c in candidates:
-        ob = c.obligation
-        definition = definitions[c.campaign.definition_key]
-        rule = definition.obligation(ob.rule_key)
-        ob.status = "open"
-        ob.version += 1
-        session.add(ob)
-        if rule.form and ob.id not in drafts:
-            stage = session.get(Stage, ob.stage_id) if ob.stage_id else None
-            gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
-            session.add(Submission(
-                campaign_id=c.campaign.id or 0, obligation_id=ob.id, stage_id=ob.stage_id,
-                slot=f"obligation:{ob.id}:{ob.subject_id}", gate_key=gate_key, form_key=rule.form, title=ob.title,
-                township_id=c.campaign.township_id, subject_id=ob.subject_id, data={}, created_by=None,
-                created_at=now, updated_at=now,
-            ))
-        sections = [f.label for f in definition.form(rule.form).fields if f.required] if rule.form else []
-        for user in people.get(c.campaign.township_id, []):
-            if (ob.id or 0, REQUEST_OFFSET, user.id or 0) in logged:
-                continue
-            message = enqueue_mail(session, key=f"request:{ob.id}:{user.id}", to=user, template="obligation_opened",
-                                   context=_item(c, today) | {"sections": sections}, now=now)
-            session.flush()
-            session.add(ReminderLog(obligation_id=ob.id or 0, offset=REQUEST_OFFSET, user_id=user.id or 0, remind_on=today,
-                                    outbox_id=message.id if message else None, created_at=now))
-    return len(candidates)
+        try:
+            with session.begin_nested():  # a concurrent tick may have served this window: skip it
+                _open_one(session, c, definitions, drafts, logged, people, today, now)
+                session.flush()
+            opened += 1
+        except IntegrityError:
+            continue
+    return opened
+
+
+
+def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition], drafts: dict[int, Submission],
+              logged: set[tuple[int, int, int]], people: dict[int, list[User]], today: dt.date, now: dt.datetime) -> None:
+    ob = c.obligation
+    definition = definitions[c.campaign.definition_key]
+    rule = definition.obligation(ob.rule_key)
+    ob.status = "open"
+    ob.version += 1
+    session.add(ob)
+    if rule.form and ob.id not in drafts:
+        stage = session.get(Stage, ob.stage_id) if ob.stage_id else None
+        gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
+        session.add(Submission(
+            campaign_id=c.campaign.id or 0, obligation_id=ob.id, stage_id=ob.stage_id,
+            slot=f"obligation:{ob.id}:{ob.subject_id}", gate_key=gate_key, form_key=rule.form, title=ob.title,
+            township_id=c.campaign.township_id, subject_id=ob.subject_id, data={}, created_by=None,
+            created_at=now, updated_at=now,
+        ))
+    sections = [f.label for f in definition.form(rule.form).fields if f.required] if rule.form else []
+    for user in people.get(c.campaign.township_id, []):
+        if (ob.id or 0, REQUEST_OFFSET, user.id or 0) in logged:
+            continue
+        message = enqueue_mail(session, key=f"request:{ob.id}:{user.id}", to=user, template="obligation_opened",
+                               context=_item(c, today) | {"sections": sections}, now=now)
+        session.flush()
+        session.add(ReminderLog(obligation_id=ob.id or 0, offset=REQUEST_OFFSET, user_id=user.id or 0, remind_on=today,
+                                outbox_id=message.id if message else None, created_at=now))
 
 
 def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
@@ -237,3 +251,80 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
             session.add(row)
         made += 1 if message else 0
     return made
+
+
+def _ladder_recipients(session: Session, roles: set[str], township_id: int) -> list[User]:
+    """Users a ladder level names: township roles for this township, county roles county-wide."""
+    users = session.exec(select(User).where(User.active == True)).all()  # noqa: E712
+    out = []
+    for u in users:
+        township_user = u.org_unit_id == township_id
+        if (("submitter" in roles and u.role == "submitter" and township_user)
+                or (roles & {"township_secretary", "township_leader"} and u.role == "reviewer"
+                    and u.level == "township" and township_user)
+                or ("admin" in roles and u.role == "admin")
+                or (roles & {"reviewer", "county_leader"} and u.role == "reviewer" and u.level == "county")
+                or ("county_leader" in roles and u.role == "observer")):
+            out.append(u)
+    return out
+
+
+def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
+    """Move every missed obligation up its escalation ladder to the level its lateness requires.
+
+    Each level is recorded once (the obligation's ``escalation_level`` and an Escalation row per level)
+    and notifies the people the definition names; a submission stops the climb (the obligation is no
+    longer missed). Returns the number of levels climbed.
+    """
+    from domain.escalation import level_reached
+
+    today = local(now).date()
+    calendar = calendar or load_work_calendar(session)
+    definitions = get_definitions()
+    climbed = 0
+    for c in _candidates(session, ["missed"], []):
+        definition = definitions[c.campaign.definition_key]
+        if not definition.escalation.triggers.overdue:
+            continue
+        ladder = definition.escalation.ladder
+        target = level_reached(c.obligation.due_on, [lv.after_workdays for lv in ladder], calendar, today)
+        if c.obligation.escalation_level >= target:
+            continue
+        try:
+            with session.begin_nested():  # a concurrent tick may have climbed it: the unique key says so
+                climbed += _climb_one(session, c, ladder, target, today, now)
+                session.flush()
+        except IntegrityError:
+            continue
+    return climbed
+
+
+def _climb_one(session: Session, c: _Candidate, ladder: Any, target: int, today: dt.date, now: dt.datetime) -> int:
+    from models import Escalation
+
+    climbed = 0
+    ob = c.obligation
+    days_late = (today - ob.due_on).days
+    while ob.escalation_level < target:
+        ob.escalation_level += 1
+        level = ladder[ob.escalation_level - 1]
+        session.add(Escalation(
+            campaign_id=c.campaign.id or 0, township_id=c.campaign.township_id, obligation_id=ob.id,
+            trigger="overdue", level=ob.escalation_level, level_key=level.key,
+            reason=f"“{ob.title}”（{c.subject.name}，{ob.period}）应于{ob.due_on.isoformat()}前报送，"
+                   f"逾期{days_late}天仍未报送，升级为{level.name}",
+            created_at=now,
+        ))
+        climbed += 1
+    # After downtime several levels may be reached at once: they are all recorded, but only the
+    # highest is mailed (like reminders, never a burst of stale ones).
+    level = ladder[ob.escalation_level - 1]
+    following = ladder[ob.escalation_level] if ob.escalation_level < len(ladder) else None
+    context = _item(c, today) | {"today": today, "days_late": days_late, "level": ob.escalation_level,
+                                 "level_name": level.name, "next_level_name": following.name if following else None}
+    for user in _ladder_recipients(session, {r.role for r in level.recipients}, c.campaign.township_id):
+        enqueue_mail(session, key=f"escalation:{ob.id}:{ob.escalation_level}:{user.id}", to=user,
+                     template="escalation", context=context, now=now)
+    ob.version += 1
+    session.add(ob)
+    return climbed

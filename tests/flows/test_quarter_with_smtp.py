@@ -5,6 +5,9 @@ The weak-village rectification of 2025 is launched for 青石镇 (QX01) and 柳�
 on 5 Dec and is due on Fri 19 Dec. Every day from 1 Oct to 31 Dec the tick steps run at 09:00 and 15:00
 (each in one transaction, as the ``tick`` flow does) and the outbox is then delivered over SMTP. 柳河乡's
 liaison submits the Q4 report on 15 Dec. Everything is asserted from what the SMTP server received.
+Missed deadlines climb the escalation ladder (催办, 督办, ... to the township and county users), so the
+server also receives escalation mail; exact assertions are about the Q4 report, the duplicate and
+cross-township checks are about everything.
 
 The days between the launch and 1 Oct are not ticked: a downtime, so the list of weak villages gets only
 the latest reminder whose day has come when the ticks resume (README: "only the latest reminder ... once").
@@ -31,11 +34,20 @@ from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
 from core.db import session_scope
+from core.settings import get_settings
 from models import Campaign, Obligation, OrgUnit, OutboxMessage, ReminderLog, Submission, User
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import SmtpMailer
 from tasks.launch import launch_one
-from tasks.tick import advance_stages, build_digests, enqueue_reminders, mark_missed, open_obligations
+from tasks.review import close_notice_periods
+from tasks.tick import (
+    advance_stages,
+    build_digests,
+    climb_ladder,
+    enqueue_reminders,
+    mark_missed,
+    open_obligations,
+)
 
 LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
 FIRST_DAY = dt.date(2025, 10, 1)
@@ -127,14 +139,16 @@ def days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def run_tick(engine: Engine, now: dt.datetime) -> None:
-    """The steps of the ``tick`` flow, in one transaction (as tests/flows/test_tick.py drives them)."""
+    """The steps of the ``tick`` flow (flows/tick.py), in one transaction, as run_day in tests/flows/test_tick.py."""
     with session_scope(engine) as s:
         today = now.astimezone(CHINA_TZ).date()
         advance_stages(s, today)
         mark_missed(s, today)
+        climb_ladder(s, now)
+        close_notice_periods(s, now)
         open_obligations(s, now)
         enqueue_reminders(s, now)
-        build_digests(s, now)
+        build_digests(s, now, get_settings().digest_hour)
 
 
 async def deliver_all(engine: Engine, smtp: SmtpServer, now: dt.datetime) -> DeliveryStats:
@@ -238,23 +252,37 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
     assert set(ids) == set(outbox)
     assert Counter(row.status for row in outbox.values()) == Counter({"sent": len(outbox)})
     assert all(len(r.rcpt_tos) == 1 and r.rcpt_tos[0] == outbox[r.message_id].to_addr for r in received)
-    # ... and no recipient got the same subject twice on the same day
-    same_day = Counter((r.rcpt_tos[0], r.subject, r.day) for r in received)
+    # ... and no recipient got the same request or reminder subject twice on the same day (their subjects
+    # name the village of a village-level report; escalation subjects do not, so those are left out).
+    same_day = Counter((r.rcpt_tos[0], r.subject, r.day) for r in received
+                       if outbox[r.message_id].key.startswith(("request:", "reminder:")))
     assert [k for k, n in same_day.items() if n > 1] == []
 
-    # No township gets another township's mail; 白沙镇 (not launched) gets none.
+    # No township gets another township's mail; 白沙镇 (not launched) gets none. County users (the
+    # administrator, the county reviewer, the county leader) may get both townships' escalations.
     with Session(engine) as s:
         users = {u.email: u for u in s.exec(select(User))}
         towns = {t.id: t for t in s.exec(select(OrgUnit).where(OrgUnit.kind == "township"))}
+        obligations = {o.id: o for o in s.exec(select(Obligation))}
+        campaigns = {c.id: c for c in s.exec(select(Campaign))}
+    county = {u.email for u in users.values() if u.role in ("admin", "observer") or u.level == "county"}
+    township_of_mail: dict[str, str] = {}
+    for r in received:
+        key = outbox[r.message_id].key
+        if key.startswith(("request:", "reminder:", "escalation:")):
+            ob = obligations[int(key.split(":")[1])]
+            township_of_mail[r.message_id] = towns[campaigns[ob.campaign_id].township_id].name
     for r in received:
         to = r.rcpt_tos[0]
+        if to in county:
+            continue
         prefix = to.split("-", 1)[0]
         assert prefix in ("qx01", "qx02"), f"{to} got {r.subject}"
         own = TOWNSHIP_NAMES[prefix]
+        assert towns[users[to].org_unit_id or 0].name == own
         assert own in r.subject, (to, r.subject)
         assert all(name not in r.subject for p, name in TOWNSHIP_NAMES.items() if p != prefix), (to, r.subject)
-        user = users[to]
-        assert towns[user.org_unit_id or 0].name == own
+        assert township_of_mail.get(r.message_id, own) == own, (to, r.subject)
 
     # QX01 never submits: the request on 5 Dec, then 7, 3, 1 working days before and on the due day.
     qx01 = for_obligation(received, outbox, q4["QX01"], QX01_LIAISON)
@@ -269,8 +297,13 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
     assert qx01[0].subject.startswith("【报送通知】")
     assert [r.subject[: r.subject.index("】") + 1] for r in qx01[1:]] == ["【催报提醒】"] * 3 + ["【今日截止】"]
     assert "还剩9天" in qx01[1].subject and "今日截止" in qx01[-1].subject
-    # Every mail about the quarterly report to QX01's liaison is one of those five.
-    assert [r for r in received if r.rcpt_tos == [QX01_LIAISON] and "季度报告" in r.subject] == qx01
+    # Every other mail about the quarterly report to QX01's liaison is an escalation once it is missed:
+    # 催办 one working day after the due date (Mon 22 Dec), 督办 three (Thu 25 Dec).
+    others = [r for r in received if r.rcpt_tos == [QX01_LIAISON] and "季度报告" in r.subject and r not in qx01]
+    assert [(outbox[r.message_id].key.split(":")[:3], r.subject[: r.subject.index("】") + 1], r.day) for r in others] == [
+        (["escalation", str(q4["QX01"].id), "1"], "【催办】", dt.date(2025, 12, 22)),
+        (["escalation", str(q4["QX01"].id), "2"], "【督办】", dt.date(2025, 12, 25)),
+    ]
 
     # QX02 submits on 15 Dec: the request and the reminder of 10 Dec, nothing after.
     qx02 = for_obligation(received, outbox, q4["QX02"], QX02_LIAISON)
@@ -280,6 +313,7 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
     assert not [r for r in received if r.rcpt_tos == [QX02_LIAISON] and "季度报告" in r.subject and r.day >= SUBMIT_DAY]
     reviewer = [r for r in received if r.rcpt_tos == ["qx02-secretary@qingxi.example"] and "季度报告" in r.subject]
     assert [(r.subject.startswith("【待审核】"), r.day) for r in reviewer] == [(True, SUBMIT_DAY)]
+    assert not [k for k in (m.key for m in outbox.values()) if k.startswith(f"escalation:{q4['QX02'].id}:")]
 
     with Session(engine) as s:
         assert s.get(Obligation, q4["QX01"].id).status == "missed"  # type: ignore[union-attr]

@@ -188,3 +188,42 @@ async def test_posting_material_takes_over_the_system_draft(anon: Any, login: An
     assert first.json()["status"] == "in_review"
     again = await anon.post("/api/v1/submissions", headers=headers, json={"obligation_id": ob.id, "data": data})
     assert again.status_code == 409 and again.json()["submission_id"] == first.json()["id"]
+
+
+async def test_missed_deadline_climbs_the_ladder_once_per_level_and_stops_on_submission(campaign: Engine) -> None:
+    from models import Escalation
+    from tasks import review
+    from tasks.accounts import principal_for
+
+    ob = q4_report(campaign)  # due Fri 2025-12-19
+    # Ladder of the definition: 催办 +1, 督办 +3, 约谈 +5, 通报 +5, 问责 +10 working days.
+    for day in days(dt.date(2025, 12, 19), dt.date(2026, 1, 4)):
+        run_day(campaign, at(day))
+        with session_scope(campaign) as s:
+            from tasks.tick import climb_ladder
+            climb_ladder(s, at(day))
+            climb_ladder(s, at(day, 15))  # twice a day: nothing more
+    with Session(campaign) as s:
+        levels = [(e.level, e.level_key, e.created_at.astimezone(CHINA_TZ).date()) for e in
+                  s.exec(select(Escalation).where(Escalation.obligation_id == ob.id).order_by(col(Escalation.level)))]
+        # +1 working day: Mon 22 Dec; +3: Thu 25 Dec; +5: across New Year (1–3 Jan off) to Sun 4 Jan 2026,
+        # a make-up working day (调休).
+        assert levels == [(1, "urge", dt.date(2025, 12, 22)), (2, "supervise", dt.date(2025, 12, 25)),
+                          (3, "interview", dt.date(2026, 1, 4))]
+        assert s.get(Obligation, ob.id).escalation_level == 3  # type: ignore[union-attr]
+        mails = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"escalation:{ob.id}:%"))).all()
+        assert any("【催办】" in m.subject for m in mails) and any("【约谈乡镇党委主要负责同志】" in m.subject for m in mails)
+    # A late submission stops the climb and resolves the open escalations.
+    with session_scope(campaign) as s:
+        liaison = principal_for(s, s.exec(select(User).where(User.username == "qx01-liaison")).one())
+        draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
+        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+        review.update_draft(s, liaison, at(dt.date(2026, 1, 5)), draft.id or 0, data, draft.version)
+        review.submit_submission(s, liaison, at(dt.date(2026, 1, 5)), draft.id or 0, draft.version)
+    for day in days(dt.date(2026, 1, 5), dt.date(2026, 2, 10)):
+        with session_scope(campaign) as s:
+            from tasks.tick import climb_ladder
+            climb_ladder(s, at(day))
+    with Session(campaign) as s:
+        rows = s.exec(select(Escalation).where(Escalation.obligation_id == ob.id)).all()
+        assert len(rows) == 3 and {e.status for e in rows} == {"resolved"}

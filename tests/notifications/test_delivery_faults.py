@@ -61,7 +61,7 @@ class FaultyHandler:
             self.rcpt_seen[address] += 1
             seen = self.rcpt_seen[address]
         if address in self.rcpt_550:
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         if seen <= self.rcpt_421_first.get(address, 0):
             return "421 4.7.0 Too many connections, try again later"
         envelope.rcpt_tos.append(address)

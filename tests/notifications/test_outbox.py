@@ -67,6 +67,10 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "recipient_name": "王五", "digest_date": DAY,
         "items": [{"title": SUBMISSION["title"], "subject_unit": "青石村", "due_date": DAY, "days_left": 0, "link": LINK}],
     },
+    "escalation": {
+        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
+        "due_date": DAY, "today": DAY, "days_late": 3, "level": 2, "level_name": "督办", "next_level_name": "约谈",
+    },
 }
 
 

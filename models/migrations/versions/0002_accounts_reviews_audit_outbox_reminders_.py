@@ -1,8 +1,8 @@
-"""accounts reviews audit outbox reminders
+"""accounts reviews audit outbox reminders escalations
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 13:00:37.495953
+Create Date: 2026-11-23 14:19:22.792251
 """
 from typing import Sequence, Union
 
@@ -116,7 +116,8 @@ def upgrade() -> None:
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['township_id'], ['org_units.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('obligation_id', 'trigger', 'level', name='uq_escalation_level')
     )
     with op.batch_alter_table('escalations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_escalations_township_id'), ['township_id'], unique=False)
