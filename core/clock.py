@@ -40,9 +40,14 @@ class FakeClock:
         self._now += delta
 
 
+def china_date(moment: dt.datetime) -> dt.date:
+    """The date of ``moment`` in China, where every deadline of the documents is counted."""
+    return moment.astimezone(CHINA_TZ).date()
+
+
 def local_today(clock: Clock) -> dt.date:
-    """Today's date in China, where every deadline of the documents is counted."""
-    return clock.now().astimezone(CHINA_TZ).date()
+    """Today's date in China."""
+    return china_date(clock.now())
 
 
 _clock: Clock = SystemClock()

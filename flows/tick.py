@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 from prefect import flow, task
 
-from core.clock import get_clock
+from core.clock import china_date, get_clock
 from core.db import get_engine, session_scope
 from core.settings import get_settings
 from tasks.prefect_tasks import retry_race
@@ -18,7 +18,6 @@ from tasks.tick import (
     build_digests,
     climb_ladder,
     enqueue_reminders,
-    local,
     mark_missed,
     open_obligations,
 )
@@ -32,7 +31,7 @@ def _in_transaction(step: Any, now: dt.datetime) -> Any:
 @task(name="advance_calendar", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
 async def advance_calendar(now: dt.datetime) -> dict[str, int]:
     def step(session: Any, now: dt.datetime) -> dict[str, int]:
-        today = local(now).date()
+        today = china_date(now)
         counts = advance_stages(session, today)
         counts["obligations_missed"] = mark_missed(session, today)
         counts["escalations"] = climb_ladder(session, now)

@@ -192,32 +192,11 @@ def append_event(
     # database's write lock and reads the newest committed link.
     last_seq, prev_hash = _last_link(session)
     seq = last_seq + 1
-    canonical = canonical_json(
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        township_id=township_id,
-        before=before_json,
-        after=after_json,
-    )
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        township_id=township_id,
-        before=before_json,
-        after=after_json,
-        prev_hash=prev_hash,
-        hash=event_hash(prev_hash, canonical),
-    )
+    fields: dict[str, Any] = {
+        "seq": seq, "at": at, "actor_id": actor_id, "actor": actor, "action": action, "subject_type": subject_type,
+        "subject_id": subject_id, "township_id": township_id, "before": before_json, "after": after_json,
+    }
+    event = AuditEvent(**fields, prev_hash=prev_hash, hash=event_hash(prev_hash, canonical_json(**fields)))
     session.add(event)
     return event
 

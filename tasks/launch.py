@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from core.clock import CHINA_TZ
+from core.clock import china_date
 from core.settings import get_settings
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition
@@ -200,7 +200,7 @@ def launch_in_session(
     replay = _replay(session, idempotency)
     if replay:
         return replay
-    plan = plan_for(ctx, township_code, year, now.astimezone(CHINA_TZ).date())
+    plan = plan_for(ctx, township_code, year, china_date(now))
     existing = _existing_campaign(session, ctx, township_code, year)
     if existing is not None:
         raise _duplicate(existing, ctx, township_code)
@@ -246,7 +246,7 @@ def launch_many(
     """Launch a chunk of townships in one transaction with a savepoint per township, so one failure
     stops no other; safe to re-run after any crash (launched townships come back as ``exists``)."""
     items: list[dict[str, Any]] = []
-    today = now.astimezone(CHINA_TZ).date()
+    today = china_date(now)
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, township_codes)
         ids = {t.id: code for code, t in ctx.townships.items()}

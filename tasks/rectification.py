@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from core.clock import CHINA_TZ
+from core.clock import china_date
 from domain import rectification as rules
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from models import Campaign, VillageRectification
@@ -41,7 +41,7 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
         raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
     if version != row.version:
         raise Conflict("记录已被他人修改，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    today = now.astimezone(CHINA_TZ).date()
+    today = china_date(now)
     actor = principal.user
     state = _state(row)
     if action == "apply":

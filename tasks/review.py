@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ
+from core.clock import china_date
 from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -35,10 +35,6 @@ from tasks.audit import append_event, jsonable
 from tasks.registry import get_definition
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
-
-
-def _today(now: dt.datetime) -> dt.date:
-    return now.astimezone(CHINA_TZ).date()
 
 
 def _chain(spec: ReviewSpec) -> rules.ReviewChain:
@@ -99,13 +95,31 @@ def _validate(session: Session, sub: Submission, data: dict[str, Any], complete:
     )
 
 
+def _event(session: Session, principal: Principal, action: str, subject_type: str, subject_id: int,
+           township_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None, now: dt.datetime) -> None:
+    """An audit event done by ``principal``."""
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=action,
+                 subject_type=subject_type, subject_id=subject_id, township_id=township_id,
+                 before=jsonable(before), after=jsonable(after), now=now)
+
+
 def _audit(session: Session, principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None,
            now: dt.datetime, extra: dict[str, Any] | None = None) -> None:
-    after = _snapshot(sub) | (extra or {})
-    append_event(
-        session, actor_id=principal.user.id, actor=principal.user.username, action=action, subject_type="submission",
-        subject_id=sub.id or 0, township_id=sub.township_id, before=jsonable(before), after=jsonable(after), now=now,
-    )
+    _event(session, principal, action, "submission", sub.id or 0, sub.township_id, before,
+           _snapshot(sub) | (extra or {}), now)
+
+
+def _move_obligation(session: Session, sub: Submission, from_statuses: list[str], to: str) -> None:
+    """The submission's deadline follows it (submitted ⇄ open), from the given statuses only."""
+    if sub.obligation_id:
+        session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
+                                                 col(Obligation.status).in_(from_statuses)).values(status=to))
+
+
+def _submitter(session: Session, sub: Submission) -> list[User]:
+    """Who answers for the submission: its last submitter, or whoever started it."""
+    user = session.get(User, sub.submitted_by or sub.created_by) if (sub.submitted_by or sub.created_by) else None
+    return [user] if user else []
 
 
 def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any]) -> None:
@@ -266,10 +280,8 @@ def add_attachment(session: Session, principal: Principal, now: dt.datetime, sub
     )
     session.add(attachment)
     session.flush()
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="attachment.add",
-                 subject_type="submission", subject_id=sub.id or 0, township_id=sub.township_id, before=None,
-                 after={"attachment_id": attachment.id, "filename": filename, "size": len(content), "sha256": attachment.sha256},
-                 now=now)
+    _event(session, principal, "attachment.add", "submission", sub.id or 0, sub.township_id, None,
+           {"attachment_id": attachment.id, "filename": filename, "size": len(content), "sha256": attachment.sha256}, now)
     return attachment
 
 
@@ -291,9 +303,8 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
         "first_submitted_at": sub.first_submitted_at or now,
     })
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
+    _move_obligation(session, sub, ["scheduled", "open", "missed"], "submitted")
     if sub.obligation_id:
-        session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
-                                                 col(Obligation.status).in_(["scheduled", "open", "missed"])).values(status="submitted"))
         # A submission stops the climb: the open overdue escalations of this deadline are resolved.
         session.execute(update(Escalation).where(col(Escalation.obligation_id) == sub.obligation_id,
                                                  col(Escalation.trigger) == "overdue",
@@ -312,9 +323,7 @@ def withdraw_submission(session: Session, principal: Principal, now: dt.datetime
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
     _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now})
-    if sub.obligation_id:
-        session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
-                                                 col(Obligation.status) == "submitted").values(status="open"))
+    _move_obligation(session, sub, ["submitted"], "open")
     _audit(session, principal, "submission.withdraw", sub, before, now)
     return sub
 
@@ -346,9 +355,9 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
                        reviewer_id=principal.user.id or 0, decision=decision, comment=(comment or "").strip() or None,
                        created_at=now))
     _audit(session, principal, f"submission.{decision}", sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name})
-    submitter = [u for u in [session.get(User, sub.submitted_by or sub.created_by)] if u]
+    submitter = _submitter(session, sub)
     ctx = _mail_context(
-        session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=_today(now),
+        session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=china_date(now),
         next_level_name=None if outcome.final or decision != "approve" else chain.levels[new.current_level].name,
     )
     key = f"{decision}:{sub.id}:{sub.round}:{state.current_level}"
@@ -360,9 +369,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _notify(session, submitter, "submission_approved", key, ctx, now)
         _on_final_approval(session, principal, sub, gate_key, now)
     elif decision == "return":
-        if sub.obligation_id:
-            session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
-                                                     col(Obligation.status) == "submitted").values(status="open"))
+        _move_obligation(session, sub, ["submitted"], "open")
         _notify(session, submitter, "submission_returned", key, ctx, now)
         if outcome.returns_exceeded:
             _escalate_returns(session, principal, sub, chain.max_returns, now)
@@ -383,12 +390,11 @@ def _escalate_returns(session: Session, principal: Principal, sub: Submission, b
                      submission_id=sub.id, trigger="returns_exceeded", level=1, level_key=first.key, reason=reason, created_at=now)
     session.add(esc)
     session.flush()
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.open",
-                 subject_type="escalation", subject_id=esc.id or 0, township_id=sub.township_id, before=None,
-                 after={"trigger": "returns_exceeded", "submission_id": sub.id, "returns": sub.returns, "level": first.key}, now=now)
+    _event(session, principal, "escalation.open", "escalation", esc.id or 0, sub.township_id, None,
+           {"trigger": "returns_exceeded", "submission_id": sub.id, "returns": sub.returns, "level": first.key}, now)
     admins = list(session.exec(select(User).where(User.role == "admin", User.active == True)))  # noqa: E712
     _notify(session, admins, "returns_exceeded", f"returns_exceeded:{sub.id}:{sub.returns}",
-            _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=_today(now)), now)
+            _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=china_date(now)), now)
 
 
 def _all_approved(session: Session, *where: Any) -> bool:
@@ -408,17 +414,16 @@ def _all_approved(session: Session, *where: Any) -> bool:
 
 
 def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
-    today = _today(now)
+    today = china_date(now)
     definition, campaign, obligation, stage = _context(session, sub)
     if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id):
-        on_time = sub.first_submitted_at is not None and _today(sub.first_submitted_at) <= obligation.due_on
+        on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
         obligation.status = "met" if on_time else "late"
         obligation.met_on = today
         obligation.version += 1
         session.add(obligation)
-        append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=f"obligation.{obligation.status}",
-                     subject_type="obligation", subject_id=obligation.id or 0, township_id=sub.township_id, before=None,
-                     after={"status": obligation.status, "due_on": obligation.due_on.isoformat(), "met_on": today.isoformat()}, now=now)
+        _event(session, principal, f"obligation.{obligation.status}", "obligation", obligation.id or 0, sub.township_id,
+               None, {"status": obligation.status, "due_on": obligation.due_on, "met_on": today}, now)
         rule = definition.obligation(obligation.rule_key)
         if rule.kind == "list" and definition.consolidation_days:
             _open_rectifications(session, sub, definition)
@@ -432,10 +437,8 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
             stage.status, stage.passed_on = "passed", today
         stage.version += 1
         session.add(stage)
-        append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=f"stage.{stage.status}",
-                     subject_type="stage", subject_id=stage.id or 0, township_id=sub.township_id, before=before,
-                     after={"status": stage.status, "notice_ends_on": stage.notice_ends_on.isoformat() if stage.notice_ends_on else None},
-                     now=now)
+        _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
+               {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
         if stage.status == "passed":
             _notify_stage_passed(session, stage, campaign, now)
 
@@ -447,7 +450,7 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
     definition = get_definition(campaign.definition_key)
     _notify(session, users, "stage_passed", f"stage_passed:{stage.id}", {
         "campaign_title": f"{campaign.year}年{definition.name}", "township": township.name if township else "",
-        "stage_name": stage.name, "passed_on": stage.passed_on or _today(now),
+        "stage_name": stage.name, "passed_on": stage.passed_on or china_date(now),
         "next_stage_name": following.name if following else None, "next_stage_due": following.closes_on if following else None,
         "link": absolute_url(f"/campaigns/{campaign.id}"),
     }, now)
@@ -455,7 +458,7 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
 
 def close_notice_periods(session: Session, now: dt.datetime) -> int:
     """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent."""
-    today = _today(now)
+    today = china_date(now)
     stages = list(session.exec(select(Stage).where(Stage.status == "in_notice", col(Stage.notice_ends_on) <= today)))
     for stage in stages:
         stage.status, stage.passed_on = "passed", today
@@ -496,14 +499,14 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
         session.add(stage)
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
     if obligation is not None and obligation.status in ("met", "late", "submitted"):
-        obligation.status = "open" if obligation.due_on >= _today(now) else "missed"
+        obligation.status = "open" if obligation.due_on >= china_date(now) else "missed"
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
     _audit(session, principal, "submission.veto", sub, before, now, {"check": check, "comment": (comment or "").strip()})
-    submitter = [u for u in [session.get(User, sub.submitted_by or sub.created_by)] if u]
+    submitter = _submitter(session, sub)
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
-            _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=_today(now)), now)
+            _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)
     return sub
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ
+from core.clock import CHINA_TZ, china_date
 from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
@@ -120,7 +121,7 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
 
     With ``campaign_id`` (at launch) the windows the new campaign found already open are served too.
     """
-    today = local(now).date()
+    today = china_date(now)
     definitions = get_definitions()
     where = [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today]
     statuses = ["scheduled"]
@@ -181,7 +182,7 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     After downtime only the most recent missed offset is sent (never a burst of stale ones), and
     nothing is sent for a deadline already past: escalation takes over there.
     """
-    today = local(now).date()
+    today = china_date(now)
     calendar = calendar or load_work_calendar(session)
     definitions = get_definitions()
     candidates = _candidates(session, ["open"], [col(Obligation.due_on) >= today,
@@ -230,17 +231,17 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
     by_user: dict[int, list[ReminderLog]] = defaultdict(list)
     for row in waiting:
         by_user[row.user_id].append(row)
+    # The obligations still open, looked up once for every waiting reminder.
+    ids = list({row.obligation_id for row in waiting})
+    still_open = {c.obligation.id: c for c in _candidates(session, ["open"], [col(Obligation.id).in_(ids)])} if ids else {}
     made = 0
     for user_id, rows in by_user.items():
         user = session.get(User, user_id)
         if user is None:
             continue
         key = f"digest:{user_id}:{today.isoformat()}"
-        items = []
-        for row in rows:
-            found = _candidates(session, ["open", "scheduled", "submitted", "missed"], [col(Obligation.id) == row.obligation_id])
-            if found and found[0].obligation.status == "open" and found[0].obligation.due_on >= today:
-                items.append(_item(found[0], today))
+        items = [_item(still_open[row.obligation_id], today) for row in rows
+                 if row.obligation_id in still_open and still_open[row.obligation_id].obligation.due_on >= today]
         message = enqueue_mail(session, key=key, to=user, template="daily_digest",
                                context={"items": sorted(items, key=lambda i: i["due_date"]), "digest_date": today}, now=now) if items else None
         session.flush()
@@ -253,9 +254,8 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
     return made
 
 
-def _ladder_recipients(session: Session, roles: set[str], township_id: int) -> list[User]:
+def _ladder_recipients(users: Sequence[User], roles: set[str], township_id: int) -> list[User]:
     """Users a ladder level names: township roles for this township, county roles county-wide."""
-    users = session.exec(select(User).where(User.active == True)).all()  # noqa: E712
     out = []
     for u in users:
         township_user = u.org_unit_id == township_id
@@ -278,10 +278,11 @@ def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | No
     """
     from domain.escalation import level_reached
 
-    today = local(now).date()
+    today = china_date(now)
     calendar = calendar or load_work_calendar(session)
     definitions = get_definitions()
     climbed = 0
+    users: list[User] | None = None
     for c in _candidates(session, ["missed"], []):
         definition = definitions[c.campaign.definition_key]
         if not definition.escalation.triggers.overdue:
@@ -292,14 +293,17 @@ def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | No
             continue
         try:
             with session.begin_nested():  # a concurrent tick may have climbed it: the unique key says so
-                climbed += _climb_one(session, c, ladder, target, today, now)
+                if users is None:
+                    users = list(session.exec(select(User).where(User.active == True)))  # noqa: E712
+                climbed += _climb_one(session, c, ladder, target, today, now, users)
                 session.flush()
         except IntegrityError:
             continue
     return climbed
 
 
-def _climb_one(session: Session, c: _Candidate, ladder: Any, target: int, today: dt.date, now: dt.datetime) -> int:
+def _climb_one(session: Session, c: _Candidate, ladder: Any, target: int, today: dt.date, now: dt.datetime,
+               users: Sequence[User]) -> int:
     from models import Escalation
 
     climbed = 0
@@ -322,7 +326,7 @@ def _climb_one(session: Session, c: _Candidate, ladder: Any, target: int, today:
     following = ladder[ob.escalation_level] if ob.escalation_level < len(ladder) else None
     context = _item(c, today) | {"today": today, "days_late": days_late, "level": ob.escalation_level,
                                  "level_name": level.name, "next_level_name": following.name if following else None}
-    for user in _ladder_recipients(session, {r.role for r in level.recipients}, c.campaign.township_id):
+    for user in _ladder_recipients(users, {r.role for r in level.recipients}, c.campaign.township_id):
         enqueue_mail(session, key=f"escalation:{ob.id}:{ob.escalation_level}:{user.id}", to=user,
                      template="escalation", context=context, now=now)
     ob.version += 1

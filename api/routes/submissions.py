@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
 from api.types import CleanStr
-from core.clock import CHINA_TZ
+from core.clock import local_today
 from domain import review as rules
 from domain.errors import NotFound, ValidationFailed
 from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission, SubmissionRound, User
@@ -238,7 +238,7 @@ def download_attachment(attachment_id: int, session: SessionDep, principal: Curr
 def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     principal.require_role("submitter")
-    today = clock.now().astimezone(CHINA_TZ).date()
+    today = local_today(clock)
     rows = session.exec(
         select(Obligation, Campaign, OrgUnit)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
