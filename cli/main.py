@@ -217,6 +217,7 @@ def users_add(
     email: Annotated[str | None, typer.Option()] = None,
     scope: Annotated[list[str] | None, typer.Option(help="observers: contact township/village code (repeatable)")] = None,
     password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
+    daily_digest: Annotated[bool, typer.Option("--daily-digest", help="reminders as one mail a day")] = False,
 ) -> None:
     """Add one account; a generated password is printed once."""
     import secrets
@@ -228,7 +229,7 @@ def users_add(
         with session_scope() as session:
             create_user(session, {
                 "username": username, "role": role, "display_name": display_name, "unit": unit, "level": level,
-                "email": email, "scopes": scope or [], "password": secret,
+                "email": email, "scopes": scope or [], "password": secret, "daily_digest": daily_digest,
             }, get_clock().now())
     except DubanError as exc:
         _fail(exc)
@@ -238,7 +239,7 @@ def users_add(
 
 @users_app.command("import")
 def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Import accounts from CSV (username,display_name,role,level,unit,email,password,scopes); all or nothing."""
+    """Import accounts from CSV (username,display_name,role,level,unit,email,password,scopes,daily_digest); all or nothing."""
     import csv
     import secrets
 
@@ -254,6 +255,7 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
                     data["password"] = secrets.token_urlsafe(12)
                     generated.append((data.get("username", ""), data["password"]))
                 data["scopes"] = [c for c in data.get("scopes", "").replace(";", " ").split() if c]
+                data["daily_digest"] = data.get("daily_digest", "").lower() in {"1", "true", "yes", "是"}
                 try:
                     create_user(session, data, get_clock().now())
                 except DubanError as exc:

@@ -62,6 +62,7 @@ class UserIn(BaseModel):
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=8, max_length=200)
     scopes: list[str] = Field(default_factory=list, description="observers: contact township/village codes")
+    daily_digest: bool = Field(default=False, description="reminders as one mail a day")
 
     @field_validator("role")
     @classmethod
@@ -103,6 +104,7 @@ def create_user(session: Session, data: dict[str, Any], now: dt.datetime) -> Use
     user = User(
         username=spec.username, display_name=spec.display_name, email=spec.email, role=spec.role,
         level=spec.level, org_unit_id=unit.id if unit else None, password_hash=hash_password(spec.password),
+        daily_digest=spec.daily_digest,
         created_at=now,
     )
     session.add(user)

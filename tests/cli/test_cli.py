@@ -109,3 +109,14 @@ def test_loading_a_year_moves_open_deadlines_and_clears_the_warning(
         assert not any("2027年的法定节假日" in w for w in campaign.calendar_warnings)
         moved = s.get(Obligation, self_check.id)
         assert moved is not None and moved.due_on == dt.date(2027, 1, 14)
+
+
+def test_users_add_with_daily_digest(engine: Engine) -> None:
+    runner.invoke(app, ["seed-demo"])
+    result = runner.invoke(app, ["users", "add", "--username", "qx05-liaison", "--role", "submitter", "--name", "联络员",
+                                 "--unit", "QX05", "--email", "a@b.cn", "--password", "long-enough-1", "--daily-digest"])
+    assert result.exit_code == 0, result.output
+    with Session(engine) as s:
+        from models import User
+
+        assert s.exec(select(User).where(User.username == "qx05-liaison")).one().daily_digest is True
