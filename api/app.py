@@ -19,11 +19,18 @@ from api.routes import (
     calendar,
     campaigns,
     definitions,
+    escalations,
+    ledgers,
     org_units,
     outbox,
     rectifications,
     submissions,
     web,
+    web_admin,
+    web_dashboard,
+    web_escalations,
+    web_forms,
+    web_ledgers,
 )
 from core.settings import get_settings
 
@@ -73,7 +80,11 @@ def create_app() -> FastAPI:
         description="县委组织部专项工作督办：按乡镇启动督办任务，跟踪阶段、截止日期与逐级督办。",
     )
     install_error_handlers(app)
-    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web):
+    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web, web_forms, web_admin, web_dashboard):
+        app.include_router(module.router)
+    for module in (ledgers, web_ledgers):  # 台账: Excel export and import
+        app.include_router(module.router)
+    for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -33,6 +33,8 @@ users_app = typer.Typer(help="Accounts (admin, reviewer, submitter, observer).",
 app.add_typer(users_app, name="users")
 audit_app = typer.Typer(help="Tamper-evident audit trail (hash chain).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+ledger_app = typer.Typer(help="Ledgers (台账): lists as Excel workbooks.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -305,6 +307,38 @@ def run(
 
     serve(host=host, port=port, seed=seed)
 
+
+@ledger_app.command("export")
+def ledger_export(
+    name: Annotated[str, typer.Argument(help="campaigns, obligations, rectifications or escalations")],
+    out_file: Annotated[Path, typer.Option("--out", dir_okay=False, help="the .xlsx file to write")],
+    user: Annotated[str, typer.Option(help="export as this account: its township scope applies")] = "admin",
+    year: int | None = None,
+    township: str | None = None,
+    definition: str | None = None,
+    campaign: int | None = None,
+    status: str | None = None,
+) -> None:
+    """Write a ledger to an Excel file: the rows the API lists for that account, with the same filters."""
+    from sqlmodel import select
+
+    from domain.errors import NotFound
+    from models import User
+    from tasks.accounts import principal_for
+    from tasks.ledger import LedgerFilters, export_ledger
+
+    filters = LedgerFilters(township=township, year=year, definition=definition, campaign=campaign, status=status)
+    try:
+        with session_scope() as session:
+            account = session.exec(select(User).where(User.username == user)).first()
+            if account is None:
+                raise NotFound(f"没有用户名为 {user} 的账户")
+            content, filename = export_ledger(session, principal_for(session, account), name, filters, get_clock().now())
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out_file.write_bytes(content)
+    out.print(f"已导出{filename}（{out_file}）")
 
 def main() -> None:
     try:

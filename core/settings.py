@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     scheduler: Literal["embedded", "prefect", "off"] = "embedded"
 
     organisation_name: str = "清溪县委组织部"
+    document_prefix: str = Field(default="清组督", min_length=1, max_length=16,
+                                 description="issuing-organ abbreviation in document numbers: 清组督〔2027〕3号")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sink: bool = True

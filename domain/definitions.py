@@ -252,13 +252,68 @@ class EscalationLevel(Strict):
     opens_case: bool = False
 
 
+DEFAULT_BOILERPLATE = ("无", "暂无", "没有", "无。", "/", "—", "——", "略", "同上", "见附件", "详见附件", "正常", "良好", "无问题")
+
+
+class TriggerSpec(Strict):
+    """One escalation trigger: on or off, and the ladder level it opens at (default: the first)."""
+
+    enabled: bool = True
+    level: Key | None = Field(default=None, description="ladder level key the escalation opens at")
+
+
+class ZeroReportSpec(TriggerSpec):
+    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
+    where the township has known weak villages."""
+
+    forms: list[Key] | None = Field(default=None, description="forms checked (default: every form)")
+    boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE))
+    min_chars: int = Field(default=4, ge=0, le=200, description="a section with fewer meaningful characters is hollow")
+
+
+class UnverifiedSpec(TriggerSpec):
+    """不经调查核实，随意上报 (000 §四(三)): a report whose ``field`` (a yes/no field) says it was not
+    verified, or which a county reviewer marks unverified."""
+
+    field: Key | None = Field(default=None, description="a boolean field: false means not verified")
+
+
+class MeasuresOverdueSpec(TriggerSpec):
+    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit."""
+
+    plan_form: Key = "village_plan"
+    time_limit_field: Key = "time_limit"
+
+
+def _trigger(value: Any) -> Any:
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
 class EscalationTriggers(Strict):
-    overdue: bool = True
-    zero_report: bool = True
-    unverified: bool = True
-    returns_exceeded: bool = True
-    measures_overdue: bool = False
-    relapse: bool = False
+    """Each trigger is ``true``/``false`` or a mapping with its settings (``enabled``, ``level``, …)."""
+
+    overdue: TriggerSpec = Field(default_factory=TriggerSpec)
+    zero_report: ZeroReportSpec = Field(default_factory=ZeroReportSpec)
+    unverified: UnverifiedSpec = Field(default_factory=UnverifiedSpec)
+    returns_exceeded: TriggerSpec = Field(default_factory=TriggerSpec)
+    measures_overdue: MeasuresOverdueSpec = Field(default_factory=lambda: MeasuresOverdueSpec(enabled=False))
+    relapse: TriggerSpec = Field(default_factory=lambda: TriggerSpec(enabled=False))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: _trigger(value) for key, value in data.items()}
+        return data
+
+
+TRIGGER_LABELS = {
+    "overdue": "逾期未报", "zero_report": "零上报", "unverified": "未经调查核实", "returns_exceeded": "多次退回",
+    "measures_overdue": "整改措施逾期", "relapse": "反复回潮",
+}
+DOCUMENT_KINDS = {
+    "urging_notice": "催办通知", "supervision_order": "督办单", "interview_notice": "约谈通知", "county_notice": "通报",
+}
 
 
 class Escalation(Strict):
@@ -269,7 +324,22 @@ class Escalation(Strict):
     @model_validator(mode="after")
     def _unique_levels(self) -> Escalation:
         _unique((level.key for level in self.ladder), "ladder")
+        keys = [level.key for level in self.ladder]
+        for name in EscalationTriggers.model_fields:
+            spec = getattr(self.triggers, name)
+            if spec.level is not None and spec.level not in keys:
+                raise _err(f"triggers.{name}.level", f"unknown ladder level '{spec.level}'")
+        for i, level in enumerate(self.ladder):
+            if level.document is not None and level.document not in DOCUMENT_KINDS:
+                raise _err(f"ladder[{i}].document", f"unknown document '{level.document}' (one of {', '.join(DOCUMENT_KINDS)})")
         return self
+
+    def level_index(self, trigger: str) -> int:
+        """The 1-based ladder level a trigger opens at."""
+        spec = getattr(self.triggers, trigger)
+        if spec.level is None:
+            return 1
+        return [level.key for level in self.ladder].index(spec.level) + 1
 
 
 class Target(Strict):
@@ -333,6 +403,18 @@ class Definition(Strict):
                 raise _err(f"obligations[{i}].during", "a recurring obligation needs the stages it runs during")
         if self.years and self.years[0] > self.years[1]:
             raise _err("years", "the first year is after the last")
+        triggers = self.escalation.triggers
+        for ref in triggers.zero_report.forms or []:
+            if ref not in forms:
+                raise _err("escalation.triggers.zero_report.forms", f"unknown form '{ref}'; known: {sorted(forms)}")
+        if triggers.unverified.field is not None and not any(
+                f.key == triggers.unverified.field and f.type is FieldType.BOOLEAN for form in self.forms for f in form.fields):
+            raise _err("escalation.triggers.unverified.field", f"no yes/no (boolean) field '{triggers.unverified.field}' in any form")
+        if triggers.measures_overdue.enabled and triggers.measures_overdue.plan_form in forms:
+            plan = self.form(triggers.measures_overdue.plan_form)
+            if not any(f.key == triggers.measures_overdue.time_limit_field and f.type is FieldType.DATE for f in plan.fields):
+                raise _err("escalation.triggers.measures_overdue.time_limit_field",
+                           f"form '{plan.key}' has no date field '{triggers.measures_overdue.time_limit_field}'")
         return self
 
     def stage(self, key: str) -> Stage:

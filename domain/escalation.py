@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from domain.calendar import WorkCalendar
+from domain.definitions import FieldType, Form
 
 
 def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) -> list[dt.date]:
@@ -25,3 +27,63 @@ def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) 
 def level_reached(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar, today: dt.date) -> int:
     """How many levels an obligation due on ``due_on`` and still missing has reached by ``today`` (0..n)."""
     return sum(1 for day in level_dates(due_on, delays, calendar) if day <= today)
+
+
+# ---- 零上报 and hollow reports (000_a28a7778217e042c.txt §四(三)) ------------------------------------
+
+_NOISE = set(" \t\r\n　,，.。;；:：!！?？、·…-—_~()（）[]【】\"'“”‘’")
+
+
+def meaningful(text: str) -> str:
+    """The text without whitespace and punctuation: what is left to judge a section by."""
+    return "".join(ch for ch in text if ch not in _NOISE)
+
+
+def is_hollow(text: str, boilerplate: Sequence[str], min_chars: int) -> bool:
+    """A section is hollow when it is empty, a stock phrase ("无", "暂无", "同上", "见附件" …) repeated,
+    or shorter than ``min_chars`` meaningful characters."""
+    core = meaningful(text)
+    if not core:
+        return True
+    phrases = sorted({meaningful(p) for p in boilerplate if meaningful(p)}, key=len, reverse=True)
+    rest = core
+    for phrase in phrases:
+        rest = rest.replace(phrase, "")
+    return not rest or len(core) < min_chars
+
+
+def zero_report_findings(
+    form: Form,
+    data: dict[str, Any],
+    *,
+    boilerplate: Sequence[str],
+    min_chars: int,
+    known_weak_villages: Sequence[str],
+) -> list[str]:
+    """Why a report is a zero report, one reason per section; empty when it is not.
+
+    - a required text section empty, boilerplate only (or its own heading repeated), or too short to
+      say anything;
+    - a village list left empty where the township has known weak villages (已知的后进薄弱村),
+      or left empty with a hollow explanation.
+    """
+    findings: list[str] = []
+    fields = {f.key: f for f in form.fields}
+    for f in form.fields:
+        value = data.get(f.key)
+        if f.type is FieldType.TEXTAREA and f.required:
+            text = value if isinstance(value, str) else ""
+            if not meaningful(text):
+                findings.append(f"“{f.label}”为空")
+            elif is_hollow(text, [*boilerplate, f.label], min_chars):
+                findings.append(f"“{f.label}”只填写了“{text.strip()[:40]}”，没有实际内容")
+        elif f.type is FieldType.VILLAGES and not value:
+            if known_weak_villages:
+                findings.append(f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(known_weak_villages)}")
+            else:
+                reasons = [o for o in fields.values() if o.required_when_empty == f.key]
+                for reason in reasons:
+                    explanation = data.get(reason.key)
+                    if not isinstance(explanation, str) or is_hollow(explanation, boilerplate, min_chars):
+                        findings.append(f"“{f.label}”未列出任何村，“{reason.label}”也没有说明实际理由")
+    return findings

@@ -18,10 +18,12 @@ from models.campaign import (
 )
 from models.org import OrgKind, OrgUnit, OrgUnitIn, OrgUnitPublic
 from models.review import (
+    AccountabilityCase,
     Attachment,
     AuditEvent,
     Escalation,
     Lease,
+    OfficialDocument,
     OutboxMessage,
     ReminderLog,
     Review,
@@ -36,5 +38,5 @@ __all__ = [
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
     "OrgKind", "OrgUnit", "OrgUnitIn", "OrgUnitPublic", "Stage", "StagePublic",
     "ApiToken", "User", "UserScope", "WebSession", "Attachment", "AuditEvent", "Escalation", "OutboxMessage",
-    "Lease", "ReminderLog", "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
+    "Lease", "OfficialDocument", "AccountabilityCase", "ReminderLog", "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
 ]

@@ -140,6 +140,7 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    document_id: int | None = Field(default=None, description="an official document sent as a PDF attachment")
 
 
 class ReminderLog(SQLModel, table=True):
@@ -170,22 +171,103 @@ class Lease(SQLModel, table=True):
 
 
 class Escalation(SQLModel, table=True):
-    """A step up the escalation ladder, with the reason it happened."""
+    """A step up the escalation ladder, with the reason it happened.
+
+    ``key`` names the cause (trigger, what, level) and is unique, so a re-run tick or a replayed
+    request cannot record the same step twice. Status: open → escalated (a higher level followed) |
+    resolved (the work arrived; ``resolution`` says how late) | dismissed (the county checked and
+    found nothing) | confirmed (the county checked and opened an accountability case).
+    """
 
     __tablename__ = "escalations"
-    __table_args__ = (UniqueConstraint("obligation_id", "trigger", "level", name="uq_escalation_level"),)
+    __table_args__ = (
+        UniqueConstraint("obligation_id", "trigger", "level", name="uq_escalation_level"),
+        UniqueConstraint("key", name="uq_escalation_key"),
+        Index("ix_escalations_status_level", "status", "level"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=200)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
     township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
     obligation_id: int | None = Field(default=None)
     submission_id: int | None = Field(default=None)
+    subject_id: int | None = Field(default=None, description="the village concerned (measures overdue, relapse)")
+    rectification_id: int | None = Field(default=None)
     trigger: str = Field(max_length=32)
     level: int = Field(default=1)
     level_key: str = Field(max_length=64)
+    level_name: str | None = Field(default=None, max_length=200)
     reason: str = Field(max_length=2000)
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(default="open", max_length=16)
+    due_on: dt.date | None = Field(default=None, description="the deadline that was missed")
+    new_due_on: dt.date | None = Field(default=None, description="the new deadline a supervision order (督办单) sets")
+    document_id: int | None = Field(default=None)
+    interview_on: dt.date | None = None
+    interview_place: str | None = Field(default=None, max_length=200)
+    interview_outcome: str | None = Field(default=None, max_length=4000)
+    resolution: str | None = Field(default=None, max_length=2000)
+    days_late: int | None = None
+    decided_by: int | None = Field(default=None)
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+class OfficialDocument(SQLModel, table=True):
+    """An official document an escalation step produces (催办通知, 督办单, 约谈通知, 通报), numbered per year."""
+
+    __tablename__ = "official_documents"
+    __table_args__ = (UniqueConstraint("year", "number", name="uq_document_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    year: int
+    number: int
+    doc_number: str = Field(max_length=64, description="e.g. 清组督〔2027〕3号")
+    title: str = Field(max_length=300)
+    issuer: str = Field(max_length=100)
+    addressee: str = Field(max_length=300)
+    body: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    issued_on: dt.date
+    html: str
+    pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    escalation_id: int | None = Field(default=None, unique=True)
+    township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class AccountabilityCase(SQLModel, table=True):
+    """An accountability case (问责): who, why (with the evidence), and what was decided."""
+
+    __tablename__ = "accountability_cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
+    escalation_id: int = Field(sa_column=Column(Integer, ForeignKey("escalations.id"), nullable=False, unique=True))
+    obligation_id: int | None = Field(default=None)
+    trigger: str = Field(max_length=32)
+    target_unit_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
+    target_persons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=4000)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16, description="open | decided | closed")
+    decision: str | None = Field(default=None, max_length=32)
+    decision_note: str | None = Field(default=None, max_length=4000)
+    suspension_days: int | None = None
+    rating_effect: str | None = Field(default=None, max_length=32)
+    rating_year: int | None = Field(default=None, index=True)
+    opened_by: int | None = Field(default=None, description="empty when the ladder opened it")
+    decided_by: int | None = Field(default=None)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: int | None = Field(default=None)
+    closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    close_note: str | None = Field(default=None, max_length=4000)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    version: int = Field(default=1)
 
 
 class Veto(SQLModel, table=True):

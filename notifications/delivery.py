@@ -32,7 +32,7 @@ from sqlmodel import Session
 
 from core.settings import get_settings
 from domain.errors import InvalidTransition, NotFound
-from models.review import OutboxMessage
+from models.review import OfficialDocument, OutboxMessage
 from notifications.mailer import DeliveryFailure, Mailer, PermanentFailure, TemporaryFailure, build_email
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ _monotonic = time.monotonic  # real elapsed time of a batch (tests replace it)
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 _c = _outbox.c
+_doc = OfficialDocument.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -100,6 +101,16 @@ def _claim(engine: Engine, now: dt.datetime, lease_until: dt.datetime, batch: in
     return [OutboxMessage(**dict(row)) for row in rows], len(ids) - len(claimed)
 
 
+def _attachments(engine: Engine, messages: list[OutboxMessage]) -> dict[int, list[tuple[str, bytes]]]:
+    """The official documents the claimed messages carry, as (filename, PDF) per document id."""
+    wanted = {m.document_id for m in messages if m.document_id}
+    if not wanted:
+        return {}
+    with engine.begin() as conn:
+        rows = conn.execute(select(_doc.c.id, _doc.c.doc_number, _doc.c.title, _doc.c.pdf).where(_doc.c.id.in_(wanted))).all()
+    return {row.id: [(f"{row.doc_number} {row.title}.pdf", bytes(row.pdf))] for row in rows}
+
+
 def _record(engine: Engine, outbox_id: int, lease_until: dt.datetime, values: dict[str, Any]) -> bool:
     """Write an outcome if we still hold the row's lease; False when it was lost (reclaimed)."""
     with engine.begin() as conn:
@@ -134,11 +145,12 @@ def _sender() -> tuple[str, str]:
 
 
 async def _attempt(
-    mailer: Mailer, msg: OutboxMessage, sender_name: str, sender_addr: str, holder: str
+    mailer: Mailer, msg: OutboxMessage, sender_name: str, sender_addr: str, holder: str,
+    attachments: list[tuple[str, bytes]] | None = None,
 ) -> tuple[str, str]:
     """Try to send one message: ``("sent", "")``, ``("retried", reason)`` or ``("dead", reason)``."""
     try:
-        message: EmailMessage = build_email(msg, sender_name, sender_addr)
+        message: EmailMessage = build_email(msg, sender_name, sender_addr, attachments)
     except Exception as exc:  # a bad address or bad data: sending again would not help
         return "dead", f"cannot build the message: {exc}"
     try:
@@ -181,6 +193,7 @@ async def deliver_pending(
         return stats
     log.info("%s claimed %d outbox message(s)", holder, len(claimed))
     sender_name, sender_addr = _sender()
+    documents = await anyio.to_thread.run_sync(_attachments, engine, claimed)
 
     for index, msg in enumerate(claimed):
         assert msg.id is not None
@@ -190,7 +203,8 @@ async def deliver_pending(
             log.warning("%s: half the lease used; released %d unsent message(s)", holder, released)
             stats.skipped += len(rest)
             break
-        outcome, reason = await _attempt(mailer, msg, sender_name, sender_addr, holder)
+        outcome, reason = await _attempt(mailer, msg, sender_name, sender_addr, holder,
+                                         documents.get(msg.document_id or 0, []))
         attempts = msg.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
         if outcome == "sent":

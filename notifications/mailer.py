@@ -191,7 +191,8 @@ class MemoryMailer:
         return [str(m["Message-ID"]) for m in self.sent]
 
 
-def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str) -> EmailMessage:
+def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
+                attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
     """The MIME message of an outbox row: multipart/alternative (text, then HTML), UTF-8.
 
     Non-ASCII header text (subject, sender name) is RFC 2047-encoded by ``email.policy.SMTP`` and the
@@ -214,4 +215,6 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str) -> Email
     # base64 bodies are 7-bit clean, so no relay on the way needs 8BITMIME
     message.set_content(msg.body_text, subtype="plain", charset="utf-8", cte="base64")
     message.add_alternative(msg.body_html, subtype="html", charset="utf-8", cte="base64")
+    for filename, content in attachments or []:  # official documents as PDF (RFC 2231 file names)
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     return message

@@ -31,6 +31,7 @@ MAIL_TEMPLATES = (
     "reminder",
     "daily_digest",
     "escalation",
+    "escalation_trigger",
 )
 
 

@@ -13,6 +13,7 @@ from core.clock import china_date
 from domain import rectification as rules
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from models import Campaign, VillageRectification
+from tasks import escalation
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.registry import get_definition
@@ -74,4 +75,8 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
                  before=jsonable(asdict(state)), after=jsonable(values | {"comment": (comment or "").strip() or None}), now=now)
     session.expire(row)
     session.refresh(row)
+    if action == "apply":
+        escalation.resolve(session, now, trigger="measures_overdue", what="申请验收", rectification_id=row.id)
+    elif action == "relapse":
+        escalation.on_relapse(session, principal, now, row, campaign, comment or "")
     return row

@@ -30,8 +30,10 @@ from models import (
     VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
+from tasks import escalation
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
+from tasks.calendar import load_work_calendar
 from tasks.registry import get_definition
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
@@ -305,11 +307,11 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
     _move_obligation(session, sub, ["scheduled", "open", "missed"], "submitted")
     if sub.obligation_id:
-        # A submission stops the climb: the open overdue escalations of this deadline are resolved.
-        session.execute(update(Escalation).where(col(Escalation.obligation_id) == sub.obligation_id,
-                                                 col(Escalation.trigger) == "overdue",
-                                                 col(Escalation.status) == "open").values(status="resolved"))
+        # A submission stops the climb and records how late it came.
+        escalation.resolve(session, now, trigger="overdue", what="报送", obligation_id=sub.obligation_id)
     _audit(session, principal, "submission.submit", sub, before, now)
+    definition, campaign, _, _ = _context(session, sub)
+    escalation.on_submitted(session, principal, sub, definition, campaign, now)
     level = _chain(spec).levels[0]
     _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",
             f"submitted:{sub.id}:{sub.round}:0", _mail_context(session, sub, level_name=level.name), now)
@@ -380,18 +382,24 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
 
 def _escalate_returns(session: Session, principal: Principal, sub: Submission, bound: int, now: dt.datetime) -> None:
     definition, campaign, _, _ = _context(session, sub)
+    if not definition.escalation.triggers.returns_exceeded.enabled:
+        return
     already = session.exec(select(Escalation.id).where(
-        Escalation.submission_id == sub.id, Escalation.trigger == "returns_exceeded", Escalation.status == "open")).first()
+        Escalation.submission_id == sub.id, Escalation.trigger == "returns_exceeded",
+        col(Escalation.status).in_(escalation.LIVE))).first()
     if already is not None:
-        return  # the open escalation climbs its ladder; repeated returns do not open another
-    first = definition.escalation.ladder[0]
-    reason = f"“{sub.title}”已被退回{sub.returns}次，超过规定的{bound}次，转为{first.name}"
-    esc = Escalation(campaign_id=campaign.id or 0, township_id=sub.township_id, obligation_id=sub.obligation_id,
-                     submission_id=sub.id, trigger="returns_exceeded", level=1, level_key=first.key, reason=reason, created_at=now)
-    session.add(esc)
-    session.flush()
-    _event(session, principal, "escalation.open", "escalation", esc.id or 0, sub.township_id, None,
-           {"trigger": "returns_exceeded", "submission_id": sub.id, "returns": sub.returns, "level": first.key}, now)
+        return  # the live escalation stands; repeated returns do not open another
+    level = definition.escalation.ladder[definition.escalation.level_index("returns_exceeded") - 1]
+    township = session.get(OrgUnit, sub.township_id)
+    if township is None:
+        return
+    escalation.record_step(session, definition, escalation.Step(
+        campaign=campaign, township=township, trigger="returns_exceeded", level=definition.escalation.level_index("returns_exceeded"),
+        key=f"returns_exceeded:{sub.id}:{sub.returns}", item_title=sub.title, subject=session.get(OrgUnit, sub.subject_id),
+        submission_id=sub.id, obligation=session.get(Obligation, sub.obligation_id) if sub.obligation_id else None,
+        reason=f"“{sub.title}”已被退回{sub.returns}次，超过规定的{bound}次，转为{level.name}",
+        evidence={"returns": sub.returns, "max_returns": bound, "submission_id": sub.id},
+    ), now, calendar=load_work_calendar(session), users=[], actor=principal, notify=False, documents=False)
     admins = list(session.exec(select(User).where(User.role == "admin", User.active == True)))  # noqa: E712
     _notify(session, admins, "returns_exceeded", f"returns_exceeded:{sub.id}:{sub.returns}",
             _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=china_date(now)), now)

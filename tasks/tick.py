@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,81 +253,9 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
     return made
 
 
-def _ladder_recipients(users: Sequence[User], roles: set[str], township_id: int) -> list[User]:
-    """Users a ladder level names: township roles for this township, county roles county-wide."""
-    out = []
-    for u in users:
-        township_user = u.org_unit_id == township_id
-        if (("submitter" in roles and u.role == "submitter" and township_user)
-                or (roles & {"township_secretary", "township_leader"} and u.role == "reviewer"
-                    and u.level == "township" and township_user)
-                or ("admin" in roles and u.role == "admin")
-                or (roles & {"reviewer", "county_leader"} and u.role == "reviewer" and u.level == "county")
-                or ("county_leader" in roles and u.role == "observer")):
-            out.append(u)
-    return out
-
-
 def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-    """Move every missed obligation up its escalation ladder to the level its lateness requires.
+    """Move missed deadlines and overdue rectification measures up their escalation ladders."""
+    from tasks.escalation import climb_measures, climb_overdue
 
-    Each level is recorded once (the obligation's ``escalation_level`` and an Escalation row per level)
-    and notifies the people the definition names; a submission stops the climb (the obligation is no
-    longer missed). Returns the number of levels climbed.
-    """
-    from domain.escalation import level_reached
-
-    today = china_date(now)
     calendar = calendar or load_work_calendar(session)
-    definitions = get_definitions()
-    climbed = 0
-    users: list[User] | None = None
-    for c in _candidates(session, ["missed"], []):
-        definition = definitions[c.campaign.definition_key]
-        if not definition.escalation.triggers.overdue:
-            continue
-        ladder = definition.escalation.ladder
-        target = level_reached(c.obligation.due_on, [lv.after_workdays for lv in ladder], calendar, today)
-        if c.obligation.escalation_level >= target:
-            continue
-        try:
-            with session.begin_nested():  # a concurrent tick may have climbed it: the unique key says so
-                if users is None:
-                    users = list(session.exec(select(User).where(User.active == True)))  # noqa: E712
-                climbed += _climb_one(session, c, ladder, target, today, now, users)
-                session.flush()
-        except IntegrityError:
-            continue
-    return climbed
-
-
-def _climb_one(session: Session, c: _Candidate, ladder: Any, target: int, today: dt.date, now: dt.datetime,
-               users: Sequence[User]) -> int:
-    from models import Escalation
-
-    climbed = 0
-    ob = c.obligation
-    days_late = (today - ob.due_on).days
-    while ob.escalation_level < target:
-        ob.escalation_level += 1
-        level = ladder[ob.escalation_level - 1]
-        session.add(Escalation(
-            campaign_id=c.campaign.id or 0, township_id=c.campaign.township_id, obligation_id=ob.id,
-            trigger="overdue", level=ob.escalation_level, level_key=level.key,
-            reason=f"“{ob.title}”（{c.subject.name}，{ob.period}）应于{ob.due_on.isoformat()}前报送，"
-                   f"逾期{days_late}天仍未报送，升级为{level.name}",
-            created_at=now,
-        ))
-        climbed += 1
-    # After downtime several levels may be reached at once: they are all recorded, but only the
-    # highest is mailed (like reminders, never a burst of stale ones).
-    level = ladder[ob.escalation_level - 1]
-    following = ladder[ob.escalation_level] if ob.escalation_level < len(ladder) else None
-    context = _item(c, today) | {"today": today, "days_late": days_late, "level": ob.escalation_level,
-                                 "level_name": level.name, "next_level_name": following.name if following else None}
-    for user in _ladder_recipients(users, {r.role for r in level.recipients}, c.campaign.township_id):
-        enqueue_mail(session, key=f"escalation:{ob.id}:{ob.escalation_level}:{user.id}", to=user,
-                     template="escalation", context=context, now=now)
-    ob.version += 1
-    session.add(ob)
-    return climbed
+    return climb_overdue(session, now, calendar) + climb_measures(session, now, calendar)

@@ -7,8 +7,9 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 from sqlalchemy import func
@@ -18,6 +19,7 @@ from api.auth import SESSION_COOKIE, OptionalPrincipal
 from api.deps import ClockDep, SessionDep
 from api.routes.campaigns import campaign_public
 from core.settings import get_settings
+from domain.errors import DubanError, PermissionDenied
 from models import Campaign, OrgUnit
 from tasks.accounts import authenticate, close_session, open_session
 from tasks.registry import get_definitions
@@ -29,6 +31,8 @@ STATUS_LABELS = {
     "pending": "未开始", "open": "进行中", "in_review": "审核中", "passed": "已通过", "overdue": "已逾期",
     "waived": "不适用", "scheduled": "未开放", "submitted": "已提交", "met": "已完成", "late": "逾期完成",
     "missed": "未完成", "active": "进行中", "completed": "已完成", "cancelled": "已撤销",
+    "in_notice": "公示中", "draft": "草稿", "returned": "已退回", "approved": "已通过", "rejected": "不予通过",
+    "withdrawn": "已撤回",
 }
 
 
@@ -39,18 +43,98 @@ def zh_date(value: dt.date | dt.datetime) -> str:
 templates.env.filters["zh_date"] = zh_date
 templates.env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
 
-router = APIRouter(include_in_schema=False)
+FLASH_COOKIE = "duban_flash"
+PAGE_SIZE = 50
+ROLE_LABELS = {"admin": "管理员（县委组织部）", "reviewer": "审核人", "submitter": "填报人", "observer": "观察员（县领导）"}
+templates.env.filters["role_label"] = lambda r: ROLE_LABELS.get(r, r)
+
+
+def show_value(value: Any) -> str:
+    """A form value as text: lists (villages, attachments) joined, booleans as 是/否, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+templates.env.filters["show_value"] = show_value
+
+
+def wants_html(request: Request) -> bool:
+    """A browser (not an API client with a token) asked: errors become pages, not problem+json."""
+    return "text/html" in request.headers.get("accept", "") and not request.headers.get("authorization")
+
+
+class HtmlErrorRoute(APIRoute):
+    """Web pages answer a browser's 403/404/409 with a zh-CN error page; API clients keep problem+json."""
+
+    def get_route_handler(self) -> Any:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except DubanError as exc:
+                if not wants_html(request):
+                    raise
+                return error_page(request, exc.status, exc.title, exc.detail)
+
+        return handler
+
+
+router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    return _render(request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    from urllib.parse import unquote
+
     context.setdefault("organisation", get_settings().organisation_name)
     context.setdefault("user", None)
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    raw = request.cookies.get(FLASH_COOKIE)
+    kind, _, text = unquote(raw).partition(":") if raw else ("", "", "")
+    context.setdefault("flash", {"kind": kind, "text": text} if text else None)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    if raw:
+        response.delete_cookie(FLASH_COOKIE)
+    return response
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
+def flash_redirect(url: str, message: str, kind: str = "ok") -> RedirectResponse:
+    """Redirect after an action (POST → 303 → GET) with a one-time message shown on the next page."""
+    from urllib.parse import quote
+
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(FLASH_COOKIE, quote(f"{kind}:{message}"), httponly=True, samesite="lax", max_age=300)
+    return response
+
+
+def paginate(items: list[Any], page: int, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of ``items`` (``?page=`` starts at 1) with what the pager needs."""
+    pages = max(1, (len(items) + size - 1) // size)
+    page = min(max(1, page), pages)
+    return {"rows": items[(page - 1) * size: page * size], "page": page, "pages": pages, "total": len(items)}
+
+
+def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+def check_csrf(request: Request, sent: str) -> None:
+    expected = getattr(request.state, "csrf_token", "")
+    if not expected or not secrets.compare_digest(sent, expected):
+        raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
+
+
+_login_redirect = login_redirect
+_check_csrf = check_csrf
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -166,34 +250,61 @@ def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) 
     })
 
 
-def _check_csrf(request: Request, sent: str) -> None:
-    expected = getattr(request.state, "csrf_token", "")
-    if not expected or not secrets.compare_digest(sent, expected):
-        from domain.errors import PermissionDenied
-
-        raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
-
-
 @router.get("/todos", response_class=HTMLResponse, response_model=None)
-def todos_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep) -> HTMLResponse | RedirectResponse:
-    """The township's to-do list, soonest deadline first; reviewers see their queue instead."""
+def todos_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+               page: int = 1) -> HTMLResponse | RedirectResponse:
+    """The township's to-do list, soonest deadline first, with what is still missing; reviewers see their queue."""
     from api.routes.submissions import review_queue, todos
 
     if principal is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     items: list[dict[str, Any]] = []
     queue: list[dict[str, Any]] = []
     if principal.user.role == "submitter":
-        items = todos(session, principal, clock)["items"]
+        items = todos(session, principal, clock, limit=500)["items"]
+        _add_missing(session, items)
     elif principal.user.role in ("admin", "reviewer"):
         queue = review_queue(session, principal)["items"]
-    return _render(request, "todos.html", {"user": principal.user, "items": items, "queue": queue})
+    pager = paginate(items or queue, page)
+    return _render(request, "todos.html", {
+        "user": principal.user, "items": pager["rows"] if items else [], "queue": pager["rows"] if queue else [],
+        "pager": pager,
+    })
+
+
+def _add_missing(session: SessionDep, items: list[dict[str, Any]]) -> None:
+    """What each to-do still lacks: no material yet, the required fields left empty, or a decision pending."""
+    from domain.review import EDITABLE
+    from models import Submission
+    from tasks.registry import get_definition
+
+    campaigns: dict[int, Campaign | None] = {}
+    for item in items:
+        sid = item["submission_id"]
+        if sid is None:
+            item["missing"] = "尚未填报"
+            continue
+        sub = session.get(Submission, sid)
+        if sub is None or sub.status not in EDITABLE:
+            item["missing"] = {"submitted": "等待审核", "in_review": "等待审核", "approved": "无",
+                               "rejected": "已不予通过"}.get(sub.status if sub else "", "")
+            continue
+        cid = sub.campaign_id
+        if cid not in campaigns:
+            campaigns[cid] = session.get(Campaign, cid)
+        campaign = campaigns[cid]
+        form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
+        empty = [f.label for f in form.fields if f.required and sub.data.get(f.key) in (None, "", [])] if form else []
+        prefix = ("已退回，待修改后重新提交" if sub.status == "returned" else
+                  "尚未填报" if sub.created_by is None else "草稿未提交")
+        item["missing"] = prefix + (f"；未填：{'、'.join(empty)}" if empty else "")
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
-def submission_page(submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
-                    flash: str | None = None) -> HTMLResponse | RedirectResponse:
-    """A submission with its content, rounds, reviews and audit history; reviewers decide here."""
+def submission_page(submission_id: int, request: Request, session: SessionDep,
+                    principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+    """A submission with its content, attachments, rounds, changes since the last return, reviews and
+    audit history; reviewers decide here, the township edits and submits from here."""
     from api.routes.submissions import submission_public
     from domain import review as rules
     from tasks import review as service
@@ -201,7 +312,7 @@ def submission_page(submission_id: int, request: Request, session: SessionDep, p
     from tasks.registry import get_definition
 
     if principal is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     sub = service.load_submission(session, principal, submission_id)
     detail = submission_public(session, principal, sub)
     campaign = session.get(Campaign, sub.campaign_id)
@@ -213,11 +324,22 @@ def submission_page(submission_id: int, request: Request, session: SessionDep, p
         can_decide = rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role),
                                          sub.township_id) and principal.user.id not in {sub.submitted_by, sub.created_by}
     can_submit = sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id)
+    labels = {f.key: f.label for f in form.fields} if form else {}
+    changes = _changes_since_return(detail["rounds"])
+    last_return = next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None)
     history = events_for(session, "submission", sub.id, 500, 0)
     return _render(request, "submission.html", {
         "user": principal.user, "s": detail, "form": form, "can_decide": can_decide, "can_submit": can_submit,
-        "history": history, "flash": flash,
+        "history": history, "labels": labels, "changes": changes, "last_return": last_return,
     })
+
+
+def _changes_since_return(rounds: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Fields that differ between the last two submitted rounds (what the township changed after a return)."""
+    if len(rounds) < 2:
+        return None
+    old, new = rounds[-2]["data"], rounds[-1]["data"]
+    return [{"field": k, "before": old.get(k), "after": new.get(k)} for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)
@@ -226,26 +348,27 @@ def submission_decide(
     decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> RedirectResponse:
-    from domain.errors import DubanError
     from tasks import review as service
 
     if principal is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
-    _check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)
     try:
         if decision == "submit":
             service.submit_submission(session, principal, clock.now(), submission_id, version)
+        elif decision == "withdraw":
+            service.withdraw_submission(session, principal, clock.now(), submission_id, version)
         else:
             service.decide(session, principal, clock.now(), submission_id, decision=decision, comment=comment or None,
                            version=version)
         session.commit()
-        message = {"approve": "已审核通过", "return": "已退回修改", "reject": "已不予通过", "submit": "已提交"}.get(decision, "已处理")
+        message = {"approve": "已审核通过", "return": "已退回修改", "reject": "已不予通过", "submit": "已提交",
+                   "withdraw": "已撤回为草稿"}.get(decision, "已处理")
+        kind = "ok"
     except DubanError as exc:
         session.rollback()
         if exc.status == 404:
             raise
-        message = f"操作未完成：{exc.detail}"
-    from urllib.parse import quote
-
-    return RedirectResponse(f"/submissions/{submission_id}?flash={quote(message)}", status_code=303)
+        message, kind = f"操作未完成：{exc.detail}", "error"
+    return flash_redirect(f"/submissions/{submission_id}", message, kind)

@@ -66,10 +66,34 @@ ROUTES: list[Row] = [
     Row("GET", "/api/v1/calendar/{year}", None, reason="the working-day calendar is public reference data"),
     Row("POST", "/api/v1/outbox/{outbox_id}/retry", None, reason="the county-wide mail queue is for administrators only",
         expect=403),
+    Row("GET", "/api/v1/ledgers/{name}.xlsx", None,
+        reason="names a kind of ledger, not an object; its rows are scoped to the caller (tests/api/test_ledgers.py)"),
     # The web pages name the same objects as the API.
     Row("GET", "/campaigns/{campaign_id}", "campaign"),
     Row("GET", "/submissions/{submission_id}", "quarterly"),
     Row("POST", "/submissions/{submission_id}/decide", "quarterly", "form"),
+    Row("GET", "/submissions/{submission_id}/edit", "draft"),
+    Row("POST", "/submissions/{submission_id}/edit", "draft", "form"),
+    Row("GET", "/obligations/{obligation_id}/form", "obligation"),
+    Row("POST", "/obligations/{obligation_id}/form", "obligation"),
+    # Escalations (督办), their documents and accountability cases (问责).
+    Row("POST", "/api/v1/submissions/{submission_id}/unverified", "quarterly", "unverified"),
+    Row("GET", "/api/v1/escalations/{escalation_id}", "escalation"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/interview", "escalation", "interview"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/confirm", "escalation", "check"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/dismiss", "escalation", "check"),
+    Row("GET", "/api/v1/documents/{document_id}", "document"),
+    Row("GET", "/api/v1/documents/{document_id}/html", "document"),
+    Row("GET", "/api/v1/documents/{document_id}/pdf", "document"),
+    Row("GET", "/api/v1/cases/{case_id}", "case"),
+    Row("POST", "/api/v1/cases/{case_id}/decision", "case", "case_decision"),
+    Row("POST", "/api/v1/cases/{case_id}/close", "case", "check"),
+    Row("GET", "/escalations/{escalation_id}", "escalation"),
+    Row("POST", "/escalations/{escalation_id}/interview", "escalation", "form"),
+    Row("POST", "/escalations/{escalation_id}/check", "escalation", "form"),
+    Row("GET", "/cases/{case_id}", "case"),
+    Row("POST", "/cases/{case_id}/decision", "case", "form"),
+    Row("POST", "/cases/{case_id}/close", "case", "form"),
 ]
 
 OUTSIDERS = ["qx01-liaison", "qx01-secretary", "qx03-liaison", "qx03-secretary"]
@@ -197,11 +221,51 @@ async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeyp
     # An obligation nobody has answered yet (the 2026 Q1 report).
     w.ids["obligation"] = await _obligation(anon, liaison, campaign, "quarterly_report", "2026Q1")
 
+    # The list did not confirm it was verified (an escalation); the county reviewer marks the report
+    # unverified too, which the administrator confirms (an accountability case); and an urging notice.
+    reviewer, admin = await w.as_("county-reviewer"), await w.as_("admin")
+    flagged = (await _ok(await anon.get("/api/v1/escalations", headers=admin,
+                                        params={"trigger": "unverified", "township": "QX02"})))["items"]
+    assert [e["submission_id"] for e in flagged] == [listed["id"]]
+    flagged = flagged[0]
+    w.ids["escalation"] = flagged["id"]
+    other = await _ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/unverified", headers=reviewer,
+                                      json={"comment": "报告数据与实地不符"}), 201)
+    case = await _ok(await anon.post(f"/api/v1/escalations/{other['id']}/confirm", headers=admin,
+                                     json={"note": "核实属实", "version": other["version"]}), 201)
+    w.ids["case"] = case["id"]
+    w.ids["document"] = _issue_document(flagged["id"])
+
     # A 一村一策 draft, saved incomplete.
     draft = await _ok(await anon.post("/api/v1/submissions", headers=liaison, json={
         "obligation_id": await _obligation(anon, liaison, campaign, "plan"), "data": {"problems": "班子不团结"}}), 201)
     w.ids["draft"] = draft["id"]
     return w
+
+
+def _issue_document(escalation_id: int) -> int:
+    """An urging notice (催办通知) for a QX02 escalation, through the engine's own document writer."""
+    from sqlmodel import Session
+
+    from domain.definitions import EscalationLevel
+    from models import Campaign, Escalation, OrgUnit
+    from tasks.escalation import Step, issue_document
+
+    with Session(get_engine()) as s:
+        esc = s.get(Escalation, escalation_id)
+        assert esc is not None
+        campaign, township = s.get(Campaign, esc.campaign_id), s.get(OrgUnit, esc.township_id)
+        assert campaign is not None and township is not None
+        level = EscalationLevel(key="urge", name="催办", after_workdays=1, recipients=[{"role": "submitter"}],
+                                document="urging_notice")
+        step = Step(campaign=campaign, township=township, trigger=esc.trigger, level=1, key="doc", reason=esc.reason,
+                    item_title="名单")
+        now = dt.datetime(2025, 12, 10, 9, 0, tzinfo=CHINA_TZ)
+        doc = issue_document(s, level, step, esc, now.date(), now)
+        esc.document_id = doc.id
+        s.add(esc)
+        s.commit()
+        return doc.id or 0
 
 
 async def _approve_list(w: World) -> None:
@@ -222,8 +286,19 @@ async def _body_for(w: World, row: Row) -> dict[str, Any]:
         return {"files": {"file": ("证明.pdf", PDF, "application/pdf")}}
     if row.body == "action":
         return {"json": {"action": "apply", "version": 1}}
+    if row.body == "form" and row.target in ("escalation", "case"):
+        return {"data": {"version": "1", "csrf_token": "", "note": "核实", "outcome": "dismiss", "decision": "no_action",
+                         "interview_on": "2025-12-10"}}
     if row.body == "form":
         return {"data": {"decision": "approve", "version": str(await w.version(row.target or "")), "csrf_token": ""}}
+    extra = {
+        "unverified": {"comment": "经核实存在随意上报"},
+        "interview": {"interview_on": "2025-12-10", "outcome": "已约谈", "version": 1},
+        "check": {"note": "经核实", "version": 1},
+        "case_decision": {"decision": "admonishment", "note": "诫勉谈话", "version": 1},
+    }
+    if row.body in extra:
+        return {"json": extra[row.body]}
     version = await w.version(row.target or "")
     payload: dict[str, Any] = {
         "version": {"version": version},
@@ -260,7 +335,7 @@ async def test_outsiders_get_404_on_every_route_naming_a_qx02_object(world: Worl
         for row in ROUTES:
             if row.target is None:  # reference data, the same for everyone
                 sample = {"/api/v1/definitions/{key}": "weak_village_rectification", "/api/v1/calendar/{year}": 2025,
-                          "/api/v1/outbox/{outbox_id}/retry": 1}[row.path]
+                          "/api/v1/outbox/{outbox_id}/retry": 1, "/api/v1/ledgers/{name}.xlsx": "campaigns"}[row.path]
                 response = await _call(w, row, sample, headers)
                 if response.status_code != row.expect:
                     failures.append(f"{username}: {row.method} {row.path} → {response.status_code}, "

@@ -517,7 +517,7 @@ async def test_village_plan_returned_past_the_bound_escalates(
     assert outbox(demo_county, sid).count((f"return:{sid}:3:0", EMAIL["qx01-liaison"])) == 1
     admin = await users("admin")
     events = (await c.get(f"{API}/audit", params={"subject": f"escalation:{esc.id}"}, headers=admin)).json()["items"]
-    assert [(e["action"], e["after"]["trigger"], e["after"]["returns"]) for e in events] == [
+    assert [(e["action"], e["after"]["trigger"], e["after"]["evidence"]["returns"]) for e in events] == [
         ("escalation.open", "returns_exceeded", 3)]
     with Session(demo_county) as s:
         reviews = s.exec(select(Review).where(Review.submission_id == sid).order_by(col(Review.id))).all()

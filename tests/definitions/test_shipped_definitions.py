@@ -169,7 +169,7 @@ def test_weak_village_fixed_deadlines_and_quarterly_form() -> None:
     assert ladder[1].document == "supervision_order" and ladder[1].new_deadline_workdays
     assert ladder[-1].opens_case and not any(level.opens_case for level in ladder[:-1])
     triggers = definition.escalation.triggers
-    assert all([triggers.zero_report, triggers.unverified, triggers.returns_exceeded,
+    assert all(t.enabled for t in [triggers.zero_report, triggers.unverified, triggers.returns_exceeded,
                 triggers.measures_overdue, triggers.relapse])
 
 

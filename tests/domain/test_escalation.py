@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from domain import accountability as case_rules
 from domain.calendar import WorkCalendar
-from domain.escalation import level_dates, level_reached
+from domain.definitions import DEFAULT_BOILERPLATE, Form
+from domain.errors import InvalidTransition, ValidationFailed
+from domain.escalation import is_hollow, level_dates, level_reached, zero_report_findings
 
 CAL = WorkCalendar()
 LADDER = [1, 3, 5, 5, 10]
@@ -28,3 +33,59 @@ def test_level_reached_by_day() -> None:
 
 def test_zero_delay_level_is_reached_on_the_due_day_plus_nothing() -> None:
     assert level_dates(dt.date(2025, 12, 19), [0, 1], CAL) == [dt.date(2025, 12, 19), dt.date(2025, 12, 22)]
+
+
+# ---- 零上报 and accountability decisions --------------------------------------------------------------
+
+
+LIST_FORM = Form.model_validate({"key": "weak_village_list", "name": "名单", "fields": [
+    {"key": "villages", "label": "后进薄弱村党组织名单", "type": "villages", "required": False},
+    {"key": "investigation", "label": "调查摸底情况", "type": "textarea"},
+    {"key": "zero_report_reason", "label": "零上报情况说明", "type": "textarea", "required": False,
+     "required_when_empty": "villages"},
+]})
+
+
+@pytest.mark.parametrize(("text", "hollow"), [
+    ("无", True), ("暂无。", True), ("无 无 无", True), ("见附件", True), ("——", True), ("  ", True),
+    ("同上。", True), ("好", True), ("新发展党员3名", False), ("基本情况", False),
+    ("班子调整到位，新发展党员1名。", False), ("无职党员设岗定责12人", False),
+])
+def test_hollow_sections(text: str, hollow: bool) -> None:
+    assert is_hollow(text, DEFAULT_BOILERPLATE, 4) is hollow
+
+
+def test_an_empty_list_is_a_zero_report_when_weak_villages_are_known() -> None:
+    data = {"villages": [], "investigation": "镇党委逐村走访，召开党员座谈会。", "zero_report_reason": "经调查，本镇各村运行正常。"}
+    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
+                                known_weak_villages=["石桥村", "柳塘村"]) == [
+        "“后进薄弱村党组织名单”未列出任何村，但本乡镇有已知的后进薄弱村：石桥村、柳塘村"]
+    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == []
+    hollow = data | {"zero_report_reason": "无"}
+    assert zero_report_findings(LIST_FORM, hollow, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == [
+        "“后进薄弱村党组织名单”未列出任何村，“零上报情况说明”也没有说明实际理由"]
+    listed = data | {"villages": ["QX01001"], "investigation": "暂无"}
+    assert zero_report_findings(LIST_FORM, listed, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
+                                known_weak_villages=["石桥村"]) == ["“调查摸底情况”只填写了“暂无”，没有实际内容"]
+
+
+def test_case_decisions_and_their_rating_effects() -> None:
+    open_case = case_rules.CaseState(status="open")
+    decided = case_rules.decide(open_case, "rating_downgrade", "未完成干部派驻任务", 2027)
+    assert (decided.status, decided.rating_effect, decided.rating_year) == ("decided", "not_excellent_or_good", 2027)
+    talk = case_rules.decide(open_case, "admonishment", "诫勉谈话", 2027)
+    assert (talk.rating_effect, talk.rating_year) == (None, None)
+    assert case_rules.decide(open_case, "suspension", "歇职一个月", 2027, 30).suspension_days == 30
+    with pytest.raises(ValidationFailed):
+        case_rules.decide(open_case, "suspension", "歇职", 2027)
+    with pytest.raises(ValidationFailed):
+        case_rules.decide(open_case, "admonishment", "诫勉", 2027, 5)
+    with pytest.raises(ValidationFailed):
+        case_rules.decide(open_case, "dismissal", "开除", 2027)
+    with pytest.raises(ValidationFailed):
+        case_rules.decide(open_case, "criticism", "  ", 2027)
+    with pytest.raises(InvalidTransition):
+        case_rules.decide(decided, "criticism", "再次决定", 2027)
+    with pytest.raises(InvalidTransition):
+        case_rules.close(open_case, "未决定不能结案")
+    assert case_rules.close(decided, "已在年度考核中执行").status == "closed"

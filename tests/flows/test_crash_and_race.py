@@ -357,7 +357,7 @@ def test_two_schedulers_and_two_raw_workers_send_each_mail_once(
         steps = [(e.obligation_id, e.trigger, e.level) for e in s.exec(select(Escalation))]
         assert steps and len(steps) == len(set(steps))  # each level of the ladder climbed once
         levels = {(e.obligation_id, e.level) for e in s.exec(select(Escalation).where(Escalation.created_at == DAY))}
-        assert {(int(m.key.split(":")[1]), int(m.key.split(":")[2])) for m in escalations} <= levels
+        assert {(int(m.key.split(":")[2]), int(m.key.split(":")[3])) for m in escalations} <= levels
         drafts = s.exec(select(Submission.obligation_id)).all()
         assert len(drafts) == len(set(drafts))
     print(f"raw tick failures (rolled back): {Counter(f for _, f in raw_failures)}; "

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from core.clock import CHINA_TZ
 from core.db import session_scope
 from core.settings import get_settings
-from models import Campaign, Obligation, OrgUnit, OutboxMessage, ReminderLog, Submission, User
+from models import Campaign, Escalation, Obligation, OrgUnit, OutboxMessage, ReminderLog, Submission, User
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import SmtpMailer
 from tasks.launch import launch_one
@@ -172,7 +172,8 @@ def submit_q4_report(engine: Engine, username: str, now: dt.datetime, obligation
         principal = principal_for(s, user)
         draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).one()
         assert draft.created_by is None and draft.status == "draft"  # the draft the tick created
-        data = {"basic_situation": "基本情况", "results": "取得成效", "main_problems": "存在问题", "next_steps": "下步打算"}
+        data = {"basic_situation": "柳河乡2个后进村已完成班子调整", "results": "新发展党员2名，集体经济增收3万元",
+                "main_problems": "个别村党员老化", "next_steps": "下季度培养入党积极分子4名"}
         draft = review.update_draft(s, principal, now, draft.id or 0, data, draft.version)
         review.submit_submission(s, principal, now, draft.id or 0, draft.version)
 
@@ -265,11 +266,15 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
         towns = {t.id: t for t in s.exec(select(OrgUnit).where(OrgUnit.kind == "township"))}
         obligations = {o.id: o for o in s.exec(select(Obligation))}
         campaigns = {c.id: c for c in s.exec(select(Campaign))}
+        steps = {e.key: e for e in s.exec(select(Escalation))}
     county = {u.email for u in users.values() if u.role in ("admin", "observer") or u.level == "county"}
     township_of_mail: dict[str, str] = {}
     for r in received:
         key = outbox[r.message_id].key
-        if key.startswith(("request:", "reminder:", "escalation:")):
+        if key.startswith("escalation:"):  # escalation:<step key>:<user>
+            step = steps[key.split(":", 1)[1].rsplit(":", 1)[0]]
+            township_of_mail[r.message_id] = towns[step.township_id].name
+        elif key.startswith(("request:", "reminder:")):
             ob = obligations[int(key.split(":")[1])]
             township_of_mail[r.message_id] = towns[campaigns[ob.campaign_id].township_id].name
     for r in received:
@@ -300,9 +305,9 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
     # Every other mail about the quarterly report to QX01's liaison is an escalation once it is missed:
     # 催办 one working day after the due date (Mon 22 Dec), 督办 three (Thu 25 Dec).
     others = [r for r in received if r.rcpt_tos == [QX01_LIAISON] and "季度报告" in r.subject and r not in qx01]
-    assert [(outbox[r.message_id].key.split(":")[:3], r.subject[: r.subject.index("】") + 1], r.day) for r in others] == [
-        (["escalation", str(q4["QX01"].id), "1"], "【催办】", dt.date(2025, 12, 22)),
-        (["escalation", str(q4["QX01"].id), "2"], "【督办】", dt.date(2025, 12, 25)),
+    assert [(outbox[r.message_id].key.split(":")[:4], r.subject[: r.subject.index("】") + 1], r.day) for r in others] == [
+        (["escalation", "overdue", str(q4["QX01"].id), "1"], "【催办】", dt.date(2025, 12, 22)),
+        (["escalation", "overdue", str(q4["QX01"].id), "2"], "【督办】", dt.date(2025, 12, 25)),
     ]
 
     # QX02 submits on 15 Dec: the request and the reminder of 10 Dec, nothing after.

@@ -211,7 +211,7 @@ async def test_missed_deadline_climbs_the_ladder_once_per_level_and_stops_on_sub
         assert levels == [(1, "urge", dt.date(2025, 12, 22)), (2, "supervise", dt.date(2025, 12, 25)),
                           (3, "interview", dt.date(2026, 1, 4))]
         assert s.get(Obligation, ob.id).escalation_level == 3  # type: ignore[union-attr]
-        mails = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"escalation:{ob.id}:%"))).all()
+        mails = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"escalation:overdue:{ob.id}:%"))).all()
         assert any("【催办】" in m.subject for m in mails) and any("【约谈乡镇党委主要负责同志】" in m.subject for m in mails)
     # A late submission stops the climb and resolves the open escalations.
     with session_scope(campaign) as s:

@@ -1,0 +1,85 @@
+"""Ledgers (台账): lists as Excel workbooks, and the org hierarchy and 一村一策 plans imported from Excel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+
+from api.auth import CurrentPrincipal
+from api.deps import ClockDep, SessionDep
+from tasks import ledger as service
+
+router = APIRouter(prefix="/api/v1/ledgers", tags=["ledgers"])
+
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {service.XLSX_MEDIA_TYPE: {}}, "description": "the workbook (one sheet, a header row, one row per item)"},
+}
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """An attachment with a Chinese file name (RFC 5987 ``filename*``) and an ASCII fallback."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def xlsx_response(content: bytes, filename: str, fallback: str) -> Response:
+    return Response(content, media_type=service.XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": content_disposition(filename, fallback),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    })
+
+
+async def read_upload(file: UploadFile) -> bytes:
+    """The uploaded bytes, reading at most one byte past the limit (the task answers 413 for that)."""
+    return await file.read(service.MAX_UPLOAD_BYTES + 1)
+
+
+@router.get("/{name}.xlsx", response_class=Response, responses=XLSX_RESPONSE,
+            summary="A ledger as an Excel workbook: campaigns, obligations, rectifications or escalations")
+def export_ledger(
+    name: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    clock: ClockDep,
+    township: Annotated[str | None, Query(max_length=32, description="township code")] = None,
+    year: Annotated[int | None, Query(ge=1900, le=2200, description="campaign year")] = None,
+    definition: Annotated[str | None, Query(max_length=64, description="definition key")] = None,
+    campaign: Annotated[int | None, Query(ge=1, description="campaign id")] = None,
+    status: Annotated[str | None, Query(max_length=16, description="status code of the listed items")] = None,
+) -> Response:
+    """The same rows, with the same filters and the same township scope, as the matching JSON list:
+    ``campaigns`` ↔ ``GET /campaigns``; ``obligations`` ↔ the deadlines of those campaigns;
+    ``rectifications`` ↔ ``GET /rectifications`` joined with each village's 一村一策 plan; ``escalations``."""
+    filters = service.LedgerFilters(township=township, year=year, definition=definition, campaign=campaign,
+                                    status=status)
+    content, filename = service.export_ledger(session, principal, name, filters, clock.now())
+    suffix = filename.rsplit("-", 1)[-1]
+    return xlsx_response(content, filename, f"duban-{name}-{suffix}")
+
+
+@router.post("/org-units", summary="Import the org hierarchy from .xlsx (administrators; all rows or none)")
+async def import_org_units(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                           file: Annotated[UploadFile, File(description="columns code, name, kind, parent, "
+                                                            "collective_income, key_contact_class")]) -> dict[str, Any]:
+    principal.require_role("admin")
+    content = await read_upload(file)
+    result = service.import_org_units_xlsx(session, principal, clock.now(), content, file.filename)
+    session.commit()
+    return result
+
+
+@router.post("/rectification-plans", summary="Import 一村一策 plans of a campaign from .xlsx (one row per village)")
+async def import_rectification_plans(
+    session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+    campaign_id: Annotated[int, Query(ge=1, description="the weak-village rectification campaign")],
+    file: Annotated[UploadFile, File(description="村编码 or 村名称, then the 一村一策 fields")],
+) -> dict[str, Any]:
+    """Every row is checked first; any problem answers 422 with ``errors`` = [{row, column, message}] and
+    nothing is written. Otherwise each village's draft is created or updated."""
+    content = await read_upload(file)
+    result = service.import_rectification_plans_xlsx(session, principal, clock.now(), campaign_id, content,
+                                                     file.filename)
+    session.commit()
+    return result

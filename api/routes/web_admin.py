@@ -1,0 +1,309 @@
+"""Administrators' web pages: launch campaigns (preview → confirm), org units, users, holiday
+calendars and campaign definitions. Everything goes through the same tasks and flows as the JSON API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session, col, select
+
+import flows.launch as launch_flows
+from api.auth import OptionalPrincipal
+from api.deps import ClockDep, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from core.clock import local_today
+from domain.errors import DubanError, NotFound
+from models import CalendarYear, OrgUnit, User, UserScope
+from tasks.accounts import Principal, create_user
+from tasks.launch import check_year, load_context, plan_for
+from tasks.registry import get_definition, get_definitions
+
+router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
+
+MAX_UPLOAD = 1024 * 1024
+
+
+def _admin(request: Request, principal: Principal | None) -> Principal | None:
+    """The administrator, None when nobody is signed in (→ login); any other role gets 403."""
+    if principal is not None:
+        principal.require_role("admin")
+    return principal
+
+
+def _townships(session: Session) -> list[OrgUnit]:
+    return list(session.exec(select(OrgUnit).where(OrgUnit.kind == "township").order_by(col(OrgUnit.code))))
+
+
+# ---- launch -----------------------------------------------------------------------------------------
+
+
+def _launch_page(request: Request, session: Session, principal: Principal, clock: ClockDep, *, definition: str = "",
+                 year: int | None = None, chosen: list[str] | None = None, preview: dict[str, Any] | None = None,
+                 errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    definitions = get_definitions()
+    return _render(request, "launch.html", {
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "definition": definition,
+        "year": year or local_today(clock).year, "townships": _townships(session), "chosen": chosen or [],
+        "preview": preview, "errors": errors or {},
+    }, status_code=status_code)
+
+
+@router.get("/admin/launch", response_class=HTMLResponse, response_model=None)
+def launch_form(request: Request, session: SessionDep, principal: OptionalPrincipal,
+                clock: ClockDep) -> HTMLResponse | RedirectResponse:
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    return _launch_page(request, session, principal, clock)
+
+
+def _checked_launch(session: Session, definition: str, year: str, townships: list[str]) -> tuple[int, dict[str, str]]:
+    errors: dict[str, str] = {}
+    if definition not in get_definitions():
+        errors["definition"] = "请选择督办定义"
+    number = int(year) if year.strip().isdigit() else 0
+    if not number:
+        errors["year"] = "请填写年度，例如 2027"
+    elif "definition" not in errors:
+        try:
+            check_year(get_definition(definition), number)
+        except DubanError as exc:
+            errors["year"] = exc.detail
+    known = {t.code for t in _townships(session)}
+    if not townships:
+        errors["townships"] = "请至少选择一个乡镇"
+    elif set(townships) - known:
+        errors["townships"] = f"不认识的乡镇编码：{'、'.join(sorted(set(townships) - known))}"
+    return number, errors
+
+
+@router.post("/admin/launch/preview", response_class=HTMLResponse, response_model=None)
+def launch_preview(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
+    townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """The stages and deadlines the launch would create, planned by the same code the launch uses."""
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    codes = list(dict.fromkeys(townships or []))
+    number, errors = _checked_launch(session, definition, year, codes)
+    if errors:
+        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
+                            chosen=codes, errors=errors, status_code=422)
+    ctx = load_context(session, definition, codes)
+    today = local_today(clock)
+    plans = [plan_for(ctx, code, number, today) for code in codes]
+    names = {t.code: t.name for t in ctx.townships.values()}
+    subjects = {t.code: t.name for t in ctx.townships.values()} | {
+        v.code: v.name for vs in ctx.villages.values() for v in vs}
+    preview = {
+        "definition": ctx.definition, "year": number, "codes": codes,
+        "plans": [{"township": code, "township_name": names[code], "plan": plan} for code, plan in zip(codes, plans, strict=True)],
+        "subjects": subjects,
+    }
+    return _launch_page(request, session, principal, clock, definition=definition, year=number, chosen=codes, preview=preview)
+
+
+@router.post("/admin/launch", response_model=None)
+async def launch_confirm(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
+    townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do."""
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    codes = list(dict.fromkeys(townships or []))
+    number, errors = _checked_launch(session, definition, year, codes)
+    session.commit()  # the flow writes through its own connection
+    if errors:
+        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
+                            chosen=codes, errors=errors, status_code=422)
+    name = get_definition(definition).name
+    if len(codes) == 1:
+        result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now())
+        if result["status"] == "exists":
+            return flash_redirect(f"/campaigns/{result['campaign_id']}", result["detail"] or "已经启动过", "error")
+        return flash_redirect(f"/campaigns/{result['campaign_id']}", f"已启动 {number}年“{name}”")
+    items = await launch_flows.launch_for_townships(definition, number, townships=codes, now=clock.now())
+    created = sum(1 for i in items if i["status"] == "created")
+    existing = sum(1 for i in items if i["status"] == "exists")
+    failed = [i for i in items if i["status"] == "failed"]
+    message = f"{number}年“{name}”：新启动 {created} 个乡镇，已启动过 {existing} 个" + (
+        f"，失败 {len(failed)} 个（{'；'.join(str(i['detail']) for i in failed[:3])}）" if failed else "")
+    return flash_redirect("/", message, "error" if failed else "ok")
+
+
+# ---- org units ----------------------------------------------------------------------------------------
+
+
+@router.get("/admin/org-units", response_class=HTMLResponse, response_model=None)
+def org_units_page(request: Request, session: SessionDep, principal: OptionalPrincipal, page: int = 1,
+                   kind: str = "") -> HTMLResponse | RedirectResponse:
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    stmt = select(OrgUnit).order_by(col(OrgUnit.code))
+    if kind in ("county", "township", "village"):
+        stmt = stmt.where(OrgUnit.kind == kind)
+    units = list(session.exec(stmt))
+    parents = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
+    return _render(request, "org_units.html", {
+        "user": principal.user, "pager": paginate(units, page), "parents": parents, "kind": kind,
+    })
+
+
+# ---- users --------------------------------------------------------------------------------------------
+
+
+def _users_page(request: Request, session: Session, principal: Principal, page: int, *, form: dict[str, Any] | None = None,
+                errors: dict[str, str] | None = None, message: str | None = None, status_code: int = 200) -> HTMLResponse:
+    users = list(session.exec(select(User).order_by(col(User.id))))
+    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
+    scopes: dict[int, list[str]] = {}
+    for scope, unit in session.exec(select(UserScope, OrgUnit).join(OrgUnit, col(UserScope.org_unit_id) == OrgUnit.id)):
+        scopes.setdefault(scope.user_id, []).append(unit.name)
+    return _render(request, "users.html", {
+        "user": principal.user, "pager": paginate(users, page), "units": units, "scopes": scopes,
+        "townships": _townships(session), "form": form or {}, "errors": errors or {}, "message": message,
+    }, status_code=status_code)
+
+
+@router.get("/admin/users", response_class=HTMLResponse, response_model=None)
+def users_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
+               page: int = 1) -> HTMLResponse | RedirectResponse:
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    return _users_page(request, session, principal, page)
+
+
+@router.post("/admin/users", response_model=None)
+async def add_user(request: Request, session: SessionDep, principal: OptionalPrincipal,
+                   clock: ClockDep) -> HTMLResponse | RedirectResponse:
+    """Add an account through ``tasks.accounts.create_user`` (the same rules as ``duban users add``)."""
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    sent = await request.form()
+    check_csrf(request, str(sent.get("csrf_token", "")))
+    keys = ("username", "display_name", "role", "level", "unit", "email", "password")
+    form = {k: str(sent.get(k, "")).strip() for k in keys}
+    data: dict[str, Any] = {k: v for k, v in form.items() if v}
+    scopes = [str(s) for s in sent.getlist("scopes") if str(s)]
+    if scopes:
+        data["scopes"] = scopes
+    data["daily_digest"] = sent.get("daily_digest") == "on"
+    try:
+        user = create_user(session, data, clock.now())
+        session.commit()
+    except DubanError as exc:
+        session.rollback()
+        errors = {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors}
+        if exc.status == 409:
+            errors["username"] = exc.detail
+        return _users_page(request, session, principal, 1, form=form | {"scopes": scopes}, errors=errors,
+                           message=exc.detail, status_code=exc.status)
+    return flash_redirect("/admin/users", f"已添加用户 {user.username}（{user.display_name}）")
+
+
+# ---- holiday calendars --------------------------------------------------------------------------------
+
+
+@router.get("/admin/calendars", response_class=HTMLResponse, response_model=None)
+def calendars_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
+                   year: int | None = None) -> HTMLResponse | RedirectResponse:
+    import datetime as dt
+
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    rows = list(session.exec(select(CalendarYear).order_by(col(CalendarYear.year))))
+    shown = next((r for r in rows if r.year == year), None) if year else (rows[-1] if rows else None)
+    if year and shown is None:
+        raise NotFound(f"{year}年的节假日安排尚未载入")
+    detail = None
+    if shown is not None:
+        detail = {"row": shown, "holidays": [dt.date.fromisoformat(d) for d in shown.holidays],
+                  "makeup": [dt.date.fromisoformat(d) for d in shown.makeup_workdays]}
+    return _render(request, "calendars.html", {"user": principal.user, "rows": rows, "detail": detail})
+
+
+@router.post("/admin/calendars", response_model=None)
+async def load_calendar_year(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Load a year's official arrangement (YAML: year, holidays, makeup_workdays), then move that year's
+    open deadlines onto it — ``tasks.calendar``, as ``duban calendar load`` does."""
+    from tasks.calendar import parse_arrangement, reapply_year, save_arrangement
+
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    content = await file.read(MAX_UPLOAD + 1)
+    try:
+        if len(content) > MAX_UPLOAD:
+            raise DubanError("文件不能超过 1 MB")
+        try:
+            data = yaml.load(content.decode("utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - scalars stay text
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise DubanError(f"{file.filename}：不是有效的 YAML（{exc}）") from None
+        arrangement = parse_arrangement(data, file.filename or "上传文件")
+        save_arrangement(session, arrangement, clock.now(), note=f"网页上传 {file.filename}")
+        session.flush()
+        moved = reapply_year(session, arrangement.year)
+        session.commit()
+    except DubanError as exc:
+        session.rollback()
+        return flash_redirect("/admin/calendars", f"未能载入：{exc.detail}", "error")
+    return flash_redirect(f"/admin/calendars?year={arrangement.year}",
+                          f"已载入{arrangement.year}年节假日安排，调整了 {moved} 个截止日期")
+
+
+# ---- definitions --------------------------------------------------------------------------------------
+
+
+@router.get("/admin/definitions", response_class=HTMLResponse, response_model=None)
+def definitions_page(request: Request, principal: OptionalPrincipal, key: str | None = None) -> HTMLResponse | RedirectResponse:
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    definitions = get_definitions()
+    shown = get_definition(key) if key else None  # unknown key: 404
+    return _render(request, "definitions.html", {
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": shown, "result": None,
+    })
+
+
+@router.post("/admin/definitions/validate", response_class=HTMLResponse, response_model=None)
+async def validate_definition(
+    request: Request, principal: OptionalPrincipal,
+    file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    """Check an uploaded definition YAML with the loader's own validation; nothing is stored."""
+    from domain.definitions import parse_definition
+
+    if _admin(request, principal) is None or principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    name = file.filename or "上传文件"
+    content = await file.read(MAX_UPLOAD + 1)
+    result: dict[str, Any] = {"filename": name, "errors": [], "definition": None}
+    try:
+        if len(content) > MAX_UPLOAD:
+            raise DubanError("文件不能超过 1 MB")
+        try:
+            data = yaml.safe_load(content.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"第{mark.line + 1}行：" if mark else ""
+            raise DubanError(f"{where}不是有效的 YAML（{exc}）") from None
+        result["definition"] = parse_definition(data, name)
+    except DubanError as exc:
+        result["errors"] = exc.errors or [{"field": "", "message": exc.detail}]
+    definitions = get_definitions()
+    return _render(request, "definitions.html", {
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": None,
+        "result": result,
+    }, status_code=200 if not result["errors"] else 422)

@@ -1,0 +1,255 @@
+"""Web pages for the township (填报) and the reviewers' queue: the edit form generated from the
+definition's form fields, save as draft / submit, and the queue of submissions waiting for a decision.
+
+Every change goes through ``tasks.review`` (the same functions as the JSON API); this module only turns
+HTML form fields into the data the domain validates, and the domain's field errors back into messages
+next to each field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+
+from api.auth import OptionalPrincipal
+from api.deps import ClockDep, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from domain import review as rules
+from domain.definitions import FieldType, Form
+from domain.errors import DubanError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission
+from tasks import review as service
+from tasks.accounts import Principal
+from tasks.registry import get_definition
+
+router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
+
+
+def _obligation_in_scope(session: Session, principal: Principal, obligation_id: int) -> tuple[Obligation, Campaign]:
+    """The obligation if the caller may see its township; otherwise the same 404 as a missing one."""
+    obligation = session.get(Obligation, obligation_id)
+    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
+    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
+        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
+    return obligation, campaign
+
+
+def _villages(session: Session, township_id: int) -> list[OrgUnit]:
+    return list(session.exec(select(OrgUnit).where(OrgUnit.parent_id == township_id, OrgUnit.kind == "village")
+                             .order_by(col(OrgUnit.code))))
+
+
+def _parse_number(raw: str) -> Any:
+    """An int or float when the text is one; otherwise the text itself, so the domain names the error."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            continue
+    return raw
+
+
+def form_data(form: Form, sent: FormData) -> dict[str, Any]:
+    """The submission data of an HTML form post (empty fields left out, as a draft allows)."""
+    data: dict[str, Any] = {}
+    for field in form.fields:
+        name = f"f_{field.key}"
+        if field.type is FieldType.VILLAGES:
+            codes = [str(v) for v in sent.getlist(name) if str(v)]
+            if codes:
+                data[field.key] = codes
+            continue
+        if field.type is FieldType.FILE:
+            ids = [int(v) for v in sent.getlist(name) if isinstance(v, str) and v.isdigit()]
+            if ids:
+                data[field.key] = ids
+            continue
+        raw = sent.get(name)
+        if not isinstance(raw, str) or raw.strip() == "":
+            continue
+        if field.type is FieldType.NUMBER:
+            data[field.key] = _parse_number(raw.strip())
+        elif field.type is FieldType.BOOLEAN:
+            data[field.key] = {"yes": True, "no": False}.get(raw, raw)
+        else:
+            data[field.key] = raw
+    return data
+
+
+def field_errors(exc: DubanError) -> dict[str, str]:
+    """The domain's ``data.<field>`` errors keyed by field, for messages next to each input."""
+    out: dict[str, str] = {}
+    for error in exc.errors:
+        key = str(error.get("field", "")).removeprefix("data.")
+        out.setdefault(key, str(error.get("message", "")))
+    return out
+
+
+def _render_form(request: Request, session: Session, principal: Principal, *, form: Form, title: str, township_id: int,
+                 action: str, data: dict[str, Any], sub: Submission | None, due_on: Any, errors: dict[str, str],
+                 message: str | None = None, status_code: int = 200) -> HTMLResponse:
+    attachments = list(session.exec(select(Attachment).where(Attachment.submission_id == sub.id)
+                                    .order_by(col(Attachment.id)))) if sub else []
+    last_return = session.exec(select(Review).where(Review.submission_id == sub.id, Review.decision == "return")
+                               .order_by(col(Review.id).desc())).first() if sub else None
+    return _render(request, "submission_form.html", {
+        "user": principal.user, "form": form, "title": title, "action": action, "data": data, "sub": sub,
+        "due_on": due_on, "errors": errors, "message": message, "villages": _villages(session, township_id),
+        "attachments": attachments, "last_return": last_return, "FieldType": FieldType,
+    }, status_code=status_code)
+
+
+@router.get("/obligations/{obligation_id}/form", response_class=HTMLResponse, response_model=None)
+def new_submission_form(obligation_id: int, request: Request, session: SessionDep,
+                        principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+    """The empty form answering an obligation (or the existing material's edit form)."""
+    if principal is None:
+        return login_redirect(request)
+    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)
+    if not rules.may_submit(principal.actor, campaign.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以填报")
+    existing = session.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
+    if existing is not None:
+        return RedirectResponse(f"/submissions/{existing.id}/edit", status_code=303)
+    rule = get_definition(campaign.definition_key).obligation(obligation.rule_key)
+    if not rule.form:
+        raise InvalidTransition("这个截止事项不需要填报材料")
+    form = get_definition(campaign.definition_key).form(rule.form)
+    return _render_form(request, session, principal, form=form, title=obligation.title, township_id=campaign.township_id,
+                        action=f"/obligations/{obligation_id}/form", data={}, sub=None, due_on=obligation.due_on, errors={})
+
+
+@router.post("/obligations/{obligation_id}/form", response_model=None)
+async def create_submission(obligation_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+                            clock: ClockDep) -> HTMLResponse | RedirectResponse:
+    """Save the first draft (or submit it at once) through ``tasks.review.create_submission``."""
+    if principal is None:
+        return login_redirect(request)
+    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)  # 404 before anything else
+    sent = await request.form()
+    check_csrf(request, str(sent.get("csrf_token", "")))
+    definition = get_definition(campaign.definition_key)
+    rule = definition.obligation(obligation.rule_key)
+    if not rule.form:
+        raise InvalidTransition("这个截止事项不需要填报材料")
+    form = definition.form(rule.form)
+    data = form_data(form, sent)
+    submit = sent.get("action") == "submit"
+    try:
+        sub = service.create_submission(session, principal, clock.now(), obligation_id=obligation_id, subject=None,
+                                        data=data, submit=submit)
+        session.commit()
+    except ValidationFailed as exc:
+        session.rollback()
+        return _render_form(request, session, principal, form=form, title=obligation.title,
+                            township_id=campaign.township_id, action=f"/obligations/{obligation_id}/form", data=data,
+                            sub=None, due_on=obligation.due_on, errors=field_errors(exc), message=exc.detail,
+                            status_code=422)
+    return flash_redirect(f"/submissions/{sub.id}", "已提交审核" if submit else "草稿已保存")
+
+
+def _editable(session: Session, principal: Principal, submission_id: int) -> Submission:
+    sub = service.load_submission(session, principal, submission_id)
+    if not rules.may_submit(principal.actor, sub.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以修改")
+    return sub
+
+
+@router.get("/submissions/{submission_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit_submission_form(submission_id: int, request: Request, session: SessionDep,
+                         principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return login_redirect(request)
+    sub = _editable(session, principal, submission_id)
+    if sub.status not in rules.EDITABLE:
+        return flash_redirect(f"/submissions/{sub.id}", "这份材料已提交，当前状态不能修改", "error")
+    campaign = session.get(Campaign, sub.campaign_id)
+    assert campaign is not None
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    form = get_definition(campaign.definition_key).form(sub.form_key)
+    return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
+                        action=f"/submissions/{sub.id}/edit", data=dict(sub.data), sub=sub,
+                        due_on=obligation.due_on if obligation else None, errors={})
+
+
+async def _attach_uploads(session: Session, principal: Principal, clock: ClockDep, sub: Submission, form: Form,
+                          sent: FormData, data: dict[str, Any]) -> None:
+    """Files chosen in the form's file fields become attachments, referenced by the field."""
+    from api.routes.submissions import ALLOWED_TYPES, MAX_ATTACHMENT
+
+    for field in form.fields:
+        if field.type is not FieldType.FILE:
+            continue
+        for upload in sent.getlist(f"upload_{field.key}"):
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                continue
+            content = await upload.read(MAX_ATTACHMENT + 1)
+            ctype = (upload.content_type or "").split(";")[0].strip().lower()
+            magic = ALLOWED_TYPES.get(ctype)
+            problem = ("附件不能超过 10 MB" if len(content) > MAX_ATTACHMENT else "附件是空文件" if not content
+                       else "只接受 PDF、JPEG、PNG、DOCX、XLSX" if magic is None
+                       else "附件内容与声明的类型不符" if not content.startswith(magic) else None)
+            if problem:
+                raise ValidationFailed(f"附件 {upload.filename}：{problem}",
+                                       errors=[{"field": f"data.{field.key}", "message": f"{upload.filename}：{problem}"}])
+            name = upload.filename.replace("/", "_").replace("\\", "_")[:255]
+            attachment = service.add_attachment(session, principal, clock.now(), sub.id or 0, filename=name,
+                                                content_type=ctype, content=content)
+            data[field.key] = [*data.get(field.key, []), attachment.id]
+
+
+@router.post("/submissions/{submission_id}/edit", response_model=None)
+async def save_submission(submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+                          clock: ClockDep) -> HTMLResponse | RedirectResponse:
+    """Save the draft (``action=save``) or save and submit (``action=submit``)."""
+    if principal is None:
+        return login_redirect(request)
+    sub = service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
+    sent = await request.form()
+    check_csrf(request, str(sent.get("csrf_token", "")))
+    sub = _editable(session, principal, submission_id)
+    campaign = session.get(Campaign, sub.campaign_id)
+    assert campaign is not None
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    form = get_definition(campaign.definition_key).form(sub.form_key)
+    data = form_data(form, sent)
+    version = str(sent.get("version", ""))
+    submit = sent.get("action") == "submit"
+    try:
+        await _attach_uploads(session, principal, clock, sub, form, sent, data)
+        service.update_draft(session, principal, clock.now(), submission_id, data, int(version) if version.isdigit() else None)
+        if submit:
+            service.submit_submission(session, principal, clock.now(), submission_id, sub.version)
+        session.commit()
+    except ValidationFailed as exc:
+        session.rollback()
+        session.refresh(sub)
+        return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
+                            action=f"/submissions/{sub.id}/edit", data=data, sub=sub,
+                            due_on=obligation.due_on if obligation else None, errors=field_errors(exc),
+                            message=exc.detail, status_code=422)
+    except DubanError as exc:
+        session.rollback()
+        if exc.status == 404:
+            raise
+        return flash_redirect(f"/submissions/{submission_id}", f"操作未完成：{exc.detail}", "error")
+    return flash_redirect(f"/submissions/{submission_id}", "已提交审核" if submit else "草稿已保存")
+
+
+@router.get("/reviews", response_class=HTMLResponse, response_model=None)
+def review_queue_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+                      page: int = 1) -> HTMLResponse | RedirectResponse:
+    """Submissions waiting for my decision at my level and scope, soonest due date first."""
+    from api.routes.submissions import review_queue
+    from core.clock import local_today
+
+    if principal is None:
+        return login_redirect(request)
+    items = review_queue(session, principal)["items"]  # admins and reviewers only (403 for others)
+    today = local_today(clock)
+    for item in items:
+        item["days_left"] = (item["due_on"] - today).days if item["due_on"] else None
+    return _render(request, "reviews.html", {"user": principal.user, "pager": paginate(items, page)})

@@ -1,0 +1,121 @@
+"""The ledgers page (台账): download every ledger the user may see as Excel, and upload the org hierarchy
+(administrators) or a campaign's 一村一策 plans (the township's submitters, administrators) from Excel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session, col, select
+
+from api.auth import OptionalPrincipal
+from api.deps import ClockDep, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect
+from core.clock import local_today
+from domain.errors import DubanError
+from models import Campaign, OrgUnit
+from tasks import ledger as service
+from tasks.accounts import Principal
+from tasks.registry import get_definitions
+
+router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
+
+
+def _plan_campaigns(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The campaigns whose 一村一策 plans this user may import (newest first)."""
+    user = principal.user
+    if user.role not in ("admin", "submitter"):
+        return []
+    definitions = get_definitions()
+    with_plans = [k for k, d in definitions.items() if any(f.key == service.PLAN_FORM for f in d.forms)]
+    stmt = (select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id)
+            .where(col(Campaign.definition_key).in_(with_plans)))
+    if user.role == "submitter":
+        stmt = stmt.where(Campaign.township_id == (user.org_unit_id or -1))
+    rows = session.exec(stmt.order_by(col(Campaign.year).desc(), col(OrgUnit.code)).limit(500)).all()
+    return [{"id": c.id, "label": f"{c.year}年 {t.name} {definitions[c.definition_key].name}（编号 {c.id}）"}
+            for c, t in rows]
+
+
+def _page(request: Request, session: Session, principal: Principal, clock: ClockDep, *, year: int | None = None,
+          result: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    ledgers = []
+    for ledger in service.visible_ledgers(principal):
+        query = f"?year={year}" if year is not None and "year" in ledger.filters else ""
+        ledgers.append({"name": ledger.name, "title": ledger.title, "description": ledger.description,
+                        "url": f"/api/v1/ledgers/{ledger.name}.xlsx{query}",
+                        "by_campaign": "campaign" in ledger.filters and "year" not in ledger.filters})
+    visible = select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id)
+    if principal.townships is not None:
+        visible = visible.where(col(Campaign.township_id).in_(principal.townships))
+    definitions = get_definitions()
+    campaigns = [{"id": c.id, "label": f"{c.year}年 {t.name} "
+                  f"{definitions[c.definition_key].name if c.definition_key in definitions else c.definition_key}"}
+                 for c, t in session.exec(visible.order_by(col(Campaign.year).desc(), col(OrgUnit.code)).limit(500))]
+    return _render(request, "ledgers.html", {
+        "user": principal.user, "ledgers": ledgers, "year": year, "this_year": local_today(clock).year,
+        "campaigns": campaigns, "plan_campaigns": _plan_campaigns(session, principal),
+        "can_import_org": principal.user.role == "admin", "result": result,
+        "max_mb": service.MAX_UPLOAD_BYTES // (1024 * 1024),
+    }, status_code=status_code)
+
+
+@router.get("/ledgers", response_class=HTMLResponse, response_model=None)
+def ledgers_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+                 year: int | None = None) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return login_redirect(request)
+    if year is not None and not 1900 <= year <= 2200:
+        year = None
+    return _page(request, session, principal, clock, year=year)
+
+
+def _failed(request: Request, session: Session, principal: Principal, clock: ClockDep, what: str,
+            exc: DubanError) -> HTMLResponse:
+    session.rollback()
+    if exc.status in (401, 403, 404):
+        raise exc  # the error page, as for any page
+    rows = [e for e in exc.errors if "row" in e]
+    return _page(request, session, principal, clock, status_code=exc.status, result={
+        "ok": False, "what": what, "detail": exc.detail, "errors": rows,
+    })
+
+
+@router.post("/ledgers/org-units", response_model=None)
+async def upload_org_units(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    principal.require_role("admin")
+    content = await file.read(service.MAX_UPLOAD_BYTES + 1)
+    try:
+        result = service.import_org_units_xlsx(session, principal, clock.now(), content, file.filename)
+        session.commit()
+    except DubanError as exc:
+        return _failed(request, session, principal, clock, "组织", exc)
+    return flash_redirect("/ledgers", f"组织导入成功：共 {result['rows']} 行，新增 {result['created']} 个、"
+                                      f"更新 {result['updated']} 个组织单位")
+
+
+@router.post("/ledgers/rectification-plans", response_model=None)
+async def upload_rectification_plans(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    file: Annotated[UploadFile, File()], campaign_id: Annotated[int, Form(ge=1)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse | RedirectResponse:
+    if principal is None:
+        return login_redirect(request)
+    check_csrf(request, csrf_token)
+    content = await file.read(service.MAX_UPLOAD_BYTES + 1)
+    try:
+        result = service.import_rectification_plans_xlsx(session, principal, clock.now(), campaign_id, content,
+                                                         file.filename)
+        session.commit()
+    except DubanError as exc:
+        return _failed(request, session, principal, clock, "“一村一策”方案", exc)
+    return flash_redirect("/ledgers", f"“一村一策”方案导入成功：共 {result['rows']} 个村，新建草稿 {result['created']} 份、"
+                                      f"更新 {result['updated']} 份（均为草稿，请到待办中逐村核对后提交）")

@@ -1,0 +1,95 @@
+"""Accountability cases (问责): the administrator's decision, closing, and what ratings must read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core.clock import china_date
+from domain import accountability as rules
+from domain.errors import Conflict, NotFound, ValidationFailed
+from models import AccountabilityCase, OrgUnit
+from tasks.accounts import Principal
+from tasks.audit import append_event
+
+
+def _state(case: AccountabilityCase) -> rules.CaseState:
+    return rules.CaseState(status=case.status, decision=case.decision, rating_effect=case.rating_effect,
+                           rating_year=case.rating_year, suspension_days=case.suspension_days)
+
+
+def load(session: Session, principal: Principal, case_id: int) -> AccountabilityCase:
+    case = session.get(AccountabilityCase, case_id)
+    if case is None or not principal.can_see(case.township_id):
+        raise NotFound(f"没有编号为 {case_id} 的问责案件")
+    return case
+
+
+def _save(session: Session, case: AccountabilityCase, version: int | None, values: dict[str, Any]) -> None:
+    if version is None:
+        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
+    if version != case.version:
+        raise Conflict("问责案件已被他人修改，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+    result = session.execute(update(AccountabilityCase).where(col(AccountabilityCase.id) == case.id,
+                                                              col(AccountabilityCase.version) == version)
+                             .values(**values, version=version + 1))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("问责案件已被他人修改，请刷新后重试")
+    session.expire(case)
+
+
+def decide(session: Session, principal: Principal, now: dt.datetime, case_id: int, *, decision: str, note: str,
+           rating_year: int | None, suspension_days: int | None, version: int | None) -> AccountabilityCase:
+    """Enter the decision (诫勉谈话, 通报批评, rating downgrade, 歇职, or none) on an open case."""
+    case = load(session, principal, case_id)  # outside scope: 404 before anything else
+    principal.require_role("admin")
+    before = _state(case)
+    year = rating_year or china_date(now).year
+    new = rules.decide(before, decision, note, year, suspension_days)
+    _save(session, case, version, asdict(new) | {"decision_note": note.strip(), "decided_by": principal.user.id,
+                                                  "decided_at": now})
+    session.refresh(case)
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="case.decide",
+                 subject_type="accountability_case", subject_id=case.id or 0, township_id=case.township_id,
+                 before=asdict(before), after=asdict(new) | {"note": note.strip()}, now=now)
+    return case
+
+
+def close(session: Session, principal: Principal, now: dt.datetime, case_id: int, *, note: str,
+          version: int | None) -> AccountabilityCase:
+    case = load(session, principal, case_id)  # outside scope: 404 before anything else
+    principal.require_role("admin")
+    before = _state(case)
+    new = rules.close(before, note)
+    _save(session, case, version, {"status": new.status, "close_note": note.strip(), "closed_by": principal.user.id,
+                                   "closed_at": now})
+    session.refresh(case)
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="case.close",
+                 subject_type="accountability_case", subject_id=case.id or 0, township_id=case.township_id,
+                 before=asdict(before), after={"status": new.status, "note": note.strip()}, now=now)
+    return case
+
+
+def rating_consequences(session: Session, principal: Principal, year: int) -> list[dict[str, Any]]:
+    """What year-end ratings must respect: per township, the decided cases that cap its rating."""
+    stmt = (select(AccountabilityCase, OrgUnit).join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id)
+            .where(AccountabilityCase.rating_year == year, col(AccountabilityCase.rating_effect).is_not(None),
+                   col(AccountabilityCase.status).in_(["decided", "closed"])))
+    if principal.townships is not None:
+        stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
+    by_township: dict[int, dict[str, Any]] = {}
+    for case, township in session.exec(stmt.order_by(col(OrgUnit.code), col(AccountabilityCase.id))):
+        entry = by_township.setdefault(township.id or 0, {
+            "township": township.code, "township_name": township.name, "year": year, "cap": None, "cap_label": None,
+            "cases": []})
+        entry["cases"].append({"id": case.id, "decision": case.decision, "rating_effect": case.rating_effect})
+        # the strictest effect wins: "not excellent or good" is stricter than "not excellent"
+        if entry["cap"] != "not_excellent_or_good":
+            entry["cap"] = case.rating_effect
+            entry["cap_label"] = rules.RATING_EFFECT_LABELS.get(case.rating_effect or "")
+    return list(by_township.values())

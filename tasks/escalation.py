@@ -1,0 +1,681 @@
+"""The escalation engine: overdue, zero, unverified and slow work climbs the definition's ladder
+(催办 → 督办 → 约谈 → 通报 → 问责) and ends in an accountability case.
+
+Every step is one Escalation row whose ``key`` names its cause, written in the same transaction as
+its audit event, its official document and its mails, so a re-run tick, a crash or a second process
+never records a step twice. Sources: 000_a28a7778217e042c.txt §四(三) (问责 for unverified and zero
+reports), 004_7c184efb1f3c43f7.txt §一.3 (督促检查通报, 约谈, 追究责任), 003_0d1c8490fe7db56e.txt
+(rating consequences).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.clock import china_date
+from core.settings import get_settings
+from domain import escalation as rules
+from domain.calendar import WorkCalendar
+from domain.definitions import TRIGGER_LABELS, Definition, EscalationLevel
+from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from models import (
+    AccountabilityCase,
+    Campaign,
+    Escalation,
+    Obligation,
+    OfficialDocument,
+    OrgUnit,
+    OutboxMessage,
+    ReminderLog,
+    Submission,
+    User,
+    VillageRectification,
+)
+from notifications.documents import document_number, render_document
+from notifications.outbox import absolute_url, enqueue_mail
+from tasks.accounts import Principal
+from tasks.audit import append_event, jsonable
+from tasks.calendar import load_work_calendar
+from tasks.registry import get_definitions
+
+SYSTEM_ACTOR = "duban"
+DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
+LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
+STATUS_LABELS = {"open": "督办中", "escalated": "已升级", "resolved": "已办结", "confirmed": "已立案问责", "dismissed": "核实后撤销"}
+
+
+# ---- recipients ----------------------------------------------------------------------------------
+
+
+def ladder_recipients(users: Sequence[User], roles: set[str], township_id: int) -> list[User]:
+    """Users a ladder level names: township roles for this township, county roles county-wide."""
+    out = []
+    for u in users:
+        township_user = u.org_unit_id == township_id
+        if (("submitter" in roles and u.role == "submitter" and township_user)
+                or (roles & {"township_secretary", "township_leader"} and u.role == "reviewer"
+                    and u.level == "township" and township_user)
+                or ("admin" in roles and u.role == "admin")
+                or (roles & {"reviewer", "county_leader"} and u.role == "reviewer" and u.level == "county")
+                or ("county_leader" in roles and u.role == "observer")):
+            out.append(u)
+    return out
+
+
+def _active_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).where(User.active == True)))  # noqa: E712
+
+
+# ---- one step --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """What an escalation step is about, before it is written."""
+
+    campaign: Campaign
+    township: OrgUnit
+    trigger: str
+    level: int
+    key: str
+    reason: str
+    item_title: str
+    subject: OrgUnit | None = None
+    obligation: Obligation | None = None
+    submission_id: int | None = None
+    rectification_id: int | None = None
+    due_on: dt.date | None = None
+    period: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _days_late(due_on: dt.date | None, today: dt.date) -> int | None:
+    return (today - due_on).days if due_on else None
+
+
+def record_step(session: Session, definition: Definition, step: Step, now: dt.datetime, *,
+                calendar: WorkCalendar, users: Sequence[User], actor: Principal | None = None,
+                notify: bool = True, documents: bool = True, history: Sequence[Escalation] = ()) -> Escalation:
+    """Write one escalation step with its audit event, document, case and mails (no commit).
+
+    Raises IntegrityError when the step (its ``key``) was recorded already.
+    """
+    today = china_date(now)
+    level = definition.escalation.ladder[step.level - 1]
+    new_due_on = calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None
+    days_late = _days_late(step.due_on, today)
+    reason = step.reason + (f"，限于{new_due_on.isoformat()}前办结" if new_due_on else "")
+    esc = Escalation(
+        key=step.key, campaign_id=step.campaign.id or 0, township_id=step.township.id or 0,
+        obligation_id=step.obligation.id if step.obligation else None, submission_id=step.submission_id,
+        subject_id=step.subject.id if step.subject else None, rectification_id=step.rectification_id,
+        trigger=step.trigger, level=step.level, level_key=level.key, level_name=level.name, reason=reason[:2000],
+        evidence=jsonable(step.evidence) or {}, status="open", due_on=step.due_on, new_due_on=new_due_on,
+        created_at=now,
+    )
+    session.add(esc)
+    session.flush()
+    document = None
+    if documents and level.document:
+        document = issue_document(session, level, step, esc, today, now, history=history, days_late=days_late)
+        esc.document_id = document.id
+    append_event(session, actor_id=actor.user.id if actor else None, actor=actor.user.username if actor else SYSTEM_ACTOR,
+                 action="escalation.open", subject_type="escalation", subject_id=esc.id or 0,
+                 township_id=esc.township_id, before=None,
+                 after={"key": esc.key, "trigger": esc.trigger, "level": esc.level, "level_key": esc.level_key,
+                        "reason": esc.reason, "document": document.doc_number if document else None,
+                        "new_due_on": new_due_on, "evidence": esc.evidence}, now=now)
+    case = None
+    if level.opens_case and step.trigger in ("overdue", "measures_overdue"):
+        case = open_case(session, esc, now, users=users, actor=actor)
+    if notify:
+        _mail_step(session, step, esc, level, document, case is not None, definition, users, today, now)
+    return esc
+
+
+def _mail_step(session: Session, step: Step, esc: Escalation, level: EscalationLevel, document: OfficialDocument | None,
+               case_opened: bool, definition: Definition, users: Sequence[User], today: dt.date, now: dt.datetime) -> None:
+    ladder = definition.escalation.ladder
+    following = ladder[esc.level] if esc.level < len(ladder) else None
+    context = {
+        "title": step.item_title, "township": step.township.name,
+        "subject_unit": step.subject.name if step.subject else step.township.name, "period": step.period,
+        "due_date": step.due_on, "today": today, "days_late": _days_late(step.due_on, today),
+        "level": esc.level, "level_name": level.name, "next_level_name": following.name if following else None,
+        "trigger": esc.trigger, "trigger_label": TRIGGER_LABELS.get(esc.trigger, esc.trigger), "reason": esc.reason,
+        "findings": list((esc.evidence or {}).get("findings", [])), "new_due_on": esc.new_due_on,
+        "document_number": document.doc_number if document else None, "case_opened": case_opened,
+        "link": absolute_url("/todos" if esc.trigger == "overdue" else f"/escalations/{esc.id}"),
+    }
+    template = "escalation" if esc.trigger == "overdue" else "escalation_trigger"
+    for user in ladder_recipients(users, {r.role for r in level.recipients}, esc.township_id):
+        message = enqueue_mail(session, key=f"escalation:{esc.key}:{user.id}", to=user, template=template,
+                               context=context, now=now)
+        if message is not None and document is not None:
+            message.document_id = document.id
+
+
+# ---- official documents --------------------------------------------------------------------------
+
+
+def issuer_name() -> str:
+    name = get_settings().organisation_name
+    return name if name.startswith("中共") else f"中共{name}"
+
+
+def _next_number(session: Session, year: int) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({DOCUMENT_LOCK_KEY})"))
+    last = session.exec(select(func.max(OfficialDocument.number)).where(OfficialDocument.year == year)).one()
+    return int(last or 0) + 1
+
+
+def issue_document(session: Session, level: EscalationLevel, step: Step, esc: Escalation, today: dt.date,
+                   now: dt.datetime, *, history: Sequence[Escalation] = (), days_late: int | None = None) -> OfficialDocument:
+    """Render, number (per year, gap-free) and store the document a ladder level produces."""
+    kind = level.document or ""
+    number = _next_number(session, today.year)
+    doc_number = document_number(get_settings().document_prefix, today.year, number)
+    urged = next((h for h in history if h.level == 1), None)
+    rendered = render_document(kind, doc_number=doc_number, issuer=issuer_name(), issued_on=today, context={
+        "township": step.township.name, "item_title": step.item_title,
+        "subject_unit": step.subject.name if step.subject else step.township.name, "period": step.period or "",
+        "reason": esc.reason, "due_on": step.due_on, "days_late": days_late, "new_due_on": esc.new_due_on,
+        "urged_on": china_date(urged.created_at) if urged else None,
+        "history": [{"on": china_date(h.created_at), "name": h.level_name or h.level_key} for h in history],
+    })
+    doc = OfficialDocument(
+        kind=kind, year=today.year, number=number, doc_number=doc_number, title=rendered.title[:300],
+        issuer=rendered.issuer, addressee=rendered.addressee[:300], body=rendered.body, issued_on=today,
+        html=rendered.html, pdf=rendered.pdf, sha256=hashlib.sha256(rendered.pdf).hexdigest(),
+        escalation_id=esc.id, township_id=esc.township_id, created_at=now,
+    )
+    session.add(doc)
+    session.flush()
+    return doc
+
+
+# ---- accountability cases ------------------------------------------------------------------------
+
+
+def _target_persons(users: Sequence[User], township_id: int) -> list[dict[str, Any]]:
+    """党委负责人及相关当事人 (000 §四(三)): the township's secretaries and its liaisons."""
+    out = []
+    for u in users:
+        if u.org_unit_id != township_id or u.role not in ("reviewer", "submitter"):
+            continue
+        role = "乡（镇）党委负责人" if u.role == "reviewer" else "相关当事人（党建联络员）"
+        out.append({"user_id": u.id, "name": u.display_name, "role": role})
+    return sorted(out, key=lambda p: (p["role"] != "乡（镇）党委负责人", p["name"]))
+
+
+def case_evidence(session: Session, esc: Escalation) -> dict[str, Any]:
+    """The record behind a case: the deadline, what was submitted, the reminders sent, the steps taken."""
+    evidence: dict[str, Any] = {"trigger": esc.trigger, "trigger_label": TRIGGER_LABELS.get(esc.trigger, esc.trigger),
+                                "details": esc.evidence or {}}
+    if esc.obligation_id:
+        ob = session.get(Obligation, esc.obligation_id)
+        if ob is not None:
+            evidence["obligation"] = {"id": ob.id, "title": ob.title, "period": ob.period, "due_on": ob.due_on,
+                                      "status": ob.status, "link": f"/api/v1/campaigns/{ob.campaign_id}"}
+        reminders = session.exec(
+            select(ReminderLog, OutboxMessage)
+            .join(OutboxMessage, col(OutboxMessage.id) == ReminderLog.outbox_id, isouter=True)
+            .where(ReminderLog.obligation_id == esc.obligation_id).order_by(col(ReminderLog.remind_on))
+        ).all()
+        evidence["reminders"] = [
+            {"offset": r.offset, "remind_on": r.remind_on, "user_id": r.user_id,
+             "kind": "opening_request" if r.offset < 0 else "reminder", "mail_status": m.status if m else "digest"}
+            for r, m in reminders
+        ]
+        subs = session.exec(select(Submission).where(Submission.obligation_id == esc.obligation_id)).all()
+    elif esc.submission_id:
+        subs = session.exec(select(Submission).where(Submission.id == esc.submission_id)).all()
+    else:
+        subs = []
+    evidence["submissions"] = [
+        {"id": s.id, "status": s.status, "round": s.round, "returns": s.returns,
+         "first_submitted_at": s.first_submitted_at, "link": f"/api/v1/submissions/{s.id}"} for s in subs
+    ]
+    where = [Escalation.campaign_id == esc.campaign_id, Escalation.trigger == esc.trigger]
+    for column, value in ((Escalation.obligation_id, esc.obligation_id), (Escalation.submission_id, esc.submission_id),
+                          (Escalation.rectification_id, esc.rectification_id)):
+        if value is not None:
+            where.append(column == value)
+    steps = session.exec(select(Escalation).where(*where).order_by(col(Escalation.level), col(Escalation.id))).all()
+    docs = {d.id: d.doc_number for d in session.exec(select(OfficialDocument).where(
+        col(OfficialDocument.id).in_([s.document_id for s in steps if s.document_id])))} if steps else {}
+    evidence["escalations"] = [
+        {"id": s.id, "level": s.level, "level_name": s.level_name, "at": s.created_at, "status": s.status,
+         "document": docs.get(s.document_id) if s.document_id else None, "link": f"/api/v1/escalations/{s.id}"}
+        for s in steps
+    ]
+    return jsonable(evidence) or {}
+
+
+def open_case(session: Session, esc: Escalation, now: dt.datetime, *, users: Sequence[User] | None = None,
+              actor: Principal | None = None, note: str | None = None) -> AccountabilityCase:
+    """Open the accountability case (问责) of an escalation step (one per step: a unique key)."""
+    users = users if users is not None else _active_users(session)
+    township = session.get(OrgUnit, esc.township_id)
+    case = AccountabilityCase(
+        campaign_id=esc.campaign_id, township_id=esc.township_id, escalation_id=esc.id or 0,
+        obligation_id=esc.obligation_id, trigger=esc.trigger, target_unit_id=esc.township_id,
+        target_persons=_target_persons(users, esc.township_id),
+        reason=(f"{township.name if township else ''}：{esc.reason}" + (f"。核实意见：{note}" if note else ""))[:4000],
+        evidence=case_evidence(session, esc), status="open", opened_by=actor.user.id if actor else None,
+        created_at=now,
+    )
+    session.add(case)
+    session.flush()
+    append_event(session, actor_id=actor.user.id if actor else None, actor=actor.user.username if actor else SYSTEM_ACTOR,
+                 action="case.open", subject_type="accountability_case", subject_id=case.id or 0,
+                 township_id=case.township_id, before=None,
+                 after={"escalation_id": esc.id, "trigger": esc.trigger, "reason": case.reason,
+                        "target_persons": case.target_persons}, now=now)
+    return case
+
+
+# ---- the ladder climbed by the tick --------------------------------------------------------------
+
+
+def _township_units(session: Session, ids: set[int]) -> dict[int, OrgUnit]:
+    return {u.id or 0: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))} if ids else {}
+
+
+def _mark_escalated(session: Session, where: list[Any], below: int) -> None:
+    session.execute(update(Escalation).where(*where, col(Escalation.status) == "open", col(Escalation.level) < below)
+                    .values(status="escalated", version=Escalation.version + 1))
+
+
+def climb_overdue(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
+    """Move every missed obligation up its ladder to the level its lateness requires.
+
+    All levels reached are recorded (after downtime several at once), but only the highest produces
+    its document and mails (never a burst of stale ones). Returns the number of levels recorded.
+    """
+    today = china_date(now)
+    calendar = calendar or load_work_calendar(session)
+    definitions = get_definitions()
+    rows = session.exec(
+        select(Obligation, Campaign, OrgUnit)
+        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+        .where(col(Obligation.status) == "missed", col(Campaign.status) == "active")
+    ).all()
+    due: list[tuple[Obligation, Campaign, OrgUnit, Definition, int]] = []
+    for ob, campaign, subject in rows:
+        definition = definitions[campaign.definition_key]
+        if not definition.escalation.triggers.overdue.enabled:
+            continue
+        ladder = definition.escalation.ladder
+        target = rules.level_reached(ob.due_on, [lv.after_workdays for lv in ladder], calendar, today)
+        if ob.escalation_level < target:
+            due.append((ob, campaign, subject, definition, target))
+    if not due:
+        return 0
+    towns = _township_units(session, {c.township_id for _, c, _, _, _ in due})
+    users = _active_users(session)
+    climbed = 0
+    for ob, campaign, subject, definition, target in due:
+        try:
+            with session.begin_nested():  # a concurrent tick may have climbed it: the unique key says so
+                climbed += _climb_obligation(session, ob, campaign, subject, towns[campaign.township_id], definition,
+                                             target, today, now, calendar, users)
+                session.flush()
+        except IntegrityError:
+            continue
+    return climbed
+
+
+def _climb_obligation(session: Session, ob: Obligation, campaign: Campaign, subject: OrgUnit, township: OrgUnit,
+                      definition: Definition, target: int, today: dt.date, now: dt.datetime,
+                      calendar: WorkCalendar, users: Sequence[User]) -> int:
+    ladder = definition.escalation.ladder
+    days_late = (today - ob.due_on).days
+    history = list(session.exec(select(Escalation).where(Escalation.obligation_id == ob.id, Escalation.trigger == "overdue")
+                                .order_by(col(Escalation.level))))
+    climbed = 0
+    while ob.escalation_level < target:
+        ob.escalation_level += 1
+        level = ladder[ob.escalation_level - 1]
+        top = ob.escalation_level == target
+        step = Step(
+            campaign=campaign, township=township, trigger="overdue", level=ob.escalation_level,
+            key=f"overdue:{ob.id}:{ob.escalation_level}", item_title=ob.title, subject=subject, obligation=ob,
+            due_on=ob.due_on, period=ob.period,
+            reason=f"“{ob.title}”（{subject.name}，{ob.period}）应于{ob.due_on.isoformat()}前报送，"
+                   f"逾期{days_late}天仍未报送，升级为{level.name}",
+            evidence={"due_on": ob.due_on, "days_late": days_late, "checked_on": today},
+        )
+        esc = record_step(session, definition, step, now, calendar=calendar, users=users, notify=top, documents=top,
+                          history=history)
+        history.append(esc)
+        climbed += 1
+    _mark_escalated(session, [Escalation.obligation_id == ob.id, Escalation.trigger == "overdue"], ob.escalation_level)
+    ob.version += 1
+    session.add(ob)
+    return climbed
+
+
+def climb_measures(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
+    """整改措施逾期 (004 §一.3 工作进展缓慢、整顿措施不力): a village still rectifying after the time limit
+    of its approved 一村一策 plan climbs the ladder like an overdue report, until it applies for acceptance."""
+    today = china_date(now)
+    calendar = calendar or load_work_calendar(session)
+    definitions = get_definitions()
+    keys = [k for k, d in definitions.items() if d.escalation.triggers.measures_overdue.enabled]
+    if not keys:
+        return 0
+    rows = session.exec(
+        select(VillageRectification, Campaign)
+        .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
+        .where(col(VillageRectification.status) == "rectifying", col(Campaign.status) == "active",
+               col(Campaign.definition_key).in_(keys))
+    ).all()
+    if not rows:
+        return 0
+    campaign_ids = {c.id for _, c in rows}
+    plans: dict[tuple[int, int], Submission] = {}
+    for sub in session.exec(select(Submission).where(col(Submission.campaign_id).in_(campaign_ids),
+                                                     col(Submission.status) == "approved")):
+        plans[(sub.campaign_id, sub.subject_id)] = sub
+    reached: dict[int, int] = {}
+    for rect_id, highest in session.exec(
+        select(Escalation.rectification_id, func.max(Escalation.level))
+        .where(col(Escalation.trigger) == "measures_overdue", col(Escalation.rectification_id).in_([r.id for r, _ in rows]))
+        .group_by(col(Escalation.rectification_id))
+    ):
+        reached[rect_id or 0] = int(highest)
+    due = []
+    for rect, campaign in rows:
+        definition = definitions[campaign.definition_key]
+        spec = definition.escalation.triggers.measures_overdue
+        plan = plans.get((campaign.id or 0, rect.village_id))
+        if plan is None or plan.form_key != spec.plan_form:
+            continue
+        try:
+            limit = dt.date.fromisoformat(str(plan.data.get(spec.time_limit_field)))
+        except ValueError:
+            continue
+        ladder = definition.escalation.ladder
+        target = rules.level_reached(limit, [lv.after_workdays for lv in ladder], calendar, today)
+        if reached.get(rect.id or 0, 0) < target:
+            due.append((rect, campaign, definition, plan, limit, target))
+    if not due:
+        return 0
+    units = _township_units(session, {c.township_id for _, c, *_ in due} | {r.village_id for r, *_ in due})
+    users = _active_users(session)
+    climbed = 0
+    for rect, campaign, definition, plan, limit, target in due:
+        try:
+            with session.begin_nested():
+                village = units[rect.village_id]
+                history = list(session.exec(select(Escalation).where(
+                    Escalation.rectification_id == rect.id, Escalation.trigger == "measures_overdue").order_by(col(Escalation.level))))
+                current = max((h.level for h in history), default=0)
+                days = (today - limit).days
+                measures = str(plan.data.get("measures") or "")[:200]
+                while current < target:
+                    current += 1
+                    level = definition.escalation.ladder[current - 1]
+                    top = current == target
+                    step = Step(
+                        campaign=campaign, township=units[campaign.township_id], trigger="measures_overdue", level=current,
+                        key=f"measures_overdue:{rect.id}:{current}", item_title=f"{village.name}整顿措施落实",
+                        subject=village, submission_id=plan.id, rectification_id=rect.id, due_on=limit,
+                        period=f"整改时限{limit.isoformat()}",
+                        reason=f"{village.name}“一村一策”整改时限为{limit.isoformat()}，已超过{days}天仍在整顿中、未申请验收，"
+                               f"工作进展缓慢，升级为{level.name}",
+                        evidence={"plan_submission_id": plan.id, "time_limit": limit, "days_over": days,
+                                  "measures": measures, "rectification_status": rect.status},
+                    )
+                    history.append(record_step(session, definition, step, now, calendar=calendar, users=users,
+                                               notify=top, documents=top, history=history))
+                    climbed += 1
+                _mark_escalated(session, [Escalation.rectification_id == rect.id, Escalation.trigger == "measures_overdue"], current)
+                session.flush()
+        except IntegrityError:
+            continue
+    return climbed
+
+
+# ---- triggers fired by people's actions -----------------------------------------------------------
+
+
+def known_weak_villages(session: Session, township_id: int, campaign_id: int) -> list[str]:
+    """Villages the county already knows are weak: key-contact villages (重点联系村, classes B/C) and
+    villages still in rectification under another campaign."""
+    villages = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.kind == "village", OrgUnit.parent_id == township_id))}
+    names = {u.name for u in villages.values() if u.key_contact_class}
+    if villages:
+        for vid in session.exec(select(VillageRectification.village_id).where(
+                col(VillageRectification.village_id).in_(list(villages)), VillageRectification.campaign_id != campaign_id,
+                col(VillageRectification.status) != "closed")):
+            names.add(villages[vid].name)
+    return sorted(names)
+
+
+def on_submitted(session: Session, principal: Principal, sub: Submission, definition: Definition, campaign: Campaign,
+                 now: dt.datetime) -> list[Escalation]:
+    """Check a submitted report for 零上报 and for missing verification (000 §四(三)); each finding opens
+    an escalation for the county to check. The report itself is accepted: only the county, after its
+    check, can turn it into an accountability case."""
+    triggers = definition.escalation.triggers
+    form = definition.form(sub.form_key)
+    township = session.get(OrgUnit, sub.township_id)
+    subject = session.get(OrgUnit, sub.subject_id)
+    if township is None:
+        return []
+    opened: list[Escalation] = []
+    zero = triggers.zero_report
+    if zero.enabled and (zero.forms is None or form.key in zero.forms):
+        known = known_weak_villages(session, sub.township_id, campaign.id or 0)
+        findings = rules.zero_report_findings(form, sub.data, boilerplate=zero.boilerplate, min_chars=zero.min_chars,
+                                              known_weak_villages=known)
+        if findings:
+            opened.append(_open_for_submission(
+                session, principal, definition, campaign, township, subject, sub, "zero_report", now,
+                reason=f"“{sub.title}”（第{sub.round}轮）属零上报或内容空泛：{'；'.join(findings)}",
+                evidence={"round": sub.round, "findings": findings, "known_weak_villages": known}))
+    spec = triggers.unverified
+    if spec.enabled and spec.field and any(f.key == spec.field for f in form.fields) and sub.data.get(spec.field) is not True:
+        label = next(f.label for f in form.fields if f.key == spec.field)
+        opened.append(_open_for_submission(
+            session, principal, definition, campaign, township, subject, sub, "unverified", now,
+            reason=f"“{sub.title}”（第{sub.round}轮）报送时未确认“{label}”，属不经调查核实上报",
+            evidence={"round": sub.round, "field": spec.field, "findings": [f"“{label}”未确认"]}))
+    return opened
+
+
+def _open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,
+                         township: OrgUnit, subject: OrgUnit | None, sub: Submission, trigger: str, now: dt.datetime,
+                         *, reason: str, evidence: dict[str, Any], key: str | None = None) -> Escalation:
+    step = Step(campaign=campaign, township=township, trigger=trigger, level=definition.escalation.level_index(trigger),
+                key=key or f"{trigger}:{sub.id}:{sub.round}", item_title=sub.title, subject=subject,
+                submission_id=sub.id, reason=reason, evidence=evidence | {"submission_id": sub.id})
+    existing = session.exec(select(Escalation).where(Escalation.key == step.key)).first()
+    if existing is not None:
+        return existing
+    return record_step(session, definition, step, now, calendar=load_work_calendar(session),
+                       users=_active_users(session), actor=principal)
+
+
+def mark_unverified(session: Session, principal: Principal, now: dt.datetime, sub: Submission, definition: Definition,
+                    campaign: Campaign, comment: str) -> Escalation:
+    """A county reviewer, after checking, marks a report as not verified (不经调查核实，随意上报)."""
+    if not (principal.user.role == "admin" or (principal.user.role == "reviewer" and principal.user.level == "county")):
+        raise PermissionDenied("只有县委组织部可以认定报告未经调查核实")
+    if principal.user.id is not None and principal.user.id in (sub.submitted_by, sub.created_by):
+        raise PermissionDenied("不能认定自己报送的材料")
+    if sub.status in ("draft", "withdrawn"):
+        raise Conflict("草稿或已撤回的材料不能认定为未经核实")
+    if not definition.escalation.triggers.unverified.enabled:
+        raise Conflict(f"“{definition.name}”未启用“未经调查核实”升级")
+    if not comment.strip():
+        raise ValidationFailed("请说明核查发现的问题", errors=[{"field": "comment", "message": "required"}])
+    key = f"unverified:{sub.id}:{sub.round}"
+    if session.exec(select(Escalation.id).where(Escalation.key == key)).first() is not None:
+        raise Conflict(f"“{sub.title}”第{sub.round}轮已被认定为未经调查核实")
+    township = session.get(OrgUnit, sub.township_id)
+    if township is None:
+        raise NotFound("乡镇不存在")
+    return _open_for_submission(
+        session, principal, definition, campaign, township, session.get(OrgUnit, sub.subject_id), sub, "unverified", now,
+        reason=f"经县委组织部检查核实，“{sub.title}”（第{sub.round}轮）未经调查核实、随意上报：{comment.strip()}",
+        evidence={"round": sub.round, "findings": [comment.strip()], "marked_by": principal.user.username}, key=key)
+
+
+def on_relapse(session: Session, principal: Principal, now: dt.datetime, rect: VillageRectification,
+               campaign: Campaign, comment: str) -> Escalation | None:
+    """反复回潮 (004 §三.3): a consolidating or closed village that relapses opens an escalation."""
+    definition = get_definitions()[campaign.definition_key]
+    if not definition.escalation.triggers.relapse.enabled:
+        return None
+    township = session.get(OrgUnit, campaign.township_id)
+    village = session.get(OrgUnit, rect.village_id)
+    if township is None or village is None:
+        return None
+    step = Step(campaign=campaign, township=township, trigger="relapse", level=definition.escalation.level_index("relapse"),
+                key=f"relapse:{rect.id}:{rect.relapses}", item_title=f"{village.name}整顿成果巩固", subject=village,
+                rectification_id=rect.id,
+                reason=f"{village.name}经整顿后反复回潮（第{rect.relapses}次）：{comment.strip()}",
+                evidence={"relapses": rect.relapses, "findings": [comment.strip()]})
+    return record_step(session, definition, step, now, calendar=load_work_calendar(session),
+                       users=_active_users(session), actor=principal)
+
+
+def resolve(session: Session, now: dt.datetime, *, trigger: str, what: str, obligation_id: int | None = None,
+            rectification_id: int | None = None) -> int:
+    """The work arrived: the live steps of this deadline stop, recording how late it was."""
+    where: list[Any] = [col(Escalation.trigger) == trigger, col(Escalation.status).in_(LIVE)]
+    if obligation_id is not None:
+        where.append(col(Escalation.obligation_id) == obligation_id)
+    elif rectification_id is not None:
+        where.append(col(Escalation.rectification_id) == rectification_id)
+    else:
+        return 0
+    today = china_date(now)
+    rows = list(session.exec(select(Escalation).where(*where)))
+    for esc in rows:
+        late = (today - esc.due_on).days if esc.due_on else None
+        before = {"status": esc.status}
+        esc.status = "resolved"
+        esc.resolved_at = now
+        esc.days_late = late
+        esc.resolution = f"已于{today.isoformat()}{what}" + (f"，超过期限{late}天" if late and late > 0 else "")
+        esc.version += 1
+        session.add(esc)
+        append_event(session, actor_id=None, actor=SYSTEM_ACTOR, action="escalation.resolve", subject_type="escalation",
+                     subject_id=esc.id or 0, township_id=esc.township_id, before=before,
+                     after={"status": "resolved", "days_late": late, "resolution": esc.resolution}, now=now)
+    return len(rows)
+
+
+# ---- what the county does with a step -------------------------------------------------------------
+
+
+def _county(principal: Principal) -> None:
+    if principal.user.role != "admin":
+        raise PermissionDenied("只有县委组织部管理员可以处理督办事项")
+
+
+def load(session: Session, principal: Principal, escalation_id: int) -> Escalation:
+    esc = session.get(Escalation, escalation_id)
+    if esc is None or not principal.can_see(esc.township_id):
+        raise NotFound(f"没有编号为 {escalation_id} 的督办事项")
+    return esc
+
+
+def _check_version(esc: Escalation, version: int | None) -> None:
+    if version is None:
+        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
+    if version != esc.version:
+        raise Conflict("督办事项已被他人处理，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+
+
+def _save(session: Session, esc: Escalation, version: int, values: dict[str, Any]) -> None:
+    result = session.execute(update(Escalation).where(col(Escalation.id) == esc.id, col(Escalation.version) == version)
+                             .values(**values, version=version + 1))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("督办事项已被他人处理，请刷新后重试")
+    session.expire(esc)
+
+
+def record_interview(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *,
+                     interview_on: dt.date, place: str | None, outcome: str | None, version: int | None) -> Escalation:
+    """约谈: schedule the interview of the township's main leader and record its outcome."""
+    esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
+    _county(principal)
+    _check_version(esc, version)
+    definitions = get_definitions()
+    campaign = session.get(Campaign, esc.campaign_id)
+    ladder = definitions[campaign.definition_key].escalation.ladder if campaign else []
+    level = ladder[esc.level - 1] if 0 < esc.level <= len(ladder) else None
+    if level is None or (level.key != "interview" and level.document != "interview_notice"):
+        raise Conflict(f"“{esc.level_name or esc.level_key}”不是约谈环节，不能登记约谈")
+    if esc.status in ("dismissed",):
+        raise Conflict("已撤销的督办事项不能登记约谈")
+    created = china_date(esc.created_at)
+    if interview_on < created:
+        raise ValidationFailed(f"约谈日期不能早于约谈决定日期（{created.isoformat()}）",
+                               errors=[{"field": "interview_on", "message": "too early"}])
+    if outcome and interview_on > china_date(now):
+        raise ValidationFailed("约谈尚未进行，不能登记结果", errors=[{"field": "outcome", "message": "interview in the future"}])
+    before = {"interview_on": esc.interview_on, "interview_place": esc.interview_place, "interview_outcome": esc.interview_outcome}
+    values = {"interview_on": interview_on, "interview_place": place, "interview_outcome": outcome}
+    _save(session, esc, esc.version, values)
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.interview",
+                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
+                 before=before, after=values, now=now)
+    return esc
+
+
+def confirm(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,
+            version: int | None) -> AccountabilityCase:
+    """The county checked and found the problem real (经县委组织部检查核实): open an accountability case."""
+    esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
+    _county(principal)
+    _check_version(esc, version)
+    if esc.status not in LIVE:
+        raise Conflict(f"督办事项当前状态为“{STATUS_LABELS.get(esc.status, esc.status)}”，不能立案问责")
+    if not note.strip():
+        raise ValidationFailed("请填写核实情况", errors=[{"field": "note", "message": "required"}])
+    if session.exec(select(AccountabilityCase.id).where(AccountabilityCase.escalation_id == esc.id)).first() is not None:
+        raise Conflict("该督办事项已立案问责")
+    previous = esc.status
+    _save(session, esc, esc.version, {"status": "confirmed", "decided_by": principal.user.id})
+    session.refresh(esc)
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.confirm",
+                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
+                 before={"status": previous}, after={"status": "confirmed", "note": note.strip()}, now=now)
+    return open_case(session, esc, now, actor=principal, note=note.strip())
+
+
+def dismiss(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,
+            version: int | None) -> Escalation:
+    """The county checked and found nothing to answer for (e.g. the township truly has no weak village)."""
+    esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
+    _county(principal)
+    _check_version(esc, version)
+    if esc.status not in LIVE:
+        raise Conflict(f"督办事项当前状态为“{STATUS_LABELS.get(esc.status, esc.status)}”，不能撤销")
+    if not note.strip():
+        raise ValidationFailed("请说明撤销理由", errors=[{"field": "note", "message": "required"}])
+    previous = esc.status
+    _save(session, esc, esc.version, {"status": "dismissed", "decided_by": principal.user.id,
+                                      "resolution": f"经核实撤销：{note.strip()}"[:2000], "resolved_at": now})
+    session.refresh(esc)
+    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.dismiss",
+                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
+                 before={"status": previous}, after={"status": "dismissed", "note": note.strip()}, now=now)
+    return esc
