@@ -32,6 +32,7 @@ from api.routes import (
     web_forms,
     web_ledgers,
 )
+from api.security import install_security
 from core.settings import get_settings
 
 log = logging.getLogger("duban.api")
@@ -80,6 +81,7 @@ def create_app() -> FastAPI:
         description="县委组织部专项工作督办：按乡镇启动督办任务，跟踪阶段、截止日期与逐级督办。",
     )
     install_error_handlers(app)
+    install_security(app, get_settings())
     for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web, web_forms, web_admin, web_dashboard):
         app.include_router(module.router)
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import

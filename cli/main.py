@@ -209,6 +209,50 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@app.command("backup")
+def backup(out_file: Annotated[Path, typer.Option("--out", help="the backup file to write", dir_okay=False)]) -> None:
+    """Back up the configured database (SQLite: online backup API; PostgreSQL: pg_dump -Fc)."""
+    from tasks.backup import backup_database
+
+    try:
+        info = backup_database(get_settings().effective_database_url, out_file)
+    except DubanError as exc:
+        _fail(exc)
+        return
+    events = f"，含 {info.audit_events} 条审计记录" if info.audit_events is not None else ""
+    out.print(f"已备份 {_safe_url()} 到 {info.path}（{info.size} 字节{events}）", highlight=False)
+
+
+@app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(help="a file written by duban backup", dir_okay=False)],
+    yes: Annotated[bool, typer.Option("--yes", help="confirm that the current database is overwritten")] = False,
+) -> None:
+    """Replace the configured database with a backup; the file is checked first. Stop the service before."""
+    from core.db import reset_engines
+    from tasks.audit import verify_chain
+    from tasks.backup import check_backup, restore_database
+
+    try:
+        check_backup(file)
+        if not yes:
+            err.print(f"[red]错误：[/red]恢复会覆盖当前数据库 {_safe_url()} 的全部数据；确认无误请加 --yes 重新运行",
+                      highlight=False)
+            raise typer.Exit(2)
+        reset_engines()
+        info = restore_database(get_settings().effective_database_url, file)
+    except DubanError as exc:
+        _fail(exc)
+        return
+    reset_engines()
+    with session_scope() as session:
+        result = verify_chain(session)
+    if not result.ok:
+        err.print(f"[red]已恢复，但审计链断裂：[/red]{result.reason}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"已从 {info.path} 恢复 {_safe_url()}；审计链完整：共 {result.checked} 条记录", highlight=False)
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Option()],
@@ -294,6 +338,70 @@ def tick_once(
     if deliver:
         stats = asyncio.run(deliver_notifications(now=now))
         out.print("deliver: " + "，".join(f"{k} {v}" for k, v in stats.items()))
+
+
+@app.command("simulate")
+def simulate(
+    townships: int = typer.Option(3, min=1, max=2000),
+    villages: int = typer.Option(4, min=1, max=200, help="villages per township"),
+    year: int = typer.Option(2026, help="first campaign year"),
+    years: int = typer.Option(1, min=1, max=5, help="campaign years launched (year, year+1, …)"),
+    seed: int = 1,
+    definition: str = "weak_village_rectification",
+    on_time: float = typer.Option(0.6, help="share of townships submitting on time"),
+    late: float = typer.Option(0.2, help="share submitting late"),
+    never: float = typer.Option(0.1, help="share never submitting"),
+    hollow: float = typer.Option(0.1, help="share submitting zero/hollow reports (无、暂无)"),
+    max_returns: int = typer.Option(2, min=0, max=5, help="reviewers return a report 0..N times"),
+    smtp_outage_days: int = typer.Option(0, min=0, help="SMTP server down for K days"),
+    restarts: int = typer.Option(0, min=0, help="process restarts (after a tick that crashed half-way)"),
+    clock_jump: int = typer.Option(0, min=0, help="days skipped at once (no tick runs)"),
+    days: Annotated[int | None, typer.Option(min=1, help="stop after N days (default: the whole campaign)")] = None,
+    database_url: Annotated[str | None, typer.Option(help="an empty database to use (default: a temporary SQLite file)")] = None,
+    report: Annotated[Path | None, typer.Option(dir_okay=False, help="HTML report (default var/simulation-<seed>.html)")] = None,
+) -> None:
+    """Run whole campaign years on a virtual clock (real tasks, outbox and SMTP), then check the invariants."""
+    import json
+
+    from rich.table import Table
+
+    from tasks.simulate import SimulationConfig, run_simulation
+
+    config = SimulationConfig(
+        townships=townships, villages=villages, year=year, years=years, seed=seed, definition=definition,
+        on_time=on_time, late=late, never=never, hollow=hollow, max_returns=max_returns,
+        smtp_outage_days=smtp_outage_days, restarts=restarts, clock_jump=clock_jump, days=days,
+        database_url=database_url, report=report or get_settings().var_dir / f"simulation-{seed}.html",
+    )
+    with Progress(console=out, transient=False) as progress:
+        bar = progress.add_task(f"模拟 {townships} 个乡镇 × {villages} 个村", total=None)
+        result = run_simulation(config, progress=lambda n, total: progress.update(bar, completed=n, total=total))
+    s = result.summary
+    table = Table(title=f"模拟结果（种子 {seed}，{s['period'][0]} 至 {s['period'][1]}）")
+    table.add_column("项目")
+    table.add_column("数量", justify="right")
+    ob = s["obligations"]
+    rows = [("应报事项（已到期）", ob["due"]), ("按时完成", ob["on_time"]), ("逾期完成", ob["late"]),
+            ("逾期未报", ob["missed"]), ("已报送待审核", ob["pending"]), ("报送通知", s["requests"]),
+            ("到期提醒", s["reminders"])]
+    rows += [(f"升级：{name}", n) for name, n in s["escalations"].items()]
+    rows += [("退回修改", s["submissions"]["returns"]), ("公文", s["documents"]), ("问责案件", s["cases"]),
+             ("邮件（SMTP 收到）", s["mail"]["received"])]
+    for label, n in rows:
+        table.add_row(label, str(n))
+    out.print(table)
+    out.print("summary: " + json.dumps({k: s[k] for k in ("obligations", "requests", "reminders", "escalations",
+                                                             "documents", "cases")}, ensure_ascii=False), highlight=False)
+    for inv in result.invariants:
+        mark = "[green]✓[/green]" if inv.ok else "[red]✗[/red]"
+        out.print(f"{mark} {inv.name}（检查 {inv.checked} 项）" + ("" if inv.ok else "：" + "；".join(inv.problems[:5])),
+                  highlight=False)
+    out.print("耗时：" + "，".join(f"{k} {v:.1f} 秒" for k, v in result.timings.items()), highlight=False)
+    if result.report_path:
+        out.print(f"报告：{result.report_path}", highlight=False)
+    if not result.ok:
+        err.print("[red]不变量被违反[/red]")
+        raise typer.Exit(1)
 
 
 @app.command("run")

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     prefect_warmup: bool = True
     password_hashing: Literal["default", "cheap"] = "default"
 
+    max_request_bytes: int = Field(default=12 * 1024 * 1024, ge=1024,
+                                   description="larger request bodies answer 413 (attachments 10 MB, Excel 5 MB)")
+    login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins per username before a lockout")
+    login_lockout_minutes: int = Field(default=15, ge=1, description="the failure window and the lockout length")
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

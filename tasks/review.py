@@ -118,6 +118,30 @@ def _move_obligation(session: Session, sub: Submission, from_statuses: list[str]
                                                  col(Obligation.status).in_(from_statuses)).values(status=to))
 
 
+REVISION_WORKDAYS = 5  # time to revise a returned submission when its deadline is about to pass or passed
+
+
+def _allow_revision(session: Session, principal: Principal, sub: Submission, now: dt.datetime) -> None:
+    """A submission first sent on time and returned gets time to be revised: a deadline closer than five
+    working days (or past) moves to five working days from the return, so work sent on time is not counted
+    missed because a reviewer returned it late. Work first sent late keeps its deadline and its escalation.
+    ``nominal_due_on`` keeps the original date."""
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    if obligation is None or obligation.status != "open" or sub.first_submitted_at is None:
+        return
+    if china_date(sub.first_submitted_at) > obligation.due_on:
+        return
+    revised = load_work_calendar(session).add_workdays(china_date(now), REVISION_WORKDAYS)
+    if obligation.due_on >= revised:
+        return
+    before = {"due_on": obligation.due_on}
+    obligation.due_on = revised
+    obligation.version += 1
+    session.add(obligation)
+    _event(session, principal, "obligation.revision_due", "obligation", obligation.id or 0, sub.township_id,
+           before, {"due_on": revised, "submission_id": sub.id}, now)
+
+
 def _submitter(session: Session, sub: Submission) -> list[User]:
     """Who answers for the submission: its last submitter, or whoever started it."""
     user = session.get(User, sub.submitted_by or sub.created_by) if (sub.submitted_by or sub.created_by) else None
@@ -372,6 +396,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _on_final_approval(session, principal, sub, gate_key, now)
     elif decision == "return":
         _move_obligation(session, sub, ["submitted"], "open")
+        _allow_revision(session, principal, sub, now)
         _notify(session, submitter, "submission_returned", key, ctx, now)
         if outcome.returns_exceeded:
             _escalate_returns(session, principal, sub, chain.max_returns, now)
@@ -405,15 +430,16 @@ def _escalate_returns(session: Session, principal: Principal, sub: Submission, b
             _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=china_date(now)), now)
 
 
-def _all_approved(session: Session, *where: Any) -> bool:
-    """Every live submission matched is approved, and — for per-village material such as 一村一策
-    plans — every village on the campaign's approved list has one."""
+def _all_approved(session: Session, *where: Any, every_listed_village: bool = True) -> bool:
+    """Every live submission matched is approved, and — for township material answered per village,
+    such as 一村一策 plans — every village on the campaign's approved list has one. Material owed by one
+    village (``every_listed_village=False``) needs only that village's."""
     rows = list(session.exec(select(Submission).where(*where)))
     live = [s for s in rows if s.status != "withdrawn"]
     if not live or not all(s.status == "approved" for s in live):
         return False
     per_village = [s for s in live if s.subject_id != s.township_id]
-    if per_village:
+    if per_village and every_listed_village:
         listed = set(session.exec(select(VillageRectification.village_id).where(
             VillageRectification.campaign_id == per_village[0].campaign_id)))
         if not listed <= {s.subject_id for s in per_village}:
@@ -424,7 +450,8 @@ def _all_approved(session: Session, *where: Any) -> bool:
 def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
     today = china_date(now)
     definition, campaign, obligation, stage = _context(session, sub)
-    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id):
+    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id,
+                                                every_listed_village=obligation.subject_id == campaign.township_id):
         on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
         obligation.status = "met" if on_time else "late"
         obligation.met_on = today

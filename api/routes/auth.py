@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentPrincipal, NotAuthenticated
 from api.deps import ClockDep, SessionDep
+from api.errors import problem
 from api.types import CleanStr
-from tasks.accounts import authenticate, issue_token
+from tasks.accounts import issue_token
+from tasks.login_guard import Lockout, attempt_login
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -29,13 +32,29 @@ class TokenResponse(BaseModel):
     expires_at: dt.datetime
 
 
-@router.post("/auth/token", response_model=TokenResponse, summary="Exchange a username and password for a bearer token")
-def create_token(body: TokenRequest, session: SessionDep, clock: ClockDep) -> TokenResponse:
-    user = authenticate(session, body.username, body.password)
-    if user is None:
-        session.commit()  # keep the failed-login count
+def locked_out(lockout: Lockout, now: dt.datetime) -> JSONResponse:
+    """429 problem+json with ``Retry-After`` for a username locked after too many failed sign-ins."""
+    seconds = lockout.retry_after(now)
+    response = problem(429, "登录尝试过多", lockout.message(now), "/problems/login-locked", retry_after=seconds)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+@router.post(
+    "/auth/token", response_model=TokenResponse, summary="Exchange a username and password for a bearer token",
+    responses={429: {"description": "Too many failed sign-ins for this username; retry after Retry-After seconds"}},
+)
+def create_token(request: Request, body: TokenRequest, session: SessionDep, clock: ClockDep) -> TokenResponse | JSONResponse:
+    now = clock.now()
+    client = request.client.host if request.client else None
+    outcome = attempt_login(session, body.username, body.password, now, channel="api", client=client)
+    if isinstance(outcome, Lockout):
+        session.commit()
+        return locked_out(outcome, now)
+    if outcome is None:
+        session.commit()  # keep the failed-login count and its audit events
         raise NotAuthenticated("用户名或密码错误（连续错误过多的账户会被锁定）")
-    token, expires = issue_token(session, user, clock.now())
+    token, expires = issue_token(session, outcome, now)
     session.commit()
     return TokenResponse(access_token=token, expires_at=expires)
 

@@ -21,7 +21,8 @@ from api.routes.campaigns import campaign_public
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
 from models import Campaign, OrgUnit
-from tasks.accounts import authenticate, close_session, open_session
+from tasks.accounts import close_session, open_session
+from tasks.login_guard import Lockout, attempt_login
 from tasks.registry import get_definitions
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -148,11 +149,17 @@ def login(
     username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=200)] = "/",
 ) -> HTMLResponse | RedirectResponse:
-    user = authenticate(session, username, password)
+    now = clock.now()
+    user = attempt_login(session, username, password, now, channel="web", client=request.client.host if request.client else None)
+    if isinstance(user, Lockout):
+        session.commit()
+        page = _render(request, "login.html", {"next": next, "error": user.message(now)}, status_code=429)
+        page.headers["Retry-After"] = str(user.retry_after(now))
+        return page
     if user is None:
         session.commit()
         return _render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
-    cookie, _ = open_session(session, user, clock.now())
+    cookie, _ = open_session(session, user, now)
     session.commit()
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)

@@ -714,3 +714,104 @@ async def test_planning_gate_needs_a_plan_for_every_listed_village(
     assert stages["screening"] == "passed"
     # QX01007 is listed but has no plan at all
     assert (stages["planning"], obligation(campaign, "village_plan")["status"]) != ("passed", "met")
+
+
+async def test_a_village_weekly_report_is_met_by_that_village_alone(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    """A weekly report is owed by one key-contact village: approving it meets the obligation even though
+    the township's weak-village list names other villages too (unlike 一村一策 plans, owed per listed village)."""
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    await move(clock, users, at(2025, 9, 26))
+    listing = obligation(campaign, "weak_village_list")
+    liaison = await users("qx01-liaison")
+    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
+        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
+        "committee_meeting_date": "2025-09-24"}})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison, json={
+        "version": sub["version"], "data": sub["data"] | {"committee_minutes": [await upload_pdf(c, users, sub["id"])]}})
+    assert r.status_code == 200, r.text
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
+
+    weekly = sorted((o for o in campaign["obligations"] if o["kind"] == "weekly_report"),
+                    key=lambda o: (o["due_on"], o["subject"]))
+    first = weekly[0]
+    await move(clock, users, at(*map(int, first["opens_on"].split("-"))))
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
+        "obligation_id": first["id"], "data": {"progress": "调整支部书记，恢复三会一课", "problems": "无",
+                                               "next_week": "召开党员大会"}})
+    assert r.status_code == 201, r.text
+    sub = (await act(c, users, "qx01-liaison", r.json()["id"], "submit", version=r.json()["version"])).json()
+    assert sub["status"] == "in_review", sub
+    for level in sub["chain"]:
+        reviewer = "admin" if level["role"] == "admin" else "county-reviewer"
+        r = await decide(c, users, reviewer, sub, "approve")
+        assert r.status_code == 200, r.text
+        sub = r.json()
+    assert sub["status"] == "approved"
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    statuses = {o["id"]: o["status"] for o in campaign["obligations"]}
+    assert statuses[first["id"]] == "met"
+    assert all(statuses[o["id"]] != "met" for o in weekly[1:])  # the other villages still owe theirs
+
+
+def _tick_missed(engine: Engine, when: dt.datetime) -> None:
+    from tasks.tick import climb_ladder, mark_missed
+    with Session(engine) as s:
+        mark_missed(s, when.date())
+        climb_ladder(s, when)
+        s.commit()
+
+
+async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    """Returned after its deadline, a report first sent on time is not 逾期未报: the deadline moves to five
+    working days after the return; approved within them it is met; left unrevised past them it is missed."""
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    q4, q1 = obligation(campaign, "quarterly_report", "2025Q4"), obligation(campaign, "quarterly_report", "2026Q1")
+    subs = {}
+    for ob, sent in ((q4, at(2025, 12, 18)), (q1, at(2026, 3, 19))):
+        await move(clock, users, sent)
+        r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"),
+                         json={"obligation_id": ob["id"], "data": QUARTERLY_DONE})
+        assert r.status_code == 201, r.text
+        r = await act(c, users, "qx01-liaison", r.json()["id"], "submit", version=r.json()["version"])
+        assert r.status_code == 200, r.text
+        subs[ob["id"]] = r.json()
+
+    await move(clock, users, at(2025, 12, 22))  # Monday, after Q4's deadline (Friday 19th)
+    r = await decide(c, users, "qx01-secretary", subs[q4["id"]], "return", comment="请补充具体数字")
+    assert r.status_code == 200, r.text
+    sub = r.json()
+    _tick_missed(demo_county, at(2025, 12, 23))
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    revised = obligation(campaign, "quarterly_report", "2025Q4")
+    assert (revised["status"], revised["due_on"], revised["nominal_due_on"]) == ("open", "2025-12-29", "2025-12-20")
+
+    await move(clock, users, at(2025, 12, 26))
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
+                      json={"version": sub["version"], "data": QUARTERLY_DONE | {"results": "新发展党员3名，调整书记2名"}})
+    assert r.status_code == 200, r.text
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    for reviewer in ("qx01-secretary", "county-reviewer"):
+        r = await decide(c, users, reviewer, sub, "approve")
+        assert r.status_code == 200, r.text
+        sub = r.json()
+    assert sub["status"] == "approved"
+
+    # Q1 is returned after its deadline too, and never revised: missed once the revision time is over.
+    await move(clock, users, at(2026, 3, 23))
+    assert (await decide(c, users, "qx01-secretary", subs[q1["id"]], "return", comment="请重写")).status_code == 200
+    _tick_missed(demo_county, at(2026, 3, 30))
+    _tick_missed(demo_county, at(2026, 3, 31))
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "met"
+    late_q1 = obligation(campaign, "quarterly_report", "2026Q1")
+    assert (late_q1["status"], late_q1["due_on"]) == ("missed", "2026-03-30")
+    with Session(demo_county) as s:
+        ladders = {e.obligation_id for e in s.exec(select(Escalation))}
+    assert q4["id"] not in ladders and q1["id"] in ladders

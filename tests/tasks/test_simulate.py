@@ -1,0 +1,101 @@
+"""``duban simulate``: a small county through a whole weak-village rectification campaign on a virtual
+clock, with the real tick steps, outbox, SMTP delivery (aiosmtpd), an SMTP outage, a process restart
+and a clock jump; the invariants hold, the summary matches the database, and the same seed gives the
+same numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func
+from sqlmodel import Session, select
+
+from models import AccountabilityCase, Escalation, Obligation, OfficialDocument, OutboxMessage, ReminderLog
+from tasks.simulate import SimulationConfig, county_rows, run_simulation, township_profiles
+
+CONFIG = dict(townships=4, villages=3, year=2026, seed=7, on_time=1.0, late=1.0, never=1.0, hollow=1.0,
+              smtp_outage_days=5, restarts=1, clock_jump=6)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, str, Path]:
+    root = tmp_path_factory.mktemp("simulate")
+    url = f"sqlite:///{root / 'sim.db'}"
+    report = root / "report.html"
+    result = run_simulation(SimulationConfig(**CONFIG, database_url=url, report=report))  # type: ignore[arg-type]
+    return result, url, report
+
+
+def test_the_generated_county_and_profiles_are_seeded() -> None:
+    rows = county_rows(5, 14, 3)
+    assert rows == county_rows(5, 14, 3)
+    towns = [r for _, r in rows if r["kind"] == "township"]
+    assert len(towns) == 14 and len({t["name"] for t in towns}) == 14
+    assert not any(t["name"].startswith("第") for t in towns)
+    assert sum(1 for _, r in rows if r["kind"] == "village") == 14 * 3
+    profiles = township_profiles(5, [f"QX{i:02d}" for i in range(1, 11)],
+                                 {"on_time": 0.6, "late": 0.2, "never": 0.1, "hollow": 0.1})
+    assert Counter(profiles.values()) == Counter({"on_time": 6, "late": 2, "never": 1, "hollow": 1})
+
+
+def test_a_campaign_year_keeps_every_invariant(full_run: tuple[object, str, Path]) -> None:
+    result, _, _ = full_run
+    failed = [(i.name, i.problems) for i in result.invariants if not i.ok]  # type: ignore[attr-defined]
+    assert failed == []
+    s = result.summary  # type: ignore[attr-defined]
+    assert s["period"][0] == "2026-09-01" and s["days"] > 400
+    assert {t["profile"] for t in s["townships"]} == {"on_time", "late", "never", "hollow"}
+    # every kind of outcome and fault actually happened
+    ob = s["obligations"]
+    assert ob["on_time"] > 0 and ob["late"] > 0 and ob["missed"] > 0
+    assert s["escalations_by_trigger"].get("zero_report", 0) > 0 and s["cases"] > 0
+    assert s["submissions"]["returns"] > 0 and s["mail"]["retried"] > 0
+    assert s["faults"]["smtp_outage"] and s["faults"]["restarts"] and s["faults"]["clock_jump"]
+    assert s["mail"]["received"] == s["mail"]["outbox"] == s["mail"]["sent"]
+
+
+def test_the_summary_is_what_the_database_holds(full_run: tuple[object, str, Path]) -> None:
+    result, url, _ = full_run
+    s = result.summary  # type: ignore[attr-defined]
+    engine = create_engine(url)
+    try:
+        with Session(engine) as db:
+            statuses = Counter(db.exec(select(Obligation.status)))
+            logs = list(db.exec(select(ReminderLog.offset)))
+            levels = Counter(db.exec(select(Escalation.level)))
+            cases = db.exec(select(func.count()).select_from(AccountabilityCase)).one()
+            documents = db.exec(select(func.count()).select_from(OfficialDocument)).one()
+            outbox = Counter(db.exec(select(OutboxMessage.status)))
+    finally:
+        engine.dispose()
+    ob = s["obligations"]
+    assert (ob["on_time"], ob["late"], ob["missed"]) == (statuses["met"], statuses["late"], statuses["missed"])
+    assert ob["total"] == sum(statuses.values())
+    assert s["requests"] == sum(1 for o in logs if o < 0) and s["reminders"] == sum(1 for o in logs if o >= 0)
+    assert list(s["escalations"].values()) == [levels.get(i, 0) for i in range(1, len(s["escalations"]) + 1)]
+    assert (s["cases"], s["documents"]) == (cases, documents)
+    assert outbox == Counter({"sent": s["mail"]["outbox"]})
+
+
+def test_the_html_report_is_written_in_chinese_with_inline_charts(full_run: tuple[object, str, Path]) -> None:
+    _, _, report = full_run
+    html = report.read_text(encoding="utf-8")
+    for heading in ("督办模拟运行报告", "运行摘要", "事项完成情况", "升级督办（按级别）", "邮件", "各乡镇情况", "故障注入", "不变量检查"):
+        assert heading in html
+    assert '<html lang="zh-CN">' in html and html.count("<svg") >= 4
+    external = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "http://" not in external and "https://" not in external  # no external assets
+    assert "违反" not in html.split("不变量检查")[1].split("耗时")[0]
+
+
+def test_the_same_seed_gives_the_same_summary() -> None:
+    short = dict(CONFIG, days=75)
+    first = run_simulation(SimulationConfig(**short))  # type: ignore[arg-type]
+    second = run_simulation(SimulationConfig(**short))  # type: ignore[arg-type]
+    assert first.ok and second.ok
+    assert first.summary == second.summary
+    assert first.summary["obligations"]["due"] > 0 and first.summary["reminders"] > 0
+    assert dt.date.fromisoformat(first.summary["period"][1]) - dt.date.fromisoformat(first.summary["period"][0]) == dt.timedelta(days=74)
