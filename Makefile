@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install clean
+.PHONY: run test lint typecheck pytest bench install audit clean scale-out
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.3' 'setuptools>=78.1.1'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	@touch $(STAMP)
 
@@ -20,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core domain models tasks flows api cli notifications bench
+	$(BIN)/mypy core domain models tasks flows api cli notifications bench scripts
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -29,6 +30,15 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# PostgreSQL + Prefect server + a work-pool worker + 2 API processes (scripts/scale_out.py; README "Scaling out").
+scale-out: $(STAMP)
+	$(BIN)/python -m scripts.scale_out
+
+# Known vulnerabilities in the installed packages, from PyPI's advisory data (needs network; findings: SECURITY.md).
+# --strict: a package that could not be checked fails the audit instead of passing as "no known vulnerabilities".
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api.deps import ClockDep, SessionDep
 from domain.errors import DubanError
-from tasks.accounts import Principal, principal_for, user_for_token, web_session
+from tasks.accounts import Principal, csrf_token_for, principal_for, user_for_token, web_session
 
 SESSION_COOKIE = "duban_session"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -19,6 +19,11 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 class NotAuthenticated(DubanError):
     status = 401
     title = "需要登录"
+
+
+def csrf_matches(sent: str, expected: str) -> bool:
+    """Constant-time comparison of a CSRF token as sent (any text: non-ASCII must not raise) with the session's."""
+    return bool(expected) and secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def _principal(request: Request, session: Session, clock: ClockDep) -> Principal | None:
@@ -37,12 +42,13 @@ def _principal(request: Request, session: Session, clock: ClockDep) -> Principal
         found = web_session(session, cookie, now)
         if found is None:
             return None
-        user, row = found
+        user, _ = found
+        csrf = csrf_token_for(cookie)
         if request.method in UNSAFE and request.url.path.startswith("/api/"):
             sent = request.headers.get("x-csrf-token", "")
-            if not secrets.compare_digest(sent, row.csrf_token):
+            if not csrf_matches(sent, csrf):
                 raise DubanError("缺少或错误的 CSRF 令牌（X-CSRF-Token）", status=403)
-        request.state.csrf_token = row.csrf_token
+        request.state.csrf_token = csrf
         return principal_for(session, user)
     return None
 

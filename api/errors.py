@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DubanError
@@ -50,6 +51,7 @@ _MESSAGES = {
     "float_parsing": "应为数字",
     "bool_parsing": "应为 true 或 false",
     "string_type": "应为文字",
+    "string_unicode": "含有无效的 Unicode 字符（孤立代理项），请删除后重试",
     "dict_type": "应为对象（键值对）",
     "list_type": "应为列表",
     "literal_error": "取值不在允许范围内：{expected}",
@@ -101,7 +103,22 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = "没有这个地址；API 列表见 /docs"
+        elif exc.status_code == 400:  # the framework could not parse the body; its own words are English
+            detail = f"请求体无法解析：JSON 须为 UTF-8 编码的合法 JSON，文件上传须为完整的 multipart/form-data（{detail}）"
+        elif exc.status_code == 405:
+            detail = "这个地址不支持该请求方法；API 列表见 /docs"
         return problem(exc.status_code, titles.get(exc.status_code, "请求有误"), detail)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite's write lock waited out its busy timeout under load: nothing was written, so a retry is safe.
+        if "database is locked" in str(exc.orig):
+            log.warning("database busy: %s", exc.orig)
+            response = problem(503, "系统繁忙", "当前访问量较大，数据库正忙，本次操作未执行；请稍后重试", "/problems/busy")
+            response.headers["Retry-After"] = "2"
+            return response
+        log.exception("database error", exc_info=exc)
+        return problem(500, "服务器内部错误", "服务器处理请求时出错，已记录日志；请稍后重试或联系管理员")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -13,6 +14,8 @@ from pathlib import Path
 from bench.common import Figure, cleanup_environment, configure_environment
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+NAMES = ("b1", "b2", "b3", "b4", "b5", "b6")
+QUICK_RESULTS = RESULTS.with_name("results-quick.json")
 HEADERS = ("figure", "duban", "baseline", "ratio", "target")
 
 
@@ -25,6 +28,19 @@ def machine_info() -> dict[str, object]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
     }
+
+
+def carried_over(ran: set[str]) -> list[dict[str, object]]:
+    """The figures of the benchmarks not run now, from the previous results.json (marked with its date)."""
+    try:
+        previous = json.loads(RESULTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [
+        {**f, "carried_over_from": f.get("carried_over_from", previous.get("date"))}
+        for f in previous.get("figures", [])
+        if f.get("benchmark") not in ran
+    ]
 
 
 def table(figures: list[Figure]) -> str:
@@ -44,19 +60,47 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    root = configure_environment()  # before anything of duban or Prefect is imported
-    from bench import launch
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="duban's benchmarks (see BENCHMARKS.md)")
+    parser.add_argument("benchmarks", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (figures not comparable)")
+    args = parser.parse_args(argv)
+    args.benchmarks = [b.lower() for b in args.benchmarks] or list(NAMES)
+    unknown = set(args.benchmarks) - set(NAMES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(NAMES)}")
+    return args
 
-    benchmarks: list[tuple[Callable[[Path], list[Figure]], Callable[[Figure], str]]] = [
-        (launch.run, launch.summary),
-    ]
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.quick:
+        os.environ.setdefault("BENCH_TOWNSHIPS", "100")
+    root = configure_environment()  # before anything of duban or Prefect is imported
+    from bench import launch, mail, tick
+
+    available: dict[str, tuple[Callable[[Path, bool], list[Figure]], Callable[[Figure], str]]] = {
+        "b1": (lambda r, q: launch.run(r), launch.summary),
+        "b2": (tick.run, tick.summary),
+        "b3": (mail.run, mail.summary),
+    }
+    from bench.api import run as api_run
+    from bench.api import summary as api_summary
+    from bench.peers import run as peers_run
+    from bench.peers import summary as peers_summary
+
+    available["b4"] = (api_run, api_summary)
+    from bench import simulate
+
+    available["b5"] = (simulate.run, simulate.summary)
+    available["b6"] = (peers_run, peers_summary)
+    benchmarks = [available[name] for name in NAMES if name in args.benchmarks]
     started = dt.datetime.now(dt.UTC)
     figures: list[Figure] = []
     notes: list[str] = []
     try:
         for run, summarise in benchmarks:
-            for figure in run(root):
+            for figure in run(root, args.quick):
                 figures.append(figure)
                 notes.append(summarise(figure))
     finally:
@@ -66,14 +110,23 @@ def main() -> int:
     print()
     for note in notes:
         print(note)
+    plans = list(tick.plans_text(figures))
+    if plans:
+        print()
+        print("\n\n".join(plans))
     results = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "command": " ".join([Path(sys.executable).name, "-m", "bench"]),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench", *(sys.argv[1:] if argv is None else argv)]),
+        "quick": args.quick,
         "figures": [f.as_json() for f in figures],
     }
-    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    # A smoke run never replaces the real figures; a run of some benchmarks keeps the others' last figures.
+    out = QUICK_RESULTS if args.quick else RESULTS
+    if not args.quick:
+        results["figures"] += carried_over({n.upper() for n in args.benchmarks})
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0
 
 

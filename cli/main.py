@@ -314,6 +314,40 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         out.print(f"  {username}：初始密码 {secret}")
 
 
+@users_app.command("deactivate")
+def users_deactivate(username: Annotated[str, typer.Argument()]) -> None:
+    """Deactivate an account: no more sign-ins, and its web sessions and API tokens end at once."""
+    from tasks.accounts import deactivate_user
+
+    try:
+        with session_scope() as session:
+            ended = deactivate_user(session, username, get_clock().now())
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(f"已停用账户 {username}，结束了 {ended} 个登录会话或令牌")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument()],
+    password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
+) -> None:
+    """Set a new password; the account's web sessions and API tokens end at once."""
+    import secrets
+
+    from tasks.accounts import set_password
+
+    secret = password or secrets.token_urlsafe(12)
+    try:
+        with session_scope() as session:
+            ended = set_password(session, username, secret, get_clock().now())
+    except DubanError as exc:
+        _fail(exc)
+        return
+    out.print(f"已为 {username} 设置新密码，结束了 {ended} 个登录会话或令牌" + ("" if password else f"；新密码：{secret}"))
+
+
 @app.command("tick")
 def tick_once(
     at: Annotated[str | None, typer.Option("--at", help="ISO date-time to act as 'now' (default: the clock)")] = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 from rich.console import Console
+from sqlalchemy.engine import make_url
 from sqlmodel import func, select
 
 from core.db import session_scope
@@ -57,7 +58,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   网页界面   {base}/
   接口文档   {base}/docs
   健康检查   {base}/healthz
-  数据库     {settings.effective_database_url}
+  数据库     {make_url(settings.effective_database_url).render_as_string(hide_password=True)}
   督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
   本地邮件   {mail}
   演示账户   {demo_lines}

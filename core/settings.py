@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -16,8 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", extra="ignore")
 
     var_dir: Path = REPO_ROOT / "var"
-    database_url: str = Field(
-        default="",
+    # Secrets (the URL may hold the database password) are SecretStr: hidden in repr, str and dumps.
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
         validation_alias=AliasChoices("DUBAN_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL; empty means the SQLite file var/duban.db",
     )
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     smtp_port: int = 8025
     smtp_sink: bool = True
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_tls: bool = False
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
@@ -59,8 +60,8 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if url := self.database_url.get_secret_value():
+            return url
         return f"sqlite:///{self.var_dir / 'duban.db'}"
 
     @property

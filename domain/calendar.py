@@ -65,6 +65,7 @@ class WorkCalendar:
         self._loaded = dict(loaded or {})
         # chinese-calendar costs ~20 µs a lookup; a batch launch asks about the same days thousands of times.
         self._workday: dict[dt.date, bool] = {}
+        self._added: dict[tuple[dt.date, int], dt.date] = {}  # the escalation ladder asks for the same sums every tick
 
     def source(self, year: int) -> CalendarSource:
         if year in self._loaded:
@@ -116,6 +117,12 @@ class WorkCalendar:
 
         ``count == 0`` returns ``day`` itself, working day or not.
         """
+        found = self._added.get((day, count))
+        if found is None:
+            found = self._added[(day, count)] = self._add_workdays(day, count)
+        return found
+
+    def _add_workdays(self, day: dt.date, count: int) -> dt.date:
         step = 1 if count > 0 else -1
         remaining = abs(count)
         while remaining:

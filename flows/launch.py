@@ -9,9 +9,9 @@ from typing import Any
 import anyio
 from prefect import flow
 
-from core.clock import get_clock
 from core.db import get_engine
 from core.settings import get_settings
+from flows.params import moment
 from tasks.launch import all_township_codes
 from tasks.prefect_tasks import launch_chunk, launch_township
 from tasks.registry import get_definition
@@ -22,14 +22,14 @@ async def launch_campaign(
     definition: str,
     township: str,
     year: int,
-    now: dt.datetime | None = None,
+    now: dt.datetime | str | None = None,
     idempotency: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines.
 
     Re-running it is harmless: a campaign launched before comes back with status ``exists``.
     """
-    outcome = await launch_township(definition, township, year, now or get_clock().now(), idempotency)
+    outcome = await launch_township(definition, township, year, moment(now), idempotency)
     return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
@@ -45,13 +45,13 @@ async def launch_for_townships(
     definition: str,
     year: int,
     townships: list[str] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | str | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Launch many townships: one task per chunk of townships, each township in its own transaction."""
     get_definition(definition)  # fail fast on an unknown definition
-    now = now or get_clock().now()
+    now = moment(now)
     codes = townships if townships is not None else await anyio.to_thread.run_sync(_all_townships)
     codes = list(dict.fromkeys(codes))
     size = chunk_size or get_settings().launch_chunk_size

@@ -8,9 +8,10 @@ from typing import Any
 import anyio
 from prefect import flow, task
 
-from core.clock import china_date, get_clock
+from core.clock import china_date
 from core.db import get_engine, session_scope
 from core.settings import get_settings
+from flows.params import moment
 from tasks.prefect_tasks import retry_race
 from tasks.review import close_notice_periods
 from tasks.tick import (
@@ -58,9 +59,9 @@ async def build_daily_digests(now: dt.datetime) -> int:
 
 
 @flow(name="tick", validate_parameters=False)
-async def tick(now: dt.datetime | None = None) -> dict[str, int]:
+async def tick(now: dt.datetime | str | None = None) -> dict[str, int]:
     """One step of the campaign calendar; safe to run any number of times for the same moment."""
-    now = now or get_clock().now()
+    now = moment(now)
     counts = await advance_calendar(now)
     counts["windows_opened"] = await open_reporting_windows(now)
     counts["reminders"] = await enqueue_due_reminders(now)
@@ -72,7 +73,8 @@ def smtp_mailer() -> Any:
     from notifications.mailer import SmtpMailer
 
     s = get_settings()
-    return SmtpMailer(s.smtp_host, s.smtp_port, username=s.smtp_username, password=s.smtp_password,
+    password = s.smtp_password.get_secret_value() if s.smtp_password is not None else None
+    return SmtpMailer(s.smtp_host, s.smtp_port, username=s.smtp_username, password=password,
                       use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout)
 
 
@@ -86,13 +88,13 @@ def set_mailer(mailer: Any) -> None:
 
 
 @flow(name="deliver_notifications", validate_parameters=False)
-async def deliver_notifications(now: dt.datetime | None = None, batch: int = 200) -> dict[str, int]:
+async def deliver_notifications(now: dt.datetime | str | None = None, batch: int = 200) -> dict[str, int]:
     """Send what the outbox holds: retried with backoff on temporary failures, dead-lettered on permanent ones."""
     from dataclasses import asdict
 
     from flows.scheduler import HOLDER
     from notifications.delivery import deliver_pending
 
-    stats = await deliver_pending(get_engine(), _mailer_override or smtp_mailer(), now or get_clock().now(),
+    stats = await deliver_pending(get_engine(), _mailer_override or smtp_mailer(), moment(now),
                                   holder=HOLDER, batch=batch)
     return asdict(stats)

@@ -13,12 +13,17 @@ exceptions that tell the delivery worker what to do next:
 
 from __future__ import annotations
 
+import binascii
+import email.errors
+import email.header
 import email.policy
 import email.utils
+import functools
 import logging
+import secrets
 from collections.abc import Callable
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Protocol
 
 import aiosmtplib
@@ -195,11 +200,79 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
                 attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
     """The MIME message of an outbox row: multipart/alternative (text, then HTML), UTF-8.
 
-    Non-ASCII header text (subject, sender name) is RFC 2047-encoded by ``email.policy.SMTP`` and the
-    bodies are base64, so the whole message is 7-bit; the
-    Message-ID is the row's stable one so a receiver can drop a duplicate, and Date is when the row
-    was written, in China time. Raises ``ValueError`` for an unusable address.
+    Non-ASCII header text (subject, sender name) is RFC 2047-encoded and the bodies are base64, so
+    the whole message is 7-bit; the Message-ID is the row's stable one so a receiver can drop a
+    duplicate, and Date is when the row was written, in China time. Official documents are attached
+    as PDF (``multipart/mixed``). Raises ``ValueError`` for an unusable address.
+
+    The common case (ASCII addresses, no attachment) writes the headers already encoded
+    (``set_raw``) instead of letting ``email.policy`` parse and re-fold each one, which costs
+    ≈1 ms a message; anything else goes through :func:`build_email_generic`. Both give the same
+    message once parsed.
     """
+    if attachments or not _fast_path_applies(msg, sender_name, sender_addr):
+        return build_email_generic(msg, sender_name, sender_addr, attachments)
+    if msg.created_at.tzinfo is None:
+        raise ValueError("OutboxMessage.created_at must be aware")
+    try:
+        to_addr = Address(addr_spec=msg.to_addr.strip()).addr_spec
+    except (ValueError, email.errors.HeaderParseError) as exc:
+        raise ValueError(f"not one email address: {msg.to_addr!r}") from exc
+    message = EmailMessage(policy=_POLICY)
+    message.set_raw("Subject", _encoded_text(msg.subject))
+    message.set_raw("From", _from_header(sender_name, sender_addr))
+    message.set_raw("To", to_addr)
+    message.set_raw("Date", email.utils.format_datetime(msg.created_at.astimezone(CHINA_TZ)))
+    message.set_raw("Message-ID", msg.message_id)
+    message.set_raw("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies to this
+    message.set_raw("MIME-Version", "1.0")
+    message.set_raw("Content-Type", f'multipart/alternative;{_POLICY.linesep} boundary="{_boundary()}"')
+    message.set_payload([_text_part(msg.body_text, "plain"), _text_part(msg.body_html, "html")])
+    return message
+
+
+_POLICY = email.policy.SMTP
+_BASE64_CHUNK = 57  # bytes per base64 line: 76 characters, as email.contentmanager writes for 78-character lines
+
+
+def _fast_path_applies(msg: OutboxMessage, sender_name: str, sender_addr: str) -> bool:
+    plain = msg.to_addr.strip() + sender_addr + msg.message_id
+    return (plain.isascii() and plain.isprintable() and bool(msg.to_addr.strip())
+            and "\n" not in msg.subject and "\r" not in msg.subject and "\n" not in sender_name
+            and "\r" not in sender_name)
+
+
+def _boundary() -> str:
+    return f"==============={secrets.randbelow(10**19):019d}=="  # base64 lines never begin with "--"
+
+
+def _encoded_text(text: str) -> str:
+    if text.isascii():
+        return text
+    return email.header.Header(text, "utf-8", header_name="Subject").encode(linesep=_POLICY.linesep)
+
+
+@functools.lru_cache(maxsize=16)
+def _from_header(sender_name: str, sender_addr: str) -> str:
+    addr = Address(addr_spec=sender_addr).addr_spec
+    return email.utils.formataddr((sender_name, addr), charset="utf-8")
+
+
+def _text_part(body: str, subtype: str) -> MIMEPart:
+    # The body with CRLF line ends, base64 in lines of 76 (what set_content(..., cte="base64") writes).
+    data = b"\r\n".join(body.encode("utf-8").splitlines()) + b"\r\n"
+    payload = "".join(binascii.b2a_base64(data[i:i + _BASE64_CHUNK]).decode("ascii")
+                      for i in range(0, len(data), _BASE64_CHUNK))
+    part = MIMEPart(policy=_POLICY)
+    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part.set_raw("Content-Transfer-Encoding", "base64")
+    part.set_payload(payload)
+    return part
+
+
+def build_email_generic(msg: OutboxMessage, sender_name: str, sender_addr: str,
+                        attachments: list[tuple[str, bytes]] | None = None) -> EmailMessage:
+    """:func:`build_email` through ``email.policy`` header objects and ``set_content``: any address, any attachment."""
     if msg.created_at.tzinfo is None:
         raise ValueError("OutboxMessage.created_at must be aware")
     to_addr = msg.to_addr.strip()

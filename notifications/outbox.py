@@ -4,23 +4,35 @@ Delivery happens later (a worker reads ``status == "pending"`` rows). ``key`` na
 happened, to which thing, in which round, for which recipient — so writing the same mail twice (a retry,
 a replayed request) leaves one row: the writer looks first, and the unique index on ``outbox.key`` is
 the final guard against a concurrent writer.
+
+``enqueue_mail`` writes one mail through the ORM; ``enqueue_mails`` writes many (the tick's reminders)
+with one lookup of the existing keys and one multi-row ``INSERT … ON CONFLICT (key) DO NOTHING`` per
+chunk, so a concurrent writer of the same key is skipped rather than failing the transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from models.accounts import User
 from models.review import OutboxMessage
-from notifications.render import render_mail
+from notifications.render import render_mail, render_mails
 
 MESSAGE_ID_DOMAIN = "duban.local"
 _KEY_MAX = 255
+_CHUNK = 500  # keys per lookup and rows per INSERT (well below every driver's parameter limit)
+
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 def base_url() -> str:
@@ -36,6 +48,13 @@ def absolute_url(path: str) -> str:
 def message_id_for(key: str) -> str:
     """A stable RFC 5322 Message-ID derived from the outbox key (the same cause, the same id)."""
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{MESSAGE_ID_DOMAIN}>"
+
+
+def _check(key: str, now: dt.datetime) -> None:
+    if not key or len(key) > _KEY_MAX:
+        raise ValueError(f"outbox key must be 1–{_KEY_MAX} characters")
+    if now.tzinfo is None:
+        raise ValueError("enqueue_mail needs an aware datetime")
 
 
 def _existing(session: Session, key: str) -> OutboxMessage | None:
@@ -60,10 +79,7 @@ def enqueue_mail(
     existing message when one with ``key`` is already there. ``recipient_name`` defaults to
     ``to.display_name``; see :mod:`notifications.render` for the other template variables.
     """
-    if not key or len(key) > _KEY_MAX:
-        raise ValueError(f"outbox key must be 1–{_KEY_MAX} characters")
-    if now.tzinfo is None:
-        raise ValueError("enqueue_mail needs an aware datetime")
+    _check(key, now)
     address = (to.email or "").strip()
     if not to.active or not address:
         return None
@@ -84,3 +100,99 @@ def enqueue_mail(
     )
     session.add(message)
     return message
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """One mail for :func:`enqueue_mails`: what :func:`enqueue_mail` takes, less the session and time.
+
+    Requests that share one ``context`` object (the same template, several recipients) are rendered
+    once: the caller promises the context does not depend on the recipient.
+    """
+
+    key: str
+    to: User
+    template: str
+    context: dict[str, Any]
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+def _ids_of(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(select(_outbox.c.key, _outbox.c.id).where(col(_outbox.c.key).in_(chunk)))
+        found.update({key: outbox_id for key, outbox_id in rows})
+    return found
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert ``rows``, skipping any whose key a concurrent writer has taken; returns key → id of those written."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    written: dict[str, int] = {}
+    if dialect in ("sqlite", "postgresql"):
+        make = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = make(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.key, _outbox.c.id)
+        for chunk in _chunks(rows):
+            written.update({key: outbox_id for key, outbox_id in conn.execute(statement, list(chunk))})
+        return written
+    statement = insert(_outbox).returning(_outbox.c.key, _outbox.c.id)  # any other database: row by row
+    for row in rows:
+        try:
+            with session.begin_nested():
+                written.update({key: outbox_id for key, outbox_id in session.connection().execute(statement, row)})
+        except IntegrityError:
+            continue
+    return written
+
+
+def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.datetime) -> dict[str, int | None]:
+    """Write many pending mails in the session's transaction (no commit); returns the outbox id per key.
+
+    The same rules as :func:`enqueue_mail`, for a batch: a key already in the outbox keeps its row
+    (its id is returned), a recipient that is inactive or has no address gets ``None`` and no row, and
+    of repeated keys in ``requests`` the first wins. The rows are written with Core statements, not
+    ORM objects: load them (``session.get``) when you need them.
+    """
+    if now.tzinfo is None:
+        raise ValueError("enqueue_mail needs an aware datetime")
+    result: dict[str, int | None] = {}
+    wanted: dict[str, MailRequest] = {}
+    for request in requests:
+        _check(request.key, now)
+        if request.key in result or request.key in wanted:
+            continue
+        if not request.to.active or not (request.to.email or "").strip():
+            result[request.key] = None
+        else:
+            wanted[request.key] = request
+    if not wanted:
+        return result
+    if any(isinstance(obj, OutboxMessage) for obj in session.new):
+        session.flush()  # mails added through the ORM in this session must be seen by the lookup
+    existing = _ids_of(session, list(wanted))
+    result.update(existing)
+    todo = [r for key, r in wanted.items() if key not in existing]
+    # One rendering per template and shared context; the recipient's name is filled in per mail.
+    groups: dict[tuple[str, int], list[MailRequest]] = {}
+    for request in todo:
+        groups.setdefault((request.template, id(request.context)), []).append(request)
+    rows: list[dict[str, Any]] = []
+    for (template, _), members in groups.items():
+        names = [str(m.context.get("recipient_name", m.to.display_name)) for m in members]
+        mails = render_mails(template, {k: v for k, v in members[0].context.items() if k != "recipient_name"}, names)
+        for request, mail in zip(members, mails, strict=True):
+            rows.append({
+                "key": request.key, "message_id": message_id_for(request.key), "to_addr": (request.to.email or "").strip(),
+                "to_user_id": request.to.id, "subject": mail.subject[:300], "body_text": mail.text,
+                "body_html": mail.html, "status": "pending", "attempts": 0, "created_at": now,
+            })
+    written = _insert_new(session, rows) if rows else {}
+    result.update(written)
+    lost = [row["key"] for row in rows if row["key"] not in written]
+    if lost:  # written meanwhile by a concurrent transaction that has committed: use its rows
+        result.update(_ids_of(session, lost))
+    return result

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined, select_autoescape
+from markupsafe import escape
 
 from core.clock import CHINA_TZ
 from core.settings import get_settings
@@ -72,21 +73,22 @@ def _make_environment() -> Environment:
 environment = _make_environment()
 
 
-def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
-    """Render the subject and both bodies of mail ``name`` (one of :data:`MAIL_TEMPLATES`).
-
-    ``organisation_name`` and ``base_url`` default from settings; ``mail_subject`` is set to the
-    rendered subject for the bodies. Raises ``jinja2.UndefinedError`` when a variable is missing.
-    """
-    if name not in MAIL_TEMPLATES:
-        raise ValueError(f"unknown mail template {name!r}")
+def _values(context: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
-    values: dict[str, Any] = {
+    return {
         "organisation_name": settings.organisation_name,
         "base_url": settings.effective_base_url.rstrip("/"),
         **context,
     }
-    text_template = environment.get_template(f"{name}.txt")
+
+
+def _templates(name: str) -> tuple[Template, Template]:
+    if name not in MAIL_TEMPLATES:
+        raise ValueError(f"unknown mail template {name!r}")
+    return environment.get_template(f"{name}.txt"), environment.get_template(f"{name}.html")
+
+
+def _render(name: str, text_template: Template, html_template: Template, values: dict[str, Any]) -> RenderedMail:
     subject_block = text_template.blocks.get("subject")
     if subject_block is None:
         raise LookupError(f"mail template {name}.txt has no subject block")
@@ -94,6 +96,42 @@ def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
     if not subject:
         raise ValueError(f"mail template {name}.txt rendered an empty subject")
     values["mail_subject"] = subject
-    text = text_template.render(values)
-    html = environment.get_template(f"{name}.html").render(values)
-    return RenderedMail(subject=subject, text=text, html=html)
+    return RenderedMail(subject=subject, text=text_template.render(values), html=html_template.render(values))
+
+
+def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
+    """Render the subject and both bodies of mail ``name`` (one of :data:`MAIL_TEMPLATES`).
+
+    ``organisation_name`` and ``base_url`` default from settings; ``mail_subject`` is set to the
+    rendered subject for the bodies. Raises ``jinja2.UndefinedError`` when a variable is missing.
+    """
+    text_template, html_template = _templates(name)
+    return _render(name, text_template, html_template, _values(context))
+
+
+# Stands in for the recipient's name while one rendering serves several recipients: private-use
+# characters, which neither autoescaping nor whitespace collapsing touches.
+_RECIPIENT = "\ue000recipient_name\ue001"
+
+
+def render_mails(name: str, context: dict[str, Any], recipient_names: list[str]) -> list[RenderedMail]:
+    """``render_mail(name, {**context, "recipient_name": n})`` for each name, rendering the templates once.
+
+    The templates print ``recipient_name`` (the layouts' greeting) but never branch on it, so the
+    name is substituted into one rendering: as it is in the subject and the text, HTML-escaped in
+    the HTML body. A single name is rendered directly.
+    """
+    text_template, html_template = _templates(name)
+    if len(recipient_names) == 1:
+        return [_render(name, text_template, html_template, _values({**context, "recipient_name": recipient_names[0]}))]
+    if not recipient_names:
+        return []
+    shared = _render(name, text_template, html_template, _values({**context, "recipient_name": _RECIPIENT}))
+    return [
+        RenderedMail(
+            subject=" ".join(shared.subject.replace(_RECIPIENT, recipient).split()),
+            text=shared.text.replace(_RECIPIENT, recipient),
+            html=shared.html.replace(_RECIPIENT, str(escape(recipient))),
+        )
+        for recipient in recipient_names
+    ]

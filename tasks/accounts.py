@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, select
 
 from core.settings import get_settings
-from domain.errors import Conflict, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from domain.review import Actor
 from models import ApiToken, OrgUnit, User, UserScope, WebSession
+from tasks.audit import append_event
 
 
 @lru_cache(maxsize=2)
@@ -157,10 +159,21 @@ def user_for_token(session: Session, token: str, now: dt.datetime) -> User | Non
     return user if user and user.active else None
 
 
+def csrf_token_for(cookie: str) -> str:
+    """The CSRF token of the web session with this cookie.
+
+    Derived from the cookie rather than stored, so neither the database nor its logged rows and parameters
+    ever hold it in clear (the session row keeps only its digest); without the cookie it cannot be computed.
+    """
+    return hmac.new(cookie.encode(), b"duban-csrf-token", hashlib.sha256).hexdigest()
+
+
 def open_session(session: Session, user: User, now: dt.datetime) -> tuple[str, str]:
     """A new web session: returns (cookie value, CSRF token)."""
-    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    session.add(WebSession(user_id=user.id or 0, session_hash=_digest(cookie), csrf_token=csrf, created_at=now, expires_at=now + SESSION_TTL))
+    cookie = secrets.token_urlsafe(32)
+    csrf = csrf_token_for(cookie)
+    session.add(WebSession(user_id=user.id or 0, session_hash=_digest(cookie), csrf_token=_digest(csrf), created_at=now,
+                           expires_at=now + SESSION_TTL))
     return cookie, csrf
 
 
@@ -176,6 +189,56 @@ def close_session(session: Session, cookie: str) -> None:
     row = session.exec(select(WebSession).where(WebSession.session_hash == _digest(cookie))).first()
     if row is not None:
         session.delete(row)
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """Delete every web session and API token of ``user`` (no commit); returns how many ended."""
+    ended = 0
+    for row in [*session.exec(select(WebSession).where(WebSession.user_id == user.id)),
+                *session.exec(select(ApiToken).where(ApiToken.user_id == user.id))]:
+        session.delete(row)
+        ended += 1
+    return ended
+
+
+def _account(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"没有用户名为 {username} 的账户")
+    return user
+
+
+def deactivate_user(session: Session, username: str, now: dt.datetime, *, actor: str = "cli") -> int:
+    """Deactivate an account: it can no longer sign in, and its sessions and tokens end now (no commit).
+
+    Returns how many sessions and tokens ended; the change is an audit event.
+    """
+    user = _account(session, username)
+    was_active = user.active
+    user.active = False
+    session.add(user)
+    ended = end_sessions(session, user)
+    append_event(session, actor_id=None, actor=actor, action="user.deactivated", subject_type="user",
+                 subject_id=user.id or 0, township_id=None, before={"active": was_active},
+                 after={"active": False, "sessions_ended": ended}, now=now)
+    return ended
+
+
+def set_password(session: Session, username: str, password: str, now: dt.datetime, *, actor: str = "cli") -> int:
+    """Give an account a new password and end its sessions and tokens (no commit); returns how many ended.
+
+    The failed-sign-in count starts afresh. The audit event records the change, never the password.
+    """
+    if not 8 <= len(password) <= 200:
+        raise ValidationFailed("密码长度应为 8 到 200 个字符", errors=[{"field": "password", "message": "8..200"}])
+    user = _account(session, username)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    session.add(user)
+    ended = end_sessions(session, user)
+    append_event(session, actor_id=None, actor=actor, action="user.password_changed", subject_type="user",
+                 subject_id=user.id or 0, township_id=None, before=None, after={"sessions_ended": ended}, now=now)
+    return ended
 
 
 @dataclass(frozen=True)

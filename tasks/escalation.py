@@ -305,11 +305,12 @@ def climb_overdue(session: Session, now: dt.datetime, calendar: WorkCalendar | N
     today = china_date(now)
     calendar = calendar or load_work_calendar(session)
     definitions = get_definitions()
-    rows = session.exec(
+    top = max((len(d.escalation.ladder) for d in definitions.values()), default=0)
+    rows = session.exec(  # an obligation at the top of every ladder has nothing left to climb
         select(Obligation, Campaign, OrgUnit)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
         .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(col(Obligation.status) == "missed", col(Campaign.status) == "active")
+        .where(col(Obligation.status) == "missed", col(Campaign.status) == "active", col(Obligation.escalation_level) < top)
     ).all()
     due: list[tuple[Obligation, Campaign, OrgUnit, Definition, int]] = []
     for ob, campaign, subject in rows:
@@ -384,9 +385,12 @@ def climb_measures(session: Session, now: dt.datetime, calendar: WorkCalendar | 
     if not rows:
         return 0
     campaign_ids = {c.id for _, c in rows}
-    plans: dict[tuple[int, int], Submission] = {}
+    plan_forms = {definitions[c.definition_key].escalation.triggers.measures_overdue.plan_form for _, c in rows}
+    plans: dict[tuple[int, int], Submission] = {}  # each village's latest approved plan
     for sub in session.exec(select(Submission).where(col(Submission.campaign_id).in_(campaign_ids),
-                                                     col(Submission.status) == "approved")):
+                                                     col(Submission.form_key).in_(plan_forms),
+                                                     col(Submission.status) == "approved")
+                            .order_by(col(Submission.id))):
         plans[(sub.campaign_id, sub.subject_id)] = sub
     reached: dict[int, int] = {}
     for rect_id, highest in session.exec(

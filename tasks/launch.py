@@ -203,6 +203,11 @@ def launch_in_session(
     plan = plan_for(ctx, township_code, year, china_date(now))
     existing = _existing_campaign(session, ctx, township_code, year)
     if existing is not None:
+        # A concurrent launch with the same key may have committed since the first look (on PostgreSQL
+        # each statement sees the latest commits): then this is its replay, not a duplicate.
+        replay = _replay(session, idempotency)
+        if replay:
+            return replay
         raise _duplicate(existing, ctx, township_code)
     try:
         campaign_id = write_campaign(session, ctx, plan, now, idempotency)

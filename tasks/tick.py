@@ -6,22 +6,27 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ, china_date
 from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
-from notifications.outbox import absolute_url, enqueue_mail
+from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definitions
 
 REQUEST_OFFSET = -1  # the ReminderLog offset that records the opening request
 HORIZON_DAYS = 120  # no definition reminds earlier than this before a deadline
+_INSERT_CHUNK = 500  # reminder_log rows per INSERT
+
+_reminder_log = ReminderLog.__table__  # type: ignore[attr-defined]
 
 
 def local(now: dt.datetime) -> dt.datetime:
@@ -72,14 +77,15 @@ def _submitters(session: Session, township_ids: set[int]) -> dict[int, list[User
     return out
 
 
-def _missing(definition: Definition, obligation: Obligation, draft: Submission | None) -> list[str]:
-    rule = definition.obligation(obligation.rule_key)
+def _missing(definition: Definition, rule_key: str, draft: dict[str, Any] | None) -> list[str]:
+    """What the township has not filled in yet: the required fields of the rule's form (``draft`` is its data)."""
+    rule = definition.obligation(rule_key)
     if not rule.form:
         return ["尚未报告完成情况"]
     form = definition.form(rule.form)
     if draft is None:
         return ["尚未填报"] + [f.label for f in form.fields if f.required]
-    return [f.label for f in form.fields if f.required and draft.data.get(f.key) in (None, "", [])] or ["尚未提交"]
+    return [f.label for f in form.fields if f.required and draft.get(f.key) in (None, "", [])] or ["尚未提交"]
 
 
 def _candidates(session: Session, statuses: list[str], where: list[Any]) -> list[_Candidate]:
@@ -97,6 +103,43 @@ def _drafts(session: Session, obligation_ids: list[int]) -> dict[int, Submission
     if not obligation_ids:
         return {}
     return {s.obligation_id or 0: s for s in session.exec(select(Submission).where(col(Submission.obligation_id).in_(obligation_ids)))}
+
+
+def _draft_data(session: Session, obligation_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not obligation_ids:
+        return {}
+    rows = session.execute(sql_select(col(Submission.obligation_id), col(Submission.data))
+                           .where(col(Submission.obligation_id).in_(obligation_ids)))
+    return {obligation_id or 0: data or {} for obligation_id, data in rows}
+
+
+class _Due(NamedTuple):
+    """An open deadline as the reminders need it: plain columns, no ORM objects to build."""
+
+    id: int
+    rule_key: str
+    title: str
+    period: str
+    due_on: dt.date
+    definition_key: str
+    township_id: int
+    township: str
+    subject_unit: str
+
+
+def _open_deadlines(session: Session, first: dt.date, last: dt.date) -> list[_Due]:
+    township = aliased(OrgUnit)
+    columns: list[Any] = [Obligation.id, Obligation.rule_key, Obligation.title, Obligation.period, Obligation.due_on,
+                           Campaign.definition_key, Campaign.township_id, township.name, OrgUnit.name]
+    rows = session.execute(
+        sql_select(*columns)
+        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+        .join(township, col(Campaign.township_id) == township.id)
+        .where(col(Obligation.status) == "open", col(Campaign.status) == "active",
+               col(Obligation.due_on) >= first, col(Obligation.due_on) <= last)
+    )
+    return [_Due(*row) for row in rows]
 
 
 def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, int]]:
@@ -184,40 +227,55 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     today = china_date(now)
     calendar = calendar or load_work_calendar(session)
     definitions = get_definitions()
-    candidates = _candidates(session, ["open"], [col(Obligation.due_on) >= today,
-                                                  col(Obligation.due_on) <= today + dt.timedelta(days=HORIZON_DAYS)])
-    due: list[tuple[_Candidate, int, dt.date]] = []
-    for c in candidates:
-        definition = definitions[c.campaign.definition_key]
-        spec = definition.obligation(c.obligation.rule_key).reminders or definition.reminders
-        passed = [(off, day) for off, day in reminder_dates(c.obligation.due_on, spec.offsets, spec.unit, calendar) if day <= today]
-        if passed:
-            offset, day = passed[-1]
-            due.append((c, offset, day))
+    due: list[tuple[_Due, int, dt.date]] = []
+    latest: dict[tuple[dt.date, tuple[int, ...], str], tuple[int, dt.date] | None] = {}  # many deadlines share a day
+    for ob in _open_deadlines(session, today, today + dt.timedelta(days=HORIZON_DAYS)):
+        definition = definitions[ob.definition_key]
+        spec = definition.obligation(ob.rule_key).reminders or definition.reminders
+        memo = (ob.due_on, tuple(spec.offsets), str(spec.unit))
+        if memo not in latest:
+            passed = [(off, day) for off, day in reminder_dates(ob.due_on, spec.offsets, spec.unit, calendar) if day <= today]
+            latest[memo] = passed[-1] if passed else None
+        reminder = latest[memo]
+        if reminder is not None:
+            due.append((ob, *reminder))
     if not due:
         return 0
-    ids = [c.obligation.id or 0 for c, _, _ in due]
+    ids = [ob.id for ob, _, _ in due]
     logged = _logged(session, ids)
-    drafts = _drafts(session, ids)
-    people = _submitters(session, {c.campaign.township_id for c, _, _ in due})
-    sent = 0
-    for c, offset, day in due:
-        definition = definitions[c.campaign.definition_key]
-        for user in people.get(c.campaign.township_id, []):
-            if (c.obligation.id or 0, offset, user.id or 0) in logged:
+    drafts = _draft_data(session, ids)
+    people = _submitters(session, {ob.township_id for ob, _, _ in due})
+    link = absolute_url("/todos")
+    # All mails go to the outbox in one batch (one lookup of existing keys, multi-row inserts, one
+    # rendering per deadline shared by its recipients), then the log rows with their mails' ids.
+    requests: list[MailRequest] = []
+    logs: list[dict[str, Any]] = []
+    for ob, offset, day in due:
+        context: dict[str, Any] | None = None
+        for user in people.get(ob.township_id, []):
+            if (ob.id, offset, user.id or 0) in logged:
                 continue
-            message = None
+            key = None
             if not user.daily_digest:
-                message = enqueue_mail(
-                    session, key=f"reminder:{c.obligation.id}:{offset}:{user.id}", to=user, template="reminder",
-                    context=_item(c, today) | {"missing": _missing(definition, c.obligation, drafts.get(c.obligation.id or 0))},
-                    now=now,
-                )
-                session.flush()
-            session.add(ReminderLog(obligation_id=c.obligation.id or 0, offset=offset, user_id=user.id or 0, remind_on=day,
-                                    outbox_id=message.id if message else None, created_at=now))
-            sent += 1
-    return sent
+                if context is None:
+                    context = {
+                        "title": ob.title, "township": ob.township, "subject_unit": ob.subject_unit,
+                        "period": ob.period, "due_date": ob.due_on, "days_left": (ob.due_on - today).days,
+                        "link": link, "missing": _missing(definitions[ob.definition_key], ob.rule_key, drafts.get(ob.id)),
+                    }
+                key = f"reminder:{ob.id}:{offset}:{user.id}"
+                requests.append(MailRequest(key=key, to=user, template="reminder", context=context))
+            logs.append({"obligation_id": ob.id, "offset": offset, "user_id": user.id or 0,
+                         "remind_on": day, "outbox_id": key, "created_at": now})
+    if not logs:
+        return 0
+    outbox_ids = enqueue_mails(session, requests, now=now)
+    for row in logs:
+        row["outbox_id"] = outbox_ids.get(row["outbox_id"]) if row["outbox_id"] else None
+    connection = session.connection()
+    for start in range(0, len(logs), _INSERT_CHUNK):
+        connection.execute(insert(_reminder_log), logs[start:start + _INSERT_CHUNK])
+    return len(logs)
 
 
 def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> int:

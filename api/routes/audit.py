@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.routes.problems import READ
+from api.types import DB_INT_MAX, DbOffset
 from domain.errors import ValidationFailed
 from tasks.audit import events_for, verify_chain
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=READ)
 
 
 @router.get("", summary="Audit events, optionally for one subject such as submission:12")
@@ -20,14 +22,14 @@ def list_audit(
     session: SessionDep, principal: CurrentPrincipal,
     subject: Annotated[str | None, Query(max_length=64, description="TYPE:ID, e.g. submission:12")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
     principal.require_role("admin")
     subject_type = subject_id = None
     if subject is not None:
         match = re.fullmatch(r"([a-z_]+):(\d+)", subject)
-        if not match:
-            raise ValidationFailed("subject 应为 类型:编号，例如 submission:12", errors=[{"field": "subject", "message": "TYPE:ID"}])
+        if not match or int(match.group(2)) > DB_INT_MAX:
+            raise ValidationFailed(f"subject 应为 类型:编号（编号不超过 {DB_INT_MAX}），例如 submission:12", errors=[{"field": "subject", "message": "TYPE:ID"}])
         subject_type, subject_id = match.group(1), int(match.group(2))
     events = events_for(session, subject_type, subject_id, limit, offset)
     return {"items": [

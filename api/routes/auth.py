@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import CurrentPrincipal, NotAuthenticated
 from api.deps import ClockDep, SessionDep
 from api.errors import problem
+from api.routes.problems import problems
 from api.types import CleanStr
 from tasks.accounts import issue_token
 from tasks.login_guard import Lockout, attempt_login
@@ -42,7 +43,7 @@ def locked_out(lockout: Lockout, now: dt.datetime) -> JSONResponse:
 
 @router.post(
     "/auth/token", response_model=TokenResponse, summary="Exchange a username and password for a bearer token",
-    responses={429: {"description": "Too many failed sign-ins for this username; retry after Retry-After seconds"}},
+    responses=problems(400, 401, 413, 422, 429),
 )
 def create_token(request: Request, body: TokenRequest, session: SessionDep, clock: ClockDep) -> TokenResponse | JSONResponse:
     now = clock.now()
@@ -59,7 +60,7 @@ def create_token(request: Request, body: TokenRequest, session: SessionDep, cloc
     return TokenResponse(access_token=token, expires_at=expires)
 
 
-@router.get("/me", summary="The signed-in user and what they may see")
+@router.get("/me", summary="The signed-in user and what they may see", responses=problems(401))
 def me(principal: CurrentPrincipal) -> dict[str, Any]:
     user = principal.user
     return {

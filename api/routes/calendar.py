@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.routes.problems import READ
 from tasks.calendar import load_work_calendar
 
-router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
+router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"], responses=READ)
 
 
 @router.get("/{year}", summary="Working-day calendar of a year: its source, warnings and non-working weekdays")

@@ -10,6 +10,8 @@ from sqlmodel import Session, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
+from api.routes.problems import READ, WRITE
+from api.types import CleanStr, DbId, DbOffset
 from domain.errors import Conflict, NotFound, ValidationFailed
 from flows.launch import launch_campaign, launch_for_townships
 from models import (
@@ -30,7 +32,7 @@ from tasks.accounts import Principal
 from tasks.launch import check_year, request_hash
 from tasks.registry import get_definition, get_definitions
 
-router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=READ)
 
 
 def _definition_name(key: str) -> str:
@@ -88,7 +90,7 @@ def campaign_public(session: Session, campaign_id: int, principal: Principal | N
     )
 
 
-@router.post("", status_code=201, response_model=CampaignPublic, summary="Launch one township's campaign")
+@router.post("", status_code=201, response_model=CampaignPublic, summary="Launch one township's campaign", responses=WRITE)
 async def create_campaign(
     body: LaunchRequest,
     session: SessionDep,
@@ -119,7 +121,7 @@ def get_definition_for_body(key: str) -> Any:
         raise ValidationFailed(exc.detail, errors=[{"field": "definition", "message": "unknown definition"}]) from None
 
 
-@router.post("/batch", response_model=BatchResult, summary="Launch a campaign for many (or all) townships")
+@router.post("/batch", response_model=BatchResult, summary="Launch a campaign for many (or all) townships", responses=WRITE)
 async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, principal: CurrentPrincipal) -> BatchResult:
     principal.require_role("admin")
     definition = get_definition_for_body(body.definition)
@@ -140,11 +142,11 @@ async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, prin
 def list_campaigns(
     session: SessionDep,
     principal: CurrentPrincipal,
-    township: Annotated[str | None, Query(max_length=32)] = None,
+    township: Annotated[CleanStr | None, Query(max_length=32)] = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-    definition: Annotated[str | None, Query(max_length=64)] = None,
+    definition: Annotated[CleanStr | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
     stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
     count = select(func.count()).select_from(Campaign).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
@@ -170,5 +172,5 @@ def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic, summary="One campaign with its stages and deadlines")
-def read_campaign(campaign_id: int, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
+def read_campaign(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
     return campaign_public(session, campaign_id, principal)

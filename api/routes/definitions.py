@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.auth import CurrentPrincipal
+from api.routes.problems import READ
 from tasks.registry import get_definition, get_definitions
 
-router = APIRouter(prefix="/api/v1/definitions", tags=["definitions"])
+router = APIRouter(prefix="/api/v1/definitions", tags=["definitions"], responses=READ)
 
 
 def _summary(key: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
-from api.types import CleanStr
+from api.routes.problems import READ, WRITE
+from api.types import CleanStr, DbId, DbOffset
 from domain import accountability as case_rules
 from domain.definitions import DOCUMENT_KINDS, TRIGGER_LABELS
 from domain.errors import NotFound, ValidationFailed
@@ -26,7 +27,7 @@ from tasks import review as submissions
 from tasks.accounts import Principal
 from tasks.registry import get_definitions
 
-router = APIRouter(prefix="/api/v1", tags=["escalations"])
+router = APIRouter(prefix="/api/v1", tags=["escalations"], responses=READ)
 
 Status = Literal["open", "escalated", "resolved", "confirmed", "dismissed", "live"]
 Trigger = Literal["overdue", "zero_report", "unverified", "returns_exceeded", "measures_overdue", "relapse"]
@@ -43,7 +44,7 @@ class InterviewRecord(Strict):
     interview_on: dt.date = Field(description="the day of the interview (约谈)")
     place: CleanStr | None = Field(default=None, max_length=200)
     outcome: CleanStr | None = Field(default=None, max_length=4000, description="what was said and promised; after the day")
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class CountyCheck(Strict):
@@ -51,7 +52,7 @@ class CountyCheck(Strict):
         "note": "经实地核查，该镇青石村、石桥村班子长期不团结，应列未列", "version": 1}]})
 
     note: CleanStr = Field(min_length=1, max_length=2000, description="what the county's check found")
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class CaseDecision(Strict):
@@ -62,12 +63,12 @@ class CaseDecision(Strict):
     note: CleanStr = Field(min_length=1, max_length=4000)
     rating_year: int | None = Field(default=None, ge=2000, le=2100, description="the year whose rating it affects")
     suspension_days: int | None = Field(default=None, ge=1, le=365)
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class CaseClose(Strict):
     note: CleanStr = Field(min_length=1, max_length=4000, description="how the decision was carried out")
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class UnverifiedMark(Strict):
@@ -172,11 +173,11 @@ def query_escalations(session: Session, principal: Principal, *, level: int | No
 @router.get("/escalations", summary="Escalation steps, filtered by level, township, status and trigger")
 def list_escalations(session: SessionDep, principal: CurrentPrincipal,
                      level: Annotated[int | None, Query(ge=1, le=20)] = None,
-                     township: Annotated[str | None, Query(max_length=32, description="township code")] = None,
+                     township: Annotated[CleanStr | None, Query(max_length=32, description="township code")] = None,
                      status: Status | None = None, trigger: Trigger | None = None,
-                     campaign: Annotated[int | None, Query(ge=1)] = None,
+                     campaign: Annotated[DbId | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                     offset: Annotated[DbOffset, Query()] = 0) -> dict[str, Any]:
     stmt = query_escalations(session, principal, level=level, township=township, status=status, trigger=trigger,
                              campaign=campaign)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
@@ -213,7 +214,7 @@ def escalation_ledger(session: SessionDep, principal: CurrentPrincipal) -> dict[
 
 
 @router.get("/escalations/{escalation_id}", summary="One escalation step with its document and history")
-def get_escalation(escalation_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_escalation(escalation_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     esc = service.load(session, principal, escalation_id)
     [out] = _present(session, [esc])
     where: list[Any] = [Escalation.campaign_id == esc.campaign_id, Escalation.trigger == esc.trigger]
@@ -232,8 +233,8 @@ def _acted(session: Session, principal: Principal, esc: Escalation) -> dict[str,
     return get_escalation(esc.id or 0, session, principal)
 
 
-@router.post("/escalations/{escalation_id}/interview", summary="约谈: record the interview's date, place and outcome")
-def record_interview(escalation_id: int, body: InterviewRecord, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/escalations/{escalation_id}/interview", summary="约谈: record the interview's date, place and outcome", responses=WRITE)
+def record_interview(escalation_id: DbId, body: InterviewRecord, session: SessionDep, principal: CurrentPrincipal,
                      clock: ClockDep) -> dict[str, Any]:
     esc = service.record_interview(session, principal, clock.now(), escalation_id, interview_on=body.interview_on,
                                    place=body.place, outcome=body.outcome, version=body.version)
@@ -241,8 +242,8 @@ def record_interview(escalation_id: int, body: InterviewRecord, session: Session
 
 
 @router.post("/escalations/{escalation_id}/confirm", status_code=201,
-             summary="The county's check confirms it (核实属实): open an accountability case")
-def confirm_escalation(escalation_id: int, body: CountyCheck, session: SessionDep, principal: CurrentPrincipal,
+             summary="The county's check confirms it (核实属实): open an accountability case", responses=WRITE)
+def confirm_escalation(escalation_id: DbId, body: CountyCheck, session: SessionDep, principal: CurrentPrincipal,
                        clock: ClockDep, response: Response) -> dict[str, Any]:
     case = service.confirm(session, principal, clock.now(), escalation_id, note=body.note, version=body.version)
     session.commit()
@@ -251,16 +252,16 @@ def confirm_escalation(escalation_id: int, body: CountyCheck, session: SessionDe
     return case_public(case, _units(session, {case.township_id}))
 
 
-@router.post("/escalations/{escalation_id}/dismiss", summary="The county's check finds nothing to answer for")
-def dismiss_escalation(escalation_id: int, body: CountyCheck, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/escalations/{escalation_id}/dismiss", summary="The county's check finds nothing to answer for", responses=WRITE)
+def dismiss_escalation(escalation_id: DbId, body: CountyCheck, session: SessionDep, principal: CurrentPrincipal,
                        clock: ClockDep) -> dict[str, Any]:
     esc = service.dismiss(session, principal, clock.now(), escalation_id, note=body.note, version=body.version)
     return _acted(session, principal, esc)
 
 
 @router.post("/submissions/{submission_id}/unverified", status_code=201,
-             summary="A county reviewer marks a report as not verified (不经调查核实，随意上报)")
-def mark_unverified(submission_id: int, body: UnverifiedMark, session: SessionDep, principal: CurrentPrincipal,
+             summary="A county reviewer marks a report as not verified (不经调查核实，随意上报)", responses=WRITE)
+def mark_unverified(submission_id: DbId, body: UnverifiedMark, session: SessionDep, principal: CurrentPrincipal,
                     clock: ClockDep) -> dict[str, Any]:
     sub = submissions.load_submission(session, principal, submission_id)
     campaign = session.get(Campaign, sub.campaign_id)
@@ -295,20 +296,20 @@ def list_documents(session: SessionDep, principal: CurrentPrincipal,
 
 
 @router.get("/documents/{document_id}", summary="An official document: number, addressee, body")
-def get_document(document_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_document(document_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     doc = _document(session, principal, document_id)
     return _document_ref(doc) | {"issuer": doc.issuer, "addressee": doc.addressee, "body": doc.body,
                                  "escalation_id": doc.escalation_id, "sha256": doc.sha256}
 
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse, summary="The document in its official layout")
-def document_html(document_id: int, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
+def document_html(document_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> HTMLResponse:
     doc = _document(session, principal, document_id)
     return HTMLResponse(doc.html, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 @router.get("/documents/{document_id}/pdf", response_class=Response, summary="The document as PDF")
-def document_pdf(document_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+def document_pdf(document_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     doc = _document(session, principal, document_id)
     name = f"{doc.doc_number} {doc.title}.pdf"
     return Response(doc.pdf, media_type="application/pdf", headers={
@@ -321,9 +322,9 @@ def document_pdf(document_id: int, session: SessionDep, principal: CurrentPrinci
 @router.get("/cases", summary="Accountability cases (问责)")
 def list_cases(session: SessionDep, principal: CurrentPrincipal,
                status: Literal["open", "decided", "closed"] | None = None,
-               township: Annotated[str | None, Query(max_length=32)] = None,
+               township: Annotated[CleanStr | None, Query(max_length=32)] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+               offset: Annotated[DbOffset, Query()] = 0) -> dict[str, Any]:
     stmt = select(AccountabilityCase)
     if principal.townships is not None:
         stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
@@ -339,13 +340,13 @@ def list_cases(session: SessionDep, principal: CurrentPrincipal,
 
 
 @router.get("/cases/{case_id}", summary="One accountability case with its evidence")
-def get_case(case_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_case(case_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     case = cases.load(session, principal, case_id)
     return case_public(case, _units(session, {case.township_id}))
 
 
-@router.post("/cases/{case_id}/decision", summary="The administrator's decision (诫勉谈话, 通报批评, 歇职 …)")
-def decide_case(case_id: int, body: CaseDecision, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/cases/{case_id}/decision", summary="The administrator's decision (诫勉谈话, 通报批评, 歇职 …)", responses=WRITE)
+def decide_case(case_id: DbId, body: CaseDecision, session: SessionDep, principal: CurrentPrincipal,
                 clock: ClockDep) -> dict[str, Any]:
     case = cases.decide(session, principal, clock.now(), case_id, decision=body.decision, note=body.note,
                         rating_year=body.rating_year, suspension_days=body.suspension_days, version=body.version)
@@ -354,8 +355,8 @@ def decide_case(case_id: int, body: CaseDecision, session: SessionDep, principal
     return case_public(case, _units(session, {case.township_id}))
 
 
-@router.post("/cases/{case_id}/close", summary="Close a decided case once carried out")
-def close_case(case_id: int, body: CaseClose, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/cases/{case_id}/close", summary="Close a decided case once carried out", responses=WRITE)
+def close_case(case_id: DbId, body: CaseClose, session: SessionDep, principal: CurrentPrincipal,
                clock: ClockDep) -> dict[str, Any]:
     case = cases.close(session, principal, clock.now(), case_id, note=body.note, version=body.version)
     session.commit()

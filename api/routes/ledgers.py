@@ -9,9 +9,11 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
+from api.routes.problems import READ, UPLOAD, WRITE
+from api.types import CleanStr, DbId
 from tasks import ledger as service
 
-router = APIRouter(prefix="/api/v1/ledgers", tags=["ledgers"])
+router = APIRouter(prefix="/api/v1/ledgers", tags=["ledgers"], responses=READ)
 
 XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {service.XLSX_MEDIA_TYPE: {}}, "description": "the workbook (one sheet, a header row, one row per item)"},
@@ -43,11 +45,11 @@ def export_ledger(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
-    township: Annotated[str | None, Query(max_length=32, description="township code")] = None,
+    township: Annotated[CleanStr | None, Query(max_length=32, description="township code")] = None,
     year: Annotated[int | None, Query(ge=1900, le=2200, description="campaign year")] = None,
-    definition: Annotated[str | None, Query(max_length=64, description="definition key")] = None,
-    campaign: Annotated[int | None, Query(ge=1, description="campaign id")] = None,
-    status: Annotated[str | None, Query(max_length=16, description="status code of the listed items")] = None,
+    definition: Annotated[CleanStr | None, Query(max_length=64, description="definition key")] = None,
+    campaign: Annotated[DbId | None, Query(description="campaign id")] = None,
+    status: Annotated[CleanStr | None, Query(max_length=16, description="status code of the listed items")] = None,
 ) -> Response:
     """The same rows, with the same filters and the same township scope, as the matching JSON list:
     ``campaigns`` ↔ ``GET /campaigns``; ``obligations`` ↔ the deadlines of those campaigns;
@@ -59,7 +61,7 @@ def export_ledger(
     return xlsx_response(content, filename, f"duban-{name}-{suffix}")
 
 
-@router.post("/org-units", summary="Import the org hierarchy from .xlsx (administrators; all rows or none)")
+@router.post("/org-units", summary="Import the org hierarchy from .xlsx (administrators; all rows or none)", responses=WRITE | UPLOAD)
 async def import_org_units(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
                            file: Annotated[UploadFile, File(description="columns code, name, kind, parent, "
                                                             "collective_income, key_contact_class")]) -> dict[str, Any]:
@@ -70,10 +72,10 @@ async def import_org_units(session: SessionDep, principal: CurrentPrincipal, clo
     return result
 
 
-@router.post("/rectification-plans", summary="Import 一村一策 plans of a campaign from .xlsx (one row per village)")
+@router.post("/rectification-plans", summary="Import 一村一策 plans of a campaign from .xlsx (one row per village)", responses=WRITE | UPLOAD)
 async def import_rectification_plans(
     session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
-    campaign_id: Annotated[int, Query(ge=1, description="the weak-village rectification campaign")],
+    campaign_id: Annotated[DbId, Query(description="the weak-village rectification campaign")],
     file: Annotated[UploadFile, File(description="村编码 or 村名称, then the 一村一策 fields")],
 ) -> dict[str, Any]:
     """Every row is checked first; any problem answers 422 with ``errors`` = [{row, column, message}] and

@@ -11,10 +11,12 @@ from sqlmodel import select
 
 from api.auth import CurrentPrincipal
 from api.deps import SessionDep
+from api.routes.problems import READ
+from api.types import CleanStr, DbOffset
 from domain.errors import NotFound
 from models import OrgKind, OrgUnit, OrgUnitPublic
 
-router = APIRouter(prefix="/api/v1/org-units", tags=["org-units"])
+router = APIRouter(prefix="/api/v1/org-units", tags=["org-units"], responses=READ)
 
 
 @router.get("", summary="List org units, filtered by kind and parent code")
@@ -22,9 +24,9 @@ def list_org_units(
     session: SessionDep,
     principal: CurrentPrincipal,
     kind: OrgKind | None = None,
-    parent: Annotated[str | None, Query(max_length=32, description="parent unit code")] = None,
+    parent: Annotated[CleanStr | None, Query(max_length=32, description="parent unit code")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
     parent_unit = aliased(OrgUnit)
     stmt = select(OrgUnit, parent_unit.code).outerjoin(parent_unit, OrgUnit.parent_id == parent_unit.id)  # type: ignore[arg-type]

@@ -9,10 +9,12 @@ from sqlmodel import col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
+from api.routes.problems import READ, problems
+from api.types import DbId, DbOffset
 from models import OutboxMessage
 from notifications.delivery import STATUSES, outbox_summary, retry_dead
 
-router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
+router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"], responses=READ)
 
 
 def _public(m: OutboxMessage) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def list_outbox(
     session: SessionDep, principal: CurrentPrincipal,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
     principal.require_role("admin")
     stmt = select(OutboxMessage)
@@ -38,8 +40,8 @@ def list_outbox(
     return {"counts": outbox_summary(session), "items": [_public(m) for m in rows]}
 
 
-@router.post("/{outbox_id}/retry", summary="Send a dead-lettered message again")
-def retry(outbox_id: int, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+@router.post("/{outbox_id}/retry", summary="Send a dead-lettered message again", responses=problems(409))
+def retry(outbox_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
     principal.require_role("admin")
     message = retry_dead(session, outbox_id, clock.now())
     session.commit()

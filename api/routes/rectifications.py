@@ -10,11 +10,12 @@ from sqlmodel import col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
-from api.types import CleanStr
+from api.routes.problems import READ, WRITE
+from api.types import CleanStr, DbId
 from models import Campaign, OrgUnit, VillageRectification
 from tasks import rectification as service
 
-router = APIRouter(prefix="/api/v1/rectifications", tags=["rectifications"])
+router = APIRouter(prefix="/api/v1/rectifications", tags=["rectifications"], responses=READ)
 
 
 class RectificationAction(BaseModel):
@@ -22,7 +23,7 @@ class RectificationAction(BaseModel):
 
     action: Literal["apply", "accept", "fail", "close", "relapse"]
     comment: CleanStr | None = Field(default=None, max_length=2000)
-    version: int = Field(ge=1)
+    version: DbId
 
 
 def _public(row: VillageRectification, village: OrgUnit | None) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def _public(row: VillageRectification, village: OrgUnit | None) -> dict[str, Any
 
 @router.get("", summary="Rectified villages and where each stands")
 def list_rectifications(session: SessionDep, principal: CurrentPrincipal,
-                        campaign: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                        campaign: Annotated[DbId | None, Query()] = None) -> dict[str, Any]:
     stmt = (select(VillageRectification, OrgUnit)
             .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
             .join(OrgUnit, col(VillageRectification.village_id) == OrgUnit.id))
@@ -48,8 +49,8 @@ def list_rectifications(session: SessionDep, principal: CurrentPrincipal,
     return {"items": [_public(r, v) for r, v in session.exec(stmt.order_by(col(VillageRectification.id)))]}
 
 
-@router.post("/{rectification_id}/actions", summary="apply (township) · accept / fail / close / relapse (county)")
-def act(rectification_id: int, body: RectificationAction, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/{rectification_id}/actions", summary="apply (township) · accept / fail / close / relapse (county)", responses=WRITE)
+def act(rectification_id: DbId, body: RectificationAction, session: SessionDep, principal: CurrentPrincipal,
         clock: ClockDep) -> dict[str, Any]:
     row = service.transition(session, principal, clock.now(), rectification_id, action=body.action,
                              version=body.version, comment=body.comment)

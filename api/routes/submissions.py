@@ -11,15 +11,17 @@ from sqlmodel import Session, col, select
 
 from api.auth import CurrentPrincipal
 from api.deps import ClockDep, SessionDep
-from api.types import CleanStr
+from api.routes.problems import READ, UPLOAD, WRITE
+from api.types import CleanStr, DbId, DbOffset
 from core.clock import local_today
 from domain import review as rules
+from domain.definitions import ReviewSpec
 from domain.errors import NotFound, ValidationFailed
-from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission, SubmissionRound, User
+from models import Attachment, Campaign, Obligation, OrgUnit, Review, Stage, Submission, SubmissionRound, User
 from tasks import review as service
 from tasks.accounts import Principal
 
-router = APIRouter(prefix="/api/v1", tags=["submissions"])
+router = APIRouter(prefix="/api/v1", tags=["submissions"], responses=READ)
 
 MAX_ATTACHMENT = 10 * 1024 * 1024
 ALLOWED_TYPES = {
@@ -41,7 +43,7 @@ class SubmissionCreate(Strict):
         "submit": True,
     }]})
 
-    obligation_id: int = Field(ge=1)
+    obligation_id: DbId
     subject: CleanStr | None = Field(default=None, max_length=32, description="village code, for per-village material such as 一村一策")
     data: dict[str, Any] = Field(default_factory=dict)
     submit: bool = Field(default=False, description="submit at once instead of saving a draft")
@@ -49,11 +51,11 @@ class SubmissionCreate(Strict):
 
 class SubmissionUpdate(Strict):
     data: dict[str, Any]
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class VersionOnly(Strict):
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class Decision(Strict):
@@ -64,13 +66,13 @@ class Decision(Strict):
 
     decision: Literal["approve", "return", "reject"]
     comment: CleanStr | None = Field(default=None, max_length=4000)
-    version: int = Field(ge=1)
+    version: DbId
 
 
 class VetoRequest(Strict):
     check: CleanStr = Field(min_length=1, max_length=64)
     comment: CleanStr = Field(min_length=1, max_length=4000)
-    version: int = Field(ge=1)
+    version: DbId
 
 
 def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -79,8 +81,10 @@ def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {u.id or 0: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
-def submission_public(session: Session, principal: Principal, sub: Submission, detail: bool = True) -> dict[str, Any]:
-    _, spec = service.review_spec(session, sub)
+def submission_public(session: Session, principal: Principal, sub: Submission, detail: bool = True,
+                      spec: ReviewSpec | None = None) -> dict[str, Any]:
+    if spec is None:
+        _, spec = service.review_spec(session, sub)
     township = session.get(OrgUnit, sub.township_id)
     subject = session.get(OrgUnit, sub.subject_id)
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
@@ -124,7 +128,7 @@ def _done(session: Session, principal: Principal, sub: Submission) -> dict[str, 
     return submission_public(session, principal, sub)
 
 
-@router.post("/submissions", status_code=201, summary="Start (and optionally submit) the answer to an obligation")
+@router.post("/submissions", status_code=201, summary="Start (and optionally submit) the answer to an obligation", responses=WRITE)
 def create_submission(body: SubmissionCreate, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
                       response: Response) -> dict[str, Any]:
     sub = service.create_submission(session, principal, clock.now(), obligation_id=body.obligation_id,
@@ -136,10 +140,10 @@ def create_submission(body: SubmissionCreate, session: SessionDep, principal: Cu
 @router.get("/submissions", summary="Submissions I may see, filtered")
 def list_submissions(
     session: SessionDep, principal: CurrentPrincipal,
-    campaign: Annotated[int | None, Query(ge=1)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    campaign: Annotated[DbId | None, Query()] = None,
+    status: Annotated[CleanStr | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
     stmt = select(Submission)
     if principal.townships is not None:
@@ -153,49 +157,49 @@ def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", summary="A submission with its rounds, reviews and attachments")
-def read_submission(submission_id: int, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def read_submission(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     return submission_public(session, principal, service.load_submission(session, principal, submission_id))
 
 
-@router.patch("/submissions/{submission_id}", summary="Save a draft (incomplete is fine)")
-def update_submission(submission_id: int, body: SubmissionUpdate, session: SessionDep, principal: CurrentPrincipal,
+@router.patch("/submissions/{submission_id}", summary="Save a draft (incomplete is fine)", responses=WRITE)
+def update_submission(submission_id: DbId, body: SubmissionUpdate, session: SessionDep, principal: CurrentPrincipal,
                       clock: ClockDep) -> dict[str, Any]:
     sub = service.update_draft(session, principal, clock.now(), submission_id, body.data, body.version)
     return _done(session, principal, sub)
 
 
-@router.post("/submissions/{submission_id}/submit", summary="Submit (or resubmit after a return)")
-def submit_submission(submission_id: int, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/submissions/{submission_id}/submit", summary="Submit (or resubmit after a return)", responses=WRITE)
+def submit_submission(submission_id: DbId, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
                       clock: ClockDep) -> dict[str, Any]:
     sub = service.submit_submission(session, principal, clock.now(), submission_id, body.version)
     return _done(session, principal, sub)
 
 
-@router.post("/submissions/{submission_id}/withdraw", summary="Withdraw to draft before the first approval")
-def withdraw_submission(submission_id: int, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/submissions/{submission_id}/withdraw", summary="Withdraw to draft before the first approval", responses=WRITE)
+def withdraw_submission(submission_id: DbId, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
                         clock: ClockDep) -> dict[str, Any]:
     sub = service.withdraw_submission(session, principal, clock.now(), submission_id, body.version)
     return _done(session, principal, sub)
 
 
-@router.post("/submissions/{submission_id}/decisions", summary="Approve, return for revision or reject at the current level")
-def decide(submission_id: int, body: Decision, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/submissions/{submission_id}/decisions", summary="Approve, return for revision or reject at the current level", responses=WRITE)
+def decide(submission_id: DbId, body: Decision, session: SessionDep, principal: CurrentPrincipal,
            clock: ClockDep) -> dict[str, Any]:
     sub = service.decide(session, principal, clock.now(), submission_id, decision=body.decision,
                          comment=body.comment, version=body.version)
     return _done(session, principal, sub)
 
 
-@router.post("/submissions/{submission_id}/veto", summary="One-vote veto (一票否决) of a gate application")
-def veto(submission_id: int, body: VetoRequest, session: SessionDep, principal: CurrentPrincipal,
+@router.post("/submissions/{submission_id}/veto", summary="One-vote veto (一票否决) of a gate application", responses=WRITE)
+def veto(submission_id: DbId, body: VetoRequest, session: SessionDep, principal: CurrentPrincipal,
          clock: ClockDep) -> dict[str, Any]:
     sub = service.veto_submission(session, principal, clock.now(), submission_id, check=body.check,
                                   comment=body.comment, version=body.version)
     return _done(session, principal, sub)
 
 
-@router.post("/submissions/{submission_id}/attachments", status_code=201, summary="Attach evidence (PDF, JPEG, PNG, DOCX, XLSX; ≤ 10 MB)")
-async def upload_attachment(submission_id: int, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+@router.post("/submissions/{submission_id}/attachments", status_code=201, summary="Attach evidence (PDF, JPEG, PNG, DOCX, XLSX; ≤ 10 MB)", responses=WRITE | UPLOAD)
+async def upload_attachment(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
                             file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     content = await file.read(MAX_ATTACHMENT + 1)
     if len(content) > MAX_ATTACHMENT:
@@ -218,7 +222,7 @@ async def upload_attachment(submission_id: int, session: SessionDep, principal: 
 
 
 @router.get("/attachments/{attachment_id}", summary="Download an attachment", response_class=Response)
-def download_attachment(attachment_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+def download_attachment(attachment_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound(f"没有编号为 {attachment_id} 的附件")
@@ -268,16 +272,25 @@ def review_queue(session: SessionDep, principal: CurrentPrincipal) -> dict[str, 
     stmt = select(Submission).where(Submission.status == "in_review")
     if principal.townships is not None:
         stmt = stmt.where(col(Submission.township_id).in_(principal.townships))
+    subs = list(session.exec(stmt))
+    # what each row shows, loaded in four queries into the session (kept referenced) instead of per row
+    related = [
+        *session.exec(select(Campaign).where(col(Campaign.id).in_({s.campaign_id for s in subs}))),
+        *session.exec(select(Obligation).where(col(Obligation.id).in_({s.obligation_id for s in subs if s.obligation_id}))),
+        *session.exec(select(Stage).where(col(Stage.id).in_({s.stage_id for s in subs if s.stage_id}))),
+        *session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({s.township_id for s in subs} | {s.subject_id for s in subs}))),
+    ] if subs else []
     items = []
-    for sub in session.exec(stmt):
+    for sub in subs:
+        if principal.user.id in {sub.submitted_by, sub.created_by}:
+            continue
         _, spec = service.review_spec(session, sub)
         level = spec.chain[sub.current_level]
         chain_level = rules.ChainLevel(level=level.level, name=level.name, role=level.role)
         if not rules.may_decide_at(principal.actor, chain_level, sub.township_id):
             continue
-        if principal.user.id in {sub.submitted_by, sub.created_by}:
-            continue
-        items.append(submission_public(session, principal, sub, detail=False))
+        items.append(submission_public(session, principal, sub, detail=False, spec=spec))
+    del related
     items.sort(key=lambda s: (s["due_on"] or dt.date.max, s["id"]))
     return {"items": items}
 

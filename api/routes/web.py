@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +14,10 @@ from jinja2 import StrictUndefined
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.auth import SESSION_COOKIE, OptionalPrincipal
+from api.auth import SESSION_COOKIE, OptionalPrincipal, csrf_matches
 from api.deps import ClockDep, SessionDep
 from api.routes.campaigns import campaign_public
+from api.types import DbId
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
 from models import Campaign, OrgUnit
@@ -130,7 +130,7 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def check_csrf(request: Request, sent: str) -> None:
     expected = getattr(request.state, "csrf_token", "")
-    if not expected or not secrets.compare_digest(sent, expected):
+    if not csrf_matches(sent, expected):
         raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
 
 
@@ -177,7 +177,7 @@ def logout(
 ) -> RedirectResponse:
     cookie = request.cookies.get(SESSION_COOKIE)
     expected = getattr(request.state, "csrf_token", "")
-    if cookie and principal is not None and expected and secrets.compare_digest(csrf_token, expected):
+    if cookie and principal is not None and csrf_matches(csrf_token, expected):
         close_session(session, cookie)
         session.commit()
     response = RedirectResponse("/login", status_code=303)
@@ -211,7 +211,7 @@ def index(request: Request, session: SessionDep, principal: OptionalPrincipal) -
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, response_model=None)
 def campaign_page(
-    campaign_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal
+    campaign_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal
 ) -> HTMLResponse | RedirectResponse:
     if principal is None:
         return _login_redirect(request)
@@ -308,7 +308,7 @@ def _add_missing(session: SessionDep, items: list[dict[str, Any]]) -> None:
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
-def submission_page(submission_id: int, request: Request, session: SessionDep,
+def submission_page(submission_id: DbId, request: Request, session: SessionDep,
                     principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
@@ -351,7 +351,7 @@ def _changes_since_return(rounds: list[dict[str, Any]]) -> list[dict[str, Any]] 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)
 def submission_decide(
-    submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
     decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> RedirectResponse:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, func, select
 
 from api.auth import OptionalPrincipal
 from api.deps import ClockDep, SessionDep
 from api.routes.web import HtmlErrorRoute, _render, login_redirect
+from api.types import CleanStr
 from core.clock import local_today
 from domain.errors import PermissionDenied
 from models import Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
@@ -32,7 +33,12 @@ def may_see_dashboard(principal: Principal) -> bool:
     return user.role in ("admin", "observer") or (user.role == "reviewer" and user.level == "county")
 
 
-def on_time_counts(obligations: list[Obligation], today: dt.date) -> tuple[int, int]:
+class _Deadline(Protocol):
+    status: str
+    due_on: dt.date
+
+
+def on_time_counts(obligations: Sequence[_Deadline], today: dt.date) -> tuple[int, int]:
     """(met on time, due so far): a deadline counts once it has passed or been met; only ``met`` is on time
     (``late`` was approved after its first submission missed the due date, ``missed`` never arrived)."""
     due = [o for o in obligations if o.status in ("met", "late") or (o.due_on < today and o.status != "waived")]
@@ -66,7 +72,8 @@ def _bars(rows: Sequence[tuple[str, float, str]], width: int = 560, unit: str = 
 
 @router.get("/dashboard", response_class=HTMLResponse, response_model=None)
 def dashboard(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-              definition: str = "", year: int | None = None, pick: str = "") -> HTMLResponse | RedirectResponse:
+              definition: CleanStr = "", year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+              pick: CleanStr = "") -> HTMLResponse | RedirectResponse:
     if principal is None:
         return login_redirect(request)
     if not may_see_dashboard(principal):
@@ -74,7 +81,8 @@ def dashboard(request: Request, session: SessionDep, principal: OptionalPrincipa
     today = local_today(clock)
     definitions = get_definitions()
     picked_key, _, picked_year = pick.partition("|")
-    if picked_key and picked_year.isdigit():
+    # Four ASCII digits: "²" passes isdigit() but not int(), and a huge number cannot reach the database.
+    if picked_key and len(picked_year) == 4 and picked_year.isascii() and picked_year.isdigit():
         definition, year = picked_key, int(picked_year)
     scope = col(Campaign.township_id).in_(principal.townships) if principal.townships is not None else True
     launched = session.exec(select(Campaign.definition_key, Campaign.year, func.count()).where(scope)
@@ -94,11 +102,12 @@ def dashboard(request: Request, session: SessionDep, principal: OptionalPrincipa
         Campaign.definition_key == definition, Campaign.year == year, col(Campaign.township_id).in_(ids)))}
     campaign_ids = [c.id or 0 for c in campaigns.values()]
     stages: dict[int, dict[str, Stage]] = defaultdict(dict)
-    obligations: dict[int, list[Obligation]] = defaultdict(list)
+    obligations: dict[int, list[Any]] = defaultdict(list)  # (campaign_id, status, due_on) rows: no ORM objects
     if campaign_ids:
         for stage in session.exec(select(Stage).where(col(Stage.campaign_id).in_(campaign_ids))):
             stages[stage.campaign_id][stage.key] = stage
-        for ob in session.exec(select(Obligation).where(col(Obligation.campaign_id).in_(campaign_ids))):
+        for ob in session.execute(select(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on))
+                                  .where(col(Obligation.campaign_id).in_(campaign_ids))):
             obligations[ob.campaign_id].append(ob)
 
     escalations = dict(session.exec(select(Escalation.township_id, func.count()).where(

@@ -13,6 +13,7 @@ from api.auth import OptionalPrincipal
 from api.deps import ClockDep, SessionDep
 from api.routes import escalations as api
 from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.types import CleanStr, DbId
 from domain import accountability as case_rules
 from domain.errors import DubanError, ValidationFailed
 from models import Escalation
@@ -34,7 +35,7 @@ def _error(exc: DubanError) -> str:
 
 @router.get("/escalations", response_class=HTMLResponse, response_model=None)
 def escalations_page(request: Request, session: SessionDep, principal: OptionalPrincipal, status: str = "live",
-                     township: str | None = None, page: int = 1) -> HTMLResponse | RedirectResponse:
+                     township: CleanStr | None = None, page: int = 1) -> HTMLResponse | RedirectResponse:
     if principal is None:
         return login_redirect(request)
     status = status if status in STATUS_FILTERS or status == "all" else "live"
@@ -61,7 +62,7 @@ def _escalation_page(request: Request, session: Session, principal: Principal, e
 
 
 @router.get("/escalations/{escalation_id}", response_class=HTMLResponse, response_model=None)
-def escalation_page(escalation_id: int, request: Request, session: SessionDep,
+def escalation_page(escalation_id: DbId, request: Request, session: SessionDep,
                     principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
     if principal is None:
         return login_redirect(request)
@@ -69,7 +70,7 @@ def escalation_page(escalation_id: int, request: Request, session: SessionDep,
 
 
 @router.post("/escalations/{escalation_id}/interview", response_model=None)
-def escalation_interview(escalation_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_interview(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
                          clock: ClockDep, csrf_token: Annotated[str, Form()] = "",
                          interview_on: Annotated[str, Form()] = "", place: Annotated[str, Form()] = "",
                          outcome: Annotated[str, Form()] = "",
@@ -93,7 +94,7 @@ def escalation_interview(escalation_id: int, request: Request, session: SessionD
 
 
 @router.post("/escalations/{escalation_id}/check", response_model=None)
-def escalation_check(escalation_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_check(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
                      clock: ClockDep, csrf_token: Annotated[str, Form()] = "", outcome: Annotated[str, Form()] = "",
                      note: Annotated[str, Form()] = "", version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
     """The county's check: confirm (open a case) or dismiss."""
@@ -126,7 +127,7 @@ def _case_page(request: Request, session: Session, principal: Principal, case_id
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, response_model=None)
-def case_page(case_id: int, request: Request, session: SessionDep,
+def case_page(case_id: DbId, request: Request, session: SessionDep,
               principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
     if principal is None:
         return login_redirect(request)
@@ -134,7 +135,7 @@ def case_page(case_id: int, request: Request, session: SessionDep,
 
 
 @router.post("/cases/{case_id}/decision", response_model=None)
-def case_decision(case_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_decision(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
                   csrf_token: Annotated[str, Form()] = "", decision: Annotated[str, Form()] = "",
                   note: Annotated[str, Form()] = "", suspension_days: Annotated[str, Form()] = "",
                   version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
@@ -157,7 +158,7 @@ def case_decision(case_id: int, request: Request, session: SessionDep, principal
 
 
 @router.post("/cases/{case_id}/close", response_model=None)
-def case_close(case_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_close(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
                csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
     if principal is None:

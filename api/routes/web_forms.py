@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from api.auth import OptionalPrincipal
 from api.deps import ClockDep, SessionDep
 from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.types import DbId
 from domain import review as rules
 from domain.definitions import FieldType, Form
 from domain.errors import DubanError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -103,7 +104,7 @@ def _render_form(request: Request, session: Session, principal: Principal, *, fo
 
 
 @router.get("/obligations/{obligation_id}/form", response_class=HTMLResponse, response_model=None)
-def new_submission_form(obligation_id: int, request: Request, session: SessionDep,
+def new_submission_form(obligation_id: DbId, request: Request, session: SessionDep,
                         principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
     """The empty form answering an obligation (or the existing material's edit form)."""
     if principal is None:
@@ -123,7 +124,7 @@ def new_submission_form(obligation_id: int, request: Request, session: SessionDe
 
 
 @router.post("/obligations/{obligation_id}/form", response_model=None)
-async def create_submission(obligation_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def create_submission(obligation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
                             clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the first draft (or submit it at once) through ``tasks.review.create_submission``."""
     if principal is None:
@@ -159,7 +160,7 @@ def _editable(session: Session, principal: Principal, submission_id: int) -> Sub
 
 
 @router.get("/submissions/{submission_id}/edit", response_class=HTMLResponse, response_model=None)
-def edit_submission_form(submission_id: int, request: Request, session: SessionDep,
+def edit_submission_form(submission_id: DbId, request: Request, session: SessionDep,
                          principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
     if principal is None:
         return login_redirect(request)
@@ -202,7 +203,7 @@ async def _attach_uploads(session: Session, principal: Principal, clock: ClockDe
 
 
 @router.post("/submissions/{submission_id}/edit", response_model=None)
-async def save_submission(submission_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def save_submission(submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
                           clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the draft (``action=save``) or save and submit (``action=submit``)."""
     if principal is None:

@@ -436,6 +436,24 @@ async def test_measures_past_their_time_limit_climb_until_the_village_applies(ca
         assert rows[1].resolution == "已于2026-04-09申请验收，超过期限9天"
 
 
+async def test_a_later_approved_report_of_the_village_does_not_hide_its_plan(campaign: Engine) -> None:
+    """The village's approved weekly report (approved after its plan) is not its 一村一策 plan: the plan's time
+    limit still drives the measures-overdue ladder."""
+    rect_id, _ = _rectifying_village(campaign, "2026-03-31")
+    village = _villages(campaign, "QX01")[2]
+    with session_scope(campaign) as s:
+        town = s.exec(select(OrgUnit).where(OrgUnit.code == "QX01")).one()
+        s.add(Submission(campaign_id=_campaign_id(s, "QX01"), slot=f"weekly:{village.id}", form_key="weekly_report",
+                         title=f"{village.name}整顿工作周报", township_id=town.id or 0, subject_id=village.id or 0,
+                         status="approved", data={"progress": "恢复三会一课", "problems": "无", "next_week": "党员大会"},
+                         created_at=LAUNCH, updated_at=LAUNCH))
+    for day in days(dt.date(2026, 3, 30), dt.date(2026, 4, 2)):
+        tick_day(campaign, at(day))
+    with Session(campaign) as s:
+        rows = s.exec(select(Escalation).where(Escalation.rectification_id == rect_id)).all()
+        assert [e.level_key for e in rows] == ["urge"]
+
+
 async def test_a_relapse_goes_to_an_interview_with_its_notice(campaign: Engine, anon: Any, login: Any, clock: Any) -> None:
     rect_id, _ = _rectifying_village(campaign, "2026-06-30")
     with session_scope(campaign) as s:

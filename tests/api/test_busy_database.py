@@ -1,0 +1,35 @@
+"""A request that cannot get SQLite's write lock within the busy timeout answers 503 with Retry-After,
+writes nothing, and the next request after the lock is released succeeds."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from core.db import reset_engines
+from core.settings import get_settings
+
+
+async def test_a_locked_sqlite_database_answers_503_not_500(anon: httpx.AsyncClient, login: Any, demo_county: Engine,
+                                                           backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL has row locks: readers never wait for a writer")
+    headers = await login(anon, "admin")
+    monkeypatch.setenv("DUBAN_SQLITE_BUSY_TIMEOUT_MS", "100")
+    get_settings.cache_clear()
+    reset_engines()
+    holder = sqlite3.connect(str(demo_county.url.database), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        r = await anon.get("/api/v1/campaigns", headers=headers)
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["retry-after"] == "2" and "稍后重试" in r.json()["detail"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (await anon.get("/api/v1/campaigns", headers=headers)).status_code == 200
