@@ -5,7 +5,8 @@ SMTP cannot give exactly-once: a process may die after the server's 250 and befo
 1. **claim** (one short transaction): rows that are ``pending`` and due, or ``sending`` with an expired
    lease (their sender died), are switched to ``sending`` with ``lease_until = now + lease`` by one
    conditional UPDATE … RETURNING for the batch; a row it did not match was taken by another deliverer;
-2. **send** outside any transaction;
+2. **send** outside any transaction (over one SMTP connection for the whole batch when the mailer offers
+   a session: :class:`notifications.mailer.SessionMailer`);
 3. **record** (one short transaction per message, committed before the next message is sent; it
    runs while the next message is being built): ``sent``; or back to ``pending`` with a back-off; or
    ``dead``. The UPDATE is fenced on ``status = 'sending' AND lease_until = <our lease>``, so a
@@ -24,6 +25,7 @@ than risk a reclaim while sending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -39,7 +41,14 @@ from sqlmodel import Session
 from core.settings import get_settings
 from domain.errors import InvalidTransition, NotFound
 from models.review import OfficialDocument, OutboxMessage
-from notifications.mailer import DeliveryFailure, Mailer, PermanentFailure, TemporaryFailure, build_email
+from notifications.mailer import (
+    DeliveryFailure,
+    Mailer,
+    PermanentFailure,
+    SessionMailer,
+    TemporaryFailure,
+    build_email,
+)
 
 log = logging.getLogger(__name__)
 
@@ -266,34 +275,38 @@ async def _deliver_claimed(conn: Connection, mailer: Mailer, now: dt.datetime, h
             stats.skipped += 1
             log.warning("%s: lost the lease of outbox message %s before recording %s", holder, outbox_id, outcome)
 
+    # One SMTP connection for the whole batch when the mailer can keep one open (QUIT at the end).
+    sending: contextlib.AbstractAsyncContextManager[Mailer] = (
+        mailer.session() if isinstance(mailer, SessionMailer) else contextlib.nullcontext(mailer))
     # The outcome of one message is written while the next one is built, and is committed before that
     # one goes out: a crash re-sends at most the message in flight.
     recording: asyncio.Task[None] | None = None
-    try:
-        for index, msg in enumerate(claimed):
-            assert msg.id is not None
-            if _monotonic() - started > lease_seconds / 2:
+    async with sending as sender:
+        try:
+            for index, msg in enumerate(claimed):
+                assert msg.id is not None
+                if _monotonic() - started > lease_seconds / 2:
+                    if recording is not None:
+                        await recording
+                        recording = None
+                    rest = [m.id for m in claimed[index:] if m.id is not None]
+                    released = await anyio.to_thread.run_sync(_release, conn, rest, lease_until)
+                    log.warning("%s: half the lease used; released %d unsent message(s)", holder, released)
+                    stats.skipped += len(rest)
+                    break
+                message = _build(msg, sender_name, sender_addr, documents.get(msg.document_id or 0, []))
                 if recording is not None:
                     await recording
                     recording = None
-                rest = [m.id for m in claimed[index:] if m.id is not None]
-                released = await anyio.to_thread.run_sync(_release, conn, rest, lease_until)
-                log.warning("%s: half the lease used; released %d unsent message(s)", holder, released)
-                stats.skipped += len(rest)
-                break
-            message = _build(msg, sender_name, sender_addr, documents.get(msg.document_id or 0, []))
+                if isinstance(message, str):
+                    outcome, reason = "dead", message
+                else:
+                    outcome, reason = await _send(sender, msg, message, holder)
+                outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now)
+                recording = asyncio.ensure_future(record(msg.id, outcome, values))
+        finally:
             if recording is not None:
                 await recording
-                recording = None
-            if isinstance(message, str):
-                outcome, reason = "dead", message
-            else:
-                outcome, reason = await _send(mailer, msg, message, holder)
-            outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now)
-            recording = asyncio.ensure_future(record(msg.id, outcome, values))
-    finally:
-        if recording is not None:
-            await recording
 
 
 def retry_dead(session: Session, outbox_id: int, now: dt.datetime) -> OutboxMessage:

@@ -7,7 +7,8 @@ exceptions that tell the delivery worker what to do next:
   and problems of the session itself (EHLO, STARTTLS, AUTH) which say nothing about the message;
 * :class:`PermanentFailure` — give up on this message: 5xx replies to MAIL FROM, RCPT TO or DATA.
 
-:class:`SmtpMailer` talks to a real server through aiosmtplib (one connection per message);
+:class:`SmtpMailer` talks to a real server through aiosmtplib: :meth:`SmtpMailer.send` over a connection
+of its own, or many messages over one connection through :meth:`SmtpMailer.session`;
 :class:`MemoryMailer` keeps messages in a list and can be told to fail, for tests.
 """
 
@@ -22,9 +23,11 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 from aiosmtplib import (
@@ -74,6 +77,15 @@ class Mailer(Protocol):
         ...
 
 
+@runtime_checkable
+class SessionMailer(Mailer, Protocol):
+    """A :class:`Mailer` that can also send a batch of messages over one connection."""
+
+    def session(self) -> AbstractAsyncContextManager[Mailer]:
+        """``async with mailer.session() as sender:`` — ``sender.send`` as :meth:`Mailer.send`."""
+        ...
+
+
 def _reply(code: int, message: str) -> str:
     return f"{code} {message}".strip()
 
@@ -112,7 +124,8 @@ def classify_smtp_error(exc: BaseException) -> DeliveryFailure:
 
 
 class SmtpMailer:
-    """Sends each message over its own SMTP connection (aiosmtplib).
+    """Sends mail through aiosmtplib: :meth:`send` over a connection of its own, :meth:`session` many
+    messages over one.
 
     ``use_tls`` is implicit TLS (SMTPS, usually port 465); ``start_tls=True`` upgrades a plain
     connection with STARTTLS (usually 587) and fails if the server does not offer it; ``None`` means
@@ -159,8 +172,116 @@ class SmtpMailer:
             raise
         except Exception as exc:
             raise classify_smtp_error(exc) from exc
-        if errors:  # some (not all) recipients refused: the message went to the others
-            log.warning("message %s: some recipients refused: %s", message.get("Message-ID"), errors)
+        _log_refused(message, errors)
+
+    def session(self) -> SmtpSession:
+        """One SMTP connection for many messages: ``async with mailer.session() as sender: await sender.send(m)``."""
+        return SmtpSession(self)
+
+
+def _log_refused(message: EmailMessage, errors: dict[str, aiosmtplib.SMTPResponse]) -> None:
+    if errors:  # some (not all) recipients refused: the message went to the others
+        log.warning("message %s: some recipients refused: %s", message.get("Message-ID"), errors)
+
+
+class SmtpSession:
+    """Sends messages one after another over one SMTP connection, opened at the first message.
+
+    Each :meth:`send` succeeds or raises exactly as :meth:`SmtpMailer.send` would. A refusal of the
+    message (4xx/5xx to MAIL, RCPT or DATA, except 421) leaves the connection open for the next one
+    (aiosmtplib sends RSET); a 421 or anything else — a timeout, a dropped or refused connection, a
+    failed EHLO, STARTTLS or AUTH — closes it, and the next message opens a new one.
+
+    A connection that has carried a message before may have been closed by the server since (an idle
+    timeout, a limit of messages per connection). When the server is found gone on such a connection
+    (the connection is closed, or reset or disconnected while sending), the message is tried once more
+    at once on a new connection. If the break came after the server had taken the message in and before
+    its 250 reached us, the message arrives twice — as it would have after its back-off without the
+    retry; the copies share their Message-ID. A timeout is never retried at once.
+
+    Not for concurrent use: one session serves one sequence of sends. :meth:`close` (and leaving the
+    ``async with``) says QUIT and ignores any error doing so.
+    """
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self._mailer = mailer
+        self._client: aiosmtplib.SMTP | None = None
+        self._used = False  # the open connection has carried a message (so the server may have dropped it)
+        self.connections = 0  # connections opened (or attempted) so far
+
+    async def __aenter__(self) -> SmtpSession:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.close()
+
+    async def send(self, message: EmailMessage) -> None:
+        reused = self._used and self._client is not None and self._client.is_connected
+        try:
+            await self._send(message)
+        except (SMTPServerDisconnected, ConnectionError) as exc:
+            if not reused:
+                raise classify_smtp_error(exc) from exc
+            log.info("SMTP connection to %s:%s lost between messages (%s); reconnecting",
+                     self._mailer.host, self._mailer.port, exc)
+            try:
+                await self._send(message)
+            except Exception as again:
+                raise classify_smtp_error(again) from again
+        except Exception as exc:
+            raise classify_smtp_error(exc) from exc
+
+    async def _send(self, message: EmailMessage) -> None:
+        client = await self._connected()
+        try:
+            errors, _reply_text = await client.send_message(message)
+        except (SMTPResponseException, SMTPRecipientsRefused) as exc:
+            # 421: the server is closing the channel (RFC 5321 §3.8), at whatever stage it says so
+            if not client.is_connected or getattr(exc, "code", None) == 421:
+                self._drop()
+            else:
+                self._used = True
+            raise
+        except BaseException:
+            self._drop()  # a timeout or a broken connection: the stream cannot be trusted any more
+            raise
+        self._used = True
+        _log_refused(message, errors)
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        self._drop()
+        m = self._mailer
+        client = aiosmtplib.SMTP(hostname=m.host, port=m.port, username=m.username, password=m.password,
+                                 use_tls=m.use_tls, start_tls=m.start_tls, timeout=m.timeout)
+        self.connections += 1
+        try:
+            await client.connect()  # EHLO, STARTTLS and AUTH as configured
+        except BaseException:
+            client.close()
+            raise
+        self._client, self._used = client, False
+        return client
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client, self._used = None, False
+
+    async def close(self) -> None:
+        """QUIT and close the connection if one is open; errors on the way out are ignored."""
+        client, self._client, self._used = self._client, None, False
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await client.quit()
+        except Exception as exc:
+            log.debug("SMTP QUIT to %s:%s failed: %s", self._mailer.host, self._mailer.port, exc)
+        finally:
+            client.close()
 
 
 class MemoryMailer:

@@ -33,7 +33,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ from core.settings import get_settings  # noqa: E402
 from domain.errors import Conflict  # noqa: E402
 from models import OrgUnit, Submission, User  # noqa: E402
 from notifications.delivery import DeliveryStats, deliver_pending  # noqa: E402
-from notifications.mailer import SmtpMailer  # noqa: E402
+from notifications.mailer import SmtpMailer, SmtpSession  # noqa: E402
 from tasks.accounts import principal_for  # noqa: E402
 
 DEFINITION = "weak_village_rectification"
@@ -92,8 +92,8 @@ KILL_POINTS: dict[str, tuple[str, ...]] = {
 }
 """The kill points of each job. ``commit.*`` is the DBAPI COMMIT of a transaction that changed at least one
 row (just before it is sent, or just after it returned); ``after:<function>`` is the moment a step returned
-something (non-empty) inside its still open transaction; ``smtp.before`` is just before the mailer opens the
-SMTP connection for a message, ``smtp.after`` just after the server answered 250 to its DATA."""
+something (non-empty) inside its still open transaction; ``smtp.before`` is just before the mailer sends a message
+(opening an SMTP connection if it has none open), ``smtp.after`` just after the server answered 250 to its DATA."""
 
 
 # --- kill points ---------------------------------------------------------------------------------------------
@@ -181,16 +181,19 @@ def _install_after_point(point: str, switch: Switch) -> None:
 def _install_mail_points(switch: Switch) -> None:
     """``smtp.before`` / ``smtp.after`` around the real SMTP send, and the in-flight bookkeeping: a Message-ID
     is in flight from the server's 250 until the outbox row's outcome is recorded."""
-    send = SmtpMailer.send
+    def tracked(send: Callable[[Any, Any], Awaitable[None]]) -> Any:
+        async def tracked_send(self: Any, message: Any) -> None:
+            mid = str(message["Message-ID"])
+            switch.hit("smtp.before", mid)
+            await send(self, message)
+            switch.in_flight = mid
+            switch.hit("smtp.after", mid)
 
-    async def tracked_send(self: SmtpMailer, message: Any) -> None:
-        mid = str(message["Message-ID"])
-        switch.hit("smtp.before", mid)
-        await send(self, message)
-        switch.in_flight = mid
-        switch.hit("smtp.after", mid)
+        return tracked_send
 
-    SmtpMailer.send = tracked_send  # type: ignore[method-assign]
+    # one connection per message, or the batch's connection (which delivery uses)
+    SmtpMailer.send = tracked(SmtpMailer.send)  # type: ignore[method-assign]
+    SmtpSession.send = tracked(SmtpSession.send)  # type: ignore[method-assign]
     record = notifications.delivery._record
 
     def tracked_record(*args: Any, **kwargs: Any) -> bool:

@@ -99,3 +99,17 @@ def test_the_same_seed_gives_the_same_summary() -> None:
     assert first.summary == second.summary
     assert first.summary["obligations"]["due"] > 0 and first.summary["reminders"] > 0
     assert dt.date.fromisoformat(first.summary["period"][1]) - dt.date.fromisoformat(first.summary["period"][0]) == dt.timedelta(days=74)
+
+
+def test_the_first_months_on_postgresql_keep_every_invariant(engine: object, backend: str) -> None:
+    """The same county on PostgreSQL (the module's full year runs on SQLite): launch, the first 150 days
+    with the outage, the restart and the jump, then every invariant."""
+    if backend != "postgresql":
+        pytest.skip("the SQLite run is the module's whole year (full_run)")
+    url = engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    result = run_simulation(SimulationConfig(**CONFIG, days=150, database_url=url))  # type: ignore[arg-type]
+    failed = [(i.name, i.problems) for i in result.invariants if not i.ok]
+    assert failed == []
+    s = result.summary
+    assert s["days"] == 150 - CONFIG["clock_jump"] and s["obligations"]["on_time"] > 0 and s["mail"]["received"] == s["mail"]["sent"] > 0
+    assert s["faults"]["smtp_outage"] and s["faults"]["restarts"] and s["faults"]["clock_jump"]
