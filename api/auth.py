@@ -23,7 +23,7 @@ class NotAuthenticated(DubanError):
 
 def csrf_matches(sent: str, expected: str) -> bool:
     """Constant-time comparison of a CSRF token as sent (any text: non-ASCII must not raise) with the session's."""
-    return bool(expected) and secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
+    return bool(expected) and secrets.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _principal(request: Request, session: Session, clock: ClockDep) -> Principal | None:
