@@ -25,7 +25,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchDB, Figure, backends, temp_databases, use_database
+from core.net import free_port
 
 CONCURRENCY = 32
 TARGET_RATIO = 3.0
@@ -159,17 +159,12 @@ def seed(db: BenchDB, now: dt.datetime) -> dict[str, Any]:
 # ---- the server ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class Server:
     """``uvicorn bench.api_app:create_bench_app --factory`` in a child process on a free loopback port."""
 
     def __init__(self, db: BenchDB, workers: int, root: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,

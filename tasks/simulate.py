@@ -33,7 +33,6 @@ import logging
 import os
 import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -50,6 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ, china_date
+from core.net import free_port
 from domain import escalation as escalation_rules
 from domain.calendar import reminder_dates
 from domain.definitions import Definition, FieldType
@@ -206,18 +206,13 @@ class RecordingHandler:
         return "250 2.0.0 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class SmtpServer:
     """aiosmtpd on a free loopback port; stop() and start() again on the same port for an outage."""
 
     def __init__(self) -> None:
         self.handler = RecordingHandler()
-        self.port = _free_port()
+        self.port = free_port()
         self._controller: Any = None
 
     @property

@@ -16,7 +16,6 @@ import base64
 import datetime as dt
 import logging
 import re
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +30,7 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from core.clock import FakeClock
 from core.db import session_scope
+from core.net import free_port
 from core.settings import Settings, get_settings
 from models import User
 from notifications.delivery import deliver_pending
@@ -83,11 +83,6 @@ def logs() -> Iterator[Capture]:
             logger.setLevel(level)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class Sink:
     def __init__(self) -> None:
@@ -107,7 +102,7 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, dat
 def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
     """A local SMTP server that requires AUTH; duban's settings point at it with the right credentials."""
     sink = Sink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port, authenticator=_authenticator,
                             auth_require_tls=False, auth_required=True)
     controller.start()

@@ -5,7 +5,6 @@ database with the demo county, on the tests' virtual clock."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.clock import FakeClock
+from core.net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -62,11 +62,6 @@ def backend() -> str:
     return "sqlite"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def live_server(demo_county: Engine, clock: FakeClock) -> Iterator[str]:
@@ -75,7 +70,7 @@ def live_server(demo_county: Engine, clock: FakeClock) -> Iterator[str]:
 
     from api.app import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
     thread.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from core.net import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = Path(sys.executable).parent / "prefect"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
@@ -37,7 +33,7 @@ def _post(url: str, body: dict[str, object]) -> object:
 
 @pytest.mark.skipif(not PREFECT.exists(), reason="the prefect console script is not installed in this environment")
 def test_prefect_yaml_deploys_with_schedules(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {

@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import queue
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from sqlmodel import Session, func, select
 
 from core.clock import CHINA_TZ
 from core.db import session_scope
+from core.net import free_port
 from core.settings import get_settings
 from models import (
     AuditEvent,
@@ -366,11 +366,6 @@ class CountingHandler:
             self.message_ids.append(str(message["Message-ID"]))
         return "250 OK"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
 from core.db import session_scope
+from core.net import free_port
 from core.settings import get_settings
 from models import Campaign, Escalation, Obligation, OrgUnit, OutboxMessage, ReminderLog, Submission, User
 from notifications.delivery import DeliveryStats, deliver_pending
@@ -100,11 +100,6 @@ class RecordingHandler:
             return list(self.received)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @dataclass
 class SmtpServer:
@@ -118,7 +113,7 @@ class SmtpServer:
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     handler = RecordingHandler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
+from core.net import free_port
 from flows.params import moment
 from models import Lease, OutboxMessage, ReminderLog, User
 from scripts.scale_out import REPO, Config, drop_database, prefect, scale_out
@@ -52,11 +53,6 @@ def _pg_reachable() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _config(tmp_path: Path, **options: Any) -> Config:
     """A stack of its own: new databases, free ports, files under tmp_path; no UI, a worker polling every second."""
@@ -67,8 +63,8 @@ def _config(tmp_path: Path, **options: Any) -> Config:
         "duban_database_url": server.set(database=f"duban_so_{suffix}").render_as_string(hide_password=False),
         "prefect_database_url": server.set(drivername="postgresql+asyncpg", database=f"prefect_so_{suffix}")
         .render_as_string(hide_password=False),
-        "host": "127.0.0.1", "prefect_port": _free_port(), "api_ports": (_free_port(),),
-        "smtp_host": "127.0.0.1", "smtp_port": _free_port(), "smtp_sink": True, "var_dir": tmp_path / "var",
+        "host": "127.0.0.1", "prefect_port": free_port(), "api_ports": (free_port(),),
+        "smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_sink": True, "var_dir": tmp_path / "var",
         "schedules": False, "ui": False, "worker_query_seconds": 1,
     }
     return Config(**(settings | options))

@@ -14,7 +14,6 @@ import email
 import email.policy
 import email.utils
 import re
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
+from core.net import free_port
 from core.settings import get_settings
 from domain.errors import InvalidTransition, NotFound
 from models import OutboxMessage
@@ -107,16 +107,11 @@ class RecordingHandler:
             return [str(r.message["Message-ID"]) for r in self.received]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class SmtpServer:
     def __init__(self) -> None:
         self.handler = RecordingHandler()
-        self.port = _free_port()
+        self.port = free_port()
         self._controller: Controller | None = None
 
     def start(self) -> None:

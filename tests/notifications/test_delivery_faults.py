@@ -19,7 +19,6 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
+from core.net import free_port
 from models import OutboxMessage
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import SmtpMailer
@@ -87,16 +87,11 @@ class FaultyHandler:
             return Counter(str(m["Message-ID"]) for m in self.received)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class FaultyServer:
     def __init__(self) -> None:
         self.handler = FaultyHandler()
-        self.port = _free_port()
+        self.port = free_port()
         self._controller: Controller | None = None
 
     def start(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
+from core.net import free_port
 from models import OutboxMessage
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import (
@@ -116,16 +116,11 @@ class CountingController(Controller):
         return server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def server() -> Iterator[tuple[Mailbox, SmtpMailer]]:
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = CountingController(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     with mailbox.lock:
@@ -230,7 +225,7 @@ async def test_a_session_fails_as_send_does(server: tuple[Mailbox, SmtpMailer]) 
     assert mailbox.ids() == Counter([rows[0].message_id, rows[2].message_id])
     assert mailbox.connections == 2 and mailbox.quits == 2
 
-    closed = SmtpMailer("127.0.0.1", _free_port(), timeout=5)
+    closed = SmtpMailer("127.0.0.1", free_port(), timeout=5)
     async with closed.session() as sender:
         for message in messages:  # each message tries to connect again, and fails as send does
             with pytest.raises(TemporaryFailure) as info:
