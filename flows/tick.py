@@ -8,64 +8,39 @@ from typing import Any
 import anyio
 from prefect import flow, task
 
-from core.clock import china_date
 from core.db import get_engine, session_scope
 from core.settings import get_settings
 from flows.params import moment
 from tasks.prefect_tasks import retry_race
-from tasks.review import close_notice_periods
-from tasks.tick import (
-    advance_stages,
-    build_digests,
-    climb_ladder,
-    enqueue_reminders,
-    mark_missed,
-    open_obligations,
-)
+from tasks.tick import TICK, TickTransaction, run_transaction
 
 
-def _in_transaction(step: Any, now: dt.datetime) -> Any:
+def _in_transaction(transaction: TickTransaction, now: dt.datetime) -> dict[str, int]:
     with session_scope(get_engine()) as session:
-        return step(session, now)
+        return run_transaction(session, transaction, now)
 
 
-@task(name="advance_calendar", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
-async def advance_calendar(now: dt.datetime) -> dict[str, int]:
-    def step(session: Any, now: dt.datetime) -> dict[str, int]:
-        today = china_date(now)
-        counts = advance_stages(session, today)
-        counts["obligations_missed"] = mark_missed(session, today)
-        counts["escalations"] = climb_ladder(session, now)
-        counts["stages_passed_after_notice"] = close_notice_periods(session, now)
-        return counts
+def _tick_task(transaction: TickTransaction) -> Any:
+    """The Prefect task of one transaction of ``tasks.tick.TICK`` (retried: every step is idempotent)."""
 
-    return await anyio.to_thread.run_sync(_in_transaction, step, now)  # type: ignore[no-any-return]
+    @task(name=transaction.name, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
+    async def run(now: dt.datetime) -> dict[str, int]:
+        return await anyio.to_thread.run_sync(_in_transaction, transaction, now)  # type: ignore[no-any-return]
+
+    return run
 
 
-@task(name="open_reporting_windows", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
-async def open_reporting_windows(now: dt.datetime) -> int:
-    return await anyio.to_thread.run_sync(_in_transaction, open_obligations, now)  # type: ignore[no-any-return]
-
-
-@task(name="enqueue_reminders", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
-async def enqueue_due_reminders(now: dt.datetime) -> int:
-    return await anyio.to_thread.run_sync(_in_transaction, enqueue_reminders, now)  # type: ignore[no-any-return]
-
-
-@task(name="build_digests", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_race)
-async def build_daily_digests(now: dt.datetime) -> int:
-    hour = get_settings().digest_hour
-    return await anyio.to_thread.run_sync(_in_transaction, lambda s, n: build_digests(s, n, hour), now)  # type: ignore[no-any-return]
+TICK_TASKS: dict[str, Any] = {transaction.name: _tick_task(transaction) for transaction in TICK}
 
 
 @flow(name="tick", validate_parameters=False)
 async def tick(now: dt.datetime | str | None = None) -> dict[str, int]:
-    """One step of the campaign calendar; safe to run any number of times for the same moment."""
+    """One step of the campaign calendar (``tasks.tick.TICK``, a task per transaction); safe to run any number
+    of times for the same moment."""
     now = moment(now)
-    counts = await advance_calendar(now)
-    counts["windows_opened"] = await open_reporting_windows(now)
-    counts["reminders"] = await enqueue_due_reminders(now)
-    counts["digests"] = await build_daily_digests(now)
+    counts: dict[str, int] = {}
+    for transaction in TICK:
+        counts.update(await TICK_TASKS[transaction.name](now))
     return counts
 
 

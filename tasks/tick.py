@@ -1,20 +1,29 @@
 """The calendar tick: open stages and reporting windows, send collection requests and reminders,
-mark missed deadlines. Every step is idempotent: unique keys make a re-run (or a second process) harmless."""
+mark missed deadlines, climb the escalation ladders. Every step is idempotent: unique keys make a re-run
+(or a second process) harmless.
+
+``TICK`` is the one definition of the tick: its steps, in order, grouped into the transactions that commit
+them. The Prefect flow (``flows/tick.py``) runs each transaction as a task; the simulation, the benchmarks
+and the tests run the same definition through ``run_tick``. A new step is added to ``TICK`` and nowhere else."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ, china_date
+from core.db import session_scope
+from core.settings import get_settings
 from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
@@ -317,3 +326,99 @@ def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | No
 
     calendar = calendar or load_work_calendar(session)
     return climb_overdue(session, now, calendar) + climb_measures(session, now, calendar)
+
+
+# ---- the tick, once ---------------------------------------------------------------------------------------
+# The step bodies below look their functions up when they run (not when TICK is built), so that a test that
+# wraps ``tasks.tick.open_obligations`` (the kill points) or ``tasks.review.close_notice_periods`` wraps the
+# step the tick runs.
+
+StepResult = dict[str, int] | int
+
+
+@dataclass(frozen=True)
+class TickStep:
+    """One step: ``run(session, now)`` returns a count (recorded under ``count``) or a dict of counts."""
+
+    name: str
+    run: Callable[[Session, dt.datetime], StepResult]
+    count: str | None = None
+
+
+@dataclass(frozen=True)
+class TickTransaction:
+    """Steps that commit together; ``name`` is the Prefect task that runs them."""
+
+    name: str
+    steps: tuple[TickStep, ...]
+
+
+def _advance_stages(session: Session, now: dt.datetime) -> StepResult:
+    return advance_stages(session, china_date(now))
+
+
+def _mark_missed(session: Session, now: dt.datetime) -> StepResult:
+    return mark_missed(session, china_date(now))
+
+
+def _climb_ladder(session: Session, now: dt.datetime) -> StepResult:
+    return climb_ladder(session, now)
+
+
+def _close_notice_periods(session: Session, now: dt.datetime) -> StepResult:
+    from tasks import review
+
+    return review.close_notice_periods(session, now)
+
+
+def _open_obligations(session: Session, now: dt.datetime) -> StepResult:
+    return open_obligations(session, now)
+
+
+def _enqueue_reminders(session: Session, now: dt.datetime) -> StepResult:
+    return enqueue_reminders(session, now)
+
+
+def _build_digests(session: Session, now: dt.datetime) -> StepResult:
+    return build_digests(session, now, get_settings().digest_hour)
+
+
+TICK: tuple[TickTransaction, ...] = (
+    TickTransaction("advance_calendar", (
+        TickStep("advance_stages", _advance_stages),
+        TickStep("mark_missed", _mark_missed, "obligations_missed"),
+        TickStep("climb_ladder", _climb_ladder, "escalations"),
+        TickStep("close_notice_periods", _close_notice_periods, "stages_passed_after_notice"),
+    )),
+    TickTransaction("open_reporting_windows", (TickStep("open_obligations", _open_obligations, "windows_opened"),)),
+    TickTransaction("enqueue_reminders", (TickStep("enqueue_reminders", _enqueue_reminders, "reminders"),)),
+    TickTransaction("build_digests", (TickStep("build_digests", _build_digests, "digests"),)),
+)
+"""The tick: each transaction commits on its own, in this order (a crash between two loses nothing: the next
+tick redoes what the missing ones would have done)."""
+
+
+def run_transaction(session: Session, transaction: TickTransaction, now: dt.datetime,
+                    on_step: Callable[[TickStep, StepResult], None] | None = None) -> dict[str, int]:
+    """Run one transaction's steps in ``session`` (the caller commits); returns their counts."""
+    counts: dict[str, int] = {}
+    for step in transaction.steps:
+        result = step.run(session, now)
+        if isinstance(result, dict):
+            counts.update(result)
+        else:
+            counts[step.count or step.name] = int(result)
+        if on_step is not None:
+            on_step(step, result)
+    return counts
+
+
+def run_tick(engine: Engine, now: dt.datetime, *, transactions: Iterable[TickTransaction] = TICK,
+             on_step: Callable[[TickStep, StepResult], None] | None = None) -> dict[str, int]:
+    """The whole tick without Prefect (simulation, benchmarks, tests): each transaction of ``TICK`` in its own
+    session, committed before the next one starts. ``transactions`` may be a prefix (a tick cut short)."""
+    counts: dict[str, int] = {}
+    for transaction in transactions:
+        with session_scope(engine) as session:
+            counts.update(run_transaction(session, transaction, now, on_step))
+    return counts

@@ -234,8 +234,8 @@ def job_launch(cmd: dict[str, Any], state: Path, switch: Switch) -> None:
 def job_tick(cmd: dict[str, Any], state: Path, switch: Switch) -> None:
     """The ``tick`` flow's body (flows/tick.py: four tasks, each its own transaction) at 09:00 of each day,
     resuming at the day a killed predecessor was on (the scheduler ticks the moment it wakes up at)."""
-    for name in ("advance_calendar", "open_reporting_windows", "enqueue_due_reminders", "build_daily_digests"):
-        setattr(flows.tick, name, getattr(flows.tick, name).fn)
+    for name, tick_task in list(flows.tick.TICK_TASKS.items()):
+        flows.tick.TICK_TASKS[name] = tick_task.fn
     progress = state / "tick-day"
     done = dt.date.fromisoformat(progress.read_text()) if progress.exists() else None
     for day in TICK_DAYS:

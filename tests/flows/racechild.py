@@ -86,7 +86,7 @@ async def main() -> None:
     clock_module.set_clock(clock)
     racer.hold(launch_tasks, "launch_in_session", lambda *a, **k: "launch")
     racer.hold(review, "decide", lambda *a, **k: "decide")
-    racer.hold(tick_flows, "_in_transaction", lambda step, now: f"tick-{getattr(step, '__name__', 'step')}")
+    racer.hold(tick_flows, "_in_transaction", lambda transaction, now: f"tick-{transaction.name}")
     racer.hold(delivery, "_claim", lambda *a, **k: "claim")
 
     transport = httpx.ASGITransport(app=create_app(), raise_app_exceptions=False)
