@@ -1,0 +1,131 @@
+"""One vocabulary: every status duban stores, with its zh-CN label, and one date formatter.
+
+Pages, Excel ledgers, mails and official documents take their Chinese words from here and nowhere else,
+so that the same row reads the same on a page and in a ledger. A status is a ``StrEnum`` whose members
+compare equal to the strings stored in the database (``SubmissionStatus.APPROVED == "approved"``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from core.clock import CHINA_TZ
+
+
+class LabelledStatus(StrEnum):
+    """A status value with its zh-CN label: ``APPROVED = "approved", "已通过"``."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = "") -> LabelledStatus:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def label_of(cls, value: str | None) -> str:
+        """The label of a stored value; an unknown value shows as itself, nothing as empty."""
+        if not value:
+            return ""
+        try:
+            return cls(value).label
+        except ValueError:
+            return value
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        return {member.value: member.label for member in cls}
+
+
+class CampaignStatus(LabelledStatus):
+    ACTIVE = "active", "进行中"
+    COMPLETED = "completed", "已完成"
+    CANCELLED = "cancelled", "已撤销"
+
+
+class StageStatus(LabelledStatus):
+    PENDING = "pending", "未开始"
+    OPEN = "open", "进行中"
+    IN_REVIEW = "in_review", "审核中"
+    IN_NOTICE = "in_notice", "公示中"
+    PASSED = "passed", "已通过"
+    CLOSED = "closed", "已结束"
+    OVERDUE = "overdue", "已逾期"
+    VETOED = "vetoed", "已否决"
+    WAIVED = "waived", "不适用"
+
+
+class ObligationStatus(LabelledStatus):
+    SCHEDULED = "scheduled", "未开放"
+    OPEN = "open", "进行中"
+    SUBMITTED = "submitted", "已提交"
+    MET = "met", "已完成"
+    LATE = "late", "逾期完成"
+    MISSED = "missed", "未完成"
+    WAIVED = "waived", "不适用"
+
+
+class SubmissionStatus(LabelledStatus):
+    DRAFT = "draft", "草稿"
+    IN_REVIEW = "in_review", "审核中"
+    RETURNED = "returned", "已退回"
+    APPROVED = "approved", "已通过"
+    REJECTED = "rejected", "不予通过"
+    WITHDRAWN = "withdrawn", "已撤回"
+
+
+class EscalationStatus(LabelledStatus):
+    OPEN = "open", "督办中"
+    ESCALATED = "escalated", "已升级"
+    RESOLVED = "resolved", "已办结"
+    CONFIRMED = "confirmed", "已立案问责"
+    DISMISSED = "dismissed", "核实后撤销"
+
+
+class CaseStatus(LabelledStatus):
+    OPEN = "open", "待决定"
+    DECIDED = "decided", "已决定"
+    CLOSED = "closed", "已结案"
+
+
+class RectificationStatus(LabelledStatus):
+    RECTIFYING = "rectifying", "整顿中"
+    APPLIED = "applied", "已申请验收"
+    CONSOLIDATING = "consolidating", "巩固提升"
+    CLOSED = "closed", "已销号"
+
+
+class OutboxStatus(LabelledStatus):
+    PENDING = "pending", "待发送"
+    SENDING = "sending", "发送中"
+    SENT = "sent", "已发送"
+    DEAD = "dead", "发送失败"
+
+
+STATUSES: dict[str, type[LabelledStatus]] = {
+    "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
+    "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
+    "rectification": RectificationStatus, "outbox": OutboxStatus,
+}
+"""Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
+
+
+def status_label(value: str | None, kind: str) -> str:
+    """The zh-CN label of ``value`` as a status of ``kind`` (a key of ``STATUSES``)."""
+    return STATUSES[kind].label_of(value)
+
+
+def zh_date(value: Any) -> str:
+    """``2027年3月20日``. An aware datetime is first taken to China time (deadlines are counted there); a naive
+    one is taken as it is. ``None`` or an empty value shows as empty."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(CHINA_TZ)
+        value = value.date()
+    if not isinstance(value, dt.date):
+        raise TypeError(f"zh_date needs a date or datetime, not {type(value).__name__}")
+    return f"{value.year}年{value.month}月{value.day}日"

@@ -1,0 +1,42 @@
+"""The township scope, once: what a signed-in user may read.
+
+County-wide roles (administrators, county reviewers) see every township; a township's submitters and
+reviewers see their own; an observer sees the townships (or villages' townships) of their scopes
+(``Principal.townships``). Every list, detail, ledger, page and export restricts its query with
+``in_scope``/``scoped``, and every load by id goes through ``visible``: an object of another township
+answers exactly like a missing one (404, never 403), so ids do not reveal what exists elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, true
+from sqlmodel import col
+
+from domain.errors import NotFound
+from tasks.accounts import Principal
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+def in_scope(principal: Principal, township_column: Any) -> ColumnElement[bool]:
+    """The condition that keeps rows whose township (``township_column``) the caller may see."""
+    if principal.townships is None:
+        return true()
+    return col(township_column).in_(principal.townships)
+
+
+def scoped(stmt: S, principal: Principal, township_column: Any) -> S:
+    """``stmt`` restricted to the caller's townships (unchanged for county-wide roles)."""
+    if principal.townships is None:
+        return stmt
+    return stmt.where(in_scope(principal, township_column))  # type: ignore[attr-defined,no-any-return]
+
+
+def visible(principal: Principal, obj: T | None, township_id: int | None, missing: str) -> T:
+    """``obj`` if it exists and the caller may see its township; otherwise ``NotFound(missing)``, the same
+    answer for an object that does not exist and one of another township."""
+    if obj is None or not principal.can_see(township_id):
+        raise NotFound(missing)
+    return obj
