@@ -139,15 +139,7 @@ def _subjects(ob: Obligation, township: OrgRef, villages: Sequence[OrgRef]) -> l
     return chosen
 
 
-def plan_campaign(
-    definition: Definition,
-    township: OrgRef,
-    villages: Sequence[OrgRef],
-    year: int,
-    calendar: WorkCalendar,
-    today: dt.date,
-) -> CampaignPlan:
-    """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
+def _plan_stages(definition: Definition, year: int, today: dt.date) -> dict[str, StagePlan]:
     stages: dict[str, StagePlan] = {}
     for seq, stage_def in enumerate(definition.stages, start=1):
         opens_on, closes_on = stage_def.opens.resolve(year), stage_def.closes.resolve(year)
@@ -160,50 +152,70 @@ def plan_campaign(
             gate_key=stage_def.gate,
             status=stage_status(opens_on, closes_on, today),
         )
+    return stages
+
+
+def _opens_on(ob: Obligation, stage: StagePlan | None, start: dt.date, due_on: dt.date) -> dt.date:
+    """When the reporting window of one deadline opens: recurring reports a fixed number of days before (not
+    before the campaign's window); one-off items with their stage, or a fixed number of days before."""
+    if ob.recurring:
+        opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
+    elif stage is not None and stage.opens_on <= due_on:
+        opens_on = stage.opens_on
+    else:
+        opens_on = due_on - dt.timedelta(days=ob.opens_days_before)
+    return min(opens_on, due_on)
+
+
+def _plan_rule(ob: Obligation, stages: dict[str, StagePlan], subjects: Sequence[OrgRef], year: int,
+               calendar: WorkCalendar, today: dt.date, years_touched: set[int]) -> Iterator[ObligationPlan]:
+    """Every deadline of one obligation rule, for each of its subjects (the township or its villages)."""
     ordered = list(stages.values())
+    if ob.during:
+        window = [stages[k] for k in ob.during]
+        start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
+    else:
+        start, end = ordered[0].opens_on, ordered[-1].closes_on
+    for nominal, period in _nominal_dates(ob, start, end, year, stages):
+        due_on = calendar.adjust(nominal, ob.policy)
+        years_touched.add(nominal.year)
+        stage_key = ob.stage or getattr(ob.due, "stage", None)
+        stage = stages[stage_key] if stage_key else next(
+            (s for s in ordered if s.opens_on <= nominal <= s.closes_on), None)
+        opens_on = _opens_on(ob, stage, start, due_on)
+        for subject in subjects:
+            suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
+            yield ObligationPlan(
+                key=f"{ob.key}:{suffix}{period}",
+                rule_key=ob.key,
+                kind=ob.kind,
+                title=ob.title,
+                stage_key=stage.key if stage else None,
+                subject_code=subject.code,
+                period=period,
+                opens_on=opens_on,
+                nominal_due_on=nominal,
+                due_on=due_on,
+                policy=ob.policy.value,
+                status=obligation_status(opens_on, due_on, today),
+            )
 
-    def stage_containing(day: dt.date) -> StagePlan | None:
-        return next((s for s in ordered if s.opens_on <= day <= s.closes_on), None)
 
-    obligations: list[ObligationPlan] = []
+def plan_campaign(
+    definition: Definition,
+    township: OrgRef,
+    villages: Sequence[OrgRef],
+    year: int,
+    calendar: WorkCalendar,
+    today: dt.date,
+) -> CampaignPlan:
+    """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
+    stages = _plan_stages(definition, year, today)
+    ordered = list(stages.values())
     years_touched = {s.opens_on.year for s in ordered} | {s.closes_on.year for s in ordered}
-    for ob in definition.obligations:
-        if ob.during:
-            window = [stages[k] for k in ob.during]
-            start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
-        else:
-            start, end = ordered[0].opens_on, ordered[-1].closes_on
-        subjects = _subjects(ob, township, villages)
-        for nominal, period in _nominal_dates(ob, start, end, year, stages):
-            due_on = calendar.adjust(nominal, ob.policy)
-            years_touched.add(nominal.year)
-            stage_key = ob.stage or getattr(ob.due, "stage", None)
-            stage = stages[stage_key] if stage_key else stage_containing(nominal)
-            if ob.recurring:
-                opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
-            elif stage is not None and stage.opens_on <= due_on:
-                opens_on = stage.opens_on
-            else:
-                opens_on = due_on - dt.timedelta(days=ob.opens_days_before)
-            opens_on = min(opens_on, due_on)
-            for subject in subjects:
-                suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
-                obligations.append(
-                    ObligationPlan(
-                        key=f"{ob.key}:{suffix}{period}",
-                        rule_key=ob.key,
-                        kind=ob.kind,
-                        title=ob.title,
-                        stage_key=stage.key if stage else None,
-                        subject_code=subject.code,
-                        period=period,
-                        opens_on=opens_on,
-                        nominal_due_on=nominal,
-                        due_on=due_on,
-                        policy=ob.policy.value,
-                        status=obligation_status(opens_on, due_on, today),
-                    )
-                )
+    obligations = [plan for ob in definition.obligations
+                   for plan in _plan_rule(ob, stages, _subjects(ob, township, villages), year, calendar, today,
+                                          years_touched)]
     obligations.sort(key=lambda o: (o.due_on, o.key))
     warnings = calendar.warnings(years_touched)
     waived = sum(1 for o in obligations if o.status == "waived")
