@@ -62,10 +62,7 @@ def read_org_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
     raise ValidationFailed(f"{path.name}：只支持 .csv、.yaml 或 .yml 文件")
 
 
-def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], source: str = "") -> dict[str, int]:
-    """Validate every row, then create or update units by code. Any error: nothing is written."""
-    prefix = f"{source} " if source else ""
-    errors: list[dict[str, Any]] = []
+def _parse_rows(rows: list[tuple[int, dict[str, Any]]], errors: list[dict[str, Any]]) -> list[tuple[int, OrgUnitIn]]:
     parsed: list[tuple[int, OrgUnitIn]] = []
     for line, raw in rows:
         try:
@@ -75,42 +72,35 @@ def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], s
                 field = ".".join(str(p) for p in e["loc"]) or "(row)"
                 msg = str(e["msg"]).removeprefix("Value error, ")
                 errors.append({"line": line, "field": field, "message": msg})
+    return parsed
 
-    existing = {u.code: u for u in session.exec(select(OrgUnit))}
-    seen: dict[str, int] = {}
-    kinds = {code: OrgKind(u.kind) for code, u in existing.items()}
-    for line, unit in parsed:
-        if unit.code in seen:
-            errors.append({"line": line, "field": "code", "message": f"编码 {unit.code} 与第{seen[unit.code]}行重复"})
-        seen[unit.code] = line
-        kinds[unit.code] = unit.kind
-    for line, unit in parsed:
-        expected = PARENT_KIND[unit.kind]
-        if expected is None:
-            if unit.parent:
-                errors.append({"line": line, "field": "parent", "message": "县级单位不应有上级"})
-            continue
-        if not unit.parent:
-            errors.append({"line": line, "field": "parent", "message": f"{KIND_LABEL[unit.kind]}必须填写上级编码"})
-        elif unit.parent not in kinds:
-            errors.append({"line": line, "field": "parent", "message": f"上级编码 {unit.parent} 不存在"})
-        elif kinds[unit.parent] is not expected:
-            errors.append({
-                "line": line, "field": "parent",
-                "message": f"{KIND_LABEL[unit.kind]}的上级应为{KIND_LABEL[expected]}，{unit.parent} 是{KIND_LABEL[kinds[unit.parent]]}",
-            })
-        if unit.kind is not OrgKind.VILLAGE and (unit.key_contact_class or unit.collective_income is not None):
-            errors.append({"line": line, "field": "kind", "message": "重点联系类别和集体收入只适用于村"})
-        old = existing.get(unit.code)
-        if old is not None and old.kind != unit.kind:
-            errors.append({"line": line, "field": "kind", "message": f"{unit.code} 已存在且类型为 {old.kind}，不能改为 {unit.kind}"})
-    if errors:
-        errors.sort(key=lambda e: e["line"])
-        detail = "；".join(f"{prefix}第{e['line']}行 {e['field']}：{e['message']}" for e in errors[:20])
-        if len(errors) > 20:
-            detail += f"；另有{len(errors) - 20}处错误"
-        raise ValidationFailed(f"导入失败，未导入任何数据。{detail}", errors=errors)
 
+def _hierarchy_errors(line: int, unit: OrgUnitIn, kinds: dict[str, OrgKind], old: OrgUnit | None) -> list[dict[str, Any]]:
+    """What is wrong with one unit's place in the county → township → village hierarchy."""
+    errors: list[dict[str, Any]] = []
+    expected = PARENT_KIND[unit.kind]
+    if expected is None:
+        if unit.parent:
+            errors.append({"line": line, "field": "parent", "message": "县级单位不应有上级"})
+        return errors
+    if not unit.parent:
+        errors.append({"line": line, "field": "parent", "message": f"{KIND_LABEL[unit.kind]}必须填写上级编码"})
+    elif unit.parent not in kinds:
+        errors.append({"line": line, "field": "parent", "message": f"上级编码 {unit.parent} 不存在"})
+    elif kinds[unit.parent] is not expected:
+        errors.append({
+            "line": line, "field": "parent",
+            "message": f"{KIND_LABEL[unit.kind]}的上级应为{KIND_LABEL[expected]}，{unit.parent} 是{KIND_LABEL[kinds[unit.parent]]}",
+        })
+    if unit.kind is not OrgKind.VILLAGE and (unit.key_contact_class or unit.collective_income is not None):
+        errors.append({"line": line, "field": "kind", "message": "重点联系类别和集体收入只适用于村"})
+    if old is not None and old.kind != unit.kind:
+        errors.append({"line": line, "field": "kind", "message": f"{unit.code} 已存在且类型为 {old.kind}，不能改为 {unit.kind}"})
+    return errors
+
+
+def _write_units(session: Session, parsed: list[tuple[int, OrgUnitIn]], existing: dict[str, OrgUnit]) -> dict[str, int]:
+    """Create or update every unit, parents first (a township before its villages)."""
     created = updated = 0
     order = {OrgKind.COUNTY: 0, OrgKind.TOWNSHIP: 1, OrgKind.VILLAGE: 2}
     by_code = dict(existing)
@@ -129,6 +119,30 @@ def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], s
         session.flush()
         by_code[unit.code] = row
     return {"created": created, "updated": updated}
+
+
+def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], source: str = "") -> dict[str, int]:
+    """Validate every row, then create or update units by code. Any error: nothing is written."""
+    prefix = f"{source} " if source else ""
+    errors: list[dict[str, Any]] = []
+    parsed = _parse_rows(rows, errors)
+    existing = {u.code: u for u in session.exec(select(OrgUnit))}
+    seen: dict[str, int] = {}
+    kinds = {code: OrgKind(u.kind) for code, u in existing.items()}
+    for line, unit in parsed:
+        if unit.code in seen:
+            errors.append({"line": line, "field": "code", "message": f"编码 {unit.code} 与第{seen[unit.code]}行重复"})
+        seen[unit.code] = line
+        kinds[unit.code] = unit.kind
+    for line, unit in parsed:
+        errors.extend(_hierarchy_errors(line, unit, kinds, existing.get(unit.code)))
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        detail = "；".join(f"{prefix}第{e['line']}行 {e['field']}：{e['message']}" for e in errors[:20])
+        if len(errors) > 20:
+            detail += f"；另有{len(errors) - 20}处错误"
+        raise ValidationFailed(f"导入失败，未导入任何数据。{detail}", errors=errors)
+    return _write_units(session, parsed, existing)
 
 
 _TOWNSHIPS = [
