@@ -20,6 +20,7 @@ from domain.definitions import (
     RelativeToStageRule,
     WeeklyRule,
 )
+from domain.vocabulary import ObligationStatus, StageStatus
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,23 @@ class CampaignPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> str:
-    """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
+def _initial_status(opens_on: dt.date, ends_on: dt.date, today: dt.date, not_yet: str) -> str:
+    """At launch: ``not_yet`` before the window opens, open inside it, waived when it ended before launch."""
     if today < opens_on:
-        return "pending"
-    if today <= closes_on:
+        return not_yet
+    if today <= ends_on:
         return "open"
     return "waived"
+
+
+def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> str:
+    """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
+    return _initial_status(opens_on, closes_on, today, StageStatus.PENDING)
 
 
 def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> str:
     """Initial status of an obligation at launch; one already past due at launch is waived."""
-    if today < opens_on:
-        return "scheduled"
-    if today <= due_on:
-        return "open"
-    return "waived"
+    return _initial_status(opens_on, due_on, today, ObligationStatus.SCHEDULED)
 
 
 def _nominal_dates(
