@@ -73,6 +73,7 @@ def ladder_recipients(users: Sequence[User], roles: set[str], township_id: int) 
 
 
 def active_users(session: Session) -> list[User]:
+    """Everyone who may receive a step's mails or be named in a case."""
     return list(session.exec(select(User).where(User.active == True)))  # noqa: E712
 
 
@@ -290,6 +291,7 @@ def open_case(session: Session, esc: Escalation, now: dt.datetime, *, users: Seq
 
 
 def units_by_id(session: Session, ids: set[int]) -> dict[int, OrgUnit]:
+    """The townships and villages of a climb, loaded at once."""
     return {u.id or 0: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))} if ids else {}
 
 

@@ -17,6 +17,7 @@ from tasks.triggers.events import Relapsed
 
 
 def fire(session: Session, event: Relapsed) -> Escalation | None:
+    """The relapse, with the county's finding, opens an escalation at the trigger's level."""
     rect, comment = event.rectification, event.comment.strip()
     township = session.get(OrgUnit, event.campaign.township_id)
     village = session.get(OrgUnit, rect.village_id)
