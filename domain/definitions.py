@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
-
-KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-Key = Annotated[str, Field(pattern=KEY_PATTERN)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from domain.schema import FieldType, Key, Strict, Text
+from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
+from domain.triggers import TRIGGERS, TriggerSettings, settings_model
 
 
 class DateSpec(Strict):
@@ -45,17 +39,6 @@ class DateSpec(Strict):
         y = year + self.year_offset
         day = last_day_of_month(y, self.month) if self.day == "last" else self.day
         return dt.date(y, self.month, day)
-
-
-class FieldType(StrEnum):
-    TEXT = "text"
-    TEXTAREA = "textarea"
-    NUMBER = "number"
-    DATE = "date"
-    SELECT = "select"
-    BOOLEAN = "boolean"
-    VILLAGES = "villages"
-    FILE = "file"
 
 
 class FormField(Strict):
@@ -252,65 +235,11 @@ class EscalationLevel(Strict):
     opens_case: bool = False
 
 
-DEFAULT_BOILERPLATE = ("无", "暂无", "没有", "无。", "/", "—", "——", "略", "同上", "见附件", "详见附件", "正常", "良好", "无问题")
+if TYPE_CHECKING:
+    EscalationTriggers = TriggerSettings
+else:
+    EscalationTriggers = settings_model(TRIGGERS)  # one field per trigger declared in domain.triggers
 
-
-class TriggerSpec(Strict):
-    """One escalation trigger: on or off, and the ladder level it opens at (default: the first)."""
-
-    enabled: bool = True
-    level: Key | None = Field(default=None, description="ladder level key the escalation opens at")
-
-
-class ZeroReportSpec(TriggerSpec):
-    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
-    where the township has known weak villages."""
-
-    forms: list[Key] | None = Field(default=None, description="forms checked (default: every form)")
-    boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE))
-    min_chars: int = Field(default=4, ge=0, le=200, description="a section with fewer meaningful characters is hollow")
-
-
-class UnverifiedSpec(TriggerSpec):
-    """不经调查核实，随意上报 (000 §四(三)): a report whose ``field`` (a yes/no field) says it was not
-    verified, or which a county reviewer marks unverified."""
-
-    field: Key | None = Field(default=None, description="a boolean field: false means not verified")
-
-
-class MeasuresOverdueSpec(TriggerSpec):
-    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit."""
-
-    plan_form: Key = "village_plan"
-    time_limit_field: Key = "time_limit"
-
-
-def _trigger(value: Any) -> Any:
-    return {"enabled": value} if isinstance(value, bool) else value
-
-
-class EscalationTriggers(Strict):
-    """Each trigger is ``true``/``false`` or a mapping with its settings (``enabled``, ``level``, …)."""
-
-    overdue: TriggerSpec = Field(default_factory=TriggerSpec)
-    zero_report: ZeroReportSpec = Field(default_factory=ZeroReportSpec)
-    unverified: UnverifiedSpec = Field(default_factory=UnverifiedSpec)
-    returns_exceeded: TriggerSpec = Field(default_factory=TriggerSpec)
-    measures_overdue: MeasuresOverdueSpec = Field(default_factory=lambda: MeasuresOverdueSpec(enabled=False))
-    relapse: TriggerSpec = Field(default_factory=lambda: TriggerSpec(enabled=False))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _booleans(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {key: _trigger(value) for key, value in data.items()}
-        return data
-
-
-TRIGGER_LABELS = {
-    "overdue": "逾期未报", "zero_report": "零上报", "unverified": "未经调查核实", "returns_exceeded": "多次退回",
-    "measures_overdue": "整改措施逾期", "relapse": "反复回潮",
-}
 DOCUMENT_KINDS = {
     "urging_notice": "催办通知", "supervision_order": "督办单", "interview_notice": "约谈通知", "county_notice": "通报",
 }
@@ -325,8 +254,7 @@ class Escalation(Strict):
     def _unique_levels(self) -> Escalation:
         _unique((level.key for level in self.ladder), "ladder")
         keys = [level.key for level in self.ladder]
-        for name in EscalationTriggers.model_fields:
-            spec = getattr(self.triggers, name)
+        for name, spec in self.triggers.specs():
             if spec.level is not None and spec.level not in keys:
                 raise _err(f"triggers.{name}.level", f"unknown ladder level '{spec.level}'")
         for i, level in enumerate(self.ladder):
@@ -403,18 +331,10 @@ class Definition(Strict):
                 raise _err(f"obligations[{i}].during", "a recurring obligation needs the stages it runs during")
         if self.years and self.years[0] > self.years[1]:
             raise _err("years", "the first year is after the last")
-        triggers = self.escalation.triggers
-        for ref in triggers.zero_report.forms or []:
-            if ref not in forms:
-                raise _err("escalation.triggers.zero_report.forms", f"unknown form '{ref}'; known: {sorted(forms)}")
-        if triggers.unverified.field is not None and not any(
-                f.key == triggers.unverified.field and f.type is FieldType.BOOLEAN for form in self.forms for f in form.fields):
-            raise _err("escalation.triggers.unverified.field", f"no yes/no (boolean) field '{triggers.unverified.field}' in any form")
-        if triggers.measures_overdue.enabled and triggers.measures_overdue.plan_form in forms:
-            plan = self.form(triggers.measures_overdue.plan_form)
-            if not any(f.key == triggers.measures_overdue.time_limit_field and f.type is FieldType.DATE for f in plan.fields):
-                raise _err("escalation.triggers.measures_overdue.time_limit_field",
-                           f"form '{plan.key}' has no date field '{triggers.measures_overdue.time_limit_field}'")
+        for key, spec in self.escalation.triggers.specs():
+            problem = spec.problem(self.forms)
+            if problem is not None:
+                raise _err(f"escalation.triggers.{key}.{problem[0]}", problem[1])
         return self
 
     def stage(self, key: str) -> Stage:

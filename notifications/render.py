@@ -18,6 +18,7 @@ from markupsafe import escape
 
 from core.clock import CHINA_TZ
 from core.settings import get_settings
+from domain.triggers import ESCALATION_MAIL_TEMPLATES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -26,13 +27,11 @@ MAIL_TEMPLATES = (
     "submission_returned",
     "submission_approved",
     "submission_rejected",
-    "returns_exceeded",
     "stage_passed",
     "obligation_opened",
     "reminder",
     "daily_digest",
-    "escalation",
-    "escalation_trigger",
+    *ESCALATION_MAIL_TEMPLATES,  # escalation, escalation_trigger, returns_exceeded: as the triggers declare them
 )
 
 

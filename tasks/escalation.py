@@ -1,9 +1,11 @@
-"""The escalation engine: overdue, zero, unverified and slow work climbs the definition's ladder
-(催办 → 督办 → 约谈 → 通报 → 问责) and ends in an accountability case.
+"""The escalation engine's shared machinery: a step up the definition's ladder (催办 → 督办 → 约谈 → 通报 →
+问责) recorded with its audit event, official document, accountability case and mails; the work arriving
+(resolve); and what the county does with a step (interview, confirm, dismiss).
 
-Every step is one Escalation row whose ``key`` names its cause, written in the same transaction as
-its audit event, its official document and its mails, so a re-run tick, a crash or a second process
-never records a step twice. Sources: 000_a28a7778217e042c.txt §四(三) (问责 for unverified and zero
+What opens a step is a trigger, one module each under ``tasks/triggers/`` (declared in
+``domain.triggers``). Every step is one Escalation row whose ``key`` names its cause, written in the same
+transaction as its audit event, its official document and its mails, so a re-run tick, a crash or a second
+process never records a step twice. Sources: 000_a28a7778217e042c.txt §四(三) (问责 for unverified and zero
 reports), 004_7c184efb1f3c43f7.txt §一.3 (督促检查通报, 约谈, 追究责任), 003_0d1c8490fe7db56e.txt
 (rating consequences).
 """
@@ -12,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, text, update
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +24,10 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from core.settings import get_settings
-from domain import escalation as rules
 from domain.calendar import WorkCalendar
-from domain.definitions import TRIGGER_LABELS, Definition, EscalationLevel
+from domain.definitions import Definition, EscalationLevel
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from domain.triggers import TRIGGER_LABELS, TRIGGERS, escalation_key, escalation_mail_key
 from models import (
     AccountabilityCase,
     Campaign,
@@ -37,7 +39,6 @@ from models import (
     ReminderLog,
     Submission,
     User,
-    VillageRectification,
 )
 from notifications.documents import document_number, render_document
 from notifications.outbox import absolute_url, enqueue_mail
@@ -46,6 +47,7 @@ from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definitions
 
+X = TypeVar("X")
 SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
@@ -70,7 +72,8 @@ def ladder_recipients(users: Sequence[User], roles: set[str], township_id: int) 
     return out
 
 
-def _active_users(session: Session) -> list[User]:
+def active_users(session: Session) -> list[User]:
+    """Everyone who may receive a step's mails or be named in a case."""
     return list(session.exec(select(User).where(User.active == True)))  # noqa: E712
 
 
@@ -134,7 +137,7 @@ def record_step(session: Session, definition: Definition, step: Step, now: dt.da
                         "reason": esc.reason, "document": document.doc_number if document else None,
                         "new_due_on": new_due_on, "evidence": esc.evidence}, now=now)
     case = None
-    if level.opens_case and step.trigger in ("overdue", "measures_overdue"):
+    if level.opens_case and TRIGGERS[step.trigger].climbs:  # the others' cases wait for the county's check
         case = open_case(session, esc, now, users=users, actor=actor)
     if notify:
         _mail_step(session, step, esc, level, document, case is not None, definition, users, today, now)
@@ -145,6 +148,7 @@ def _mail_step(session: Session, step: Step, esc: Escalation, level: EscalationL
                case_opened: bool, definition: Definition, users: Sequence[User], today: dt.date, now: dt.datetime) -> None:
     ladder = definition.escalation.ladder
     following = ladder[esc.level] if esc.level < len(ladder) else None
+    trigger = TRIGGERS[esc.trigger]
     context = {
         "title": step.item_title, "township": step.township.name,
         "subject_unit": step.subject.name if step.subject else step.township.name, "period": step.period,
@@ -153,12 +157,11 @@ def _mail_step(session: Session, step: Step, esc: Escalation, level: EscalationL
         "trigger": esc.trigger, "trigger_label": TRIGGER_LABELS.get(esc.trigger, esc.trigger), "reason": esc.reason,
         "findings": list((esc.evidence or {}).get("findings", [])), "new_due_on": esc.new_due_on,
         "document_number": document.doc_number if document else None, "case_opened": case_opened,
-        "link": absolute_url("/todos" if esc.trigger == "overdue" else f"/escalations/{esc.id}"),
+        "link": absolute_url(trigger.link.format(id=esc.id)),
     }
-    template = "escalation" if esc.trigger == "overdue" else "escalation_trigger"
     for user in ladder_recipients(users, {r.role for r in level.recipients}, esc.township_id):
-        message = enqueue_mail(session, key=f"escalation:{esc.key}:{user.id}", to=user, template=template,
-                               context=context, now=now)
+        message = enqueue_mail(session, key=escalation_mail_key(step.key, user.id or 0), to=user,
+                               template=trigger.mail_template, context=context, now=now)
         if message is not None and document is not None:
             message.document_id = document.id
 
@@ -264,7 +267,7 @@ def case_evidence(session: Session, esc: Escalation) -> dict[str, Any]:
 def open_case(session: Session, esc: Escalation, now: dt.datetime, *, users: Sequence[User] | None = None,
               actor: Principal | None = None, note: str | None = None) -> AccountabilityCase:
     """Open the accountability case (问责) of an escalation step (one per step: a unique key)."""
-    users = users if users is not None else _active_users(session)
+    users = users if users is not None else active_users(session)
     township = session.get(OrgUnit, esc.township_id)
     case = AccountabilityCase(
         campaign_id=esc.campaign_id, township_id=esc.township_id, escalation_id=esc.id or 0,
@@ -284,277 +287,68 @@ def open_case(session: Session, esc: Escalation, now: dt.datetime, *, users: Seq
     return case
 
 
-# ---- the ladder climbed by the tick --------------------------------------------------------------
+# ---- helpers of the triggers (tasks/triggers/) ----------------------------------------------------
 
 
-def _township_units(session: Session, ids: set[int]) -> dict[int, OrgUnit]:
+def units_by_id(session: Session, ids: set[int]) -> dict[int, OrgUnit]:
+    """The townships and villages of a climb, loaded at once."""
     return {u.id or 0: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))} if ids else {}
 
 
-def _mark_escalated(session: Session, where: list[Any], below: int) -> None:
+def mark_escalated(session: Session, where: list[Any], below: int) -> None:
+    """The open steps below the level reached are superseded (已升级)."""
     session.execute(update(Escalation).where(*where, col(Escalation.status) == "open", col(Escalation.level) < below)
                     .values(status="escalated", version=Escalation.version + 1))
 
 
-def climb_overdue(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-    """Move every missed obligation up its ladder to the level its lateness requires.
-
-    All levels reached are recorded (after downtime several at once), but only the highest produces
-    its document and mails (never a burst of stale ones). Returns the number of levels recorded.
-    """
-    today = china_date(now)
-    calendar = calendar or load_work_calendar(session)
-    definitions = get_definitions()
-    top = max((len(d.escalation.ladder) for d in definitions.values()), default=0)
-    rows = session.exec(  # an obligation at the top of every ladder has nothing left to climb
-        select(Obligation, Campaign, OrgUnit)
-        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
-        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(col(Obligation.status) == "missed", col(Campaign.status) == "active", col(Obligation.escalation_level) < top)
-    ).all()
-    due: list[tuple[Obligation, Campaign, OrgUnit, Definition, int]] = []
-    for ob, campaign, subject in rows:
-        definition = definitions[campaign.definition_key]
-        if not definition.escalation.triggers.overdue.enabled:
-            continue
-        ladder = definition.escalation.ladder
-        target = rules.level_reached(ob.due_on, [lv.after_workdays for lv in ladder], calendar, today)
-        if ob.escalation_level < target:
-            due.append((ob, campaign, subject, definition, target))
-    if not due:
-        return 0
-    towns = _township_units(session, {c.township_id for _, c, _, _, _ in due})
-    users = _active_users(session)
+def climb_each(session: Session, subjects: Sequence[X], climb: Callable[[X], int]) -> int:
+    """Climb each subject in its own savepoint: when a concurrent tick climbed it first, the unique key of
+    the step says so and this tick skips it. Returns the number of levels recorded."""
     climbed = 0
-    for ob, campaign, subject, definition, target in due:
-        try:
-            with session.begin_nested():  # a concurrent tick may have climbed it: the unique key says so
-                climbed += _climb_obligation(session, ob, campaign, subject, towns[campaign.township_id], definition,
-                                             target, today, now, calendar, users)
-                session.flush()
-        except IntegrityError:
-            continue
-    return climbed
-
-
-def _climb_obligation(session: Session, ob: Obligation, campaign: Campaign, subject: OrgUnit, township: OrgUnit,
-                      definition: Definition, target: int, today: dt.date, now: dt.datetime,
-                      calendar: WorkCalendar, users: Sequence[User]) -> int:
-    ladder = definition.escalation.ladder
-    days_late = (today - ob.due_on).days
-    history = list(session.exec(select(Escalation).where(Escalation.obligation_id == ob.id, Escalation.trigger == "overdue")
-                                .order_by(col(Escalation.level))))
-    climbed = 0
-    while ob.escalation_level < target:
-        ob.escalation_level += 1
-        level = ladder[ob.escalation_level - 1]
-        top = ob.escalation_level == target
-        step = Step(
-            campaign=campaign, township=township, trigger="overdue", level=ob.escalation_level,
-            key=f"overdue:{ob.id}:{ob.escalation_level}", item_title=ob.title, subject=subject, obligation=ob,
-            due_on=ob.due_on, period=ob.period,
-            reason=f"“{ob.title}”（{subject.name}，{ob.period}）应于{ob.due_on.isoformat()}前报送，"
-                   f"逾期{days_late}天仍未报送，升级为{level.name}",
-            evidence={"due_on": ob.due_on, "days_late": days_late, "checked_on": today},
-        )
-        esc = record_step(session, definition, step, now, calendar=calendar, users=users, notify=top, documents=top,
-                          history=history)
-        history.append(esc)
-        climbed += 1
-    _mark_escalated(session, [Escalation.obligation_id == ob.id, Escalation.trigger == "overdue"], ob.escalation_level)
-    ob.version += 1
-    session.add(ob)
-    return climbed
-
-
-def climb_measures(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-    """整改措施逾期 (004 §一.3 工作进展缓慢、整顿措施不力): a village still rectifying after the time limit
-    of its approved 一村一策 plan climbs the ladder like an overdue report, until it applies for acceptance."""
-    today = china_date(now)
-    calendar = calendar or load_work_calendar(session)
-    definitions = get_definitions()
-    keys = [k for k, d in definitions.items() if d.escalation.triggers.measures_overdue.enabled]
-    if not keys:
-        return 0
-    rows = session.exec(
-        select(VillageRectification, Campaign)
-        .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
-        .where(col(VillageRectification.status) == "rectifying", col(Campaign.status) == "active",
-               col(Campaign.definition_key).in_(keys))
-    ).all()
-    if not rows:
-        return 0
-    campaign_ids = {c.id for _, c in rows}
-    plan_forms = {definitions[c.definition_key].escalation.triggers.measures_overdue.plan_form for _, c in rows}
-    plans: dict[tuple[int, int], Submission] = {}  # each village's latest approved plan
-    for sub in session.exec(select(Submission).where(col(Submission.campaign_id).in_(campaign_ids),
-                                                     col(Submission.form_key).in_(plan_forms),
-                                                     col(Submission.status) == "approved")
-                            .order_by(col(Submission.id))):
-        plans[(sub.campaign_id, sub.subject_id)] = sub
-    reached: dict[int, int] = {}
-    for rect_id, highest in session.exec(
-        select(Escalation.rectification_id, func.max(Escalation.level))
-        .where(col(Escalation.trigger) == "measures_overdue", col(Escalation.rectification_id).in_([r.id for r, _ in rows]))
-        .group_by(col(Escalation.rectification_id))
-    ):
-        reached[rect_id or 0] = int(highest)
-    due = []
-    for rect, campaign in rows:
-        definition = definitions[campaign.definition_key]
-        spec = definition.escalation.triggers.measures_overdue
-        plan = plans.get((campaign.id or 0, rect.village_id))
-        if plan is None or plan.form_key != spec.plan_form:
-            continue
-        try:
-            limit = dt.date.fromisoformat(str(plan.data.get(spec.time_limit_field)))
-        except ValueError:
-            continue
-        ladder = definition.escalation.ladder
-        target = rules.level_reached(limit, [lv.after_workdays for lv in ladder], calendar, today)
-        if reached.get(rect.id or 0, 0) < target:
-            due.append((rect, campaign, definition, plan, limit, target))
-    if not due:
-        return 0
-    units = _township_units(session, {c.township_id for _, c, *_ in due} | {r.village_id for r, *_ in due})
-    users = _active_users(session)
-    climbed = 0
-    for rect, campaign, definition, plan, limit, target in due:
+    for subject in subjects:
         try:
             with session.begin_nested():
-                village = units[rect.village_id]
-                history = list(session.exec(select(Escalation).where(
-                    Escalation.rectification_id == rect.id, Escalation.trigger == "measures_overdue").order_by(col(Escalation.level))))
-                current = max((h.level for h in history), default=0)
-                days = (today - limit).days
-                measures = str(plan.data.get("measures") or "")[:200]
-                while current < target:
-                    current += 1
-                    level = definition.escalation.ladder[current - 1]
-                    top = current == target
-                    step = Step(
-                        campaign=campaign, township=units[campaign.township_id], trigger="measures_overdue", level=current,
-                        key=f"measures_overdue:{rect.id}:{current}", item_title=f"{village.name}整顿措施落实",
-                        subject=village, submission_id=plan.id, rectification_id=rect.id, due_on=limit,
-                        period=f"整改时限{limit.isoformat()}",
-                        reason=f"{village.name}“一村一策”整改时限为{limit.isoformat()}，已超过{days}天仍在整顿中、未申请验收，"
-                               f"工作进展缓慢，升级为{level.name}",
-                        evidence={"plan_submission_id": plan.id, "time_limit": limit, "days_over": days,
-                                  "measures": measures, "rectification_status": rect.status},
-                    )
-                    history.append(record_step(session, definition, step, now, calendar=calendar, users=users,
-                                               notify=top, documents=top, history=history))
-                    climbed += 1
-                _mark_escalated(session, [Escalation.rectification_id == rect.id, Escalation.trigger == "measures_overdue"], current)
+                climbed += climb(subject)
                 session.flush()
         except IntegrityError:
             continue
     return climbed
 
 
-# ---- triggers fired by people's actions -----------------------------------------------------------
+def climb_levels(session: Session, definition: Definition, start: int, target: int, step: Callable[[int], Step],
+                 history: list[Escalation], now: dt.datetime, *, calendar: WorkCalendar, users: Sequence[User]) -> int:
+    """Record the levels above ``start`` up to ``target`` (``step(level)`` says what each is about), appending
+    them to ``history``. Only the highest produces its document and mails (never a burst of stale ones after
+    downtime). Returns the number of levels recorded."""
+    for level in range(start + 1, target + 1):
+        top = level == target
+        history.append(record_step(session, definition, step(level), now, calendar=calendar, users=users,
+                                   notify=top, documents=top, history=history))
+    return max(target - start, 0)
 
 
-def known_weak_villages(session: Session, township_id: int, campaign_id: int) -> list[str]:
-    """Villages the county already knows are weak: key-contact villages (重点联系村, classes B/C) and
-    villages still in rectification under another campaign."""
-    villages = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.kind == "village", OrgUnit.parent_id == township_id))}
-    names = {u.name for u in villages.values() if u.key_contact_class}
-    if villages:
-        for vid in session.exec(select(VillageRectification.village_id).where(
-                col(VillageRectification.village_id).in_(list(villages)), VillageRectification.campaign_id != campaign_id,
-                col(VillageRectification.status) != "closed")):
-            names.add(villages[vid].name)
-    return sorted(names)
-
-
-def on_submitted(session: Session, principal: Principal, sub: Submission, definition: Definition, campaign: Campaign,
-                 now: dt.datetime) -> list[Escalation]:
-    """Check a submitted report for 零上报 and for missing verification (000 §四(三)); each finding opens
-    an escalation for the county to check. The report itself is accepted: only the county, after its
-    check, can turn it into an accountability case."""
-    triggers = definition.escalation.triggers
-    form = definition.form(sub.form_key)
-    township = session.get(OrgUnit, sub.township_id)
-    subject = session.get(OrgUnit, sub.subject_id)
-    if township is None:
-        return []
-    opened: list[Escalation] = []
-    zero = triggers.zero_report
-    if zero.enabled and (zero.forms is None or form.key in zero.forms):
-        known = known_weak_villages(session, sub.township_id, campaign.id or 0)
-        findings = rules.zero_report_findings(form, sub.data, boilerplate=zero.boilerplate, min_chars=zero.min_chars,
-                                              known_weak_villages=known)
-        if findings:
-            opened.append(_open_for_submission(
-                session, principal, definition, campaign, township, subject, sub, "zero_report", now,
-                reason=f"“{sub.title}”（第{sub.round}轮）属零上报或内容空泛：{'；'.join(findings)}",
-                evidence={"round": sub.round, "findings": findings, "known_weak_villages": known}))
-    spec = triggers.unverified
-    if spec.enabled and spec.field and any(f.key == spec.field for f in form.fields) and sub.data.get(spec.field) is not True:
-        label = next(f.label for f in form.fields if f.key == spec.field)
-        opened.append(_open_for_submission(
-            session, principal, definition, campaign, township, subject, sub, "unverified", now,
-            reason=f"“{sub.title}”（第{sub.round}轮）报送时未确认“{label}”，属不经调查核实上报",
-            evidence={"round": sub.round, "field": spec.field, "findings": [f"“{label}”未确认"]}))
-    return opened
-
-
-def _open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,
-                         township: OrgUnit, subject: OrgUnit | None, sub: Submission, trigger: str, now: dt.datetime,
-                         *, reason: str, evidence: dict[str, Any], key: str | None = None) -> Escalation:
+def open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,
+                        township: OrgUnit, sub: Submission, trigger: str, now: dt.datetime, *, reason: str,
+                        evidence: dict[str, Any]) -> Escalation:
+    """The step a finding on a submitted report opens (once per round), at the trigger's level."""
     step = Step(campaign=campaign, township=township, trigger=trigger, level=definition.escalation.level_index(trigger),
-                key=key or f"{trigger}:{sub.id}:{sub.round}", item_title=sub.title, subject=subject,
-                submission_id=sub.id, reason=reason, evidence=evidence | {"submission_id": sub.id})
+                key=escalation_key(trigger, sub.id or 0, sub.round), item_title=sub.title,
+                subject=session.get(OrgUnit, sub.subject_id), submission_id=sub.id, reason=reason,
+                evidence=evidence | {"submission_id": sub.id})
     existing = session.exec(select(Escalation).where(Escalation.key == step.key)).first()
     if existing is not None:
         return existing
     return record_step(session, definition, step, now, calendar=load_work_calendar(session),
-                       users=_active_users(session), actor=principal)
+                       users=active_users(session), actor=principal)
 
 
 def mark_unverified(session: Session, principal: Principal, now: dt.datetime, sub: Submission, definition: Definition,
                     campaign: Campaign, comment: str) -> Escalation:
-    """A county reviewer, after checking, marks a report as not verified (不经调查核实，随意上报)."""
-    if not (principal.user.role == "admin" or (principal.user.role == "reviewer" and principal.user.level == "county")):
-        raise PermissionDenied("只有县委组织部可以认定报告未经调查核实")
-    if principal.user.id is not None and principal.user.id in (sub.submitted_by, sub.created_by):
-        raise PermissionDenied("不能认定自己报送的材料")
-    if sub.status in ("draft", "withdrawn"):
-        raise Conflict("草稿或已撤回的材料不能认定为未经核实")
-    if not definition.escalation.triggers.unverified.enabled:
-        raise Conflict(f"“{definition.name}”未启用“未经调查核实”升级")
-    if not comment.strip():
-        raise ValidationFailed("请说明核查发现的问题", errors=[{"field": "comment", "message": "required"}])
-    key = f"unverified:{sub.id}:{sub.round}"
-    if session.exec(select(Escalation.id).where(Escalation.key == key)).first() is not None:
-        raise Conflict(f"“{sub.title}”第{sub.round}轮已被认定为未经调查核实")
-    township = session.get(OrgUnit, sub.township_id)
-    if township is None:
-        raise NotFound("乡镇不存在")
-    return _open_for_submission(
-        session, principal, definition, campaign, township, session.get(OrgUnit, sub.subject_id), sub, "unverified", now,
-        reason=f"经县委组织部检查核实，“{sub.title}”（第{sub.round}轮）未经调查核实、随意上报：{comment.strip()}",
-        evidence={"round": sub.round, "findings": [comment.strip()], "marked_by": principal.user.username}, key=key)
+    """A county reviewer marks a report unverified: ``tasks.triggers.unverified.mark_unverified`` (kept here
+    for the route that calls it by this name)."""
+    from tasks.triggers.unverified import mark_unverified as mark  # the triggers build on this module
 
-
-def on_relapse(session: Session, principal: Principal, now: dt.datetime, rect: VillageRectification,
-               campaign: Campaign, comment: str) -> Escalation | None:
-    """反复回潮 (004 §三.3): a consolidating or closed village that relapses opens an escalation."""
-    definition = get_definitions()[campaign.definition_key]
-    if not definition.escalation.triggers.relapse.enabled:
-        return None
-    township = session.get(OrgUnit, campaign.township_id)
-    village = session.get(OrgUnit, rect.village_id)
-    if township is None or village is None:
-        return None
-    step = Step(campaign=campaign, township=township, trigger="relapse", level=definition.escalation.level_index("relapse"),
-                key=f"relapse:{rect.id}:{rect.relapses}", item_title=f"{village.name}整顿成果巩固", subject=village,
-                rectification_id=rect.id,
-                reason=f"{village.name}经整顿后反复回潮（第{rect.relapses}次）：{comment.strip()}",
-                evidence={"relapses": rect.relapses, "findings": [comment.strip()]})
-    return record_step(session, definition, step, now, calendar=load_work_calendar(session),
-                       users=_active_users(session), actor=principal)
+    return mark(session, principal, now, sub, definition, campaign, comment)
 
 
 def resolve(session: Session, now: dt.datetime, *, trigger: str, what: str, obligation_id: int | None = None,

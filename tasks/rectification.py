@@ -13,7 +13,7 @@ from core.clock import china_date
 from domain import rectification as rules
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from models import Campaign, VillageRectification
-from tasks import escalation
+from tasks import triggers
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.registry import get_definition
@@ -76,7 +76,8 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
     session.expire(row)
     session.refresh(row)
     if action == "apply":
-        escalation.resolve(session, now, trigger="measures_overdue", what="申请验收", rectification_id=row.id)
+        triggers.measures_overdue.resolve(session, now, row.id or 0)
     elif action == "relapse":
-        escalation.on_relapse(session, principal, now, row, campaign, comment or "")
+        triggers.fire(session, triggers.Relapsed(principal, campaign, get_definition(campaign.definition_key), now,
+                                                 rectification=row, comment=comment or ""))
     return row

@@ -18,7 +18,6 @@ from domain.forms import validate_form
 from models import (
     Attachment,
     Campaign,
-    Escalation,
     Obligation,
     OrgUnit,
     Review,
@@ -30,7 +29,7 @@ from models import (
     VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks import escalation
+from tasks import triggers
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
@@ -332,10 +331,10 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     _move_obligation(session, sub, ["scheduled", "open", "missed"], "submitted")
     if sub.obligation_id:
         # A submission stops the climb and records how late it came.
-        escalation.resolve(session, now, trigger="overdue", what="报送", obligation_id=sub.obligation_id)
+        triggers.overdue.resolve(session, now, sub.obligation_id)
     _audit(session, principal, "submission.submit", sub, before, now)
     definition, campaign, _, _ = _context(session, sub)
-    escalation.on_submitted(session, principal, sub, definition, campaign, now)
+    triggers.fire(session, triggers.Submitted(principal, campaign, definition, now, submission=sub))
     level = _chain(spec).levels[0]
     _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",
             f"submitted:{sub.id}:{sub.round}:0", _mail_context(session, sub, level_name=level.name), now)
@@ -398,36 +397,12 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _move_obligation(session, sub, ["submitted"], "open")
         _allow_revision(session, principal, sub, now)
         _notify(session, submitter, "submission_returned", key, ctx, now)
-        if outcome.returns_exceeded:
-            _escalate_returns(session, principal, sub, chain.max_returns, now)
+        definition, campaign, _, _ = _context(session, sub)
+        triggers.fire(session, triggers.Returned(principal, campaign, definition, now, submission=sub,
+                                                 max_returns=chain.max_returns, exceeded=outcome.returns_exceeded))
     else:
         _notify(session, submitter, "submission_rejected", key, ctx, now)
     return sub
-
-
-def _escalate_returns(session: Session, principal: Principal, sub: Submission, bound: int, now: dt.datetime) -> None:
-    definition, campaign, _, _ = _context(session, sub)
-    if not definition.escalation.triggers.returns_exceeded.enabled:
-        return
-    already = session.exec(select(Escalation.id).where(
-        Escalation.submission_id == sub.id, Escalation.trigger == "returns_exceeded",
-        col(Escalation.status).in_(escalation.LIVE))).first()
-    if already is not None:
-        return  # the live escalation stands; repeated returns do not open another
-    level = definition.escalation.ladder[definition.escalation.level_index("returns_exceeded") - 1]
-    township = session.get(OrgUnit, sub.township_id)
-    if township is None:
-        return
-    escalation.record_step(session, definition, escalation.Step(
-        campaign=campaign, township=township, trigger="returns_exceeded", level=definition.escalation.level_index("returns_exceeded"),
-        key=f"returns_exceeded:{sub.id}:{sub.returns}", item_title=sub.title, subject=session.get(OrgUnit, sub.subject_id),
-        submission_id=sub.id, obligation=session.get(Obligation, sub.obligation_id) if sub.obligation_id else None,
-        reason=f"“{sub.title}”已被退回{sub.returns}次，超过规定的{bound}次，转为{level.name}",
-        evidence={"returns": sub.returns, "max_returns": bound, "submission_id": sub.id},
-    ), now, calendar=load_work_calendar(session), users=[], actor=principal, notify=False, documents=False)
-    admins = list(session.exec(select(User).where(User.role == "admin", User.active == True)))  # noqa: E712
-    _notify(session, admins, "returns_exceeded", f"returns_exceeded:{sub.id}:{sub.returns}",
-            _mail_context(session, sub, returns=sub.returns, max_returns=bound, decided_on=china_date(now)), now)
 
 
 def _all_approved(session: Session, *where: Any, every_listed_village: bool = True) -> bool:

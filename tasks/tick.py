@@ -28,6 +28,7 @@ from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
 from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
+from tasks import triggers
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definitions
 
@@ -321,11 +322,10 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
 
 
 def climb_ladder(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-    """Move missed deadlines and overdue rectification measures up their escalation ladders."""
-    from tasks.escalation import climb_measures, climb_overdue
-
+    """Climb every time-based trigger (``tasks.triggers``: missed deadlines, overdue rectification measures)
+    up its escalation ladders; returns the number of levels recorded."""
     calendar = calendar or load_work_calendar(session)
-    return climb_overdue(session, now, calendar) + climb_measures(session, now, calendar)
+    return sum(trigger.climb(session, now, calendar) for trigger in triggers.time_based())
 
 
 # ---- the tick, once ---------------------------------------------------------------------------------------

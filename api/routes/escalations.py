@@ -20,6 +20,7 @@ from api.types import CleanStr, DbId, DbOffset
 from domain import accountability as case_rules
 from domain.definitions import DOCUMENT_KINDS, TRIGGER_LABELS
 from domain.errors import NotFound, ValidationFailed
+from domain.triggers import TriggerKey
 from models import AccountabilityCase, Campaign, Escalation, OfficialDocument, OrgUnit
 from tasks import accountability as cases
 from tasks import escalation as service
@@ -30,7 +31,7 @@ from tasks.registry import get_definitions
 router = APIRouter(prefix="/api/v1", tags=["escalations"], responses=READ)
 
 Status = Literal["open", "escalated", "resolved", "confirmed", "dismissed", "live"]
-Trigger = Literal["overdue", "zero_report", "unverified", "returns_exceeded", "measures_overdue", "relapse"]
+Trigger = TriggerKey  # the keys of domain.triggers.TRIGGERS
 
 
 class Strict(BaseModel):

@@ -8,9 +8,10 @@ import pytest
 
 from domain import accountability as case_rules
 from domain.calendar import WorkCalendar
-from domain.definitions import DEFAULT_BOILERPLATE, Form
+from domain.definitions import Form
 from domain.errors import InvalidTransition, ValidationFailed
 from domain.escalation import is_hollow, level_dates, level_reached, zero_report_findings
+from domain.triggers import DEFAULT_BOILERPLATE
 
 CAL = WorkCalendar()
 LADDER = [1, 3, 5, 5, 10]
