@@ -184,6 +184,15 @@ def _users_who_decide(session: Session, level: rules.ChainLevel, township_id: in
     return out
 
 
+def deciders(session: Session, sub: Submission) -> tuple[rules.ChainLevel, bool, list[User]]:
+    """Where a submission in review waits: its chain level, whether that level is the chain's last, and who
+    may decide there (the users its review notice goes to)."""
+    _, spec = review_spec(session, sub)
+    chain = _chain(spec)
+    level = chain.levels[sub.current_level]
+    return level, sub.current_level == len(chain.levels) - 1, _users_who_decide(session, level, sub.township_id)
+
+
 def _mail_context(session: Session, sub: Submission, **extra: Any) -> dict[str, Any]:
     township = session.get(OrgUnit, sub.township_id)
     subject = session.get(OrgUnit, sub.subject_id)

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from models import AccountabilityCase, Escalation, Obligation, OfficialDocument, OutboxMessage, ReminderLog
-from tasks.simulate import SimulationConfig, county_rows, run_simulation, township_profiles
+from simulation import SimulationConfig, county_rows, run_simulation, township_profiles
 
 CONFIG = dict(townships=4, villages=3, year=2026, seed=7, on_time=1.0, late=1.0, never=1.0, hollow=1.0,
               smtp_outage_days=5, restarts=1, clock_jump=6)
