@@ -35,11 +35,8 @@ from tasks.ledger.registry import (
     visible_ledgers,
 )
 from tasks.ledger.rows import (
-    CAMPAIGN_STATUS,
-    OBLIGATION_STATUS,
     PLAN_COLUMNS,
     PLAN_FORM,
-    RECTIFICATION_STATUS,
     campaign_rows,
     case_rows,
     escalation_rows,
@@ -48,7 +45,6 @@ from tasks.ledger.rows import (
 )
 
 __all__ = [
-    "CAMPAIGN_STATUS",
     "DATETIME_FORMAT",
     "DATE_FORMAT",
     "LEDGERS",
@@ -56,10 +52,8 @@ __all__ = [
     "MAX_IMPORT_ROWS",
     "MAX_UNPACKED_BYTES",
     "MAX_UPLOAD_BYTES",
-    "OBLIGATION_STATUS",
     "PLAN_COLUMNS",
     "PLAN_FORM",
-    "RECTIFICATION_STATUS",
     "XLSX_MEDIA_TYPE",
     "Column",
     "Ledger",

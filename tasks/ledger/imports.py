@@ -16,6 +16,7 @@ from domain.definitions import Definition, FieldType, Form
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
 from domain.review import EDITABLE
+from domain.vocabulary import SubmissionStatus
 from models import (
     Campaign,
     Obligation,
@@ -29,7 +30,7 @@ from models import (
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read_xlsx
-from tasks.ledger.rows import PLAN_FORM, SUBMISSION_STATUS, label
+from tasks.ledger.rows import PLAN_FORM
 from tasks.org import import_org_units
 from tasks.registry import get_definitions
 
@@ -295,7 +296,7 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
         if village is not None:
             current = existing.get(village.id)
             if current is not None and current.status not in EDITABLE:
-                problem(key_for_village, f"{village.name}的方案{label(SUBMISSION_STATUS, current.status)}，不能再通过导入修改")
+                problem(key_for_village, f"{village.name}的方案{SubmissionStatus.label_of(current.status)}，不能再通过导入修改")
         errors.extend(row_errors)
         if not row_errors and village is not None:
             planned.append((number, village, data))

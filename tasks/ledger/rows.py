@@ -4,13 +4,24 @@ columns. The rectification-ledger fields follow 001 (整改台账: content, resp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from domain import accountability as case_rules
 from domain.definitions import TRIGGER_LABELS
+from domain.vocabulary import (
+    CampaignStatus,
+    CaseStatus,
+    EscalationStatus,
+    ObligationStatus,
+    RectificationStatus,
+    StageStatus,
+    SubmissionStatus,
+)
 from models import (
+    AccountabilityCase,
     Campaign,
     Escalation,
     Obligation,
@@ -23,30 +34,26 @@ from tasks.accounts import Principal
 from tasks.ledger.excel import Column
 from tasks.ledger.registry import Ledger, LedgerFilters, Rows, register
 from tasks.registry import get_definitions
+from tasks.scope import scoped
 
-CAMPAIGN_STATUS = {"active": "进行中", "completed": "已完成", "cancelled": "已撤销"}
-STAGE_STATUS = {
-    "pending": "未开始", "open": "进行中", "in_review": "审核中", "in_notice": "公示中", "passed": "已通过",
-    "overdue": "已逾期", "vetoed": "已否决", "waived": "不适用",
-}
-OBLIGATION_STATUS = {
-    "scheduled": "未开放", "open": "进行中", "submitted": "已提交", "met": "已完成", "late": "逾期完成",
-    "missed": "未完成", "waived": "不适用",
-}
+S = TypeVar("S")
+
 ON_TIME = {"met": "是", "late": "否", "missed": "否"}
-SUBMISSION_STATUS = {
-    "draft": "草稿", "in_review": "审核中", "returned": "已退回", "approved": "已通过", "rejected": "未通过",
-    "withdrawn": "已撤回",
-}
-RECTIFICATION_STATUS = {"rectifying": "整顿中", "applied": "已申请验收", "consolidating": "巩固提升", "closed": "已销号"}
-ESCALATION_STATUS = {"open": "督办中", "escalated": "已升级", "resolved": "已办结", "confirmed": "已立案问责",
-                     "dismissed": "核实后撤销"}
 
 
-def label(labels: Mapping[str, str], code: str | None) -> str:
-    """The Chinese label of a status code (the code itself when it has none)."""
-    return labels.get(code, code) if code else ""
-
+def _filtered(stmt: S, principal: Principal, filters: LedgerFilters, *, township_id: Any, township_code: Any = None,
+              campaign_id: Any = Campaign.id, status: Any = None) -> S:
+    """``stmt`` scoped to the caller by the rows' township (``township_id``) and narrowed by the filters given:
+    the township's code, the campaign's year and definition, the campaign, the rows' status. The statement
+    joins ``Campaign``; a column left None is a filter the ledger does not accept (``ledger_rows`` refuses it)."""
+    columns = {"township": township_code, "year": Campaign.year, "definition": Campaign.definition_key,
+               "campaign": campaign_id, "status": status}
+    narrowed: Any = scoped(stmt, principal, township_id)
+    for name in filters.given():
+        if columns[name] is None:
+            raise ValueError(f"this ledger has no {name} filter")
+        narrowed = narrowed.where(columns[name] == getattr(filters, name))
+    return narrowed  # type: ignore[no-any-return]
 
 
 def _definition_name(key: str) -> str:
@@ -72,21 +79,14 @@ def _ladder_name(definition_key: str, level: int | None = None, key: str | None 
 def _current_stage(stages: list[Stage]) -> str:
     for stage in sorted(stages, key=lambda s: s.seq):
         if stage.status != "passed":
-            return f"{stage.name}（{label(STAGE_STATUS, stage.status)}）"
+            return f"{stage.name}（{StageStatus.label_of(stage.status)}）"
     return "各阶段均已通过" if stages else ""
 
 
 def campaign_rows(session: Session, principal: Principal, filters: LedgerFilters) -> Rows:
     """As ``GET /api/v1/campaigns`` (all pages): scope, township, year and definition filters, by id."""
-    stmt = select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id)
-    if principal.townships is not None:
-        stmt = stmt.where(col(Campaign.township_id).in_(principal.townships))
-    if filters.township is not None:
-        stmt = stmt.where(OrgUnit.code == filters.township)
-    if filters.year is not None:
-        stmt = stmt.where(Campaign.year == filters.year)
-    if filters.definition is not None:
-        stmt = stmt.where(Campaign.definition_key == filters.definition)
+    stmt = _filtered(select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id), principal,
+                     filters, township_id=Campaign.township_id, township_code=OrgUnit.code)
     found = session.exec(stmt.order_by(col(Campaign.id))).all()
     stages: dict[int, list[Stage]] = {}
     ids = [c.id for c, _ in found]
@@ -96,7 +96,7 @@ def campaign_rows(session: Session, principal: Principal, filters: LedgerFilters
     return [{
         "id": c.id, "definition": c.definition_key, "definition_name": _definition_name(c.definition_key),
         "definition_version": c.definition_version, "township": t.code, "township_name": t.name, "year": c.year,
-        "status": label(CAMPAIGN_STATUS, c.status), "current_stage": _current_stage(stages.get(c.id or 0, [])),
+        "status": CampaignStatus.label_of(c.status), "current_stage": _current_stage(stages.get(c.id or 0, [])),
         "launched_at": c.launched_at,
     } for c, t in found]
 
@@ -126,24 +126,14 @@ def obligation_rows(session: Session, principal: Principal, filters: LedgerFilte
             .join(township, col(Campaign.township_id) == township.id)
             .join(subject, col(Obligation.subject_id) == subject.id)
             .outerjoin(Stage, col(Obligation.stage_id) == Stage.id))
-    if principal.townships is not None:
-        stmt = stmt.where(col(Campaign.township_id).in_(principal.townships))
-    if filters.township is not None:
-        stmt = stmt.where(township.code == filters.township)
-    if filters.year is not None:
-        stmt = stmt.where(Campaign.year == filters.year)
-    if filters.definition is not None:
-        stmt = stmt.where(Campaign.definition_key == filters.definition)
-    if filters.campaign is not None:
-        stmt = stmt.where(Campaign.id == filters.campaign)
-    if filters.status is not None:
-        stmt = stmt.where(Obligation.status == filters.status)
+    stmt = _filtered(stmt, principal, filters, township_id=Campaign.township_id, township_code=township.code,
+                     status=Obligation.status)
     stmt = stmt.order_by(col(Campaign.id), col(Obligation.due_on), col(Obligation.key))
     return [{
         "id": o.id, "campaign_id": c.id, "township": t.code, "township_name": t.name,
         "definition_name": _definition_name(c.definition_key), "year": c.year, "stage": s.name if s else "",
         "subject": u.code, "subject_name": u.name, "title": o.title, "period": o.period, "opens_on": o.opens_on,
-        "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "status": label(OBLIGATION_STATUS, o.status),
+        "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "status": ObligationStatus.label_of(o.status),
         "met_on": o.met_on, "on_time": ON_TIME.get(o.status, ""),
         "escalation": _ladder_name(c.definition_key, level=o.escalation_level),
     } for o, c, t, u, s in session.exec(stmt)]
@@ -184,10 +174,8 @@ def rectification_rows(session: Session, principal: Principal, filters: LedgerFi
             .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
             .join(township, col(Campaign.township_id) == township.id)
             .join(village, col(VillageRectification.village_id) == village.id))
-    if principal.townships is not None:
-        stmt = stmt.where(col(Campaign.township_id).in_(principal.townships))
-    if filters.campaign is not None:
-        stmt = stmt.where(VillageRectification.campaign_id == filters.campaign)
+    stmt = _filtered(stmt, principal, filters, township_id=Campaign.township_id,
+                     campaign_id=VillageRectification.campaign_id)
     found = session.exec(stmt.order_by(col(VillageRectification.id))).all()
     plans: dict[tuple[int, int], Submission] = {}
     campaign_ids = sorted({r.campaign_id for r, *_ in found})
@@ -202,8 +190,8 @@ def rectification_rows(session: Session, principal: Principal, filters: LedgerFi
         data = plan.data if plan else {}
         out.append({
             "id": r.id, "campaign_id": c.id, "township": t.code, "township_name": t.name, "village": v.code,
-            "village_name": v.name, "status": label(RECTIFICATION_STATUS, r.status),
-            "plan_status": label(SUBMISSION_STATUS, plan.status) if plan else "未填报",
+            "village_name": v.name, "status": RectificationStatus.label_of(r.status),
+            "plan_status": SubmissionStatus.label_of(plan.status) if plan else "未填报",
             **{column.key: data.get(column.key) for column in PLAN_COLUMNS},
             "accepted_on": r.accepted_on, "consolidation_ends_on": r.consolidation_ends_on, "closed_on": r.closed_on,
             "failed_acceptances": r.failed_acceptances, "relapses": r.relapses, "note": r.note,
@@ -236,22 +224,14 @@ def escalation_rows(session: Session, principal: Principal, filters: LedgerFilte
             .join(OrgUnit, col(Escalation.township_id) == OrgUnit.id)
             .outerjoin(Obligation, col(Escalation.obligation_id) == Obligation.id)
             .outerjoin(Submission, col(Escalation.submission_id) == Submission.id))
-    if principal.townships is not None:
-        stmt = stmt.where(col(Escalation.township_id).in_(principal.townships))
-    if filters.township is not None:
-        stmt = stmt.where(OrgUnit.code == filters.township)
-    if filters.year is not None:
-        stmt = stmt.where(Campaign.year == filters.year)
-    if filters.campaign is not None:
-        stmt = stmt.where(Escalation.campaign_id == filters.campaign)
-    if filters.status is not None:
-        stmt = stmt.where(Escalation.status == filters.status)
+    stmt = _filtered(stmt, principal, filters, township_id=Escalation.township_id, township_code=OrgUnit.code,
+                     campaign_id=Escalation.campaign_id, status=Escalation.status)
     return [{
         "id": e.id, "campaign_id": c.id, "township": t.code, "township_name": t.name,
         "definition_name": _definition_name(c.definition_key), "year": c.year,
         "item": (o.title if o else None) or (s.title if s else ""), "period": o.period if o else "",
-        "trigger": label(TRIGGER_LABELS, e.trigger), "level": e.level,
-        "level_name": _ladder_name(c.definition_key, key=e.level_key), "status": label(ESCALATION_STATUS, e.status),
+        "trigger": TRIGGER_LABELS.get(e.trigger, e.trigger), "level": e.level,
+        "level_name": _ladder_name(c.definition_key, key=e.level_key), "status": EscalationStatus.label_of(e.status),
         "reason": e.reason, "created_at": e.created_at,
     } for e, c, t, o, s in session.exec(stmt.order_by(col(Escalation.id)))]
 
@@ -272,27 +252,16 @@ register(Ledger(
 
 def case_rows(session: Session, principal: Principal, filters: LedgerFilters) -> Rows:
     """Accountability cases (问责) the caller may see, by id; by township, year, campaign, status."""
-    from domain import accountability as case_rules
-    from models import AccountabilityCase
-
     stmt = (select(AccountabilityCase, Campaign, OrgUnit)  # type: ignore[call-overload]
             .join(Campaign, col(AccountabilityCase.campaign_id) == Campaign.id)
             .join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id))
-    if principal.townships is not None:
-        stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
-    if filters.township is not None:
-        stmt = stmt.where(OrgUnit.code == filters.township)
-    if filters.year is not None:
-        stmt = stmt.where(Campaign.year == filters.year)
-    if filters.campaign is not None:
-        stmt = stmt.where(AccountabilityCase.campaign_id == filters.campaign)
-    if filters.status is not None:
-        stmt = stmt.where(AccountabilityCase.status == filters.status)
+    stmt = _filtered(stmt, principal, filters, township_id=AccountabilityCase.township_id, township_code=OrgUnit.code,
+                     campaign_id=AccountabilityCase.campaign_id, status=AccountabilityCase.status)
     return [{
         "id": k.id, "campaign_id": c.id, "township_name": t.name, "definition_name": _definition_name(c.definition_key),
-        "year": c.year, "trigger": label(TRIGGER_LABELS, k.trigger),
+        "year": c.year, "trigger": TRIGGER_LABELS.get(k.trigger, k.trigger),
         "persons": "、".join(f"{p.get('name')}（{p.get('role')}）" for p in k.target_persons), "reason": k.reason,
-        "status": case_rules.STATUS_LABELS.get(k.status, k.status),
+        "status": CaseStatus.label_of(k.status),
         "decision": case_rules.DECISIONS.get(k.decision or "", "") + (f"（{k.suspension_days}天）" if k.suspension_days else ""),
         "decision_note": k.decision_note or "", "rating": case_rules.RATING_EFFECT_LABELS.get(k.rating_effect or "", ""),
         "created_at": k.created_at, "decided_at": k.decided_at,
