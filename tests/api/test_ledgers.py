@@ -337,6 +337,7 @@ async def test_plan_import_creates_the_drafts_with_the_values(world: World) -> N
     assert count(w.engine, AuditEvent) == before + 2
     events = (await w.get("admin", f"{API}/audit", subject=f"submission:{first['id']}")).json()["items"]
     assert [e["action"] for e in events] == ["submission.create"]
+    assert {k: events[0]["after"][k] for k in ("source", "file", "row")} == {"source": "excel", "file": "一村一策.xlsx", "row": 2}
 
     # The township's liaison can submit the imported draft as it is: every field is there.
     r = await w.client.post(f"{API}/submissions/{first['id']}/submit", headers=await w.as_("qx01-liaison"),
