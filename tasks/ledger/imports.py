@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from domain.definitions import Definition, FieldType, Form, FormField
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed, field_message
 from domain.forms import validate_form
 from domain.review import EDITABLE
 from domain.vocabulary import SubmissionStatus
@@ -67,17 +67,10 @@ _PYDANTIC_ZH = {
 
 
 def _zh(error: Mapping[str, Any]) -> str:
-    template = _PYDANTIC_ZH.get(str(error.get("type")))
-    if template:
-        try:
-            return template.format(**(error.get("ctx") or {}))
-        except (KeyError, IndexError):
-            pass
-    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    message = field_message(error, _PYDANTIC_ZH)
     if message.startswith("must be B"):
         return "只能填 B（市级重点联系）、C（县级重点联系）或留空"
     return message
-
 
 
 def import_org_units_xlsx(session: Session, principal: Principal, now: dt.datetime, content: bytes,
