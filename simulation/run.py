@@ -45,7 +45,6 @@ from domain.planning import OrgRef, plan_campaign
 from models import Obligation, OrgUnit, OutboxMessage, Stage
 from models.migrate import upgrade
 from notifications.delivery import deliver_pending, retry_dead
-from notifications.mailer import SmtpMailer
 from simulation.config import SimulationConfig, SimulationResult
 from simulation.county import account_specs, county_rows, township_codes, township_profiles
 from simulation.invariants import check_invariants
@@ -136,16 +135,6 @@ def _database(config: SimulationConfig) -> Iterator[str]:
 
 
 @contextmanager
-def _smtp_server() -> Iterator[SmtpServer]:
-    smtp = SmtpServer()
-    smtp.start()
-    try:
-        yield smtp
-    finally:
-        smtp.stop()
-
-
-@contextmanager
 def _quiet_delivery_log() -> Iterator[None]:
     """The outage's retries are expected: the delivery log would print one warning per message."""
     log = logging.getLogger("notifications.delivery")
@@ -163,7 +152,7 @@ def _quiet_delivery_log() -> Iterator[None]:
 async def deliver(run: Run, now: dt.datetime) -> None:
     """Deliver until nothing more is due (SmtpMailer → the simulation's server)."""
     run.smtp.handler.virtual_now = now
-    mailer = SmtpMailer("127.0.0.1", run.smtp.port, timeout=5)
+    mailer = run.smtp.mailer()
     while True:
         stats = await deliver_pending(run.engine, mailer, now, holder="simulate", batch=200)
         run.counts["mail_sent"] += stats.sent
@@ -330,7 +319,7 @@ def run_simulation(config: SimulationConfig, progress: Callable[[int, int], None
     timings: dict[str, float] = {}
     started = time.perf_counter()
     config.shares()
-    with _database(config) as url, _smtp_server() as smtp, _quiet_delivery_log(), settings_for(url):
+    with _database(config) as url, SmtpServer() as smtp, _quiet_delivery_log(), settings_for(url):
         run = _prepare(config, url, smtp)
         timings["setup"] = time.perf_counter() - started
         launch_day = _first_open(run.definitions[config.definition], config.year, run.engine)

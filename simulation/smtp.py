@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from aiosmtpd.controller import Controller
-
-from core.net import free_port
+from notifications.sink import LoopbackSmtp
 
 
 @dataclass
@@ -41,23 +39,8 @@ class RecordingHandler:
         return "250 2.0.0 Message accepted for delivery"
 
 
-class SmtpServer:
-    """aiosmtpd on a free loopback port; stop() and start() again on the same port for an outage."""
+class SmtpServer(LoopbackSmtp[RecordingHandler]):
+    """The recorder on a free loopback port; stop() and start() again on the same port for an outage."""
 
     def __init__(self) -> None:
-        self.handler = RecordingHandler()
-        self.port = free_port()
-        self._controller: Controller | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._controller is not None
-
-    def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+        super().__init__(RecordingHandler())
