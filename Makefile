@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy core domain models tasks flows api cli notifications bench scripts
+	$(BIN)/mypy core domain models tasks flows api cli notifications bench scripts simulation
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -61,12 +61,12 @@ def requests_per_round(quick: bool) -> int:
 
 def submit_answer(session: Any, principal: Any, obligation: Any, now: dt.datetime, rng: random.Random) -> Any:
     """Answer one obligation as a township's liaison would: draft, evidence if the form has a file field,
-    the form filled with plausible text (tasks.simulate's generator), submit. Returns the submission."""
+    the form filled with plausible text (simulation.fill_form), submit. Returns the submission."""
     from domain.definitions import FieldType
     from models import Campaign, OrgUnit
+    from simulation import fill_form
     from tasks import review
     from tasks.registry import get_definition
-    from tasks.simulate import _fill
 
     campaign = session.get(Campaign, obligation.campaign_id)
     definition = get_definition(campaign.definition_key)
@@ -79,9 +79,8 @@ def submit_answer(session: Any, principal: Any, obligation: Any, now: dt.datetim
     township = session.get(OrgUnit, campaign.township_id)
     subject = session.get(OrgUnit, obligation.subject_id)
     villages = sorted(v.code for v in session.exec(_villages_of(campaign.township_id)))[:2]
-    data = _fill(None, definition, form.key, hollow=False, round_=sub.round, township=township,  # type: ignore[arg-type]
-                 subject=subject, villages=villages, due_on=obligation.due_on, today=now.date(),
-                 attachment_id=attachment_id, rng=rng)
+    data = fill_form(definition, form.key, round_no=sub.round, township=township, subject=subject, villages=villages,
+                     due_on=obligation.due_on, today=now.date(), attachment_id=attachment_id, rng=rng)
     sub = review.update_draft(session, principal, now, sub.id or 0, data, sub.version)
     return review.submit_submission(session, principal, now, sub.id or 0, sub.version)
 
@@ -106,7 +105,7 @@ def seed(db: BenchDB, now: dt.datetime) -> dict[str, Any]:
     from tasks.launch import all_township_codes, launch_many
     from tasks.org import demo_county_rows, import_org_units
     from tasks.registry import get_definitions
-    from tasks.simulate import run_tick
+    from tasks.tick import run_tick
 
     use_database(db.url)
     engine = get_engine()

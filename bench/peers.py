@@ -12,7 +12,7 @@ days (see ``schedule``):
 
 * duban: the campaigns launched with ``tasks.launch.launch_many`` in chunks of 50 (what the batch flow's
   tasks run; B1 showed Prefect adds next to nothing); then for every day of the year the tick's steps at
-  09:00 (``tasks.simulate.run_tick``: stages, missed deadlines, the ladder, opening reporting windows
+  09:00 (``tasks.tick.run_tick``: stages, missed deadlines, the ladder, opening reporting windows
   with their notice mails, reminders, digests), the liaisons' submissions at 10:00 and the reviewers'
   decisions at 11:00 through ``tasks.review`` (create, evidence, fill, submit; approve or return), one
   transaction per action, on SQLite. Mail is enqueued, not delivered.
@@ -256,12 +256,11 @@ def schedule(plan: Any, year: int) -> tuple[list[Action], dict[str, Any]]:
 
 def _form_data(definition: Any, rule: str, township: Any, village_codes: list[str], due_on: dt.date, today: dt.date,
                attachment_id: int | None, round_: int, seed: str) -> dict[str, Any]:
-    from tasks.simulate import _fill
+    from simulation import fill_form
 
     form = definition.form(definition.obligation(rule).form or "")
-    return _fill(None, definition, form.key, hollow=False, round_=round_, township=township,  # type: ignore[arg-type]
-                 subject=township, villages=village_codes, due_on=due_on, today=today, attachment_id=attachment_id,
-                 rng=random.Random(seed))
+    return fill_form(definition, form.key, round_no=round_, township=township, subject=township, villages=village_codes,
+                     due_on=due_on, today=today, attachment_id=attachment_id, rng=random.Random(seed))
 
 
 # -- duban's year
@@ -278,15 +277,15 @@ class DubanTown:
 
 
 def duban_setup(db: BenchDB, townships: int, launch_at: dt.datetime) -> tuple[list[DubanTown], Any, dict[str, int]]:
-    """The county, its accounts (tasks.simulate's pattern), and the plan of one township (not timed)."""
+    """The county, its accounts (the simulation's pattern), and the plan of one township (not timed)."""
     from sqlmodel import Session, col, select
 
     from core.db import get_engine, session_scope
     from models import OrgUnit, User
+    from simulation import account_specs, county_rows
     from tasks.accounts import create_user
     from tasks.launch import load_context, plan_for
     from tasks.org import import_org_units
-    from tasks.simulate import account_specs, county_rows
 
     use_database(db.url)
     engine = get_engine()
@@ -363,7 +362,7 @@ def duban_year(towns: list[DubanTown], actions: list[Action], deciders: dict[str
     from models import Campaign, OrgUnit
     from tasks.launch import launch_many
     from tasks.registry import get_definition
-    from tasks.simulate import run_tick
+    from tasks.tick import run_tick
 
     engine = get_engine()
     definition = get_definition(SPIFF_DEFINITION)

@@ -1,6 +1,6 @@
 """B5 "simulation": a whole campaign year of a county (and a slice of a province's) through ``duban simulate``.
 
-duban: :func:`tasks.simulate.run_simulation` — a fresh SQLite database, the generated org tree, the batch
+duban: :func:`simulation.run_simulation` — a fresh SQLite database, the generated org tree, the batch
 launch, then every day of the campaign (ticks, the outbox delivered to a real local SMTP server, people
 submitting and reviewers deciding after the behaviour model) and the invariant checks at the end. Each
 run is its own process, so its peak RSS is its own.
@@ -31,7 +31,7 @@ YEAR_DAYS = 365
 
 CHILD = """
 import json, resource, sys, time
-from tasks.simulate import SimulationConfig, run_simulation
+from simulation import SimulationConfig, run_simulation
 args = json.loads(sys.argv[1])
 started = time.perf_counter()
 result = run_simulation(SimulationConfig(**args))

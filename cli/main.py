@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from core.clock import get_clock  # noqa: E402
 from core.db import get_engine, session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from domain.errors import DubanError  # noqa: E402
+
+if TYPE_CHECKING:
+    from simulation import SimulationResult
 
 app = typer.Typer(help="督办 duban — campaign orchestration for county Organisation Departments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -395,11 +398,7 @@ def simulate(
     report: Annotated[Path | None, typer.Option(dir_okay=False, help="HTML report (default var/simulation-<seed>.html)")] = None,
 ) -> None:
     """Run whole campaign years on a virtual clock (real tasks, outbox and SMTP), then check the invariants."""
-    import json
-
-    from rich.table import Table
-
-    from tasks.simulate import SimulationConfig, run_simulation
+    from simulation import SimulationConfig, run_simulation
 
     config = SimulationConfig(
         townships=townships, villages=villages, year=year, years=years, seed=seed, definition=definition,
@@ -410,8 +409,20 @@ def simulate(
     with Progress(console=out, transient=False) as progress:
         bar = progress.add_task(f"模拟 {townships} 个乡镇 × {villages} 个村", total=None)
         result = run_simulation(config, progress=lambda n, total: progress.update(bar, completed=n, total=total))
+    _show_simulation(result)
+    if not result.ok:
+        err.print("[red]不变量被违反[/red]")
+        raise typer.Exit(1)
+
+
+def _show_simulation(result: SimulationResult) -> None:
+    """The run's numbers as a table and one JSON line, every invariant, the timings and the report's path."""
+    import json
+
+    from rich.table import Table
+
     s = result.summary
-    table = Table(title=f"模拟结果（种子 {seed}，{s['period'][0]} 至 {s['period'][1]}）")
+    table = Table(title=f"模拟结果（种子 {s['config']['seed']}，{s['period'][0]} 至 {s['period'][1]}）")
     table.add_column("项目")
     table.add_column("数量", justify="right")
     ob = s["obligations"]
@@ -433,9 +444,6 @@ def simulate(
     out.print("耗时：" + "，".join(f"{k} {v:.1f} 秒" for k, v in result.timings.items()), highlight=False)
     if result.report_path:
         out.print(f"报告：{result.report_path}", highlight=False)
-    if not result.ok:
-        err.print("[red]不变量被违反[/red]")
-        raise typer.Exit(1)
 
 
 @app.command("run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -51,3 +52,16 @@ class DefinitionError(ValidationFailed):
     """A campaign definition file is invalid; the message names the file and the field."""
 
     title = "督办定义有误"
+
+
+def field_message(error: Mapping[str, Any], templates: Mapping[str, str]) -> str:
+    """A pydantic error (its ``type``, ``ctx`` and ``msg``) in words: the template of its type, formatted with its
+    context, or else its own message without pydantic's "Value error, " prefix. Each caller keeps its own
+    table: a JSON field and an Excel column want different words for the same problem."""
+    template = templates.get(str(error.get("type")))
+    if template:
+        try:
+            return template.format(**(error.get("ctx") or {}))
+        except (KeyError, IndexError):
+            pass
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")

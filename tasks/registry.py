@@ -19,6 +19,12 @@ def get_definitions() -> dict[str, Definition]:
     return _load(get_settings().definitions_dir)
 
 
+def reload_definitions() -> None:
+    """Forget the loaded definitions: the next :func:`get_definitions` reads ``definitions/`` again, as a
+    restarted process would."""
+    _load.cache_clear()
+
+
 def get_definition(key: str) -> Definition:
     definitions = get_definitions()
     try:

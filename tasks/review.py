@@ -183,6 +183,15 @@ def _users_who_decide(session: Session, level: rules.ChainLevel, township_id: in
     return out
 
 
+def deciders(session: Session, sub: Submission) -> tuple[rules.ChainLevel, bool, list[User]]:
+    """Where a submission in review waits: its chain level, whether that level is the chain's last, and who
+    may decide there (the users its review notice goes to)."""
+    _, spec = review_spec(session, sub)
+    chain = _chain(spec)
+    level = chain.levels[sub.current_level]
+    return level, sub.current_level == len(chain.levels) - 1, _users_who_decide(session, level, sub.township_id)
+
+
 def _mail_context(session: Session, sub: Submission, **extra: Any) -> dict[str, Any]:
     township = session.get(OrgUnit, sub.township_id)
     subject = session.get(OrgUnit, sub.subject_id)
@@ -217,9 +226,7 @@ def create_submission(
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)
-    rule = definition.obligation(obligation.rule_key)
-    if not rule.form:
-        raise InvalidTransition("这个截止事项不需要填报材料")
+    _answer_form(definition, obligation)
     if obligation.status in ("waived",):
         raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     subject_id = obligation.subject_id
@@ -228,38 +235,65 @@ def create_submission(
         if subject not in villages:
             raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
         subject_id = villages[subject]
-    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
-    gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
-    if gate_key:
-        # A one-vote veto bars the township from this gate's applications (not from its other work).
-        banned = session.exec(
-            select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
-                Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
-                Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
-            )
-        ).first()
-        if banned is not None:
-            raise PermissionDenied(
-                f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
-            )
+    _check_veto(session, definition, campaign, _draft_gate(session, definition, obligation))
     slot = f"obligation:{obligation.id}:{subject_id}"
     existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
-    if existing is not None:
-        if existing.status == "draft" and existing.created_by is None:
-            # The draft the system opened with the reporting window: the township takes it over.
-            before = _snapshot(existing) | {"data": existing.data}
-            cleaned = _validate(session, existing, data, complete=False)
-            _save(session, existing, existing.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now})
-            _audit(session, principal, "submission.update", existing, before, now, {"data": existing.data})
-            if submit:
-                submit_submission(session, principal, now, existing.id or 0, existing.version)
-            return existing
+    if existing is not None and not (existing.status == "draft" and existing.created_by is None):
         raise Conflict(f"这一事项已经有一份材料（编号 {existing.id}），请在原材料上修改",
                        errors=[{"field": "obligation_id", "message": "exists"}], submission_id=existing.id)
+    if existing is not None:
+        # The draft the system opened with the reporting window: the township takes it over.
+        sub = save_draft(session, principal, now, existing, data, existing.version, claim=True)
+    else:
+        sub = new_draft(session, principal, now, campaign=campaign, obligation=obligation, subject_id=subject_id, data=data)
+    if submit:
+        submit_submission(session, principal, now, sub.id or 0, sub.version)
+    return sub
+
+
+def _answer_form(definition: Definition, obligation: Obligation) -> str:
+    """The form that answers ``obligation`` (an obligation without one needs no material)."""
+    form = definition.obligation(obligation.rule_key).form
+    if not form:
+        raise InvalidTransition("这个截止事项不需要填报材料")
+    return form
+
+
+def _draft_gate(session: Session, definition: Definition, obligation: Obligation) -> str | None:
+    """The gate an answer to ``obligation`` applies for (None: no gate)."""
+    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
+    gate_key, _ = definition.review_for(obligation.rule_key, stage.key if stage else None,
+                                        _answer_form(definition, obligation))
+    return gate_key
+
+
+def _check_veto(session: Session, definition: Definition, campaign: Campaign, gate_key: str | None) -> None:
+    """A one-vote veto bars the township from this gate's applications (not from its other work)."""
+    if not gate_key:
+        return
+    banned = session.exec(
+        select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
+            Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
+            Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
+        )
+    ).first()
+    if banned is not None:
+        raise PermissionDenied(f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”")
+
+
+def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campaign: Campaign, obligation: Obligation,
+              subject_id: int, data: dict[str, Any], note: dict[str, Any] | None = None) -> Submission:
+    """Write the draft answering ``obligation`` for ``subject_id`` (its data validated, not yet complete),
+    audited as ``submission.create`` with ``note`` (e.g. the file it came from). A draft someone created
+    meanwhile is a 409. The caller has checked who may: :func:`create_submission` for the API, the
+    一村一策 import for its rows."""
+    definition = get_definition(campaign.definition_key)
     sub = Submission(
-        campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id, slot=slot,
-        gate_key=gate_key, form_key=rule.form, title=obligation.title, township_id=campaign.township_id,
-        subject_id=subject_id, data={}, created_by=principal.user.id or 0, created_at=now, updated_at=now,
+        campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id,
+        slot=f"obligation:{obligation.id}:{subject_id}", gate_key=_draft_gate(session, definition, obligation),
+        form_key=_answer_form(definition, obligation), title=obligation.title,
+        township_id=campaign.township_id, subject_id=subject_id, data={}, created_by=principal.user.id or 0,
+        created_at=now, updated_at=now,
     )
     sub.data = _validate(session, sub, data, complete=False)
     session.add(sub)
@@ -269,9 +303,24 @@ def create_submission(
         session.rollback()
         raise Conflict("这一事项已经有一份材料（刚刚由他人创建），请刷新后在原材料上修改",
                        errors=[{"field": "obligation_id", "message": "exists"}]) from None
-    _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data})
-    if submit:
-        submit_submission(session, principal, now, sub.id or 0, sub.version)
+    _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data} | (note or {}))
+    return sub
+
+
+def save_draft(session: Session, principal: Principal, now: dt.datetime, sub: Submission, data: dict[str, Any],
+               version: int, *, claim: bool = False, note: dict[str, Any] | None = None) -> Submission:
+    """Replace an editable draft's data (validated, not yet complete) if nobody changed it since ``version``,
+    audited as ``submission.update`` with ``note``; ``claim`` makes the caller the author of a draft the
+    system opened. The caller has checked who may (see :func:`new_draft`)."""
+    if sub.status not in rules.EDITABLE:
+        raise InvalidTransition("只有草稿或被退回的材料可以修改")
+    cleaned = _validate(session, sub, data, complete=False)
+    before = _snapshot(sub) | {"data": sub.data}
+    changes: dict[str, Any] = {"data": cleaned, "updated_at": now}
+    if claim and sub.created_by is None:
+        changes["created_by"] = principal.user.id
+    _save(session, sub, version, changes)
+    _audit(session, principal, "submission.update", sub, before, now, {"data": sub.data} | (note or {}))
     return sub
 
 
@@ -281,13 +330,7 @@ def update_draft(session: Session, principal: Principal, now: dt.datetime, submi
     expected = _check_version(sub, version)
     if not rules.may_submit(principal.actor, sub.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以修改")
-    if sub.status not in rules.EDITABLE:
-        raise InvalidTransition("只有草稿或被退回的材料可以修改")
-    cleaned = _validate(session, sub, data, complete=False)
-    before = _snapshot(sub) | {"data": sub.data}
-    _save(session, sub, expected, {"data": cleaned, "updated_at": now})
-    _audit(session, principal, "submission.update", sub, before, now, {"data": sub.data})
-    return sub
+    return save_draft(session, principal, now, sub, data, expected)
 
 
 def add_attachment(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, filename: str,

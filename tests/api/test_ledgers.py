@@ -19,6 +19,7 @@ from sqlmodel import Session, func, select
 
 from core.clock import CHINA_TZ, FakeClock
 from core.db import get_engine
+from domain.vocabulary import CampaignStatus, ObligationStatus, RectificationStatus
 from models import AuditEvent, Escalation, OrgUnit, Submission
 from tasks import ledger
 from tasks.accounts import DEMO_PASSWORD
@@ -141,11 +142,11 @@ async def test_campaign_and_obligation_ledgers_hold_the_api_rows(world: World, u
         rows = sheet_rows(await w.get(username, f"{API}/ledgers/campaigns.xlsx", **params))
         assert [(r["编号"], r["乡镇编码"], r["乡镇"], r["年度"], r["督办类型"], r["状态"], r["发起时间"]) for r in rows] == [
             (c["id"], c["township"], c["township_name"], c["year"], c["definition_name"],
-             ledger.CAMPAIGN_STATUS[c["status"]], china(c["launched_at"])) for c in api], params
+             CampaignStatus(c["status"]).label, china(c["launched_at"])) for c in api], params
 
         details = [(await w.get(username, f"{API}/campaigns/{c['id']}")).json() for c in api]
         expected = [(o["id"], c["id"], c["township_name"], o["subject_name"], o["title"], o["period"], day(o["opens_on"]),
-                     day(o["due_on"]), ledger.OBLIGATION_STATUS[o["status"]]) for c in details for o in c["obligations"]]
+                     day(o["due_on"]), ObligationStatus(o["status"]).label) for c in details for o in c["obligations"]]
         rows = sheet_rows(await w.get(username, f"{API}/ledgers/obligations.xlsx", **params))
         assert [(r["编号"], r["任务编号"], r["乡镇"], r["对象"], r["事项"], r["周期"], r["开始日"], r["截止日"], r["状态"])
                 for r in rows] == expected, params
@@ -181,7 +182,7 @@ async def test_rectification_ledger_holds_the_api_rows_with_their_plans(world: W
         api = (await w.get(username, f"{API}/rectifications", **params)).json()["items"]
         rows = sheet_rows(await w.get(username, f"{API}/ledgers/rectifications.xlsx", **params))
         assert [(r["编号"], r["任务编号"], r["村编码"], r["村"], r["状态"], r["验收日期"], r["销号日期"]) for r in rows] == [
-            (x["id"], x["campaign_id"], x["village"], x["village_name"], ledger.RECTIFICATION_STATUS[x["status"]],
+            (x["id"], x["campaign_id"], x["village"], x["village_name"], RectificationStatus(x["status"]).label,
              day(x["accepted_on"]), day(x["closed_on"])) for x in api], params
     rows = {r["村编码"]: r for r in sheet_rows(await w.get(username, f"{API}/ledgers/rectifications.xlsx"))}
     if username == "qx03-liaison":
@@ -336,6 +337,7 @@ async def test_plan_import_creates_the_drafts_with_the_values(world: World) -> N
     assert count(w.engine, AuditEvent) == before + 2
     events = (await w.get("admin", f"{API}/audit", subject=f"submission:{first['id']}")).json()["items"]
     assert [e["action"] for e in events] == ["submission.create"]
+    assert {k: events[0]["after"][k] for k in ("source", "file", "row")} == {"source": "excel", "file": "一村一策.xlsx", "row": 2}
 
     # The township's liaison can submit the imported draft as it is: every field is there.
     r = await w.client.post(f"{API}/submissions/{first['id']}/submit", headers=await w.as_("qx01-liaison"),

@@ -22,7 +22,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtplib import (
     SMTPAuthenticationError,
     SMTPConnectError,
@@ -36,7 +35,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
-from core.net import free_port
 from core.settings import get_settings
 from domain.errors import InvalidTransition, NotFound
 from models import OutboxMessage
@@ -52,6 +50,7 @@ from notifications.mailer import (
 )
 from notifications.outbox import message_id_for
 from notifications.render import MAIL_TEMPLATES, render_mail
+from notifications.sink import LoopbackSmtp
 
 NOW = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
 SUBJECT = "【退回修改】青石村2027年一季度整顿工作报告（第2轮）"
@@ -108,33 +107,13 @@ class RecordingHandler:
 
 
 
-class SmtpServer:
-    def __init__(self) -> None:
-        self.handler = RecordingHandler()
-        self.port = free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def mailer(self) -> SmtpMailer:
-        return SmtpMailer("127.0.0.1", self.port, timeout=5)
+SmtpServer = LoopbackSmtp[RecordingHandler]
 
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
+    with LoopbackSmtp(RecordingHandler()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # --- outbox rows --------------------------------------------------------------------------------------

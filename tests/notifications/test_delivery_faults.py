@@ -27,16 +27,15 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import CHINA_TZ
-from core.net import free_port
 from models import OutboxMessage
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import SmtpMailer
 from notifications.outbox import message_id_for
+from notifications.sink import LoopbackSmtp
 
 T0 = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
 STALL_SECONDS = 3.0
@@ -88,34 +87,13 @@ class FaultyHandler:
 
 
 
-class FaultyServer:
-    def __init__(self) -> None:
-        self.handler = FaultyHandler()
-        self.port = free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @property
-    def running(self) -> bool:
-        return self._controller is not None
+FaultyServer = LoopbackSmtp[FaultyHandler]
 
 
 @pytest.fixture
 def smtp() -> Iterator[FaultyServer]:
-    server = FaultyServer()
-    server.start()
-    try:
+    with LoopbackSmtp(FaultyHandler()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _add(engine: Engine, key: str, to: str, next_attempt_at: dt.datetime | None = None) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func
 from sqlmodel import Session, select
 
 from models import AccountabilityCase, Escalation, Obligation, OfficialDocument, OutboxMessage, ReminderLog
-from tasks.simulate import SimulationConfig, county_rows, run_simulation, township_profiles
+from simulation import SimulationConfig, run_simulation
 
 CONFIG = dict(townships=4, villages=3, year=2026, seed=7, on_time=1.0, late=1.0, never=1.0, hollow=1.0,
               smtp_outage_days=5, restarts=1, clock_jump=6)
@@ -27,18 +27,6 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, str, Pat
     report = root / "report.html"
     result = run_simulation(SimulationConfig(**CONFIG, database_url=url, report=report))  # type: ignore[arg-type]
     return result, url, report
-
-
-def test_the_generated_county_and_profiles_are_seeded() -> None:
-    rows = county_rows(5, 14, 3)
-    assert rows == county_rows(5, 14, 3)
-    towns = [r for _, r in rows if r["kind"] == "township"]
-    assert len(towns) == 14 and len({t["name"] for t in towns}) == 14
-    assert not any(t["name"].startswith("第") for t in towns)
-    assert sum(1 for _, r in rows if r["kind"] == "village") == 14 * 3
-    profiles = township_profiles(5, [f"QX{i:02d}" for i in range(1, 11)],
-                                 {"on_time": 0.6, "late": 0.2, "never": 0.1, "hollow": 0.1})
-    assert Counter(profiles.values()) == Counter({"on_time": 6, "late": 2, "never": 1, "hollow": 1})
 
 
 def test_a_campaign_year_keeps_every_invariant(full_run: tuple[object, str, Path]) -> None:
