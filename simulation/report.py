@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain.definitions import TRIGGER_LABELS
+from domain.triggers import ESCALATION_MAIL, ESCALATION_MAIL_LABELS, parse_escalation_mail_key
 from models import (
     AccountabilityCase,
     Campaign,
@@ -35,30 +36,28 @@ if TYPE_CHECKING:
 PROFILE_LABELS = {"on_time": "按时报送", "late": "逾期报送", "never": "从不报送", "hollow": "空泛报送（零上报）"}
 OUTCOME_LABELS = {"on_time": "按时完成", "late": "逾期完成", "missed": "逾期未报", "pending": "已报送待审核", "not_due": "未到期"}
 # Mail by the first part of its outbox key (what the mail is, not what triggered an escalation).
-KIND_LABELS = {"request": "报送通知", "reminder": "到期提醒", "escalation": "督办升级", "submitted": "待审核通知",
+KIND_LABELS = {"request": "报送通知", "reminder": "到期提醒", "submitted": "待审核通知",
                "approve": "审核通过", "return": "退回修改", "digest": "每日汇总", "stage_passed": "阶段通过",
-               "returns_exceeded": "退回超限", "reject": "不予通过", "veto": "一票否决"}
+               "reject": "不予通过", "veto": "一票否决", **ESCALATION_MAIL_LABELS}
 
 
 # ---- reading outbox keys --------------------------------------------------------------------------
-
-LADDER_TRIGGERS = ("overdue", "measures_overdue")  # their key's number is the ladder level
 
 
 @dataclass(frozen=True)
 class EscalationMail:
     trigger: str
     item_id: int  # the obligation, submission or village rectification the escalation is about
-    level: int | None  # the ladder level, for the deadline triggers (LADDER_TRIGGERS)
+    level: int | None  # the ladder level, for the triggers that climb a ladder
 
 
 def parse_escalation_key(key: str) -> EscalationMail | None:
-    """The escalation step an outbox key mails — ``escalation:<trigger>:<item id>:<n>:<user id>``, ``n`` the
-    ladder level for a deadline trigger (the round or a count otherwise) — or None for any other mail."""
-    parts = key.split(":")
-    if parts[0] != "escalation":
+    """The escalation step a ladder mail (``escalation:…``) is about, read by the trigger registry's own key
+    parser (``domain.triggers``); None for every other mail."""
+    mail = parse_escalation_mail_key(key)
+    if mail is None or mail.kind != ESCALATION_MAIL:
         return None
-    return EscalationMail(parts[1], int(parts[2]), int(parts[3]) if parts[1] in LADDER_TRIGGERS else None)
+    return EscalationMail(mail.step.trigger, mail.step.subject_id, mail.step.level)
 
 
 # ---- the summary ----------------------------------------------------------------------------------
