@@ -26,6 +26,7 @@ from domain import escalation as rules
 from domain.calendar import WorkCalendar
 from domain.definitions import TRIGGER_LABELS, Definition, EscalationLevel
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from domain.vocabulary import EscalationStatus
 from models import (
     AccountabilityCase,
     Campaign,
@@ -49,7 +50,7 @@ from tasks.registry import get_definitions
 SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
-STATUS_LABELS = {"open": "督办中", "escalated": "已升级", "resolved": "已办结", "confirmed": "已立案问责", "dismissed": "核实后撤销"}
+STATUS_LABELS = EscalationStatus.labels()  # kept for the API, which reads it by this name
 
 
 # ---- recipients ----------------------------------------------------------------------------------
