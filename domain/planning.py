@@ -20,6 +20,7 @@ from domain.definitions import (
     RelativeToStageRule,
     WeeklyRule,
 )
+from domain.vocabulary import ObligationStatus, StageStatus
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,22 @@ class CampaignPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> str:
+def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> StageStatus:
     """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
     if today < opens_on:
-        return "pending"
+        return StageStatus.PENDING
     if today <= closes_on:
-        return "open"
-    return "waived"
+        return StageStatus.OPEN
+    return StageStatus.WAIVED
 
 
-def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> str:
+def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> ObligationStatus:
     """Initial status of an obligation at launch; one already past due at launch is waived."""
     if today < opens_on:
-        return "scheduled"
+        return ObligationStatus.SCHEDULED
     if today <= due_on:
-        return "open"
-    return "waived"
+        return ObligationStatus.OPEN
+    return ObligationStatus.WAIVED
 
 
 def _nominal_dates(
@@ -206,7 +207,7 @@ def plan_campaign(
                 )
     obligations.sort(key=lambda o: (o.due_on, o.key))
     warnings = calendar.warnings(years_touched)
-    waived = sum(1 for o in obligations if o.status == "waived")
+    waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
     if waived:
         warnings.append(f"有{waived}项截止日期在启动前已过，已标记为“不适用”，不予催办。")
     return CampaignPlan(
