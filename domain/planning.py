@@ -140,6 +140,54 @@ def _subjects(ob: Obligation, township: OrgRef, villages: Sequence[OrgRef]) -> l
     return chosen
 
 
+def _plan_stages(definition: Definition, year: int, today: dt.date) -> dict[str, StagePlan]:
+    stages: dict[str, StagePlan] = {}
+    for seq, stage_def in enumerate(definition.stages, start=1):
+        opens_on, closes_on = stage_def.opens.resolve(year), stage_def.closes.resolve(year)
+        stages[stage_def.key] = StagePlan(
+            key=stage_def.key, name=stage_def.name, seq=seq, opens_on=opens_on, closes_on=closes_on,
+            gate_key=stage_def.gate, status=stage_status(opens_on, closes_on, today),
+        )
+    return stages
+
+
+def _opens_on(ob: Obligation, stage: StagePlan | None, start: dt.date, due_on: dt.date) -> dt.date:
+    """When a deadline's reporting window opens: ``opens_days_before`` it (a recurring report, or one outside
+    any stage), or with the stage it belongs to; never after the deadline."""
+    if ob.recurring:
+        opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
+    elif stage is not None and stage.opens_on <= due_on:
+        opens_on = stage.opens_on
+    else:
+        opens_on = due_on - dt.timedelta(days=ob.opens_days_before)
+    return min(opens_on, due_on)
+
+
+def _plan_obligation(ob: Obligation, stages: dict[str, StagePlan], subjects: list[OrgRef], year: int,
+                     calendar: WorkCalendar, today: dt.date) -> Iterator[ObligationPlan]:
+    """Every deadline one obligation rule sets in the campaign year, for each of its subjects."""
+    ordered = list(stages.values())
+    if ob.during:
+        window = [stages[k] for k in ob.during]
+        start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
+    else:
+        start, end = ordered[0].opens_on, ordered[-1].closes_on
+    for nominal, period in _nominal_dates(ob, start, end, year, stages):
+        due_on = calendar.adjust(nominal, ob.policy)
+        stage_key = ob.stage or getattr(ob.due, "stage", None)
+        stage = stages[stage_key] if stage_key else next(
+            (s for s in ordered if s.opens_on <= nominal <= s.closes_on), None)
+        opens_on = _opens_on(ob, stage, start, due_on)
+        for subject in subjects:
+            suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
+            yield ObligationPlan(
+                key=f"{ob.key}:{suffix}{period}", rule_key=ob.key, kind=ob.kind, title=ob.title,
+                stage_key=stage.key if stage else None, subject_code=subject.code, period=period, opens_on=opens_on,
+                nominal_due_on=nominal, due_on=due_on, policy=ob.policy.value,
+                status=obligation_status(opens_on, due_on, today),
+            )
+
+
 def plan_campaign(
     definition: Definition,
     township: OrgRef,
@@ -149,73 +197,16 @@ def plan_campaign(
     today: dt.date,
 ) -> CampaignPlan:
     """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
-    stages: dict[str, StagePlan] = {}
-    for seq, stage_def in enumerate(definition.stages, start=1):
-        opens_on, closes_on = stage_def.opens.resolve(year), stage_def.closes.resolve(year)
-        stages[stage_def.key] = StagePlan(
-            key=stage_def.key,
-            name=stage_def.name,
-            seq=seq,
-            opens_on=opens_on,
-            closes_on=closes_on,
-            gate_key=stage_def.gate,
-            status=stage_status(opens_on, closes_on, today),
-        )
-    ordered = list(stages.values())
-
-    def stage_containing(day: dt.date) -> StagePlan | None:
-        return next((s for s in ordered if s.opens_on <= day <= s.closes_on), None)
-
-    obligations: list[ObligationPlan] = []
-    years_touched = {s.opens_on.year for s in ordered} | {s.closes_on.year for s in ordered}
-    for ob in definition.obligations:
-        if ob.during:
-            window = [stages[k] for k in ob.during]
-            start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
-        else:
-            start, end = ordered[0].opens_on, ordered[-1].closes_on
-        subjects = _subjects(ob, township, villages)
-        for nominal, period in _nominal_dates(ob, start, end, year, stages):
-            due_on = calendar.adjust(nominal, ob.policy)
-            years_touched.add(nominal.year)
-            stage_key = ob.stage or getattr(ob.due, "stage", None)
-            stage = stages[stage_key] if stage_key else stage_containing(nominal)
-            if ob.recurring:
-                opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
-            elif stage is not None and stage.opens_on <= due_on:
-                opens_on = stage.opens_on
-            else:
-                opens_on = due_on - dt.timedelta(days=ob.opens_days_before)
-            opens_on = min(opens_on, due_on)
-            for subject in subjects:
-                suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
-                obligations.append(
-                    ObligationPlan(
-                        key=f"{ob.key}:{suffix}{period}",
-                        rule_key=ob.key,
-                        kind=ob.kind,
-                        title=ob.title,
-                        stage_key=stage.key if stage else None,
-                        subject_code=subject.code,
-                        period=period,
-                        opens_on=opens_on,
-                        nominal_due_on=nominal,
-                        due_on=due_on,
-                        policy=ob.policy.value,
-                        status=obligation_status(opens_on, due_on, today),
-                    )
-                )
+    stages = _plan_stages(definition, year, today)
+    obligations = [plan for ob in definition.obligations
+                   for plan in _plan_obligation(ob, stages, _subjects(ob, township, villages), year, calendar, today)]
     obligations.sort(key=lambda o: (o.due_on, o.key))
-    warnings = calendar.warnings(years_touched)
+    years_touched = {s.opens_on.year for s in stages.values()} | {s.closes_on.year for s in stages.values()}
+    warnings = calendar.warnings(years_touched | {o.nominal_due_on.year for o in obligations})
     waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
     if waived:
         warnings.append(f"有{waived}项截止日期在启动前已过，已标记为“不适用”，不予催办。")
     return CampaignPlan(
-        definition_key=definition.key,
-        definition_version=definition.version,
-        township_code=township.code,
-        year=year,
-        stages=ordered,
-        obligations=obligations,
-        warnings=warnings,
+        definition_key=definition.key, definition_version=definition.version, township_code=township.code,
+        year=year, stages=list(stages.values()), obligations=obligations, warnings=warnings,
     )
