@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from core.clock import china_date
 from domain import accountability as rules
 from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.vocabulary import CaseStatus
 from models import AccountabilityCase, OrgUnit
 from tasks.accounts import Principal
 from tasks.audit import append_event
@@ -79,7 +80,7 @@ def rating_consequences(session: Session, principal: Principal, year: int) -> li
     """What year-end ratings must respect: per township, the decided cases that cap its rating."""
     stmt = (select(AccountabilityCase, OrgUnit).join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id)
             .where(AccountabilityCase.rating_year == year, col(AccountabilityCase.rating_effect).is_not(None),
-                   col(AccountabilityCase.status).in_(["decided", "closed"])))
+                   col(AccountabilityCase.status).in_([CaseStatus.DECIDED, CaseStatus.CLOSED])))
     if principal.townships is not None:
         stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
     by_township: dict[int, dict[str, Any]] = {}

@@ -15,6 +15,7 @@ from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
+from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus
 from models import (
     Attachment,
     Campaign,
@@ -111,7 +112,7 @@ def _audit(session: Session, principal: Principal, action: str, sub: Submission,
            _snapshot(sub) | (extra or {}), now)
 
 
-def _move_obligation(session: Session, sub: Submission, from_statuses: list[str], to: str) -> None:
+def _move_obligation(session: Session, sub: Submission, from_statuses: list[ObligationStatus], to: ObligationStatus) -> None:
     """The submission's deadline follows it (submitted ⇄ open), from the given statuses only."""
     if sub.obligation_id:
         session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
@@ -127,7 +128,7 @@ def _allow_revision(session: Session, principal: Principal, sub: Submission, now
     missed because a reviewer returned it late. Work first sent late keeps its deadline and its escalation.
     ``nominal_due_on`` keeps the original date."""
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    if obligation is None or obligation.status != "open" or sub.first_submitted_at is None:
+    if obligation is None or obligation.status != ObligationStatus.OPEN or sub.first_submitted_at is None:
         return
     if china_date(sub.first_submitted_at) > obligation.due_on:
         return
@@ -221,7 +222,7 @@ def create_submission(
     rule = definition.obligation(obligation.rule_key)
     if not rule.form:
         raise InvalidTransition("这个截止事项不需要填报材料")
-    if obligation.status in ("waived",):
+    if obligation.status == ObligationStatus.WAIVED:
         raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     subject_id = obligation.subject_id
     if subject:
@@ -246,7 +247,7 @@ def create_submission(
     slot = f"obligation:{obligation.id}:{subject_id}"
     existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
     if existing is not None:
-        if existing.status == "draft" and existing.created_by is None:
+        if existing.status == SubmissionStatus.DRAFT and existing.created_by is None:
             # The draft the system opened with the reporting window: the township takes it over.
             before = _snapshot(existing) | {"data": existing.data}
             cleaned = _validate(session, existing, data, complete=False)
@@ -329,7 +330,8 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
         "first_submitted_at": sub.first_submitted_at or now,
     })
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
-    _move_obligation(session, sub, ["scheduled", "open", "missed"], "submitted")
+    _move_obligation(session, sub, [ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.MISSED],
+                     ObligationStatus.SUBMITTED)
     if sub.obligation_id:
         # A submission stops the climb and records how late it came.
         escalation.resolve(session, now, trigger="overdue", what="报送", obligation_id=sub.obligation_id)
@@ -349,7 +351,7 @@ def withdraw_submission(session: Session, principal: Principal, now: dt.datetime
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
     _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now})
-    _move_obligation(session, sub, ["submitted"], "open")
+    _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
     _audit(session, principal, "submission.withdraw", sub, before, now)
     return sub
 
@@ -374,7 +376,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
     before = _snapshot(sub)
     new = outcome.state
     changes: dict[str, Any] = {"status": new.status, "current_level": new.current_level, "returns": new.returns, "updated_at": now}
-    if new.status in ("approved", "rejected"):
+    if new.status in (SubmissionStatus.APPROVED, SubmissionStatus.REJECTED):
         changes["decided_at"] = now
     _save(session, sub, expected, changes)
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
@@ -395,7 +397,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _notify(session, submitter, "submission_approved", key, ctx, now)
         _on_final_approval(session, principal, sub, gate_key, now)
     elif decision == "return":
-        _move_obligation(session, sub, ["submitted"], "open")
+        _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
         _allow_revision(session, principal, sub, now)
         _notify(session, submitter, "submission_returned", key, ctx, now)
         if outcome.returns_exceeded:
@@ -435,8 +437,8 @@ def _all_approved(session: Session, *where: Any, every_listed_village: bool = Tr
     such as 一村一策 plans — every village on the campaign's approved list has one. Material owed by one
     village (``every_listed_village=False``) needs only that village's."""
     rows = list(session.exec(select(Submission).where(*where)))
-    live = [s for s in rows if s.status != "withdrawn"]
-    if not live or not all(s.status == "approved" for s in live):
+    live = [s for s in rows if s.status != SubmissionStatus.WITHDRAWN]
+    if not live or not all(s.status == SubmissionStatus.APPROVED for s in live):
         return False
     per_village = [s for s in live if s.subject_id != s.township_id]
     if per_village and every_listed_village:
@@ -453,7 +455,7 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
     if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id,
                                                 every_listed_village=obligation.subject_id == campaign.township_id):
         on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
-        obligation.status = "met" if on_time else "late"
+        obligation.status = ObligationStatus.MET if on_time else ObligationStatus.LATE
         obligation.met_on = today
         obligation.version += 1
         session.add(obligation)
@@ -467,14 +469,14 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
         notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
         before = {"status": stage.status}
         if notice:
-            stage.status, stage.notice_ends_on = "in_notice", today + dt.timedelta(days=notice)
+            stage.status, stage.notice_ends_on = StageStatus.IN_NOTICE, today + dt.timedelta(days=notice)
         else:
-            stage.status, stage.passed_on = "passed", today
+            stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1
         session.add(stage)
         _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
                {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
-        if stage.status == "passed":
+        if stage.status == StageStatus.PASSED:
             _notify_stage_passed(session, stage, campaign, now)
 
 
@@ -494,16 +496,16 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
 def close_notice_periods(session: Session, now: dt.datetime) -> int:
     """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent."""
     today = china_date(now)
-    stages = list(session.exec(select(Stage).where(Stage.status == "in_notice", col(Stage.notice_ends_on) <= today)))
+    stages = list(session.exec(select(Stage).where(Stage.status == StageStatus.IN_NOTICE, col(Stage.notice_ends_on) <= today)))
     for stage in stages:
-        stage.status, stage.passed_on = "passed", today
+        stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1
         session.add(stage)
         campaign = session.get(Campaign, stage.campaign_id)
         assert campaign is not None
         append_event(session, actor_id=None, actor="system", action="stage.passed", subject_type="stage",
-                     subject_id=stage.id or 0, township_id=campaign.township_id, before={"status": "in_notice"},
-                     after={"status": "passed", "passed_on": today.isoformat()}, now=now)
+                     subject_id=stage.id or 0, township_id=campaign.township_id, before={"status": StageStatus.IN_NOTICE},
+                     after={"status": StageStatus.PASSED, "passed_on": today.isoformat()}, now=now)
         _notify_stage_passed(session, stage, campaign, now)
     return len(stages)
 
@@ -528,13 +530,13 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
     session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
                      reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
                      created_by=principal.user.id or 0, created_at=now))
-    if stage is not None and stage.status in ("in_notice", "passed"):
-        stage.status, stage.notice_ends_on, stage.passed_on = "vetoed", None, None
+    if stage is not None and stage.status in (StageStatus.IN_NOTICE, StageStatus.PASSED):
+        stage.status, stage.notice_ends_on, stage.passed_on = StageStatus.VETOED, None, None
         stage.version += 1
         session.add(stage)
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    if obligation is not None and obligation.status in ("met", "late", "submitted"):
-        obligation.status = "open" if obligation.due_on >= china_date(now) else "missed"
+    if obligation is not None and obligation.status in (ObligationStatus.MET, ObligationStatus.LATE, ObligationStatus.SUBMITTED):
+        obligation.status = ObligationStatus.OPEN if obligation.due_on >= china_date(now) else ObligationStatus.MISSED
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
@@ -556,4 +558,4 @@ def _open_rectifications(session: Session, sub: Submission, definition: Definiti
         exists = session.exec(select(VillageRectification.id).where(
             VillageRectification.campaign_id == sub.campaign_id, VillageRectification.village_id == villages[code])).first()
         if exists is None:
-            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status="rectifying"))
+            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status=RectificationStatus.RECTIFYING))
