@@ -35,9 +35,11 @@ from tasks import escalation
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
+from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
+WHAT = "材料"  # how a stale-version answer names a submission
 
 
 def _chain(spec: ReviewSpec) -> rules.ReviewChain:
@@ -106,10 +108,20 @@ def _event(session: Session, principal: Principal, action: str, subject_type: st
                  before=jsonable(before), after=jsonable(after), now=now)
 
 
-def _audit(session: Session, principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None,
-           now: dt.datetime, extra: dict[str, Any] | None = None) -> None:
-    _event(session, principal, action, "submission", sub.id or 0, sub.township_id, before,
-           _snapshot(sub) | (extra or {}), now)
+def _audit(principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None, now: dt.datetime,
+           extra: dict[str, Any] | None = None, *, with_data: bool = False) -> Audit:
+    """The audit event of ``submission.<action>``: the snapshot before, and the snapshot once saved (with the
+    saved data when ``with_data``) plus ``extra``."""
+
+    def after() -> dict[str, Any]:
+        return _snapshot(sub) | ({"data": sub.data} if with_data else {}) | (extra or {})
+
+    return Audit(principal, f"submission.{action}", "submission", sub.township_id, before, after, now)
+
+
+def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any], audit: Audit) -> None:
+    """Write ``changes`` and their audit event only if nobody changed the submission since ``expected_version``."""
+    save_versioned(session, sub, expected_version, changes, what=WHAT, audit=audit)
 
 
 def _move_obligation(session: Session, sub: Submission, from_statuses: list[ObligationStatus], to: ObligationStatus) -> None:
@@ -147,28 +159,6 @@ def _submitter(session: Session, sub: Submission) -> list[User]:
     """Who answers for the submission: its last submitter, or whoever started it."""
     user = session.get(User, sub.submitted_by or sub.created_by) if (sub.submitted_by or sub.created_by) else None
     return [user] if user else []
-
-
-def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any]) -> None:
-    """Write ``changes`` only if nobody changed the submission since ``expected_version`` was read."""
-    result = session.execute(
-        update(Submission)
-        .where(col(Submission.id) == sub.id, col(Submission.version) == expected_version)
-        .values(**changes, version=expected_version + 1)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Conflict("这份材料已被他人修改或处理，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    session.expire(sub)
-    session.refresh(sub)
-
-
-def _check_version(sub: Submission, version: int | None) -> int:
-    if version is None:
-        raise ValidationFailed("请提供材料的当前版本号 version（用于防止重复或冲突的操作）", errors=[{"field": "version", "message": "required"}])
-    if version != sub.version:
-        raise Conflict(f"版本号已过期：当前为 {sub.version}，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    return version
 
 
 # ---- notifications ---------------------------------------------------------------------------------
@@ -251,8 +241,8 @@ def create_submission(
             # The draft the system opened with the reporting window: the township takes it over.
             before = _snapshot(existing) | {"data": existing.data}
             cleaned = _validate(session, existing, data, complete=False)
-            _save(session, existing, existing.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now})
-            _audit(session, principal, "submission.update", existing, before, now, {"data": existing.data})
+            _save(session, existing, existing.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now},
+                  _audit(principal, "update", existing, before, now, with_data=True))
             if submit:
                 submit_submission(session, principal, now, existing.id or 0, existing.version)
             return existing
@@ -271,7 +261,8 @@ def create_submission(
         session.rollback()
         raise Conflict("这一事项已经有一份材料（刚刚由他人创建），请刷新后在原材料上修改",
                        errors=[{"field": "obligation_id", "message": "exists"}]) from None
-    _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data})
+    _event(session, principal, "submission.create", "submission", sub.id or 0, sub.township_id, None,
+           _snapshot(sub) | {"data": sub.data}, now)
     if submit:
         submit_submission(session, principal, now, sub.id or 0, sub.version)
     return sub
@@ -280,15 +271,15 @@ def create_submission(
 def update_draft(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
                  version: int | None) -> Submission:
     sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    expected = require_version(sub, version, what=WHAT)
     if not rules.may_submit(principal.actor, sub.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以修改")
     if sub.status not in rules.EDITABLE:
         raise InvalidTransition("只有草稿或被退回的材料可以修改")
     cleaned = _validate(session, sub, data, complete=False)
     before = _snapshot(sub) | {"data": sub.data}
-    _save(session, sub, expected, {"data": cleaned, "updated_at": now})
-    _audit(session, principal, "submission.update", sub, before, now, {"data": sub.data})
+    _save(session, sub, expected, {"data": cleaned, "updated_at": now},
+          _audit(principal, "update", sub, before, now, with_data=True))
     return sub
 
 
@@ -318,7 +309,7 @@ def add_attachment(session: Session, principal: Principal, now: dt.datetime, sub
 def submit_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                       version: int | None) -> Submission:
     sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    expected = require_version(sub, version, what=WHAT)
     outcome = rules.submit(_state(sub), principal.actor)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
@@ -328,14 +319,13 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
         "status": new.status, "current_level": new.current_level, "round": new.round, "data": data,
         "submitted_by": new.submitted_by, "submitted_at": now, "updated_at": now,
         "first_submitted_at": sub.first_submitted_at or now,
-    })
+    }, _audit(principal, "submit", sub, before, now))
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
     _move_obligation(session, sub, [ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.MISSED],
                      ObligationStatus.SUBMITTED)
     if sub.obligation_id:
         # A submission stops the climb and records how late it came.
         escalation.resolve(session, now, trigger="overdue", what="报送", obligation_id=sub.obligation_id)
-    _audit(session, principal, "submission.submit", sub, before, now)
     definition, campaign, _, _ = _context(session, sub)
     escalation.on_submitted(session, principal, sub, definition, campaign, now)
     level = _chain(spec).levels[0]
@@ -347,12 +337,12 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
 def withdraw_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                         version: int | None) -> Submission:
     sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    expected = require_version(sub, version, what=WHAT)
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
-    _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now})
+    _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now},
+          _audit(principal, "withdraw", sub, before, now))
     _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
-    _audit(session, principal, "submission.withdraw", sub, before, now)
     return sub
 
 
@@ -360,7 +350,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
            comment: str | None, version: int | None) -> Submission:
     """approve | return | reject at the submission's current level."""
     sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    expected = require_version(sub, version, what=WHAT)
     gate_key, spec = review_spec(session, sub)
     chain = _chain(spec)
     state = _state(sub)
@@ -378,11 +368,11 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
     changes: dict[str, Any] = {"status": new.status, "current_level": new.current_level, "returns": new.returns, "updated_at": now}
     if new.status in (SubmissionStatus.APPROVED, SubmissionStatus.REJECTED):
         changes["decided_at"] = now
-    _save(session, sub, expected, changes)
+    _save(session, sub, expected, changes,
+          _audit(principal, decision, sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
                        reviewer_id=principal.user.id or 0, decision=decision, comment=(comment or "").strip() or None,
                        created_at=now))
-    _audit(session, principal, f"submission.{decision}", sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name})
     submitter = _submitter(session, sub)
     ctx = _mail_context(
         session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=china_date(now),
@@ -514,7 +504,7 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
                     comment: str | None, version: int | None) -> Submission:
     """One-vote veto (一票否决) of a gate application; bans new applications for the definition's period."""
     sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    expected = require_version(sub, version, what=WHAT)
     outcome = rules.veto(_state(sub), principal.actor, comment)
     definition, campaign, _, stage = _context(session, sub)
     if not sub.gate_key:
@@ -524,7 +514,8 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
     if check not in names:
         raise ValidationFailed(f"“{gate.name}”没有审查项 {check}；可选：{', '.join(names)}", errors=[{"field": "check", "message": "unknown"}])
     before = _snapshot(sub)
-    _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now})
+    _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now},
+          _audit(principal, "veto", sub, before, now, {"check": check, "comment": (comment or "").strip()}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
                        reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
     session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
@@ -540,7 +531,6 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
-    _audit(session, principal, "submission.veto", sub, before, now, {"check": check, "comment": (comment or "").strip()})
     submitter = _submitter(session, sub)
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
             _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)

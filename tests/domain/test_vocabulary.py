@@ -27,7 +27,7 @@ from domain.vocabulary import (
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATION = ("api", "cli", "domain", "flows", "models", "notifications", "tasks")
 WRITTEN_WITH_ENUMS = ("cli", "domain", "flows", "models", "notifications", "tasks/accountability.py",
-                      "tasks/accounts.py", "tasks/launch.py", "tasks/rectification.py",
+                      "tasks/accounts.py", "tasks/launch.py", "tasks/locking.py", "tasks/rectification.py",
                       "tasks/review.py", "tasks/tick.py")
 """Code that names every status by its enum member; the rest of the application follows as it is restructured."""
 CJK = re.compile(r"[\u4e00-\u9fff]")
