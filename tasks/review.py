@@ -198,10 +198,37 @@ def _notify(session: Session, users: list[User], template: str, key: str, contex
 
 
 def create_submission(
-    session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, subject: str | None,
-    data: dict[str, Any], submit: bool = False,
+    session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, data: dict[str, Any],
+    subject: str | None = None, submit: bool = False,
 ) -> Submission:
-    """Start the answer to an obligation (a draft; ``submit=True`` sends it at once)."""
+    """Start the answer to an obligation (a draft; ``submit=True`` sends it at once). ``subject`` is the code
+    of the village it is about (omitted: the obligation's own subject). The draft the system opened with the
+    reporting window is taken over; any other answer already there is a 409 naming it."""
+    obligation, campaign, definition, form = _obligation_to_answer(session, principal, obligation_id)
+    subject_id = _subject_id(session, campaign, obligation, subject)
+    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
+    gate_key, _ = definition.review_for(obligation.rule_key, stage.key if stage else None, form)
+    if gate_key:
+        _refuse_if_vetoed(session, definition, campaign, gate_key)
+    slot = f"obligation:{obligation.id}:{subject_id}"
+    sub = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
+    if sub is not None:
+        _take_over_opened_draft(session, principal, now, sub, data)
+    else:
+        sub = Submission(
+            campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id, slot=slot,
+            gate_key=gate_key, form_key=form, title=obligation.title, township_id=campaign.township_id,
+            subject_id=subject_id, data={}, created_by=principal.user.id or 0, created_at=now, updated_at=now,
+        )
+        _insert_draft(session, principal, now, sub, data)
+    if submit:
+        submit_submission(session, principal, now, sub.id or 0, sub.version)
+    return sub
+
+
+def _obligation_to_answer(session: Session, principal: Principal,
+                          obligation_id: int) -> tuple[Obligation, Campaign, Definition, str]:
+    """The obligation with its campaign, definition and form, if the caller's township owes material for it."""
     obligation = session.get(Obligation, obligation_id)
     campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
     if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
@@ -209,50 +236,53 @@ def create_submission(
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)
-    rule = definition.obligation(obligation.rule_key)
-    if not rule.form:
+    form = definition.obligation(obligation.rule_key).form
+    if not form:
         raise InvalidTransition("这个截止事项不需要填报材料")
     if obligation.status == ObligationStatus.WAIVED:
         raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
-    subject_id = obligation.subject_id
-    if subject:
-        villages = _township_villages(session, campaign.township_id)
-        if subject not in villages:
-            raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
-        subject_id = villages[subject]
-    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
-    gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
-    if gate_key:
-        # A one-vote veto bars the township from this gate's applications (not from its other work).
-        banned = session.exec(
-            select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
-                Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
-                Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
-            )
-        ).first()
-        if banned is not None:
-            raise PermissionDenied(
-                f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
-            )
-    slot = f"obligation:{obligation.id}:{subject_id}"
-    existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
-    if existing is not None:
-        if existing.status == SubmissionStatus.DRAFT and existing.created_by is None:
-            # The draft the system opened with the reporting window: the township takes it over.
-            before = _snapshot(existing) | {"data": existing.data}
-            cleaned = _validate(session, existing, data, complete=False)
-            _save(session, existing, existing.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now},
-                  _audit(principal, "update", existing, before, now, with_data=True))
-            if submit:
-                submit_submission(session, principal, now, existing.id or 0, existing.version)
-            return existing
-        raise Conflict(f"这一事项已经有一份材料（编号 {existing.id}），请在原材料上修改",
-                       errors=[{"field": "obligation_id", "message": "exists"}], submission_id=existing.id)
-    sub = Submission(
-        campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id, slot=slot,
-        gate_key=gate_key, form_key=rule.form, title=obligation.title, township_id=campaign.township_id,
-        subject_id=subject_id, data={}, created_by=principal.user.id or 0, created_at=now, updated_at=now,
-    )
+    return obligation, campaign, definition, form
+
+
+def _subject_id(session: Session, campaign: Campaign, obligation: Obligation, subject: str | None) -> int:
+    """The unit the material is about: the village named by ``subject``, or the obligation's own subject."""
+    if not subject:
+        return obligation.subject_id
+    villages = _township_villages(session, campaign.township_id)
+    if subject not in villages:
+        raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
+    return villages[subject]
+
+
+def _refuse_if_vetoed(session: Session, definition: Definition, campaign: Campaign, gate_key: str) -> None:
+    """A one-vote veto bars the township from this gate's applications (not from its other work)."""
+    banned = session.exec(
+        select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
+            Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
+            Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
+        )
+    ).first()
+    if banned is not None:
+        raise PermissionDenied(
+            f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
+        )
+
+
+def _take_over_opened_draft(session: Session, principal: Principal, now: dt.datetime, sub: Submission,
+                            data: dict[str, Any]) -> None:
+    """The township takes over the draft the system opened with the reporting window; any other answer
+    already in the slot is a conflict naming it."""
+    if sub.status != SubmissionStatus.DRAFT or sub.created_by is not None:
+        raise Conflict(f"这一事项已经有一份材料（编号 {sub.id}），请在原材料上修改",
+                       errors=[{"field": "obligation_id", "message": "exists"}], submission_id=sub.id)
+    before = _snapshot(sub) | {"data": sub.data}
+    cleaned = _validate(session, sub, data, complete=False)
+    _save(session, sub, sub.version, {"data": cleaned, "created_by": principal.user.id, "updated_at": now},
+          _audit(principal, "update", sub, before, now, with_data=True))
+
+
+def _insert_draft(session: Session, principal: Principal, now: dt.datetime, sub: Submission,
+                  data: dict[str, Any]) -> None:
     sub.data = _validate(session, sub, data, complete=False)
     session.add(sub)
     try:
@@ -263,9 +293,6 @@ def create_submission(
                        errors=[{"field": "obligation_id", "message": "exists"}]) from None
     _event(session, principal, "submission.create", "submission", sub.id or 0, sub.township_id, None,
            _snapshot(sub) | {"data": sub.data}, now)
-    if submit:
-        submit_submission(session, principal, now, sub.id or 0, sub.version)
-    return sub
 
 
 def update_draft(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
