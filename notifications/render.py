@@ -50,21 +50,22 @@ def zh_date(value: Any) -> str:
     return vocabulary.zh_date(value)
 
 
-def _make_environment() -> Environment:
+def template_environment(directory: Path, *, keep_trailing_newline: bool = False) -> Environment:
+    """Templates of mails or official documents: HTML autoescaped, a missing variable raises, ``zh_date``."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=FileSystemLoader(directory),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=keep_trailing_newline,
         auto_reload=False,
     )
     env.filters["zh_date"] = zh_date
     return env
 
 
-environment = _make_environment()
+environment = template_environment(TEMPLATES_DIR, keep_trailing_newline=True)
 
 
 def _values(context: dict[str, Any]) -> dict[str, Any]:

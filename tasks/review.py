@@ -68,6 +68,13 @@ def load_submission(session: Session, principal: Principal, submission_id: int) 
     return sub
 
 
+def _load_at(session: Session, principal: Principal, submission_id: int, version: int | None) -> tuple[Submission, int]:
+    """The submission (404 unless the caller may see it) and the version the caller decided on (422 when
+    missing, 409 when stale)."""
+    sub = load_submission(session, principal, submission_id)
+    return sub, require_version(sub, version, what=WHAT)
+
+
 def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, Obligation | None, Stage | None]:
     campaign = session.get(Campaign, sub.campaign_id)
     assert campaign is not None
@@ -297,8 +304,7 @@ def _insert_draft(session: Session, principal: Principal, now: dt.datetime, sub:
 
 def update_draft(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
                  version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = require_version(sub, version, what=WHAT)
+    sub, expected = _load_at(session, principal, submission_id, version)
     if not rules.may_submit(principal.actor, sub.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以修改")
     if sub.status not in rules.EDITABLE:
@@ -335,8 +341,7 @@ def add_attachment(session: Session, principal: Principal, now: dt.datetime, sub
 
 def submit_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                       version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = require_version(sub, version, what=WHAT)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.submit(_state(sub), principal.actor)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
@@ -363,8 +368,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
 
 def withdraw_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                         version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = require_version(sub, version, what=WHAT)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
     _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now},
@@ -376,8 +380,7 @@ def withdraw_submission(session: Session, principal: Principal, now: dt.datetime
 def decide(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, decision: str,
            comment: str | None, version: int | None) -> Submission:
     """approve | return | reject at the submission's current level."""
-    sub = load_submission(session, principal, submission_id)
-    expected = require_version(sub, version, what=WHAT)
+    sub, expected = _load_at(session, principal, submission_id, version)
     gate_key, spec = review_spec(session, sub)
     chain = _chain(spec)
     state = _state(sub)
@@ -530,8 +533,7 @@ def close_notice_periods(session: Session, now: dt.datetime) -> int:
 def veto_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, check: str,
                     comment: str | None, version: int | None) -> Submission:
     """One-vote veto (一票否决) of a gate application; bans new applications for the definition's period."""
-    sub = load_submission(session, principal, submission_id)
-    expected = require_version(sub, version, what=WHAT)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.veto(_state(sub), principal.actor, comment)
     definition, campaign, _, stage = _context(session, sub)
     if not sub.gate_key:
