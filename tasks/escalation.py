@@ -604,10 +604,6 @@ def load(session: Session, principal: Principal, escalation_id: int) -> Escalati
 WHAT = "督办事项"  # how a stale-version answer names an escalation
 
 
-def _check_version(esc: Escalation, version: int | None) -> int:
-    return require_version(esc, version, what=WHAT)
-
-
 def _save(session: Session, principal: Principal, now: dt.datetime, esc: Escalation, version: int,
           values: dict[str, Any], *, action: str, before: dict[str, Any], after: dict[str, Any]) -> None:
     """Write the county's action and its audit event if the step is still at ``version``."""
@@ -620,7 +616,7 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
     """约谈: schedule the interview of the township's main leader and record its outcome."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    expected = _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     definitions = get_definitions()
     campaign = session.get(Campaign, esc.campaign_id)
     ladder = definitions[campaign.definition_key].escalation.ladder if campaign else []
@@ -646,7 +642,7 @@ def confirm(session: Session, principal: Principal, now: dt.datetime, escalation
     """The county checked and found the problem real (经县委组织部检查核实): open an accountability case."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    expected = _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     if esc.status not in LIVE:
         raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能立案问责")
     if not note.strip():
@@ -664,7 +660,7 @@ def dismiss(session: Session, principal: Principal, now: dt.datetime, escalation
     """The county checked and found nothing to answer for (e.g. the township truly has no weak village)."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    expected = _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     if esc.status not in LIVE:
         raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能撤销")
     if not note.strip():
