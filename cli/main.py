@@ -102,7 +102,7 @@ def launch(
 ) -> None:
     """Launch a campaign for some or all townships; failures are reported per township."""
     from flows.launch import launch_for_townships
-    from tasks.launch import all_township_codes, check_year
+    from tasks.launch import LaunchStatus, all_township_codes, check_year
     from tasks.registry import get_definition
 
     if bool(township) == all_townships:
@@ -122,9 +122,9 @@ def launch(
                 progress=lambda n: progress.advance(bar, n),
             )
         )
-    created = [i for i in items if i["status"] == "created"]
-    exists = [i for i in items if i["status"] == "exists"]
-    failed = [i for i in items if i["status"] == "failed"]
+    created = [i for i in items if i["status"] == LaunchStatus.CREATED]
+    exists = [i for i in items if i["status"] == LaunchStatus.EXISTS]
+    failed = [i for i in items if i["status"] == LaunchStatus.FAILED]
     out.print(f"新启动 {len(created)} 个，已存在 {len(exists)} 个，失败 {len(failed)} 个")
     for item in failed:
         err.print(f"[red]{item['township']}[/red]：{item['detail']}", highlight=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from domain.errors import InvalidTransition, ValidationFailed
+from domain.vocabulary import CaseStatus
 
 DECISIONS = {
     "admonishment": "诫勉谈话",
@@ -26,7 +27,7 @@ RATING_EFFECTS = {
     "criticism": "not_excellent",
 }
 RATING_EFFECT_LABELS = {"not_excellent_or_good": "不得评定为优秀、良好等次", "not_excellent": "不得评定为优秀等次"}
-STATUS_LABELS = {"open": "待决定", "decided": "已决定", "closed": "已结案"}
+STATUS_LABELS = CaseStatus.labels()  # kept for the ledger and the API, which read it by this name
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class CaseState:
 
 def decide(state: CaseState, decision: str, note: str, rating_year: int, suspension_days: int | None = None) -> CaseState:
     """Record the decision on an open case."""
-    if state.status != "open":
-        raise InvalidTransition(f"问责案件当前状态为“{STATUS_LABELS.get(state.status, state.status)}”，不能再作决定")
+    if state.status != CaseStatus.OPEN:
+        raise InvalidTransition(f"问责案件当前状态为“{CaseStatus.label_of(state.status)}”，不能再作决定")
     if decision not in DECISIONS:
         raise ValidationFailed(f"decision 只能是 {'、'.join(DECISIONS)}",
                                errors=[{"field": "decision", "message": f"可选：{'、'.join(f'{k}（{v}）' for k, v in DECISIONS.items())}"}])
@@ -53,14 +54,14 @@ def decide(state: CaseState, decision: str, note: str, rating_year: int, suspens
     elif suspension_days is not None:
         raise ValidationFailed("只有歇职决定需要天数", errors=[{"field": "suspension_days", "message": "only for suspension"}])
     effect = RATING_EFFECTS.get(decision)
-    return replace(state, status="decided", decision=decision, rating_effect=effect,
+    return replace(state, status=CaseStatus.DECIDED, decision=decision, rating_effect=effect,
                    rating_year=rating_year if effect else None, suspension_days=suspension_days)
 
 
 def close(state: CaseState, note: str) -> CaseState:
     """Close a decided case once the decision has been carried out."""
-    if state.status != "decided":
+    if state.status != CaseStatus.DECIDED:
         raise InvalidTransition("只有已作出决定的问责案件可以结案")
     if not note.strip():
         raise ValidationFailed("请说明决定的执行情况", errors=[{"field": "note", "message": "required"}])
-    return replace(state, status="closed")
+    return replace(state, status=CaseStatus.CLOSED)

@@ -33,6 +33,18 @@ class Conflict(DubanError):
     title = "冲突"
 
 
+class StaleVersion(Conflict):
+    """The row changed since the client read it. Every such 409 has one shape: the field error
+    ``version: stale`` and ``current_version``, the version to refresh to."""
+
+    title = "版本已过期"
+
+    def __init__(self, what: str, current_version: int | None) -> None:
+        now = f"（当前版本号为 {current_version}）" if current_version is not None else ""
+        super().__init__(f"{what}已被他人修改或处理{now}，请刷新后重试",
+                         errors=[{"field": "version", "message": "stale"}], current_version=current_version)
+
+
 class PermissionDenied(DubanError):
     status = 403
     title = "无权操作"

@@ -70,23 +70,22 @@ class CampaignPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _initial_status(opens_on: dt.date, ends_on: dt.date, today: dt.date, not_yet: str) -> str:
-    """At launch: ``not_yet`` before the window opens, open inside it, waived when it ended before launch."""
-    if today < opens_on:
-        return not_yet
-    if today <= ends_on:
-        return "open"
-    return "waived"
-
-
-def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> str:
+def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> StageStatus:
     """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
-    return _initial_status(opens_on, closes_on, today, StageStatus.PENDING)
+    if today < opens_on:
+        return StageStatus.PENDING
+    if today <= closes_on:
+        return StageStatus.OPEN
+    return StageStatus.WAIVED
 
 
-def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> str:
+def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> ObligationStatus:
     """Initial status of an obligation at launch; one already past due at launch is waived."""
-    return _initial_status(opens_on, due_on, today, ObligationStatus.SCHEDULED)
+    if today < opens_on:
+        return ObligationStatus.SCHEDULED
+    if today <= due_on:
+        return ObligationStatus.OPEN
+    return ObligationStatus.WAIVED
 
 
 def _nominal_dates(
@@ -146,20 +145,15 @@ def _plan_stages(definition: Definition, year: int, today: dt.date) -> dict[str,
     for seq, stage_def in enumerate(definition.stages, start=1):
         opens_on, closes_on = stage_def.opens.resolve(year), stage_def.closes.resolve(year)
         stages[stage_def.key] = StagePlan(
-            key=stage_def.key,
-            name=stage_def.name,
-            seq=seq,
-            opens_on=opens_on,
-            closes_on=closes_on,
-            gate_key=stage_def.gate,
-            status=stage_status(opens_on, closes_on, today),
+            key=stage_def.key, name=stage_def.name, seq=seq, opens_on=opens_on, closes_on=closes_on,
+            gate_key=stage_def.gate, status=stage_status(opens_on, closes_on, today),
         )
     return stages
 
 
 def _opens_on(ob: Obligation, stage: StagePlan | None, start: dt.date, due_on: dt.date) -> dt.date:
-    """When the reporting window of one deadline opens: recurring reports a fixed number of days before (not
-    before the campaign's window); one-off items with their stage, or a fixed number of days before."""
+    """When a deadline's reporting window opens: ``opens_days_before`` it (a recurring report, or one outside
+    any stage), or with the stage it belongs to; never after the deadline."""
     if ob.recurring:
         opens_on = max(start, due_on - dt.timedelta(days=ob.opens_days_before))
     elif stage is not None and stage.opens_on <= due_on:
@@ -169,9 +163,9 @@ def _opens_on(ob: Obligation, stage: StagePlan | None, start: dt.date, due_on: d
     return min(opens_on, due_on)
 
 
-def _plan_rule(ob: Obligation, stages: dict[str, StagePlan], subjects: Sequence[OrgRef], year: int,
-               calendar: WorkCalendar, today: dt.date, years_touched: set[int]) -> Iterator[ObligationPlan]:
-    """Every deadline of one obligation rule, for each of its subjects (the township or its villages)."""
+def _plan_obligation(ob: Obligation, stages: dict[str, StagePlan], subjects: list[OrgRef], year: int,
+                     calendar: WorkCalendar, today: dt.date) -> Iterator[ObligationPlan]:
+    """Every deadline one obligation rule sets in the campaign year, for each of its subjects."""
     ordered = list(stages.values())
     if ob.during:
         window = [stages[k] for k in ob.during]
@@ -180,7 +174,6 @@ def _plan_rule(ob: Obligation, stages: dict[str, StagePlan], subjects: Sequence[
         start, end = ordered[0].opens_on, ordered[-1].closes_on
     for nominal, period in _nominal_dates(ob, start, end, year, stages):
         due_on = calendar.adjust(nominal, ob.policy)
-        years_touched.add(nominal.year)
         stage_key = ob.stage or getattr(ob.due, "stage", None)
         stage = stages[stage_key] if stage_key else next(
             (s for s in ordered if s.opens_on <= nominal <= s.closes_on), None)
@@ -188,17 +181,9 @@ def _plan_rule(ob: Obligation, stages: dict[str, StagePlan], subjects: Sequence[
         for subject in subjects:
             suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
             yield ObligationPlan(
-                key=f"{ob.key}:{suffix}{period}",
-                rule_key=ob.key,
-                kind=ob.kind,
-                title=ob.title,
-                stage_key=stage.key if stage else None,
-                subject_code=subject.code,
-                period=period,
-                opens_on=opens_on,
-                nominal_due_on=nominal,
-                due_on=due_on,
-                policy=ob.policy.value,
+                key=f"{ob.key}:{suffix}{period}", rule_key=ob.key, kind=ob.kind, title=ob.title,
+                stage_key=stage.key if stage else None, subject_code=subject.code, period=period, opens_on=opens_on,
+                nominal_due_on=nominal, due_on=due_on, policy=ob.policy.value,
                 status=obligation_status(opens_on, due_on, today),
             )
 
@@ -213,22 +198,15 @@ def plan_campaign(
 ) -> CampaignPlan:
     """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
     stages = _plan_stages(definition, year, today)
-    ordered = list(stages.values())
-    years_touched = {s.opens_on.year for s in ordered} | {s.closes_on.year for s in ordered}
     obligations = [plan for ob in definition.obligations
-                   for plan in _plan_rule(ob, stages, _subjects(ob, township, villages), year, calendar, today,
-                                          years_touched)]
+                   for plan in _plan_obligation(ob, stages, _subjects(ob, township, villages), year, calendar, today)]
     obligations.sort(key=lambda o: (o.due_on, o.key))
-    warnings = calendar.warnings(years_touched)
-    waived = sum(1 for o in obligations if o.status == "waived")
+    years_touched = {s.opens_on.year for s in stages.values()} | {s.closes_on.year for s in stages.values()}
+    warnings = calendar.warnings(years_touched | {o.nominal_due_on.year for o in obligations})
+    waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
     if waived:
         warnings.append(f"有{waived}项截止日期在启动前已过，已标记为“不适用”，不予催办。")
     return CampaignPlan(
-        definition_key=definition.key,
-        definition_version=definition.version,
-        township_code=township.code,
-        year=year,
-        stages=ordered,
-        obligations=obligations,
-        warnings=warnings,
+        definition_key=definition.key, definition_version=definition.version, township_code=township.code,
+        year=year, stages=list(stages.values()), obligations=obligations, warnings=warnings,
     )

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from domain.errors import InvalidTransition, ValidationFailed
+from domain.vocabulary import RectificationStatus
 
 
 @dataclass(frozen=True)
@@ -26,35 +27,35 @@ class RectificationState:
 
 
 def apply_for_acceptance(state: RectificationState) -> RectificationState:
-    if state.status != "rectifying":
+    if state.status != RectificationStatus.RECTIFYING:
         raise InvalidTransition("只有整顿中的村可以申请验收")
-    return replace(state, status="applied")
+    return replace(state, status=RectificationStatus.APPLIED)
 
 
 def inspect(state: RectificationState, passed: bool, today: dt.date, consolidation_days: int) -> RectificationState:
     """The county's acceptance inspection (验收): pass → consolidation; fail → back to rectifying."""
-    if state.status != "applied":
+    if state.status != RectificationStatus.APPLIED:
         raise InvalidTransition("只有已申请验收的村可以验收")
     if passed:
-        return replace(state, status="consolidating", accepted_on=today,
+        return replace(state, status=RectificationStatus.CONSOLIDATING, accepted_on=today,
                        consolidation_ends_on=today + dt.timedelta(days=consolidation_days))
-    return replace(state, status="rectifying", failed_acceptances=state.failed_acceptances + 1)
+    return replace(state, status=RectificationStatus.RECTIFYING, failed_acceptances=state.failed_acceptances + 1)
 
 
 def close_out(state: RectificationState, today: dt.date) -> RectificationState:
     """Close the case (销号) once consolidation has run its course."""
-    if state.status != "consolidating" or state.consolidation_ends_on is None:
+    if state.status != RectificationStatus.CONSOLIDATING or state.consolidation_ends_on is None:
         raise InvalidTransition("只有巩固提升期的村可以销号")
     if today <= state.consolidation_ends_on:
         raise InvalidTransition(f"巩固提升期到{state.consolidation_ends_on.isoformat()}结束，之后才能销号")
-    return replace(state, status="closed", closed_on=today)
+    return replace(state, status=RectificationStatus.CLOSED, closed_on=today)
 
 
 def relapse(state: RectificationState, reason: str) -> RectificationState:
     """A relapse (反复回潮) reopens a consolidating or closed village."""
-    if state.status not in ("consolidating", "closed"):
+    if state.status not in (RectificationStatus.CONSOLIDATING, RectificationStatus.CLOSED):
         raise InvalidTransition("只有巩固提升或已销号的村才会反复回潮")
     if not reason.strip():
         raise ValidationFailed("请说明反复回潮的情况", errors=[{"field": "comment", "message": "required"}])
-    return replace(state, status="rectifying", relapses=state.relapses + 1, accepted_on=None,
+    return replace(state, status=RectificationStatus.RECTIFYING, relapses=state.relapses + 1, accepted_on=None,
                    consolidation_ends_on=None, closed_on=None)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 
 from domain.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import text_problem
+from domain.vocabulary import SubmissionStatus
 
-EDITABLE = frozenset({"draft", "returned"})
+EDITABLE = frozenset({SubmissionStatus.DRAFT, SubmissionStatus.RETURNED})
 MAX_COMMENT = 4000
 
 
@@ -78,22 +79,22 @@ def submit(state: SubmissionState, actor: Actor) -> Outcome:
     """Send a draft (or a returned submission, as a new round) to the first review level."""
     _require_submitter(state, actor)
     if state.status not in EDITABLE:
-        raise InvalidTransition(f"当前状态为“{state.status}”，只有草稿或被退回的材料可以提交")
-    next_round = state.round + 1 if state.status == "returned" else state.round
-    return Outcome(replace(state, status="in_review", current_level=0, round=next_round, submitted_by=actor.id))
+        raise InvalidTransition(f"当前状态为“{SubmissionStatus.label_of(state.status)}”，只有草稿或被退回的材料可以提交")
+    next_round = state.round + 1 if state.status == SubmissionStatus.RETURNED else state.round
+    return Outcome(replace(state, status=SubmissionStatus.IN_REVIEW, current_level=0, round=next_round, submitted_by=actor.id))
 
 
 def withdraw(state: SubmissionState, actor: Actor) -> Outcome:
     """Take a submission back to draft before any level has approved it; the next submit is a new round."""
     _require_submitter(state, actor)
-    if state.status != "in_review" or state.current_level != 0:
+    if state.status != SubmissionStatus.IN_REVIEW or state.current_level != 0:
         raise InvalidTransition("只有尚未经任何一级审核通过的在审材料可以撤回")
-    return Outcome(replace(state, status="draft", round=state.round + 1))
+    return Outcome(replace(state, status=SubmissionStatus.DRAFT, round=state.round + 1))
 
 
 def _require_reviewer(state: SubmissionState, actor: Actor, chain: ReviewChain) -> ChainLevel:
-    if state.status != "in_review":
-        raise InvalidTransition(f"当前状态为“{state.status}”，不在审核中")
+    if state.status != SubmissionStatus.IN_REVIEW:
+        raise InvalidTransition(f"当前状态为“{SubmissionStatus.label_of(state.status)}”，不在审核中")
     level = chain.levels[state.current_level]
     if actor.id in {state.submitted_by, state.created_by}:
         raise PermissionDenied("不能审核自己起草或提交的材料")
@@ -119,7 +120,7 @@ def approve(state: SubmissionState, actor: Actor, chain: ReviewChain) -> Outcome
     _require_reviewer(state, actor, chain)
     if state.current_level + 1 < len(chain.levels):
         return Outcome(replace(state, current_level=state.current_level + 1))
-    return Outcome(replace(state, status="approved"), final=True)
+    return Outcome(replace(state, status=SubmissionStatus.APPROVED), final=True)
 
 
 def return_for_revision(state: SubmissionState, actor: Actor, chain: ReviewChain, comment: str | None) -> Outcome:
@@ -127,21 +128,21 @@ def return_for_revision(state: SubmissionState, actor: Actor, chain: ReviewChain
     _require_reviewer(state, actor, chain)
     _require_comment(comment, "退回修改")
     returns = state.returns + 1
-    return Outcome(replace(state, status="returned", returns=returns), returns_exceeded=returns > chain.max_returns)
+    return Outcome(replace(state, status=SubmissionStatus.RETURNED, returns=returns), returns_exceeded=returns > chain.max_returns)
 
 
 def reject(state: SubmissionState, actor: Actor, chain: ReviewChain, comment: str | None) -> Outcome:
     """Reject for good (comment required)."""
     _require_reviewer(state, actor, chain)
     _require_comment(comment, "不予通过")
-    return Outcome(replace(state, status="rejected"))
+    return Outcome(replace(state, status=SubmissionStatus.REJECTED))
 
 
 def veto(state: SubmissionState, actor: Actor, comment: str | None) -> Outcome:
     """One-vote veto (一票否决, 001): an administrator fails an application at any level."""
     if actor.role != "admin":
         raise PermissionDenied("只有县委组织部可以行使一票否决")
-    if state.status not in {"in_review", "approved"}:
+    if state.status not in {SubmissionStatus.IN_REVIEW, SubmissionStatus.APPROVED}:
         raise InvalidTransition("只有在审或公示中的申报可以一票否决")
     _require_comment(comment, "一票否决")
-    return Outcome(replace(state, status="rejected"))
+    return Outcome(replace(state, status=SubmissionStatus.REJECTED))

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.vocabulary import CampaignStatus, ObligationStatus, StageStatus
 from models.base import UTCDateTime
 
 
@@ -21,7 +22,7 @@ class Campaign(SQLModel, table=True):
     definition_version: int
     township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
     year: int = Field(index=True)
-    status: str = Field(default="active", max_length=16)
+    status: str = Field(default=CampaignStatus.ACTIVE, max_length=16)
     launched_at: dt.datetime = Field(sa_type=UTCDateTime)
     calendar_warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     version: int = Field(default=1)
@@ -41,7 +42,7 @@ class Stage(SQLModel, table=True):
     opens_on: dt.date
     closes_on: dt.date
     gate_key: str | None = Field(default=None, max_length=64)
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=StageStatus.PENDING, max_length=16)
     notice_ends_on: dt.date | None = Field(default=None, description="public-notice period (公示) end")
     passed_on: dt.date | None = None
     version: int = Field(default=1)
@@ -72,7 +73,7 @@ class Obligation(SQLModel, table=True):
     nominal_due_on: dt.date
     due_on: dt.date
     policy: str = Field(max_length=24)
-    status: str = Field(default="scheduled", max_length=16)
+    status: str = Field(default=ObligationStatus.SCHEDULED, max_length=16)
     met_on: dt.date | None = None
     escalation_level: int = Field(default=0)
     version: int = Field(default=1)

@@ -8,6 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.vocabulary import (
+    CaseStatus,
+    EscalationStatus,
+    OutboxStatus,
+    RectificationStatus,
+    SubmissionStatus,
+)
 from models.base import UTCDateTime
 
 
@@ -36,7 +43,7 @@ class Submission(SQLModel, table=True):
     title: str = Field(max_length=200)
     township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
     subject_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
-    status: str = Field(default="draft", max_length=16)
+    status: str = Field(default=SubmissionStatus.DRAFT, max_length=16)
     current_level: int = Field(default=0)
     round: int = Field(default=1)
     returns: int = Field(default=0)
@@ -133,7 +140,7 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str
     body_html: str
-    status: str = Field(default="pending", max_length=16, description="pending | sending | sent | dead")
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16, description="pending | sending | sent | dead")
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=1000)
     next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -200,7 +207,7 @@ class Escalation(SQLModel, table=True):
     level_name: str | None = Field(default=None, max_length=200)
     reason: str = Field(max_length=2000)
     evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = Field(default="open", max_length=16)
+    status: str = Field(default=EscalationStatus.OPEN, max_length=16)
     due_on: dt.date | None = Field(default=None, description="the deadline that was missed")
     new_due_on: dt.date | None = Field(default=None, description="the new deadline a supervision order (督办单) sets")
     document_id: int | None = Field(default=None)
@@ -254,7 +261,7 @@ class AccountabilityCase(SQLModel, table=True):
     target_persons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reason: str = Field(max_length=4000)
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="open", max_length=16, description="open | decided | closed")
+    status: str = Field(default=CaseStatus.OPEN, max_length=16, description="open | decided | closed")
     decision: str | None = Field(default=None, max_length=32)
     decision_note: str | None = Field(default=None, max_length=4000)
     suspension_days: int | None = None
@@ -296,7 +303,7 @@ class VillageRectification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
     village_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
-    status: str = Field(default="rectifying", max_length=16)
+    status: str = Field(default=RectificationStatus.RECTIFYING, max_length=16)
     failed_acceptances: int = Field(default=0)
     relapses: int = Field(default=0)
     accepted_on: dt.date | None = None

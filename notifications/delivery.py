@@ -40,6 +40,7 @@ from sqlmodel import Session
 
 from core.settings import get_settings
 from domain.errors import InvalidTransition, NotFound
+from domain.vocabulary import OutboxStatus
 from models.review import OfficialDocument, OutboxMessage
 from notifications.mailer import (
     DeliveryFailure,
@@ -52,7 +53,7 @@ from notifications.mailer import (
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("pending", "sending", "sent", "dead")
+STATUSES = tuple(status.value for status in OutboxStatus)  # the outbox API filters by these
 MAX_ATTEMPTS = 10
 BACKOFF = (
     dt.timedelta(seconds=30),
@@ -93,8 +94,8 @@ def _require_aware(now: dt.datetime) -> None:
 
 def _claimable(now: dt.datetime) -> Any:
     return or_(
-        and_(_c.status == "pending", or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= now)),
-        and_(_c.status == "sending", _c.lease_until < now),  # a crashed (or stalled) sender
+        and_(_c.status == OutboxStatus.PENDING, or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= now)),
+        and_(_c.status == OutboxStatus.SENDING, _c.lease_until < now),  # a crashed (or stalled) sender
     )
 
 
@@ -111,7 +112,7 @@ def _claim(conn: Connection, now: dt.datetime, lease_until: dt.datetime,
         if not ids:
             return [], 0
         rows = conn.execute(
-            update(_outbox).where(_c.id.in_(ids), condition).values(status="sending", lease_until=lease_until)
+            update(_outbox).where(_c.id.in_(ids), condition).values(status=OutboxStatus.SENDING, lease_until=lease_until)
             .returning(*_outbox.c)
         ).mappings().all()
     claimed = sorted((OutboxMessage(**dict(row)) for row in rows), key=lambda m: m.id or 0)
@@ -133,7 +134,7 @@ def _record(conn: Connection, outbox_id: int, lease_until: dt.datetime, values: 
     with conn.begin():
         result = conn.execute(
             update(_outbox)
-            .where(_c.id == outbox_id, _c.status == "sending", _c.lease_until == lease_until)
+            .where(_c.id == outbox_id, _c.status == OutboxStatus.SENDING, _c.lease_until == lease_until)
             .values(**values)
         )
         return bool(result.rowcount == 1)
@@ -146,8 +147,8 @@ def _release(conn: Connection, ids: list[int], lease_until: dt.datetime) -> int:
     with conn.begin():
         result = conn.execute(
             update(_outbox)
-            .where(_c.id.in_(ids), _c.status == "sending", _c.lease_until == lease_until)
-            .values(status="pending", lease_until=None)
+            .where(_c.id.in_(ids), _c.status == OutboxStatus.SENDING, _c.lease_until == lease_until)
+            .values(status=OutboxStatus.PENDING, lease_until=None)
         )
         return int(result.rowcount)
 
@@ -188,14 +189,14 @@ async def _send(mailer: Mailer, msg: OutboxMessage, message: EmailMessage, holde
 def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime) -> tuple[str, dict[str, Any]]:
     values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
     if outcome == "sent":
-        values.update(status="sent", sent_at=now, last_error=None)
+        values.update(status=OutboxStatus.SENT, sent_at=now, last_error=None)
     elif outcome == "retried" and attempts >= MAX_ATTEMPTS:
         outcome = "dead"
-        values.update(status="dead", last_error=_truncate(f"gave up after {attempts} attempts: {reason}"))
+        values.update(status=OutboxStatus.DEAD, last_error=_truncate(f"gave up after {attempts} attempts: {reason}"))
     elif outcome == "retried":
-        values.update(status="pending", next_attempt_at=now + backoff(attempts), last_error=_truncate(reason))
+        values.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(attempts), last_error=_truncate(reason))
     else:
-        values.update(status="dead", last_error=_truncate(reason))
+        values.update(status=OutboxStatus.DEAD, last_error=_truncate(reason))
     return outcome, values
 
 
@@ -318,9 +319,9 @@ def retry_dead(session: Session, outbox_id: int, now: dt.datetime) -> OutboxMess
     message = session.get(OutboxMessage, outbox_id)
     if message is None:
         raise NotFound(f"邮件 {outbox_id} 不存在")
-    if message.status != "dead":
-        raise InvalidTransition(f"邮件 {outbox_id} 的状态为 {message.status}，只有发送失败（dead）的邮件可以重发")
-    message.status = "pending"
+    if message.status != OutboxStatus.DEAD:
+        raise InvalidTransition(f"邮件 {outbox_id} 的状态为“{OutboxStatus.label_of(message.status)}”，只有发送失败（dead）的邮件可以重发")
+    message.status = OutboxStatus.PENDING
     message.next_attempt_at = now
     message.lease_until = None
     session.add(message)

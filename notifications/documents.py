@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from domain.definitions import DOCUMENT_KINDS
-from notifications.render import TEMPLATES_DIR, zh_date
+from domain.vocabulary import zh_date
+from notifications.render import TEMPLATES_DIR, template_environment
 
 CJK_FONT = "STSong-Light"
 
@@ -36,20 +35,7 @@ class RenderedDocument:
     pdf: bytes
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR / "documents"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    env.filters["zh_date"] = zh_date
-    return env
-
-
-environment = _environment()
+environment = template_environment(TEMPLATES_DIR / "documents")
 
 
 def document_number(prefix: str, year: int, number: int) -> str:

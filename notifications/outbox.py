@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.settings import get_settings
+from domain.vocabulary import OutboxStatus
 from models.accounts import User
 from models.review import OutboxMessage
 from notifications.render import render_mail, render_mails
@@ -95,7 +96,7 @@ def enqueue_mail(
         subject=mail.subject[:300],
         body_text=mail.text,
         body_html=mail.html,
-        status="pending",
+        status=OutboxStatus.PENDING,
         created_at=now,
     )
     session.add(message)
@@ -188,7 +189,7 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
             rows.append({
                 "key": request.key, "message_id": message_id_for(request.key), "to_addr": (request.to.email or "").strip(),
                 "to_user_id": request.to.id, "subject": mail.subject[:300], "body_text": mail.text,
-                "body_html": mail.html, "status": "pending", "attempts": 0, "created_at": now,
+                "body_html": mail.html, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now,
             })
     written = _insert_new(session, rows) if rows else {}
     result.update(written)

@@ -8,7 +8,6 @@ the text body is not. A variable missing from the context raises (``StrictUndefi
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined, select_autoescape
 from markupsafe import escape
 
-from core.clock import CHINA_TZ
 from core.settings import get_settings
+from domain import vocabulary
 from domain.triggers import ESCALATION_MAIL_TEMPLATES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -42,34 +41,30 @@ class RenderedMail:
     html: str
 
 
-def zh_date(value: dt.date | dt.datetime) -> str:
-    """``2027年3月20日``; an aware datetime is first taken to China time (deadlines are counted there)."""
+def zh_date(value: Any) -> str:
+    """:func:`domain.vocabulary.zh_date` as a template filter: a variable missing from the context still raises
+    (``StrictUndefined`` names it) instead of printing as empty."""
     if isinstance(value, Undefined):
-        return str(value)  # StrictUndefined raises UndefinedError naming the missing variable
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(CHINA_TZ)
-        value = value.date()
-    if not isinstance(value, dt.date):
-        raise TypeError(f"zh_date needs a date or datetime, not {type(value).__name__}")
-    return f"{value.year}年{value.month}月{value.day}日"
+        return str(value)
+    return vocabulary.zh_date(value)
 
 
-def _make_environment() -> Environment:
+def template_environment(directory: Path, *, keep_trailing_newline: bool = False) -> Environment:
+    """Templates of mails or official documents: HTML autoescaped, a missing variable raises, ``zh_date``."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=FileSystemLoader(directory),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=keep_trailing_newline,
         auto_reload=False,
     )
     env.filters["zh_date"] = zh_date
     return env
 
 
-environment = _make_environment()
+environment = template_environment(TEMPLATES_DIR, keep_trailing_newline=True)
 
 
 def _values(context: dict[str, Any]) -> dict[str, Any]:

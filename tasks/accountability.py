@@ -6,15 +6,17 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain import accountability as rules
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import NotFound
+from domain.vocabulary import CaseStatus
 from models import AccountabilityCase, OrgUnit
 from tasks.accounts import Principal
-from tasks.audit import append_event
+from tasks.locking import Audit, require_version, save_versioned
+
+WHAT = "问责案件"  # how a stale-version answer names a case
 
 
 def _state(case: AccountabilityCase) -> rules.CaseState:
@@ -29,18 +31,12 @@ def load(session: Session, principal: Principal, case_id: int) -> Accountability
     return case
 
 
-def _save(session: Session, case: AccountabilityCase, version: int | None, values: dict[str, Any]) -> None:
-    if version is None:
-        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
-    if version != case.version:
-        raise Conflict("问责案件已被他人修改，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    result = session.execute(update(AccountabilityCase).where(col(AccountabilityCase.id) == case.id,
-                                                              col(AccountabilityCase.version) == version)
-                             .values(**values, version=version + 1))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Conflict("问责案件已被他人修改，请刷新后重试")
-    session.expire(case)
+def _save(session: Session, principal: Principal, now: dt.datetime, case: AccountabilityCase, version: int | None,
+          values: dict[str, Any], *, action: str, before: rules.CaseState, after: dict[str, Any]) -> None:
+    """Write the decision and its audit event if the case is still at the ``version`` it was decided on."""
+    expected = require_version(case, version, what=WHAT)
+    save_versioned(session, case, expected, values, what=WHAT, audit=Audit(
+        principal, f"case.{action}", "accountability_case", case.township_id, asdict(before), after, now))
 
 
 def decide(session: Session, principal: Principal, now: dt.datetime, case_id: int, *, decision: str, note: str,
@@ -51,12 +47,9 @@ def decide(session: Session, principal: Principal, now: dt.datetime, case_id: in
     before = _state(case)
     year = rating_year or china_date(now).year
     new = rules.decide(before, decision, note, year, suspension_days)
-    _save(session, case, version, asdict(new) | {"decision_note": note.strip(), "decided_by": principal.user.id,
-                                                  "decided_at": now})
-    session.refresh(case)
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="case.decide",
-                 subject_type="accountability_case", subject_id=case.id or 0, township_id=case.township_id,
-                 before=asdict(before), after=asdict(new) | {"note": note.strip()}, now=now)
+    _save(session, principal, now, case, version,
+          asdict(new) | {"decision_note": note.strip(), "decided_by": principal.user.id, "decided_at": now},
+          action="decide", before=before, after=asdict(new) | {"note": note.strip()})
     return case
 
 
@@ -66,12 +59,9 @@ def close(session: Session, principal: Principal, now: dt.datetime, case_id: int
     principal.require_role("admin")
     before = _state(case)
     new = rules.close(before, note)
-    _save(session, case, version, {"status": new.status, "close_note": note.strip(), "closed_by": principal.user.id,
-                                   "closed_at": now})
-    session.refresh(case)
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="case.close",
-                 subject_type="accountability_case", subject_id=case.id or 0, township_id=case.township_id,
-                 before=asdict(before), after={"status": new.status, "note": note.strip()}, now=now)
+    _save(session, principal, now, case, version,
+          {"status": new.status, "close_note": note.strip(), "closed_by": principal.user.id, "closed_at": now},
+          action="close", before=before, after={"status": new.status, "note": note.strip()})
     return case
 
 
@@ -79,7 +69,7 @@ def rating_consequences(session: Session, principal: Principal, year: int) -> li
     """What year-end ratings must respect: per township, the decided cases that cap its rating."""
     stmt = (select(AccountabilityCase, OrgUnit).join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id)
             .where(AccountabilityCase.rating_year == year, col(AccountabilityCase.rating_effect).is_not(None),
-                   col(AccountabilityCase.status).in_(["decided", "closed"])))
+                   col(AccountabilityCase.status).in_([CaseStatus.DECIDED, CaseStatus.CLOSED])))
     if principal.townships is not None:
         stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
     by_township: dict[int, dict[str, Any]] = {}

@@ -28,6 +28,7 @@ from domain.calendar import WorkCalendar
 from domain.definitions import Definition, EscalationLevel
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from domain.triggers import TRIGGER_LABELS, TRIGGERS, escalation_key, escalation_mail_key
+from domain.vocabulary import EscalationStatus
 from models import (
     AccountabilityCase,
     Campaign,
@@ -45,13 +46,14 @@ from notifications.outbox import absolute_url, enqueue_mail
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
+from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definitions
 
 X = TypeVar("X")
 SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
-STATUS_LABELS = {"open": "督办中", "escalated": "已升级", "resolved": "已办结", "confirmed": "已立案问责", "dismissed": "核实后撤销"}
+STATUS_LABELS = EscalationStatus.labels()  # kept for the API, which reads it by this name
 
 
 # ---- recipients ----------------------------------------------------------------------------------
@@ -393,20 +395,14 @@ def load(session: Session, principal: Principal, escalation_id: int) -> Escalati
     return esc
 
 
-def _check_version(esc: Escalation, version: int | None) -> None:
-    if version is None:
-        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
-    if version != esc.version:
-        raise Conflict("督办事项已被他人处理，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+WHAT = "督办事项"  # how a stale-version answer names an escalation
 
 
-def _save(session: Session, esc: Escalation, version: int, values: dict[str, Any]) -> None:
-    result = session.execute(update(Escalation).where(col(Escalation.id) == esc.id, col(Escalation.version) == version)
-                             .values(**values, version=version + 1))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Conflict("督办事项已被他人处理，请刷新后重试")
-    session.expire(esc)
+def _save(session: Session, principal: Principal, now: dt.datetime, esc: Escalation, version: int,
+          values: dict[str, Any], *, action: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Write the county's action and its audit event if the step is still at ``version``."""
+    save_versioned(session, esc, version, values, what=WHAT, audit=Audit(
+        principal, f"escalation.{action}", "escalation", esc.township_id, before, after, now))
 
 
 def record_interview(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *,
@@ -414,7 +410,7 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
     """约谈: schedule the interview of the township's main leader and record its outcome."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     definitions = get_definitions()
     campaign = session.get(Campaign, esc.campaign_id)
     ladder = definitions[campaign.definition_key].escalation.ladder if campaign else []
@@ -431,10 +427,7 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
         raise ValidationFailed("约谈尚未进行，不能登记结果", errors=[{"field": "outcome", "message": "interview in the future"}])
     before = {"interview_on": esc.interview_on, "interview_place": esc.interview_place, "interview_outcome": esc.interview_outcome}
     values = {"interview_on": interview_on, "interview_place": place, "interview_outcome": outcome}
-    _save(session, esc, esc.version, values)
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.interview",
-                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
-                 before=before, after=values, now=now)
+    _save(session, principal, now, esc, expected, values, action="interview", before=before, after=values)
     return esc
 
 
@@ -443,19 +436,16 @@ def confirm(session: Session, principal: Principal, now: dt.datetime, escalation
     """The county checked and found the problem real (经县委组织部检查核实): open an accountability case."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     if esc.status not in LIVE:
-        raise Conflict(f"督办事项当前状态为“{STATUS_LABELS.get(esc.status, esc.status)}”，不能立案问责")
+        raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能立案问责")
     if not note.strip():
         raise ValidationFailed("请填写核实情况", errors=[{"field": "note", "message": "required"}])
     if session.exec(select(AccountabilityCase.id).where(AccountabilityCase.escalation_id == esc.id)).first() is not None:
         raise Conflict("该督办事项已立案问责")
-    previous = esc.status
-    _save(session, esc, esc.version, {"status": "confirmed", "decided_by": principal.user.id})
-    session.refresh(esc)
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.confirm",
-                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
-                 before={"status": previous}, after={"status": "confirmed", "note": note.strip()}, now=now)
+    _save(session, principal, now, esc, expected, {"status": EscalationStatus.CONFIRMED, "decided_by": principal.user.id},
+          action="confirm", before={"status": esc.status},
+          after={"status": EscalationStatus.CONFIRMED, "note": note.strip()})
     return open_case(session, esc, now, actor=principal, note=note.strip())
 
 
@@ -464,16 +454,14 @@ def dismiss(session: Session, principal: Principal, now: dt.datetime, escalation
     """The county checked and found nothing to answer for (e.g. the township truly has no weak village)."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
-    _check_version(esc, version)
+    expected = require_version(esc, version, what=WHAT)
     if esc.status not in LIVE:
-        raise Conflict(f"督办事项当前状态为“{STATUS_LABELS.get(esc.status, esc.status)}”，不能撤销")
+        raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能撤销")
     if not note.strip():
         raise ValidationFailed("请说明撤销理由", errors=[{"field": "note", "message": "required"}])
-    previous = esc.status
-    _save(session, esc, esc.version, {"status": "dismissed", "decided_by": principal.user.id,
-                                      "resolution": f"经核实撤销：{note.strip()}"[:2000], "resolved_at": now})
-    session.refresh(esc)
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="escalation.dismiss",
-                 subject_type="escalation", subject_id=esc.id or 0, township_id=esc.township_id,
-                 before={"status": previous}, after={"status": "dismissed", "note": note.strip()}, now=now)
+    _save(session, principal, now, esc, expected,
+          {"status": EscalationStatus.DISMISSED, "decided_by": principal.user.id,
+           "resolution": f"经核实撤销：{note.strip()}"[:2000], "resolved_at": now},
+          action="dismiss", before={"status": esc.status},
+          after={"status": EscalationStatus.DISMISSED, "note": note.strip()})
     return esc

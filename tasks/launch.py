@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import insert
@@ -21,22 +22,30 @@ from domain.calendar import WorkCalendar
 from domain.definitions import Definition
 from domain.errors import Conflict, DubanError, ValidationFailed
 from domain.planning import CampaignPlan, OrgRef, plan_campaign
+from domain.vocabulary import ObligationStatus
 from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definition
 
 
+class LaunchStatus(StrEnum):
+    """What a launch did for one township: an answer to its caller, not a status stored on a row."""
+
+    CREATED = "created"
+    REPLAYED = "replayed"  # the same Idempotency-Key again: the campaign it created the first time
+    EXISTS = "exists"  # launched before; ``detail`` says when
+    FAILED = "failed"  # in a batch only: this township failed (``detail`` says why), the others went on
+
+
 @dataclass(frozen=True)
 class LaunchOutcome:
-    """``status``: created, replayed (same Idempotency-Key) or exists (launched before; ``detail`` says so)."""
-
     campaign_id: int
-    status: str
+    status: LaunchStatus
     detail: str | None = None
 
     @property
     def created(self) -> bool:
-        return self.status == "created"
+        return self.status == LaunchStatus.CREATED
 
 
 @dataclass
@@ -145,7 +154,7 @@ def write_campaign(
         conn.execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
     if idempotency:
         session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
-    if any(o.status == "open" for o in plan.obligations):
+    if any(o.status == ObligationStatus.OPEN for o in plan.obligations):
         from tasks.tick import open_obligations
 
         open_obligations(session, now, campaign_id=campaign_id)  # drafts and requests for windows already open
@@ -176,7 +185,7 @@ def _replay(session: Session, idempotency: tuple[str, str] | None) -> LaunchOutc
             "这个 Idempotency-Key 已用于另一个不同的启动请求；请为新请求使用新的 Idempotency-Key",
             errors=[{"field": "Idempotency-Key", "message": "reused with a different request body"}],
         )
-    return LaunchOutcome(record.campaign_id, "replayed")
+    return LaunchOutcome(record.campaign_id, LaunchStatus.REPLAYED)
 
 
 def _duplicate(campaign: Campaign, ctx: LaunchContext, township_code: str) -> Conflict:
@@ -222,7 +231,7 @@ def launch_in_session(
         if existing is None:
             raise
         raise _duplicate(existing, ctx, township_code) from None
-    return LaunchOutcome(campaign_id, "created")
+    return LaunchOutcome(campaign_id, LaunchStatus.CREATED)
 
 
 def launch_one(
@@ -242,7 +251,7 @@ def launch_one(
             # Launched before: the desired state holds, so the step succeeds and says so.
             if exc.extra.get("campaign_id") is None:
                 raise
-            return LaunchOutcome(int(exc.extra["campaign_id"]), "exists", exc.detail)
+            return LaunchOutcome(int(exc.extra["campaign_id"]), LaunchStatus.EXISTS, exc.detail)
 
 
 def launch_many(
@@ -263,22 +272,22 @@ def launch_many(
         } if ids else {}
         for code in township_codes:
             if code in existing:
-                items.append({"township": code, "status": "exists", "campaign_id": existing[code].id,
+                items.append({"township": code, "status": LaunchStatus.EXISTS, "campaign_id": existing[code].id,
                               "detail": _duplicate(existing[code], ctx, code).detail})
                 continue
             try:
                 plan = plan_for(ctx, code, year, today)
                 with session.begin_nested():
                     campaign_id = write_campaign(session, ctx, plan, now)
-                items.append({"township": code, "status": "created", "campaign_id": campaign_id})
+                items.append({"township": code, "status": LaunchStatus.CREATED, "campaign_id": campaign_id})
             except DubanError as exc:
-                items.append({"township": code, "status": "failed", "detail": exc.detail})
+                items.append({"township": code, "status": LaunchStatus.FAILED, "detail": exc.detail})
             except IntegrityError:
                 found = _existing_campaign(session, ctx, code, year)
                 if found is None:
-                    items.append({"township": code, "status": "failed", "detail": "数据库唯一约束冲突，请重试"})
+                    items.append({"township": code, "status": LaunchStatus.FAILED, "detail": "数据库唯一约束冲突，请重试"})
                 else:
-                    items.append({"township": code, "status": "exists", "campaign_id": found.id,
+                    items.append({"township": code, "status": LaunchStatus.EXISTS, "campaign_id": found.id,
                                   "detail": _duplicate(found, ctx, code).detail})
         session.commit()
     return items

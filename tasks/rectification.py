@@ -6,17 +6,18 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from core.clock import china_date
 from domain import rectification as rules
-from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import NotFound, PermissionDenied, ValidationFailed
 from models import Campaign, VillageRectification
 from tasks import triggers
 from tasks.accounts import Principal
-from tasks.audit import append_event, jsonable
+from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
+
+WHAT = "整顿村记录"  # how a stale-version answer names a rectification
 
 
 def _state(row: VillageRectification) -> rules.RectificationState:
@@ -38,10 +39,7 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
                version: int | None, comment: str | None = None) -> VillageRectification:
     """apply (the township) | accept | fail | close | relapse (the county)."""
     row, campaign = load(session, principal, rectification_id)
-    if version is None:
-        raise ValidationFailed("请提供当前版本号 version", errors=[{"field": "version", "message": "required"}])
-    if version != row.version:
-        raise Conflict("记录已被他人修改，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
+    expected = require_version(row, version, what=WHAT)
     today = china_date(now)
     actor = principal.user
     state = _state(row)
@@ -62,19 +60,9 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
         else:
             raise ValidationFailed("action 只能是 apply、accept、fail、close 或 relapse", errors=[{"field": "action", "message": "unknown"}])
     values: dict[str, Any] = asdict(new)
-    result = session.execute(
-        update(VillageRectification)
-        .where(col(VillageRectification.id) == row.id, col(VillageRectification.version) == version)
-        .values(**values, version=version + 1, note=(comment or "").strip() or row.note)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Conflict("记录已被他人修改，请刷新后重试")
-    append_event(session, actor_id=actor.id, actor=actor.username, action=f"rectification.{action}",
-                 subject_type="rectification", subject_id=row.id or 0, township_id=campaign.township_id,
-                 before=jsonable(asdict(state)), after=jsonable(values | {"comment": (comment or "").strip() or None}), now=now)
-    session.expire(row)
-    session.refresh(row)
+    save_versioned(session, row, expected, values | {"note": (comment or "").strip() or row.note}, what=WHAT,
+                   audit=Audit(principal, f"rectification.{action}", "rectification", campaign.township_id,
+                               asdict(state), values | {"comment": (comment or "").strip() or None}, now))
     if action == "apply":
         triggers.measures_overdue.resolve(session, now, row.id or 0)
     elif action == "relapse":

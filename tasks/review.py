@@ -15,6 +15,7 @@ from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
+from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus
 from models import (
     Attachment,
     Campaign,
@@ -33,9 +34,11 @@ from tasks import triggers
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
+from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
+WHAT = "材料"  # how a stale-version answer names a submission
 
 
 def _chain(spec: ReviewSpec) -> rules.ReviewChain:
@@ -62,6 +65,13 @@ def load_submission(session: Session, principal: Principal, submission_id: int) 
     if sub is None or not principal.can_see(sub.township_id):
         raise NotFound(f"没有编号为 {submission_id} 的材料")
     return sub
+
+
+def _load_at(session: Session, principal: Principal, submission_id: int, version: int | None) -> tuple[Submission, int]:
+    """The submission (404 unless the caller may see it) and the version the caller decided on (422 when
+    missing, 409 when stale)."""
+    sub = load_submission(session, principal, submission_id)
+    return sub, require_version(sub, version, what=WHAT)
 
 
 def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, Obligation | None, Stage | None]:
@@ -104,13 +114,23 @@ def _event(session: Session, principal: Principal, action: str, subject_type: st
                  before=jsonable(before), after=jsonable(after), now=now)
 
 
-def _audit(session: Session, principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None,
-           now: dt.datetime, extra: dict[str, Any] | None = None) -> None:
-    _event(session, principal, action, "submission", sub.id or 0, sub.township_id, before,
-           _snapshot(sub) | (extra or {}), now)
+def _audit(principal: Principal, action: str, sub: Submission, before: dict[str, Any] | None, now: dt.datetime,
+           extra: dict[str, Any] | None = None, *, with_data: bool = False) -> Audit:
+    """The audit event of ``submission.<action>``: the snapshot before, and the snapshot once saved (with the
+    saved data when ``with_data``) plus ``extra``."""
+
+    def after() -> dict[str, Any]:
+        return _snapshot(sub) | ({"data": sub.data} if with_data else {}) | (extra or {})
+
+    return Audit(principal, f"submission.{action}", "submission", sub.township_id, before, after, now)
 
 
-def _move_obligation(session: Session, sub: Submission, from_statuses: list[str], to: str) -> None:
+def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any], audit: Audit) -> None:
+    """Write ``changes`` and their audit event only if nobody changed the submission since ``expected_version``."""
+    save_versioned(session, sub, expected_version, changes, what=WHAT, audit=audit)
+
+
+def _move_obligation(session: Session, sub: Submission, from_statuses: list[ObligationStatus], to: ObligationStatus) -> None:
     """The submission's deadline follows it (submitted ⇄ open), from the given statuses only."""
     if sub.obligation_id:
         session.execute(update(Obligation).where(col(Obligation.id) == sub.obligation_id,
@@ -126,7 +146,7 @@ def _allow_revision(session: Session, principal: Principal, sub: Submission, now
     missed because a reviewer returned it late. Work first sent late keeps its deadline and its escalation.
     ``nominal_due_on`` keeps the original date."""
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    if obligation is None or obligation.status != "open" or sub.first_submitted_at is None:
+    if obligation is None or obligation.status != ObligationStatus.OPEN or sub.first_submitted_at is None:
         return
     if china_date(sub.first_submitted_at) > obligation.due_on:
         return
@@ -145,28 +165,6 @@ def _submitter(session: Session, sub: Submission) -> list[User]:
     """Who answers for the submission: its last submitter, or whoever started it."""
     user = session.get(User, sub.submitted_by or sub.created_by) if (sub.submitted_by or sub.created_by) else None
     return [user] if user else []
-
-
-def _save(session: Session, sub: Submission, expected_version: int, changes: dict[str, Any]) -> None:
-    """Write ``changes`` only if nobody changed the submission since ``expected_version`` was read."""
-    result = session.execute(
-        update(Submission)
-        .where(col(Submission.id) == sub.id, col(Submission.version) == expected_version)
-        .values(**changes, version=expected_version + 1)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Conflict("这份材料已被他人修改或处理，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    session.expire(sub)
-    session.refresh(sub)
-
-
-def _check_version(sub: Submission, version: int | None) -> int:
-    if version is None:
-        raise ValidationFailed("请提供材料的当前版本号 version（用于防止重复或冲突的操作）", errors=[{"field": "version", "message": "required"}])
-    if version != sub.version:
-        raise Conflict(f"版本号已过期：当前为 {sub.version}，请刷新后重试", errors=[{"field": "version", "message": "stale"}])
-    return version
 
 
 # ---- notifications ---------------------------------------------------------------------------------
@@ -215,10 +213,33 @@ def _notify(session: Session, users: list[User], template: str, key: str, contex
 
 
 def create_submission(
-    session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, subject: str | None,
-    data: dict[str, Any], submit: bool = False,
+    session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, data: dict[str, Any],
+    subject: str | None = None, submit: bool = False,
 ) -> Submission:
-    """Start the answer to an obligation (a draft; ``submit=True`` sends it at once)."""
+    """Start the answer to an obligation (a draft; ``submit=True`` sends it at once). ``subject`` is the code
+    of the village it is about (omitted: the obligation's own subject). The draft the system opened with the
+    reporting window is taken over; any other answer already there is a 409 naming it."""
+    obligation, campaign, definition, _ = _obligation_to_answer(session, principal, obligation_id)
+    subject_id = _subject_id(session, campaign, obligation, subject)
+    gate_key = _draft_gate(session, definition, obligation)
+    if gate_key:
+        _refuse_if_vetoed(session, definition, campaign, gate_key)
+    slot = f"obligation:{obligation.id}:{subject_id}"
+    sub = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
+    if sub is not None:
+        _refuse_unless_opened_draft(sub)
+        sub = save_draft(session, principal, now, sub, data, sub.version, claim=True)
+    else:
+        sub = new_draft(session, principal, now, campaign=campaign, obligation=obligation, subject_id=subject_id,
+                        data=data)
+    if submit:
+        submit_submission(session, principal, now, sub.id or 0, sub.version)
+    return sub
+
+
+def _obligation_to_answer(session: Session, principal: Principal,
+                          obligation_id: int) -> tuple[Obligation, Campaign, Definition, str]:
+    """The obligation with its campaign, definition and form, if the caller's township owes material for it."""
     obligation = session.get(Obligation, obligation_id)
     campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
     if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
@@ -226,29 +247,10 @@ def create_submission(
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)
-    _answer_form(definition, obligation)
-    if obligation.status in ("waived",):
+    form = _answer_form(definition, obligation)
+    if obligation.status == ObligationStatus.WAIVED:
         raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
-    subject_id = obligation.subject_id
-    if subject:
-        villages = _township_villages(session, campaign.township_id)
-        if subject not in villages:
-            raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
-        subject_id = villages[subject]
-    _check_veto(session, definition, campaign, _draft_gate(session, definition, obligation))
-    slot = f"obligation:{obligation.id}:{subject_id}"
-    existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
-    if existing is not None and not (existing.status == "draft" and existing.created_by is None):
-        raise Conflict(f"这一事项已经有一份材料（编号 {existing.id}），请在原材料上修改",
-                       errors=[{"field": "obligation_id", "message": "exists"}], submission_id=existing.id)
-    if existing is not None:
-        # The draft the system opened with the reporting window: the township takes it over.
-        sub = save_draft(session, principal, now, existing, data, existing.version, claim=True)
-    else:
-        sub = new_draft(session, principal, now, campaign=campaign, obligation=obligation, subject_id=subject_id, data=data)
-    if submit:
-        submit_submission(session, principal, now, sub.id or 0, sub.version)
-    return sub
+    return obligation, campaign, definition, form
 
 
 def _answer_form(definition: Definition, obligation: Obligation) -> str:
@@ -267,10 +269,18 @@ def _draft_gate(session: Session, definition: Definition, obligation: Obligation
     return gate_key
 
 
-def _check_veto(session: Session, definition: Definition, campaign: Campaign, gate_key: str | None) -> None:
+def _subject_id(session: Session, campaign: Campaign, obligation: Obligation, subject: str | None) -> int:
+    """The unit the material is about: the village named by ``subject``, or the obligation's own subject."""
+    if not subject:
+        return obligation.subject_id
+    villages = _township_villages(session, campaign.township_id)
+    if subject not in villages:
+        raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
+    return villages[subject]
+
+
+def _refuse_if_vetoed(session: Session, definition: Definition, campaign: Campaign, gate_key: str) -> None:
     """A one-vote veto bars the township from this gate's applications (not from its other work)."""
-    if not gate_key:
-        return
     banned = session.exec(
         select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
             Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
@@ -278,7 +288,17 @@ def _check_veto(session: Session, definition: Definition, campaign: Campaign, ga
         )
     ).first()
     if banned is not None:
-        raise PermissionDenied(f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”")
+        raise PermissionDenied(
+            f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
+        )
+
+
+def _refuse_unless_opened_draft(sub: Submission) -> None:
+    """Only the draft the system opened with the reporting window may be taken over; any other answer already
+    in the slot is a conflict naming it."""
+    if sub.status != SubmissionStatus.DRAFT or sub.created_by is not None:
+        raise Conflict(f"这一事项已经有一份材料（编号 {sub.id}），请在原材料上修改",
+                       errors=[{"field": "obligation_id", "message": "exists"}], submission_id=sub.id)
 
 
 def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campaign: Campaign, obligation: Obligation,
@@ -303,7 +323,8 @@ def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campa
         session.rollback()
         raise Conflict("这一事项已经有一份材料（刚刚由他人创建），请刷新后在原材料上修改",
                        errors=[{"field": "obligation_id", "message": "exists"}]) from None
-    _audit(session, principal, "submission.create", sub, None, now, {"data": sub.data} | (note or {}))
+    _event(session, principal, "submission.create", "submission", sub.id or 0, sub.township_id, None,
+           _snapshot(sub) | {"data": sub.data} | (note or {}), now)
     return sub
 
 
@@ -319,15 +340,13 @@ def save_draft(session: Session, principal: Principal, now: dt.datetime, sub: Su
     changes: dict[str, Any] = {"data": cleaned, "updated_at": now}
     if claim and sub.created_by is None:
         changes["created_by"] = principal.user.id
-    _save(session, sub, version, changes)
-    _audit(session, principal, "submission.update", sub, before, now, {"data": sub.data} | (note or {}))
+    _save(session, sub, version, changes, _audit(principal, "update", sub, before, now, note, with_data=True))
     return sub
 
 
 def update_draft(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
                  version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    sub, expected = _load_at(session, principal, submission_id, version)
     if not rules.may_submit(principal.actor, sub.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以修改")
     return save_draft(session, principal, now, sub, data, expected)
@@ -358,8 +377,7 @@ def add_attachment(session: Session, principal: Principal, now: dt.datetime, sub
 
 def submit_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                       version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.submit(_state(sub), principal.actor)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
@@ -369,13 +387,13 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
         "status": new.status, "current_level": new.current_level, "round": new.round, "data": data,
         "submitted_by": new.submitted_by, "submitted_at": now, "updated_at": now,
         "first_submitted_at": sub.first_submitted_at or now,
-    })
+    }, _audit(principal, "submit", sub, before, now))
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
-    _move_obligation(session, sub, ["scheduled", "open", "missed"], "submitted")
+    _move_obligation(session, sub, [ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.MISSED],
+                     ObligationStatus.SUBMITTED)
     if sub.obligation_id:
         # A submission stops the climb and records how late it came.
         triggers.overdue.resolve(session, now, sub.obligation_id)
-    _audit(session, principal, "submission.submit", sub, before, now)
     definition, campaign, _, _ = _context(session, sub)
     triggers.fire(session, triggers.Submitted(principal, campaign, definition, now, submission=sub))
     level = _chain(spec).levels[0]
@@ -386,21 +404,19 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
 
 def withdraw_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                         version: int | None) -> Submission:
-    sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.withdraw(_state(sub), principal.actor)
     before = _snapshot(sub)
-    _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now})
-    _move_obligation(session, sub, ["submitted"], "open")
-    _audit(session, principal, "submission.withdraw", sub, before, now)
+    _save(session, sub, expected, {"status": outcome.state.status, "round": outcome.state.round, "updated_at": now},
+          _audit(principal, "withdraw", sub, before, now))
+    _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
     return sub
 
 
 def decide(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, decision: str,
            comment: str | None, version: int | None) -> Submission:
     """approve | return | reject at the submission's current level."""
-    sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    sub, expected = _load_at(session, principal, submission_id, version)
     gate_key, spec = review_spec(session, sub)
     chain = _chain(spec)
     state = _state(sub)
@@ -416,13 +432,13 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
     before = _snapshot(sub)
     new = outcome.state
     changes: dict[str, Any] = {"status": new.status, "current_level": new.current_level, "returns": new.returns, "updated_at": now}
-    if new.status in ("approved", "rejected"):
+    if new.status in (SubmissionStatus.APPROVED, SubmissionStatus.REJECTED):
         changes["decided_at"] = now
-    _save(session, sub, expected, changes)
+    _save(session, sub, expected, changes,
+          _audit(principal, decision, sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
                        reviewer_id=principal.user.id or 0, decision=decision, comment=(comment or "").strip() or None,
                        created_at=now))
-    _audit(session, principal, f"submission.{decision}", sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name})
     submitter = _submitter(session, sub)
     ctx = _mail_context(
         session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=china_date(now),
@@ -437,7 +453,7 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _notify(session, submitter, "submission_approved", key, ctx, now)
         _on_final_approval(session, principal, sub, gate_key, now)
     elif decision == "return":
-        _move_obligation(session, sub, ["submitted"], "open")
+        _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
         _allow_revision(session, principal, sub, now)
         _notify(session, submitter, "submission_returned", key, ctx, now)
         definition, campaign, _, _ = _context(session, sub)
@@ -453,8 +469,8 @@ def _all_approved(session: Session, *where: Any, every_listed_village: bool = Tr
     such as 一村一策 plans — every village on the campaign's approved list has one. Material owed by one
     village (``every_listed_village=False``) needs only that village's."""
     rows = list(session.exec(select(Submission).where(*where)))
-    live = [s for s in rows if s.status != "withdrawn"]
-    if not live or not all(s.status == "approved" for s in live):
+    live = [s for s in rows if s.status != SubmissionStatus.WITHDRAWN]
+    if not live or not all(s.status == SubmissionStatus.APPROVED for s in live):
         return False
     per_village = [s for s in live if s.subject_id != s.township_id]
     if per_village and every_listed_village:
@@ -471,7 +487,7 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
     if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id,
                                                 every_listed_village=obligation.subject_id == campaign.township_id):
         on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
-        obligation.status = "met" if on_time else "late"
+        obligation.status = ObligationStatus.MET if on_time else ObligationStatus.LATE
         obligation.met_on = today
         obligation.version += 1
         session.add(obligation)
@@ -485,14 +501,14 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
         notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
         before = {"status": stage.status}
         if notice:
-            stage.status, stage.notice_ends_on = "in_notice", today + dt.timedelta(days=notice)
+            stage.status, stage.notice_ends_on = StageStatus.IN_NOTICE, today + dt.timedelta(days=notice)
         else:
-            stage.status, stage.passed_on = "passed", today
+            stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1
         session.add(stage)
         _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
                {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
-        if stage.status == "passed":
+        if stage.status == StageStatus.PASSED:
             _notify_stage_passed(session, stage, campaign, now)
 
 
@@ -512,16 +528,16 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
 def close_notice_periods(session: Session, now: dt.datetime) -> int:
     """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent."""
     today = china_date(now)
-    stages = list(session.exec(select(Stage).where(Stage.status == "in_notice", col(Stage.notice_ends_on) <= today)))
+    stages = list(session.exec(select(Stage).where(Stage.status == StageStatus.IN_NOTICE, col(Stage.notice_ends_on) <= today)))
     for stage in stages:
-        stage.status, stage.passed_on = "passed", today
+        stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1
         session.add(stage)
         campaign = session.get(Campaign, stage.campaign_id)
         assert campaign is not None
         append_event(session, actor_id=None, actor="system", action="stage.passed", subject_type="stage",
-                     subject_id=stage.id or 0, township_id=campaign.township_id, before={"status": "in_notice"},
-                     after={"status": "passed", "passed_on": today.isoformat()}, now=now)
+                     subject_id=stage.id or 0, township_id=campaign.township_id, before={"status": StageStatus.IN_NOTICE},
+                     after={"status": StageStatus.PASSED, "passed_on": today.isoformat()}, now=now)
         _notify_stage_passed(session, stage, campaign, now)
     return len(stages)
 
@@ -529,8 +545,7 @@ def close_notice_periods(session: Session, now: dt.datetime) -> int:
 def veto_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, check: str,
                     comment: str | None, version: int | None) -> Submission:
     """One-vote veto (一票否决) of a gate application; bans new applications for the definition's period."""
-    sub = load_submission(session, principal, submission_id)
-    expected = _check_version(sub, version)
+    sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.veto(_state(sub), principal.actor, comment)
     definition, campaign, _, stage = _context(session, sub)
     if not sub.gate_key:
@@ -540,23 +555,23 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
     if check not in names:
         raise ValidationFailed(f"“{gate.name}”没有审查项 {check}；可选：{', '.join(names)}", errors=[{"field": "check", "message": "unknown"}])
     before = _snapshot(sub)
-    _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now})
+    _save(session, sub, expected, {"status": outcome.state.status, "decided_at": now, "updated_at": now},
+          _audit(principal, "veto", sub, before, now, {"check": check, "comment": (comment or "").strip()}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
                        reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
     session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
                      reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
                      created_by=principal.user.id or 0, created_at=now))
-    if stage is not None and stage.status in ("in_notice", "passed"):
-        stage.status, stage.notice_ends_on, stage.passed_on = "vetoed", None, None
+    if stage is not None and stage.status in (StageStatus.IN_NOTICE, StageStatus.PASSED):
+        stage.status, stage.notice_ends_on, stage.passed_on = StageStatus.VETOED, None, None
         stage.version += 1
         session.add(stage)
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    if obligation is not None and obligation.status in ("met", "late", "submitted"):
-        obligation.status = "open" if obligation.due_on >= china_date(now) else "missed"
+    if obligation is not None and obligation.status in (ObligationStatus.MET, ObligationStatus.LATE, ObligationStatus.SUBMITTED):
+        obligation.status = ObligationStatus.OPEN if obligation.due_on >= china_date(now) else ObligationStatus.MISSED
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
-    _audit(session, principal, "submission.veto", sub, before, now, {"check": check, "comment": (comment or "").strip()})
     submitter = _submitter(session, sub)
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
             _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)
@@ -574,4 +589,4 @@ def _open_rectifications(session: Session, sub: Submission, definition: Definiti
         exists = session.exec(select(VillageRectification.id).where(
             VillageRectification.campaign_id == sub.campaign_id, VillageRectification.village_id == villages[code])).first()
         if exists is None:
-            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status="rectifying"))
+            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status=RectificationStatus.RECTIFYING))

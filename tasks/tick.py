@@ -26,6 +26,7 @@ from core.db import session_scope
 from core.settings import get_settings
 from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
+from domain.vocabulary import CampaignStatus, ObligationStatus, StageStatus
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
 from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
 from tasks import triggers
@@ -37,6 +38,7 @@ HORIZON_DAYS = 120  # no definition reminds earlier than this before a deadline
 _INSERT_CHUNK = 500  # reminder_log rows per INSERT
 
 _reminder_log = ReminderLog.__table__  # type: ignore[attr-defined]
+BEFORE_CLOSE = (StageStatus.PENDING, StageStatus.OPEN)  # what a stage is until its window closes
 
 
 def local(now: dt.datetime) -> dt.datetime:
@@ -46,18 +48,18 @@ def local(now: dt.datetime) -> dt.datetime:
 def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
     """pending → open when the window opens; a window that closes without its gate passed → overdue."""
     opened = session.execute(
-        update(Stage).where(col(Stage.status) == "pending", col(Stage.opens_on) <= today)
-        .values(status="open", version=Stage.version + 1)
+        update(Stage).where(col(Stage.status) == StageStatus.PENDING, col(Stage.opens_on) <= today)
+        .values(status=StageStatus.OPEN, version=Stage.version + 1)
     ).rowcount  # type: ignore[attr-defined]
     overdue = session.execute(
-        update(Stage).where(col(Stage.status).in_(["pending", "open"]), col(Stage.closes_on) < today,
+        update(Stage).where(col(Stage.status).in_(BEFORE_CLOSE), col(Stage.closes_on) < today,
                             col(Stage.gate_key).is_not(None))
-        .values(status="overdue", version=Stage.version + 1)
+        .values(status=StageStatus.OVERDUE, version=Stage.version + 1)
     ).rowcount  # type: ignore[attr-defined]
     closed = session.execute(
-        update(Stage).where(col(Stage.status).in_(["pending", "open"]), col(Stage.closes_on) < today,
+        update(Stage).where(col(Stage.status).in_(BEFORE_CLOSE), col(Stage.closes_on) < today,
                             col(Stage.gate_key).is_(None))
-        .values(status="closed", version=Stage.version + 1)
+        .values(status=StageStatus.CLOSED, version=Stage.version + 1)
     ).rowcount  # type: ignore[attr-defined]
     return {"stages_opened": opened, "stages_overdue": overdue, "stages_closed": closed}
 
@@ -65,8 +67,8 @@ def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
 def mark_missed(session: Session, today: dt.date) -> int:
     """Deadlines that passed with nothing submitted become missed (escalation takes over)."""
     return int(session.execute(
-        update(Obligation).where(col(Obligation.status).in_(["scheduled", "open"]), col(Obligation.due_on) < today)
-        .values(status="missed", version=Obligation.version + 1)
+        update(Obligation).where(col(Obligation.status).in_([ObligationStatus.SCHEDULED, ObligationStatus.OPEN]), col(Obligation.due_on) < today)
+        .values(status=ObligationStatus.MISSED, version=Obligation.version + 1)
     ).rowcount)  # type: ignore[attr-defined]
 
 
@@ -98,12 +100,12 @@ def _missing(definition: Definition, rule_key: str, draft: dict[str, Any] | None
     return [f.label for f in form.fields if f.required and draft.get(f.key) in (None, "", [])] or ["尚未提交"]
 
 
-def _candidates(session: Session, statuses: list[str], where: list[Any]) -> list[_Candidate]:
+def _candidates(session: Session, statuses: list[ObligationStatus], where: list[Any]) -> list[_Candidate]:
     rows = session.exec(
         select(Obligation, Campaign, OrgUnit)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
         .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(col(Obligation.status).in_(statuses), col(Campaign.status) == "active", *where)
+        .where(col(Obligation.status).in_(statuses), col(Campaign.status) == CampaignStatus.ACTIVE, *where)
     ).all()
     towns = {t.id: t for t in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
     return [_Candidate(o, c, s, towns[c.township_id]) for o, c, s in rows]
@@ -146,7 +148,7 @@ def _open_deadlines(session: Session, first: dt.date, last: dt.date) -> list[_Du
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
         .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
         .join(township, col(Campaign.township_id) == township.id)
-        .where(col(Obligation.status) == "open", col(Campaign.status) == "active",
+        .where(col(Obligation.status) == ObligationStatus.OPEN, col(Campaign.status) == CampaignStatus.ACTIVE,
                col(Obligation.due_on) >= first, col(Obligation.due_on) <= last)
     )
     return [_Due(*row) for row in rows]
@@ -176,10 +178,10 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     today = china_date(now)
     definitions = get_definitions()
     where = [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today]
-    statuses = ["scheduled"]
+    statuses = [ObligationStatus.SCHEDULED]
     if campaign_id is not None:
         where.append(col(Obligation.campaign_id) == campaign_id)
-        statuses = ["scheduled", "open"]
+        statuses = [ObligationStatus.SCHEDULED, ObligationStatus.OPEN]
     candidates = _candidates(session, statuses, where)
     if not candidates:
         return 0
@@ -205,7 +207,7 @@ def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition
     ob = c.obligation
     definition = definitions[c.campaign.definition_key]
     rule = definition.obligation(ob.rule_key)
-    ob.status = "open"
+    ob.status = ObligationStatus.OPEN
     ob.version += 1
     session.add(ob)
     if rule.form and ob.id not in drafts:
@@ -300,7 +302,7 @@ def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> i
         by_user[row.user_id].append(row)
     # The obligations still open, looked up once for every waiting reminder.
     ids = list({row.obligation_id for row in waiting})
-    still_open = {c.obligation.id: c for c in _candidates(session, ["open"], [col(Obligation.id).in_(ids)])} if ids else {}
+    still_open = {c.obligation.id: c for c in _candidates(session, [ObligationStatus.OPEN], [col(Obligation.id).in_(ids)])} if ids else {}
     made = 0
     for user_id, rows in by_user.items():
         user = session.get(User, user_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from api.routes.campaigns import campaign_public
 from api.types import DbId
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
+from domain.vocabulary import status_label, zh_date
 from models import Campaign, OrgUnit
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
@@ -28,21 +28,8 @@ from tasks.registry import get_definitions
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.undefined = StrictUndefined
 
-STATUS_LABELS = {
-    "pending": "未开始", "open": "进行中", "in_review": "审核中", "passed": "已通过", "overdue": "已逾期",
-    "waived": "不适用", "scheduled": "未开放", "submitted": "已提交", "met": "已完成", "late": "逾期完成",
-    "missed": "未完成", "active": "进行中", "completed": "已完成", "cancelled": "已撤销",
-    "in_notice": "公示中", "draft": "草稿", "returned": "已退回", "approved": "已通过", "rejected": "不予通过",
-    "withdrawn": "已撤回",
-}
-
-
-def zh_date(value: dt.date | dt.datetime) -> str:
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
 templates.env.filters["zh_date"] = zh_date
-templates.env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
+templates.env.filters["status_label"] = status_label  # {{ s.status | status_label('stage') }}
 
 FLASH_COOKIE = "duban_flash"
 PAGE_SIZE = 50

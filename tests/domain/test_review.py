@@ -8,6 +8,7 @@ import pytest
 
 from domain import review as rules
 from domain.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from domain.vocabulary import SubmissionStatus
 
 QX01, QX02 = 101, 102  # township ids
 TOWNSHIP = rules.ChainLevel(level="township", name="乡（镇）党委审核", role="reviewer")
@@ -67,7 +68,7 @@ def test_a_withdrawn_draft_resubmits_as_a_new_round() -> None:
 def test_submit_is_refused_unless_draft_or_returned(status: str) -> None:
     with pytest.raises(InvalidTransition) as exc:
         rules.submit(draft(status=status), LIAISON)
-    assert status in exc.value.detail
+    assert f"当前状态为“{SubmissionStatus.label_of(status)}”" in exc.value.detail
     assert exc.value.status == 409
 
 
@@ -145,7 +146,7 @@ def test_decisions_need_a_submission_in_review(status: str, decide: str) -> None
             rules.return_for_revision(state, SECRETARY, CHAIN, "请修改")
         else:
             rules.reject(state, SECRETARY, CHAIN, "不予通过")
-    assert status in exc.value.detail
+    assert f"当前状态为“{SubmissionStatus.label_of(status)}”" in exc.value.detail
 
 
 @pytest.mark.parametrize("actor", [OTHER_SECRETARY, COUNTY_REVIEWER, ADMIN, LIAISON_2, OBSERVER])
