@@ -431,16 +431,25 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
     return esc
 
 
-def confirm(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,
-            version: int | None) -> AccountabilityCase:
-    """The county checked and found the problem real (经县委组织部检查核实): open an accountability case."""
+def _county_decision(session: Session, principal: Principal, escalation_id: int, version: int | None, note: str,
+                     *, refused: str, note_required: str) -> tuple[Escalation, int]:
+    """What confirming and dismissing both check first: scope (404), the county's role, the version, a live
+    escalation (``refused`` names the action in the 409) and a written note."""
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
     expected = require_version(esc, version, what=WHAT)
     if esc.status not in LIVE:
-        raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能立案问责")
+        raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，{refused}")
     if not note.strip():
-        raise ValidationFailed("请填写核实情况", errors=[{"field": "note", "message": "required"}])
+        raise ValidationFailed(note_required, errors=[{"field": "note", "message": "required"}])
+    return esc, expected
+
+
+def confirm(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,
+            version: int | None) -> AccountabilityCase:
+    """The county checked and found the problem real (经县委组织部检查核实): open an accountability case."""
+    esc, expected = _county_decision(session, principal, escalation_id, version, note,
+                                     refused="不能立案问责", note_required="请填写核实情况")
     if session.exec(select(AccountabilityCase.id).where(AccountabilityCase.escalation_id == esc.id)).first() is not None:
         raise Conflict("该督办事项已立案问责")
     _save(session, principal, now, esc, expected, {"status": EscalationStatus.CONFIRMED, "decided_by": principal.user.id},
@@ -452,13 +461,8 @@ def confirm(session: Session, principal: Principal, now: dt.datetime, escalation
 def dismiss(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,
             version: int | None) -> Escalation:
     """The county checked and found nothing to answer for (e.g. the township truly has no weak village)."""
-    esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
-    _county(principal)
-    expected = require_version(esc, version, what=WHAT)
-    if esc.status not in LIVE:
-        raise Conflict(f"督办事项当前状态为“{EscalationStatus.label_of(esc.status)}”，不能撤销")
-    if not note.strip():
-        raise ValidationFailed("请说明撤销理由", errors=[{"field": "note", "message": "required"}])
+    esc, expected = _county_decision(session, principal, escalation_id, version, note,
+                                     refused="不能撤销", note_required="请说明撤销理由")
     _save(session, principal, now, esc, expected,
           {"status": EscalationStatus.DISMISSED, "decided_by": principal.user.id,
            "resolution": f"经核实撤销：{note.strip()}"[:2000], "resolved_at": now},
