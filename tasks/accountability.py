@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain import accountability as rules
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import Conflict, ValidationFailed
 from models import AccountabilityCase, OrgUnit
 from tasks.accounts import Principal
 from tasks.audit import append_event
+from tasks.scope import scoped, visible
 
 
 def _state(case: AccountabilityCase) -> rules.CaseState:
@@ -23,10 +24,9 @@ def _state(case: AccountabilityCase) -> rules.CaseState:
 
 
 def load(session: Session, principal: Principal, case_id: int) -> AccountabilityCase:
+    """The case if the caller may see its township; 404 otherwise (never 403)."""
     case = session.get(AccountabilityCase, case_id)
-    if case is None or not principal.can_see(case.township_id):
-        raise NotFound(f"没有编号为 {case_id} 的问责案件")
-    return case
+    return visible(principal, case, case.township_id if case else None, f"没有编号为 {case_id} 的问责案件")
 
 
 def _save(session: Session, case: AccountabilityCase, version: int | None, values: dict[str, Any]) -> None:
@@ -80,8 +80,7 @@ def rating_consequences(session: Session, principal: Principal, year: int) -> li
     stmt = (select(AccountabilityCase, OrgUnit).join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id)
             .where(AccountabilityCase.rating_year == year, col(AccountabilityCase.rating_effect).is_not(None),
                    col(AccountabilityCase.status).in_(["decided", "closed"])))
-    if principal.townships is not None:
-        stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
+    stmt = scoped(stmt, principal, AccountabilityCase.township_id)
     by_township: dict[int, dict[str, Any]] = {}
     for case, township in session.exec(stmt.order_by(col(OrgUnit.code), col(AccountabilityCase.id))):
         entry = by_township.setdefault(township.id or 0, {

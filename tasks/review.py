@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from core.clock import china_date
 from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
 from models import (
     Attachment,
@@ -35,6 +35,7 @@ from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definition
+from tasks.scope import visible, visible_campaign
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
 
@@ -60,9 +61,15 @@ def _snapshot(sub: Submission) -> dict[str, Any]:
 def load_submission(session: Session, principal: Principal, submission_id: int) -> Submission:
     """The submission if it exists and the caller may see it; 404 otherwise (never 403)."""
     sub = session.get(Submission, submission_id)
-    if sub is None or not principal.can_see(sub.township_id):
-        raise NotFound(f"没有编号为 {submission_id} 的材料")
-    return sub
+    return visible(principal, sub, sub.township_id if sub else None, f"没有编号为 {submission_id} 的材料")
+
+
+def load_obligation(session: Session, principal: Principal, obligation_id: int) -> tuple[Obligation, Campaign]:
+    """The obligation and its campaign if the caller may see its township; 404 otherwise (never 403)."""
+    obligation = session.get(Obligation, obligation_id)
+    campaign = visible_campaign(session, principal, obligation, f"没有编号为 {obligation_id} 的截止事项")
+    assert obligation is not None  # its campaign was found
+    return obligation, campaign
 
 
 def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, Obligation | None, Stage | None]:
@@ -211,10 +218,7 @@ def create_submission(
     data: dict[str, Any], submit: bool = False,
 ) -> Submission:
     """Start the answer to an obligation (a draft; ``submit=True`` sends it at once)."""
-    obligation = session.get(Obligation, obligation_id)
-    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
-    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
+    obligation, campaign = load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)

@@ -8,12 +8,13 @@ answers exactly like a missing one (404, never 403), so ids do not reveal what e
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, true
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from domain.errors import NotFound
+from models import Campaign
 from tasks.accounts import Principal
 
 S = TypeVar("S")
@@ -40,3 +41,14 @@ def visible(principal: Principal, obj: T | None, township_id: int | None, missin
     if obj is None or not principal.can_see(township_id):
         raise NotFound(missing)
     return obj
+
+
+class _OfCampaign(Protocol):
+    campaign_id: int
+
+
+def visible_campaign(session: Session, principal: Principal, row: _OfCampaign | None, missing: str) -> Campaign:
+    """The campaign of ``row`` (an obligation, a rectified village …) if ``row`` exists and the caller may see
+    the campaign's township; otherwise ``NotFound(missing)``, as ``visible``."""
+    campaign = session.get(Campaign, row.campaign_id) if row is not None else None
+    return visible(principal, campaign, campaign.township_id if campaign else None, missing)

@@ -20,22 +20,13 @@ from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, 
 from api.types import DbId
 from domain import review as rules
 from domain.definitions import FieldType, Form
-from domain.errors import DubanError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import DubanError, InvalidTransition, PermissionDenied, ValidationFailed
 from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission
 from tasks import review as service
 from tasks.accounts import Principal
 from tasks.registry import get_definition
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
-
-
-def _obligation_in_scope(session: Session, principal: Principal, obligation_id: int) -> tuple[Obligation, Campaign]:
-    """The obligation if the caller may see its township; otherwise the same 404 as a missing one."""
-    obligation = session.get(Obligation, obligation_id)
-    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
-    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
-    return obligation, campaign
 
 
 def _villages(session: Session, township_id: int) -> list[OrgUnit]:
@@ -109,7 +100,7 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
     """The empty form answering an obligation (or the existing material's edit form)."""
     if principal is None:
         return login_redirect(request)
-    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)
+    obligation, campaign = service.load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     existing = session.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
@@ -129,7 +120,7 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
     """Save the first draft (or submit it at once) through ``tasks.review.create_submission``."""
     if principal is None:
         return login_redirect(request)
-    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)  # 404 before anything else
+    obligation, campaign = service.load_obligation(session, principal, obligation_id)  # 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     definition = get_definition(campaign.definition_key)
