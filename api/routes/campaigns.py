@@ -8,8 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api.auth import CurrentPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from domain.errors import Conflict, NotFound, ValidationFailed

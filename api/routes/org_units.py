@@ -9,8 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from api.auth import CurrentPrincipal
-from api.deps import SessionDep
+from api.deps import CurrentPrincipal, SessionDep
 from api.routes.problems import READ
 from api.types import CleanStr, DbOffset
 from domain.errors import NotFound

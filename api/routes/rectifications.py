@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from api.auth import CurrentPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId
 from models import Campaign, OrgUnit, VillageRectification

@@ -9,8 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from api.auth import CurrentPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, UPLOAD, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from core.clock import local_today

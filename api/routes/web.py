@@ -14,8 +14,8 @@ from jinja2 import StrictUndefined
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.auth import SESSION_COOKIE, OptionalPrincipal, csrf_matches
-from api.deps import ClockDep, SessionDep
+from api.auth import SESSION_COOKIE, csrf_matches
+from api.deps import ClockDep, OptionalPrincipal, PageAdmin, PagePrincipal, SessionDep
 from api.routes.campaigns import campaign_public
 from api.types import DbId
 from core.settings import get_settings
@@ -124,18 +124,10 @@ def paginate(items: list[Any], page: int, size: int = PAGE_SIZE) -> dict[str, An
     return {"rows": items[(page - 1) * size: page * size], "page": page, "pages": pages, "total": len(items)}
 
 
-def login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-
-
 def check_csrf(request: Request, sent: str) -> None:
     expected = getattr(request.state, "csrf_token", "")
     if not csrf_matches(sent, expected):
         raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
-
-
-_login_redirect = login_redirect
-_check_csrf = check_csrf
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -186,9 +178,7 @@ def logout(
 
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
-def index(request: Request, session: SessionDep, principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return _login_redirect(request)
+def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HTMLResponse:
     counts = dict(
         session.exec(select(OrgUnit.kind, func.count()).group_by(OrgUnit.kind)).all()  # type: ignore[arg-type]
     )
@@ -211,10 +201,8 @@ def index(request: Request, session: SessionDep, principal: OptionalPrincipal) -
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, response_model=None)
 def campaign_page(
-    campaign_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal
-) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return _login_redirect(request)
+    campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
+) -> HTMLResponse:
     return _render(request, "campaign.html", {"user": principal.user, "c": campaign_public(session, campaign_id, principal)})
 
 
@@ -225,13 +213,10 @@ def _decoded_header(value: str | None) -> str:
 
 
 @router.get("/admin/mail", response_class=HTMLResponse, response_model=None)
-def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) -> HTMLResponse | RedirectResponse:
+def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLResponse:
     """The local SMTP sink's captured mail, so a newcomer sees the reminders arrive (admins only)."""
     import mailbox
 
-    if principal is None:
-        return _login_redirect(request)
-    principal.require_role("admin")
     folder = get_settings().var_dir / "mail"
     messages = []
     if (folder / "cur").exists():
@@ -258,13 +243,11 @@ def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) 
 
 
 @router.get("/todos", response_class=HTMLResponse, response_model=None)
-def todos_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-               page: int = 1) -> HTMLResponse | RedirectResponse:
+def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+               page: int = 1) -> HTMLResponse:
     """The township's to-do list, soonest deadline first, with what is still missing; reviewers see their queue."""
     from api.routes.submissions import review_queue, todos
 
-    if principal is None:
-        return login_redirect(request)
     items: list[dict[str, Any]] = []
     queue: list[dict[str, Any]] = []
     if principal.user.role == "submitter":
@@ -309,7 +292,7 @@ def _add_missing(session: SessionDep, items: list[dict[str, Any]]) -> None:
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
 def submission_page(submission_id: DbId, request: Request, session: SessionDep,
-                    principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+                    principal: PagePrincipal) -> HTMLResponse:
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
     from api.routes.submissions import submission_public
@@ -318,8 +301,6 @@ def submission_page(submission_id: DbId, request: Request, session: SessionDep,
     from tasks.audit import events_for
     from tasks.registry import get_definition
 
-    if principal is None:
-        return login_redirect(request)
     sub = service.load_submission(session, principal, submission_id)
     detail = submission_public(session, principal, sub)
     campaign = session.get(Campaign, sub.campaign_id)
@@ -351,14 +332,12 @@ def _changes_since_return(rounds: list[dict[str, Any]]) -> list[dict[str, Any]] 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)
 def submission_decide(
-    submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    submission_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> RedirectResponse:
     from tasks import review as service
 
-    if principal is None:
-        return login_redirect(request)
     service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
     check_csrf(request, csrf_token)
     try:

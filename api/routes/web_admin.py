@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
 import flows.launch as launch_flows
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.deps import ClockDep, PageAdmin, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
 from core.clock import local_today
 from domain.errors import DubanError, NotFound
 from models import CalendarYear, OrgUnit, User, UserScope
@@ -24,13 +23,6 @@ from tasks.registry import get_definition, get_definitions
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 MAX_UPLOAD = 1024 * 1024
-
-
-def _admin(request: Request, principal: Principal | None) -> Principal | None:
-    """The administrator, None when nobody is signed in (→ login); any other role gets 403."""
-    if principal is not None:
-        principal.require_role("admin")
-    return principal
 
 
 def _townships(session: Session) -> list[OrgUnit]:
@@ -52,10 +44,8 @@ def _launch_page(request: Request, session: Session, principal: Principal, clock
 
 
 @router.get("/admin/launch", response_class=HTMLResponse, response_model=None)
-def launch_form(request: Request, session: SessionDep, principal: OptionalPrincipal,
-                clock: ClockDep) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def launch_form(request: Request, session: SessionDep, principal: PageAdmin,
+                clock: ClockDep) -> HTMLResponse:
     return _launch_page(request, session, principal, clock)
 
 
@@ -81,13 +71,11 @@ def _checked_launch(session: Session, definition: str, year: str, townships: lis
 
 @router.post("/admin/launch/preview", response_class=HTMLResponse, response_model=None)
 def launch_preview(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> HTMLResponse:
     """The stages and deadlines the launch would create, planned by the same code the launch uses."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     codes = list(dict.fromkeys(townships or []))
     number, errors = _checked_launch(session, definition, year, codes)
@@ -110,13 +98,11 @@ def launch_preview(
 
 @router.post("/admin/launch", response_model=None)
 async def launch_confirm(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
     """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     codes = list(dict.fromkeys(townships or []))
     number, errors = _checked_launch(session, definition, year, codes)
@@ -143,10 +129,8 @@ async def launch_confirm(
 
 
 @router.get("/admin/org-units", response_class=HTMLResponse, response_model=None)
-def org_units_page(request: Request, session: SessionDep, principal: OptionalPrincipal, page: int = 1,
-                   kind: str = "") -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, page: int = 1,
+                   kind: str = "") -> HTMLResponse:
     stmt = select(OrgUnit).order_by(col(OrgUnit.code))
     if kind in ("county", "township", "village"):
         stmt = stmt.where(OrgUnit.kind == kind)
@@ -174,19 +158,15 @@ def _users_page(request: Request, session: Session, principal: Principal, page: 
 
 
 @router.get("/admin/users", response_class=HTMLResponse, response_model=None)
-def users_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
-               page: int = 1) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def users_page(request: Request, session: SessionDep, principal: PageAdmin,
+               page: int = 1) -> HTMLResponse:
     return _users_page(request, session, principal, page)
 
 
 @router.post("/admin/users", response_model=None)
-async def add_user(request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def add_user(request: Request, session: SessionDep, principal: PageAdmin,
                    clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Add an account through ``tasks.accounts.create_user`` (the same rules as ``duban users add``)."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     keys = ("username", "display_name", "role", "level", "unit", "email", "password")
@@ -213,12 +193,10 @@ async def add_user(request: Request, session: SessionDep, principal: OptionalPri
 
 
 @router.get("/admin/calendars", response_class=HTMLResponse, response_model=None)
-def calendars_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
-                   year: int | None = None) -> HTMLResponse | RedirectResponse:
+def calendars_page(request: Request, session: SessionDep, principal: PageAdmin,
+                   year: int | None = None) -> HTMLResponse:
     import datetime as dt
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     rows = list(session.exec(select(CalendarYear).order_by(col(CalendarYear.year))))
     shown = next((r for r in rows if r.year == year), None) if year else (rows[-1] if rows else None)
     if year and shown is None:
@@ -232,15 +210,13 @@ def calendars_page(request: Request, session: SessionDep, principal: OptionalPri
 
 @router.post("/admin/calendars", response_model=None)
 async def load_calendar_year(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> RedirectResponse:
     """Load a year's official arrangement (YAML: year, holidays, makeup_workdays), then move that year's
     open deadlines onto it — ``tasks.calendar``, as ``duban calendar load`` does."""
     from tasks.calendar import parse_arrangement, reapply_year, save_arrangement
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     content = await file.read(MAX_UPLOAD + 1)
     try:
@@ -266,9 +242,7 @@ async def load_calendar_year(
 
 
 @router.get("/admin/definitions", response_class=HTMLResponse, response_model=None)
-def definitions_page(request: Request, principal: OptionalPrincipal, key: str | None = None) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def definitions_page(request: Request, principal: PageAdmin, key: str | None = None) -> HTMLResponse:
     definitions = get_definitions()
     shown = get_definition(key) if key else None  # unknown key: 404
     return _render(request, "definitions.html", {
@@ -278,14 +252,12 @@ def definitions_page(request: Request, principal: OptionalPrincipal, key: str | 
 
 @router.post("/admin/definitions/validate", response_class=HTMLResponse, response_model=None)
 async def validate_definition(
-    request: Request, principal: OptionalPrincipal,
+    request: Request, principal: PageAdmin,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> HTMLResponse:
     """Check an uploaded definition YAML with the loader's own validation; nothing is stored."""
     from domain.definitions import parse_definition
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     name = file.filename or "上传文件"
     content = await file.read(MAX_UPLOAD + 1)

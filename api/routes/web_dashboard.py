@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, func, select
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, login_redirect
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, _render
 from api.types import CleanStr
 from core.clock import local_today
 from domain.errors import PermissionDenied
@@ -71,11 +70,9 @@ def _bars(rows: Sequence[tuple[str, float, str]], width: int = 560, unit: str = 
 
 
 @router.get("/dashboard", response_class=HTMLResponse, response_model=None)
-def dashboard(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def dashboard(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
               definition: CleanStr = "", year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-              pick: CleanStr = "") -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+              pick: CleanStr = "") -> HTMLResponse:
     if not may_see_dashboard(principal):
         raise PermissionDenied("督办看板只对县委组织部、县级审核人和县领导开放")
     today = local_today(clock)

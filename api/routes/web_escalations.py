@@ -9,10 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, PagePrincipal, SessionDep
 from api.routes import escalations as api
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
 from api.types import CleanStr, DbId
 from domain import accountability as case_rules
 from domain.errors import DubanError, ValidationFailed
@@ -34,10 +33,8 @@ def _error(exc: DubanError) -> str:
 
 
 @router.get("/escalations", response_class=HTMLResponse, response_model=None)
-def escalations_page(request: Request, session: SessionDep, principal: OptionalPrincipal, status: str = "live",
-                     township: CleanStr | None = None, page: int = 1) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+def escalations_page(request: Request, session: SessionDep, principal: PagePrincipal, status: str = "live",
+                     township: CleanStr | None = None, page: int = 1) -> HTMLResponse:
     status = status if status in STATUS_FILTERS or status == "all" else "live"
     stmt = api.query_escalations(session, principal, status=None if status == "all" else status,
                                  township=township or None)
@@ -63,20 +60,16 @@ def _escalation_page(request: Request, session: Session, principal: Principal, e
 
 @router.get("/escalations/{escalation_id}", response_class=HTMLResponse, response_model=None)
 def escalation_page(escalation_id: DbId, request: Request, session: SessionDep,
-                    principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+                    principal: PagePrincipal) -> HTMLResponse:
     return _escalation_page(request, session, principal, escalation_id)
 
 
 @router.post("/escalations/{escalation_id}/interview", response_model=None)
-def escalation_interview(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_interview(escalation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                          clock: ClockDep, csrf_token: Annotated[str, Form()] = "",
                          interview_on: Annotated[str, Form()] = "", place: Annotated[str, Form()] = "",
                          outcome: Annotated[str, Form()] = "",
                          version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     service.load(session, principal, escalation_id)  # outside scope: 404 before anything else
     check_csrf(request, csrf_token)
     try:
@@ -94,12 +87,10 @@ def escalation_interview(escalation_id: DbId, request: Request, session: Session
 
 
 @router.post("/escalations/{escalation_id}/check", response_model=None)
-def escalation_check(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_check(escalation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                      clock: ClockDep, csrf_token: Annotated[str, Form()] = "", outcome: Annotated[str, Form()] = "",
                      note: Annotated[str, Form()] = "", version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
     """The county's check: confirm (open a case) or dismiss."""
-    if principal is None:
-        return login_redirect(request)
     service.load(session, principal, escalation_id)
     check_csrf(request, csrf_token)
     try:
@@ -128,19 +119,15 @@ def _case_page(request: Request, session: Session, principal: Principal, case_id
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, response_model=None)
 def case_page(case_id: DbId, request: Request, session: SessionDep,
-              principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+              principal: PagePrincipal) -> HTMLResponse:
     return _case_page(request, session, principal, case_id)
 
 
 @router.post("/cases/{case_id}/decision", response_model=None)
-def case_decision(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_decision(case_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                   csrf_token: Annotated[str, Form()] = "", decision: Annotated[str, Form()] = "",
                   note: Annotated[str, Form()] = "", suspension_days: Annotated[str, Form()] = "",
                   version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     cases.load(session, principal, case_id)
     check_csrf(request, csrf_token)
     try:
@@ -158,11 +145,9 @@ def case_decision(case_id: DbId, request: Request, session: SessionDep, principa
 
 
 @router.post("/cases/{case_id}/close", response_model=None)
-def case_close(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_close(case_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     cases.load(session, principal, case_id)
     check_csrf(request, csrf_token)
     try:

@@ -14,9 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
 from api.types import DbId
 from domain import review as rules
 from domain.definitions import FieldType, Form
@@ -96,10 +95,8 @@ def _render_form(request: Request, session: Session, principal: Principal, *, fo
 
 @router.get("/obligations/{obligation_id}/form", response_class=HTMLResponse, response_model=None)
 def new_submission_form(obligation_id: DbId, request: Request, session: SessionDep,
-                        principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+                        principal: PagePrincipal) -> HTMLResponse | RedirectResponse:
     """The empty form answering an obligation (or the existing material's edit form)."""
-    if principal is None:
-        return login_redirect(request)
     obligation, campaign = service.load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
@@ -115,11 +112,9 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
 
 
 @router.post("/obligations/{obligation_id}/form", response_model=None)
-async def create_submission(obligation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def create_submission(obligation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                             clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the first draft (or submit it at once) through ``tasks.review.create_submission``."""
-    if principal is None:
-        return login_redirect(request)
     obligation, campaign = service.load_obligation(session, principal, obligation_id)  # 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
@@ -152,9 +147,7 @@ def _editable(session: Session, principal: Principal, submission_id: int) -> Sub
 
 @router.get("/submissions/{submission_id}/edit", response_class=HTMLResponse, response_model=None)
 def edit_submission_form(submission_id: DbId, request: Request, session: SessionDep,
-                         principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+                         principal: PagePrincipal) -> HTMLResponse | RedirectResponse:
     sub = _editable(session, principal, submission_id)
     if sub.status not in rules.EDITABLE:
         return flash_redirect(f"/submissions/{sub.id}", "这份材料已提交，当前状态不能修改", "error")
@@ -194,11 +187,9 @@ async def _attach_uploads(session: Session, principal: Principal, clock: ClockDe
 
 
 @router.post("/submissions/{submission_id}/edit", response_model=None)
-async def save_submission(submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def save_submission(submission_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                           clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the draft (``action=save``) or save and submit (``action=submit``)."""
-    if principal is None:
-        return login_redirect(request)
     sub = service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
@@ -232,14 +223,12 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
 
 
 @router.get("/reviews", response_class=HTMLResponse, response_model=None)
-def review_queue_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-                      page: int = 1) -> HTMLResponse | RedirectResponse:
+def review_queue_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+                      page: int = 1) -> HTMLResponse:
     """Submissions waiting for my decision at my level and scope, soonest due date first."""
     from api.routes.submissions import review_queue
     from core.clock import local_today
 
-    if principal is None:
-        return login_redirect(request)
     items = review_queue(session, principal)["items"]  # admins and reviewers only (403 for others)
     today = local_today(clock)
     for item in items:

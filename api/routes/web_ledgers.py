@@ -9,9 +9,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, col, select
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect
 from core.clock import local_today
 from domain.errors import DubanError
 from models import Campaign, OrgUnit
@@ -62,10 +61,8 @@ def _page(request: Request, session: Session, principal: Principal, clock: Clock
 
 
 @router.get("/ledgers", response_class=HTMLResponse, response_model=None)
-def ledgers_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-                 year: int | None = None) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+def ledgers_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+                 year: int | None = None) -> HTMLResponse:
     if year is not None and not 1900 <= year <= 2200:
         year = None
     return _page(request, session, principal, clock, year=year)
@@ -84,11 +81,9 @@ def _failed(request: Request, session: Session, principal: Principal, clock: Clo
 
 @router.post("/ledgers/org-units", response_model=None)
 async def upload_org_units(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     principal.require_role("admin")
     content = await file.read(service.MAX_UPLOAD_BYTES + 1)
@@ -103,12 +98,10 @@ async def upload_org_units(
 
 @router.post("/ledgers/rectification-plans", response_model=None)
 async def upload_rectification_plans(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     file: Annotated[UploadFile, File()], campaign_id: Annotated[int, Form(ge=1)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     content = await file.read(service.MAX_UPLOAD_BYTES + 1)
     try:
