@@ -11,18 +11,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
-from sqlalchemy import func
-from sqlmodel import select
 
 from api.auth import SESSION_COOKIE, csrf_matches
 from api.deps import ClockDep, OptionalPrincipal, PageAdmin, PagePrincipal, SessionDep
-from api.routes.campaigns import campaign_public
 from api.types import DbId
+from core.clock import local_today
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
-from models import Campaign, OrgUnit
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
+from tasks.reads import campaigns as campaign_reads
+from tasks.reads import org_units as org_unit_reads
+from tasks.reads import submissions as submission_reads
+from tasks.reads import todos as todo_reads
 from tasks.registry import get_definitions
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -179,23 +180,11 @@ def logout(
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HTMLResponse:
-    counts = dict(
-        session.exec(select(OrgUnit.kind, func.count()).group_by(OrgUnit.kind)).all()  # type: ignore[arg-type]
-    )
-    stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-    if principal.townships is not None:
-        stmt = stmt.where(Campaign.township_id.in_(principal.townships))  # type: ignore[attr-defined]
-    rows = session.exec(stmt.order_by(Campaign.id.desc()).limit(50)).all()  # type: ignore[union-attr]
     definitions = get_definitions()
     return _render(request, "index.html", {
-        "user": principal.user,
-        "definitions": [definitions[k] for k in sorted(definitions)],
-        "counts": counts,
-        "campaigns": [
-            {"campaign": c, "township": t, "definition_name": definitions[c.definition_key].name
-             if c.definition_key in definitions else c.definition_key}
-            for c, t in rows
-        ],
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)],
+        "counts": org_unit_reads.counts_by_kind(session),
+        "campaigns": campaign_reads.latest_campaigns(session, principal, limit=50),
     })
 
 
@@ -203,7 +192,7 @@ def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HT
 def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
 ) -> HTMLResponse:
-    return _render(request, "campaign.html", {"user": principal.user, "c": campaign_public(session, campaign_id, principal)})
+    return _render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
 
 
 def _decoded_header(value: str | None) -> str:
@@ -246,15 +235,12 @@ def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLR
 def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                page: int = 1) -> HTMLResponse:
     """The township's to-do list, soonest deadline first, with what is still missing; reviewers see their queue."""
-    from api.routes.submissions import review_queue, todos
-
     items: list[dict[str, Any]] = []
     queue: list[dict[str, Any]] = []
     if principal.user.role == "submitter":
-        items = todos(session, principal, clock, limit=500)["items"]
-        _add_missing(session, items)
+        items = todo_reads.todos(session, principal, local_today(clock), limit=500, missing=True)
     elif principal.user.role in ("admin", "reviewer"):
-        queue = review_queue(session, principal)["items"]
+        queue = submission_reads.review_queue(session, principal)
     pager = paginate(items or queue, page)
     return _render(request, "todos.html", {
         "user": principal.user, "items": pager["rows"] if items else [], "queue": pager["rows"] if queue else [],
@@ -262,72 +248,13 @@ def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, 
     })
 
 
-def _add_missing(session: SessionDep, items: list[dict[str, Any]]) -> None:
-    """What each to-do still lacks: no material yet, the required fields left empty, or a decision pending."""
-    from domain.review import EDITABLE
-    from models import Submission
-    from tasks.registry import get_definition
-
-    campaigns: dict[int, Campaign | None] = {}
-    for item in items:
-        sid = item["submission_id"]
-        if sid is None:
-            item["missing"] = "尚未填报"
-            continue
-        sub = session.get(Submission, sid)
-        if sub is None or sub.status not in EDITABLE:
-            item["missing"] = {"submitted": "等待审核", "in_review": "等待审核", "approved": "无",
-                               "rejected": "已不予通过"}.get(sub.status if sub else "", "")
-            continue
-        cid = sub.campaign_id
-        if cid not in campaigns:
-            campaigns[cid] = session.get(Campaign, cid)
-        campaign = campaigns[cid]
-        form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
-        empty = [f.label for f in form.fields if f.required and sub.data.get(f.key) in (None, "", [])] if form else []
-        prefix = ("已退回，待修改后重新提交" if sub.status == "returned" else
-                  "尚未填报" if sub.created_by is None else "草稿未提交")
-        item["missing"] = prefix + (f"；未填：{'、'.join(empty)}" if empty else "")
-
-
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
 def submission_page(submission_id: DbId, request: Request, session: SessionDep,
                     principal: PagePrincipal) -> HTMLResponse:
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
-    from api.routes.submissions import submission_public
-    from domain import review as rules
-    from tasks import review as service
-    from tasks.audit import events_for
-    from tasks.registry import get_definition
-
-    sub = service.load_submission(session, principal, submission_id)
-    detail = submission_public(session, principal, sub)
-    campaign = session.get(Campaign, sub.campaign_id)
-    form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
-    _, spec = service.review_spec(session, sub)
-    can_decide = False
-    if sub.status == "in_review":
-        level = spec.chain[sub.current_level]
-        can_decide = rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role),
-                                         sub.township_id) and principal.user.id not in {sub.submitted_by, sub.created_by}
-    can_submit = sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id)
-    labels = {f.key: f.label for f in form.fields} if form else {}
-    changes = _changes_since_return(detail["rounds"])
-    last_return = next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None)
-    history = events_for(session, "submission", sub.id, 500, 0)
-    return _render(request, "submission.html", {
-        "user": principal.user, "s": detail, "form": form, "can_decide": can_decide, "can_submit": can_submit,
-        "history": history, "labels": labels, "changes": changes, "last_return": last_return,
-    })
-
-
-def _changes_since_return(rounds: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Fields that differ between the last two submitted rounds (what the township changed after a return)."""
-    if len(rounds) < 2:
-        return None
-    old, new = rounds[-2]["data"], rounds[-1]["data"]
-    return [{"field": k, "before": old.get(k), "after": new.get(k)} for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    view = submission_reads.submission_view(session, principal, submission_id)
+    return _render(request, "submission.html", {"user": principal.user, "s": view.pop("submission"), **view})
 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)

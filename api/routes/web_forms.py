@@ -7,30 +7,29 @@ next to each field."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import ClockDep, PagePrincipal, SessionDep
 from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
 from api.types import DbId
+from core.clock import local_today
 from domain import review as rules
 from domain.definitions import FieldType, Form
 from domain.errors import DubanError, InvalidTransition, PermissionDenied, ValidationFailed
-from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission
+from models import Campaign, Obligation, Submission
 from tasks import review as service
 from tasks.accounts import Principal
+from tasks.reads import org_units as org_unit_reads
+from tasks.reads import submissions as submission_reads
 from tasks.registry import get_definition
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
-
-
-def _villages(session: Session, township_id: int) -> list[OrgUnit]:
-    return list(session.exec(select(OrgUnit).where(OrgUnit.parent_id == township_id, OrgUnit.kind == "village")
-                             .order_by(col(OrgUnit.code))))
 
 
 def _parse_number(raw: str) -> Any:
@@ -82,13 +81,11 @@ def field_errors(exc: DubanError) -> dict[str, str]:
 def _render_form(request: Request, session: Session, principal: Principal, *, form: Form, title: str, township_id: int,
                  action: str, data: dict[str, Any], sub: Submission | None, due_on: Any, errors: dict[str, str],
                  message: str | None = None, status_code: int = 200) -> HTMLResponse:
-    attachments = list(session.exec(select(Attachment).where(Attachment.submission_id == sub.id)
-                                    .order_by(col(Attachment.id)))) if sub else []
-    last_return = session.exec(select(Review).where(Review.submission_id == sub.id, Review.decision == "return")
-                               .order_by(col(Review.id).desc())).first() if sub else None
+    attachments = submission_reads.attachments(session, sub) if sub else []
+    last_return = submission_reads.last_return(session, sub) if sub else None
     return _render(request, "submission_form.html", {
         "user": principal.user, "form": form, "title": title, "action": action, "data": data, "sub": sub,
-        "due_on": due_on, "errors": errors, "message": message, "villages": _villages(session, township_id),
+        "due_on": due_on, "errors": errors, "message": message, "villages": org_unit_reads.villages(session, township_id),
         "attachments": attachments, "last_return": last_return, "FieldType": FieldType,
     }, status_code=status_code)
 
@@ -100,7 +97,7 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
     obligation, campaign = service.load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
-    existing = session.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
+    existing = submission_reads.submission_for(session, obligation_id)
     if existing is not None:
         return RedirectResponse(f"/submissions/{existing.id}/edit", status_code=303)
     rule = get_definition(campaign.definition_key).obligation(obligation.rule_key)
@@ -138,6 +135,14 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
     return flash_redirect(f"/submissions/{sub.id}", "已提交审核" if submit else "草稿已保存")
 
 
+def _form_and_due_date(session: Session, sub: Submission) -> tuple[Form, dt.date | None]:
+    """The form ``sub`` answers and the due date of its obligation (None for material without one)."""
+    campaign = session.get(Campaign, sub.campaign_id)
+    assert campaign is not None
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    return get_definition(campaign.definition_key).form(sub.form_key), obligation.due_on if obligation else None
+
+
 def _editable(session: Session, principal: Principal, submission_id: int) -> Submission:
     sub = service.load_submission(session, principal, submission_id)
     if not rules.may_submit(principal.actor, sub.township_id):
@@ -151,13 +156,10 @@ def edit_submission_form(submission_id: DbId, request: Request, session: Session
     sub = _editable(session, principal, submission_id)
     if sub.status not in rules.EDITABLE:
         return flash_redirect(f"/submissions/{sub.id}", "这份材料已提交，当前状态不能修改", "error")
-    campaign = session.get(Campaign, sub.campaign_id)
-    assert campaign is not None
-    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    form = get_definition(campaign.definition_key).form(sub.form_key)
+    form, due_on = _form_and_due_date(session, sub)
     return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
                         action=f"/submissions/{sub.id}/edit", data=dict(sub.data), sub=sub,
-                        due_on=obligation.due_on if obligation else None, errors={})
+                        due_on=due_on, errors={})
 
 
 async def _attach_uploads(session: Session, principal: Principal, clock: ClockDep, sub: Submission, form: Form,
@@ -194,10 +196,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     sub = _editable(session, principal, submission_id)
-    campaign = session.get(Campaign, sub.campaign_id)
-    assert campaign is not None
-    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    form = get_definition(campaign.definition_key).form(sub.form_key)
+    form, due_on = _form_and_due_date(session, sub)
     data = form_data(form, sent)
     version = str(sent.get("version", ""))
     submit = sent.get("action") == "submit"
@@ -212,7 +211,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
         session.refresh(sub)
         return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
                             action=f"/submissions/{sub.id}/edit", data=data, sub=sub,
-                            due_on=obligation.due_on if obligation else None, errors=field_errors(exc),
+                            due_on=due_on, errors=field_errors(exc),
                             message=exc.detail, status_code=422)
     except DubanError as exc:
         session.rollback()
@@ -226,10 +225,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
 def review_queue_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                       page: int = 1) -> HTMLResponse:
     """Submissions waiting for my decision at my level and scope, soonest due date first."""
-    from api.routes.submissions import review_queue
-    from core.clock import local_today
-
-    items = review_queue(session, principal)["items"]  # admins and reviewers only (403 for others)
+    items = submission_reads.review_queue(session, principal)  # admins and reviewers only (403 for others)
     today = local_today(clock)
     for item in items:
         item["days_left"] = (item["due_on"] - today).days if item["due_on"] else None
