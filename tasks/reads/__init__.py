@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+S = TypeVar("S")
 T = TypeVar("T")
 
-__all__ = ["Page", "fetch_page"]
+__all__ = ["Page", "fetch_page", "where_given"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,12 @@ def fetch_page(session: Session, stmt: Any, *order_by: Any, limit: int, offset: 
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = list(session.exec(stmt.order_by(*order_by).limit(limit).offset(offset)))
     return rows, int(total)
+
+
+def where_given(stmt: S, *conditions: tuple[Any, Any]) -> S:
+    """``stmt`` with ``column == value`` for each (column, value) whose value was given (not None): the
+    optional filters of a list request."""
+    for column, value in conditions:
+        if value is not None:
+            stmt = stmt.where(col(column) == value)  # type: ignore[attr-defined]
+    return stmt

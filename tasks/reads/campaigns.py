@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from models import Campaign, CampaignPublic, CampaignSummary, Obligation, ObligationPublic, OrgUnit, Stage, StagePublic
 from tasks.accounts import Principal
-from tasks.reads import Page, fetch_page
+from tasks.reads import Page, fetch_page, where_given
 from tasks.registry import get_definitions
 from tasks.scope import scoped, visible
 
@@ -41,14 +41,8 @@ def filtered(principal: Principal, *, township: str | None = None, year: int | N
              definition: str | None = None) -> Any:
     """The one filter of campaign lists (the API's and the ledger's): the caller's townships, then the
     township code, year and definition asked for; rows are (Campaign, OrgUnit) pairs."""
-    stmt = _with_township(principal)
-    if township is not None:
-        stmt = stmt.where(OrgUnit.code == township)
-    if year is not None:
-        stmt = stmt.where(Campaign.year == year)
-    if definition is not None:
-        stmt = stmt.where(Campaign.definition_key == definition)
-    return stmt
+    return where_given(_with_township(principal), (OrgUnit.code, township), (Campaign.year, year),
+                       (Campaign.definition_key, definition))
 
 
 def list_campaigns(session: Session, principal: Principal, *, township: str | None = None, year: int | None = None,

@@ -11,7 +11,7 @@ from domain.definitions import TRIGGER_LABELS
 from models import AccountabilityCase, OrgUnit
 from tasks import accountability
 from tasks.accounts import Principal
-from tasks.reads import Page, fetch_page
+from tasks.reads import Page, fetch_page, where_given
 from tasks.reads.org_units import in_township, units_by_id
 
 
@@ -40,9 +40,8 @@ def present_case(session: Session, case: AccountabilityCase) -> dict[str, Any]:
 def list_cases(session: Session, principal: Principal, *, status: str | None = None, township: str | None = None,
                limit: int = 100, offset: int = 0) -> Page[dict[str, Any]]:
     """Cases of the caller's townships, newest first, filtered by status and township code."""
-    stmt = in_township(session, principal, select(AccountabilityCase), AccountabilityCase.township_id, township)
-    if status is not None:
-        stmt = stmt.where(AccountabilityCase.status == status)
+    stmt = where_given(in_township(session, principal, select(AccountabilityCase), AccountabilityCase.township_id,
+                                   township), (AccountabilityCase.status, status))
     rows, total = fetch_page(session, stmt, col(AccountabilityCase.id).desc(), limit=limit, offset=offset)
     units = units_by_id(session, {c.township_id for c in rows})
     return Page([case_public(c, units) for c in rows], total, limit, offset)

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from domain.definitions import DOCUMENT_KINDS
 from models import OfficialDocument
 from tasks.accounts import Principal
+from tasks.reads import where_given
 from tasks.scope import scoped, visible
 
 
@@ -32,9 +33,8 @@ def load_document(session: Session, principal: Principal, document_id: int) -> O
 def list_documents(session: Session, principal: Principal, *, year: int | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
     """Documents issued to the caller's townships, newest first."""
-    stmt = scoped(select(OfficialDocument), principal, OfficialDocument.township_id)
-    if year is not None:
-        stmt = stmt.where(OfficialDocument.year == year)
+    stmt = where_given(scoped(select(OfficialDocument), principal, OfficialDocument.township_id),
+                       (OfficialDocument.year, year))
     rows = session.exec(stmt.order_by(col(OfficialDocument.year).desc(), col(OfficialDocument.number).desc()).limit(limit))
     return [document_ref(d) | {"escalation_id": d.escalation_id} for d in rows]
 

@@ -11,7 +11,7 @@ from domain.definitions import TRIGGER_LABELS
 from models import AccountabilityCase, Escalation, OfficialDocument, OrgUnit
 from tasks import escalation as service
 from tasks.accounts import Principal
-from tasks.reads import Page, fetch_page
+from tasks.reads import Page, fetch_page, where_given
 from tasks.reads.documents import document_ref, documents_by_id
 from tasks.reads.org_units import in_township, townships, units_by_id
 from tasks.scope import scoped
@@ -56,17 +56,10 @@ def _filtered(session: Session, principal: Principal, *, level: int | None, town
     """The one filter behind the list, its count and the web page: the caller's townships, then the request's.
     ``status="live"`` means still being chased (open or escalated)."""
     stmt = in_township(session, principal, select(Escalation), Escalation.township_id, township)
-    if level is not None:
-        stmt = stmt.where(Escalation.level == level)
     if status == "live":
-        stmt = stmt.where(col(Escalation.status).in_(service.LIVE))
-    elif status is not None:
-        stmt = stmt.where(Escalation.status == status)
-    if trigger is not None:
-        stmt = stmt.where(Escalation.trigger == trigger)
-    if campaign is not None:
-        stmt = stmt.where(Escalation.campaign_id == campaign)
-    return stmt
+        stmt, status = stmt.where(col(Escalation.status).in_(service.LIVE)), None
+    return where_given(stmt, (Escalation.level, level), (Escalation.status, status), (Escalation.trigger, trigger),
+                       (Escalation.campaign_id, campaign))
 
 
 def find_escalations(session: Session, principal: Principal, *, level: int | None = None, township: str | None = None,

@@ -14,6 +14,7 @@ from models import Attachment, Campaign, Obligation, OrgUnit, Review, Stage, Sub
 from tasks import review as service
 from tasks.accounts import Principal
 from tasks.audit import events_for
+from tasks.reads import where_given
 from tasks.registry import get_definition
 from tasks.scope import scoped, visible
 
@@ -74,11 +75,8 @@ def attachments(session: Session, sub: Submission) -> list[Attachment]:
 def list_submissions(session: Session, principal: Principal, *, campaign: int | None = None, status: str | None = None,
                      limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """The caller's townships' submissions, by id, filtered by campaign and status."""
-    stmt = scoped(select(Submission), principal, Submission.township_id)
-    if campaign is not None:
-        stmt = stmt.where(Submission.campaign_id == campaign)
-    if status is not None:
-        stmt = stmt.where(Submission.status == status)
+    stmt = where_given(scoped(select(Submission), principal, Submission.township_id),
+                       (Submission.campaign_id, campaign), (Submission.status, status))
     rows = session.exec(stmt.order_by(col(Submission.id)).limit(limit).offset(offset)).all()
     return [submission_public(session, s, detail=False) for s in rows]
 
