@@ -8,25 +8,23 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 import flows.launch as launch_flows
 from api.deps import ClockDep, PageAdmin, SessionDep
 from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
 from core.clock import local_today
 from domain.errors import DubanError, NotFound
-from models import CalendarYear, OrgUnit, User, UserScope
 from tasks.accounts import Principal, create_user
 from tasks.launch import check_year, load_context, plan_for
+from tasks.reads import accounts as account_reads
+from tasks.reads import calendars as calendar_reads
+from tasks.reads import org_units as org_unit_reads
 from tasks.registry import get_definition, get_definitions
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 MAX_UPLOAD = 1024 * 1024
-
-
-def _townships(session: Session) -> list[OrgUnit]:
-    return list(session.exec(select(OrgUnit).where(OrgUnit.kind == "township").order_by(col(OrgUnit.code))))
 
 
 # ---- launch -----------------------------------------------------------------------------------------
@@ -38,7 +36,7 @@ def _launch_page(request: Request, session: Session, principal: Principal, clock
     definitions = get_definitions()
     return _render(request, "launch.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "definition": definition,
-        "year": year or local_today(clock).year, "townships": _townships(session), "chosen": chosen or [],
+        "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
         "preview": preview, "errors": errors or {},
     }, status_code=status_code)
 
@@ -49,7 +47,7 @@ def launch_form(request: Request, session: SessionDep, principal: PageAdmin,
     return _launch_page(request, session, principal, clock)
 
 
-def _checked_launch(session: Session, definition: str, year: str, townships: list[str]) -> tuple[int, dict[str, str]]:
+def _checked_launch(session: Session, principal: Principal, definition: str, year: str, townships: list[str]) -> tuple[int, dict[str, str]]:
     errors: dict[str, str] = {}
     if definition not in get_definitions():
         errors["definition"] = "请选择督办定义"
@@ -61,12 +59,25 @@ def _checked_launch(session: Session, definition: str, year: str, townships: lis
             check_year(get_definition(definition), number)
         except DubanError as exc:
             errors["year"] = exc.detail
-    known = {t.code for t in _townships(session)}
+    known = {t.code for t in org_unit_reads.townships(session, principal)}
     if not townships:
         errors["townships"] = "请至少选择一个乡镇"
     elif set(townships) - known:
         errors["townships"] = f"不认识的乡镇编码：{'、'.join(sorted(set(townships) - known))}"
     return number, errors
+
+
+def _posted_launch(request: Request, session: Session, principal: Principal, clock: ClockDep, definition: str,
+                   year: str, townships: list[str] | None, csrf_token: str) -> tuple[list[str], int, HTMLResponse | None]:
+    """A posted launch form, checked: the township codes (each once), the year, and — when a field is
+    wrong — the form again with the errors next to the fields (422)."""
+    check_csrf(request, csrf_token)
+    codes = list(dict.fromkeys(townships or []))
+    number, errors = _checked_launch(session, principal, definition, year, codes)
+    if not errors:
+        return codes, number, None
+    return codes, number, _launch_page(request, session, principal, clock, definition=definition, year=number or None,
+                                       chosen=codes, errors=errors, status_code=422)
 
 
 @router.post("/admin/launch/preview", response_class=HTMLResponse, response_model=None)
@@ -76,12 +87,9 @@ def launch_preview(
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
     """The stages and deadlines the launch would create, planned by the same code the launch uses."""
-    check_csrf(request, csrf_token)
-    codes = list(dict.fromkeys(townships or []))
-    number, errors = _checked_launch(session, definition, year, codes)
-    if errors:
-        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
-                            chosen=codes, errors=errors, status_code=422)
+    codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
+    if refused is not None:
+        return refused
     ctx = load_context(session, definition, codes)
     today = local_today(clock)
     plans = [plan_for(ctx, code, number, today) for code in codes]
@@ -103,13 +111,10 @@ async def launch_confirm(
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
     """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do."""
-    check_csrf(request, csrf_token)
-    codes = list(dict.fromkeys(townships or []))
-    number, errors = _checked_launch(session, definition, year, codes)
+    codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
     session.commit()  # the flow writes through its own connection
-    if errors:
-        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
-                            chosen=codes, errors=errors, status_code=422)
+    if refused is not None:
+        return refused
     name = get_definition(definition).name
     if len(codes) == 1:
         result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now())
@@ -131,13 +136,9 @@ async def launch_confirm(
 @router.get("/admin/org-units", response_class=HTMLResponse, response_model=None)
 def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, page: int = 1,
                    kind: str = "") -> HTMLResponse:
-    stmt = select(OrgUnit).order_by(col(OrgUnit.code))
-    if kind in ("county", "township", "village"):
-        stmt = stmt.where(OrgUnit.kind == kind)
-    units = list(session.exec(stmt))
-    parents = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
     return _render(request, "org_units.html", {
-        "user": principal.user, "pager": paginate(units, page), "parents": parents, "kind": kind,
+        "user": principal.user, "pager": paginate(org_unit_reads.units(session, principal, kind=kind), page),
+        "parents": org_unit_reads.upper_units(session), "kind": kind,
     })
 
 
@@ -146,14 +147,10 @@ def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, 
 
 def _users_page(request: Request, session: Session, principal: Principal, page: int, *, form: dict[str, Any] | None = None,
                 errors: dict[str, str] | None = None, message: str | None = None, status_code: int = 200) -> HTMLResponse:
-    users = list(session.exec(select(User).order_by(col(User.id))))
-    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
-    scopes: dict[int, list[str]] = {}
-    for scope, unit in session.exec(select(UserScope, OrgUnit).join(OrgUnit, col(UserScope.org_unit_id) == OrgUnit.id)):
-        scopes.setdefault(scope.user_id, []).append(unit.name)
+    accounts = account_reads.users_overview(session, principal)
     return _render(request, "users.html", {
-        "user": principal.user, "pager": paginate(users, page), "units": units, "scopes": scopes,
-        "townships": _townships(session), "form": form or {}, "errors": errors or {}, "message": message,
+        "user": principal.user, "pager": paginate(accounts["users"], page), "units": accounts["units"],
+        "scopes": accounts["scopes"], "townships": org_unit_reads.townships(session, principal), "form": form or {}, "errors": errors or {}, "message": message,
     }, status_code=status_code)
 
 
@@ -197,7 +194,7 @@ def calendars_page(request: Request, session: SessionDep, principal: PageAdmin,
                    year: int | None = None) -> HTMLResponse:
     import datetime as dt
 
-    rows = list(session.exec(select(CalendarYear).order_by(col(CalendarYear.year))))
+    rows = calendar_reads.calendar_years(session)
     shown = next((r for r in rows if r.year == year), None) if year else (rows[-1] if rows else None)
     if year and shown is None:
         raise NotFound(f"{year}年的节假日安排尚未载入")

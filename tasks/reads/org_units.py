@@ -78,11 +78,14 @@ def list_org_units(session: Session, principal: Principal, *, kind: OrgKind | No
     return Page(items, total, limit, offset)
 
 
-def org_units_overview(session: Session, principal: Principal, *, kind: str = "") -> dict[str, Any]:
-    """The administrators' list: every unit the caller may see (of one kind, if a known one is named),
-    and the counties and townships by id, to name each unit's parent."""
+def units(session: Session, principal: Principal, *, kind: str = "") -> list[OrgUnit]:
+    """Every unit the caller may see, by code (only those of ``kind`` when it names one)."""
     stmt = select(OrgUnit).where(units_in_scope(principal)).order_by(col(OrgUnit.code))
     if kind in ("county", "township", "village"):
         stmt = stmt.where(OrgUnit.kind == kind)
-    parents = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
-    return {"units": list(session.exec(stmt)), "parents": parents}
+    return list(session.exec(stmt))
+
+
+def upper_units(session: Session) -> dict[int | None, OrgUnit]:
+    """The county and its townships by id: what names a village's or a user's unit."""
+    return {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
