@@ -39,6 +39,16 @@ from tasks.scope import visible, visible_campaign
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
 
+# Attachments: at most 10 MB, of these types, each starting with its type's signature (magic bytes).
+MAX_ATTACHMENT = 10 * 1024 * 1024
+ALLOWED_TYPES = {
+    "application/pdf": b"%PDF",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": b"PK",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
+}
+
 
 def _chain(spec: ReviewSpec) -> rules.ReviewChain:
     return rules.ReviewChain(
@@ -213,6 +223,20 @@ def _notify(session: Session, users: list[User], template: str, key: str, contex
 # ---- creating and editing ---------------------------------------------------------------------------
 
 
+def _check_not_vetoed(session: Session, definition: Definition, campaign: Campaign, gate_key: str) -> None:
+    """A one-vote veto bars the township from this gate's applications (not from its other work)."""
+    banned = session.exec(
+        select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
+            Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
+            Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
+        )
+    ).first()
+    if banned is not None:
+        raise PermissionDenied(
+            f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
+        )
+
+
 def create_submission(
     session: Session, principal: Principal, now: dt.datetime, *, obligation_id: int, subject: str | None,
     data: dict[str, Any], submit: bool = False,
@@ -236,17 +260,7 @@ def create_submission(
     stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
     gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
     if gate_key:
-        # A one-vote veto bars the township from this gate's applications (not from its other work).
-        banned = session.exec(
-            select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
-                Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
-                Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
-            )
-        ).first()
-        if banned is not None:
-            raise PermissionDenied(
-                f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
-            )
+        _check_not_vetoed(session, definition, campaign, gate_key)
     slot = f"obligation:{obligation.id}:{subject_id}"
     existing = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
     if existing is not None:

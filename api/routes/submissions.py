@@ -21,14 +21,6 @@ from tasks.reads import todos as todo_reads
 
 router = APIRouter(prefix="/api/v1", tags=["submissions"], responses=READ)
 
-MAX_ATTACHMENT = 10 * 1024 * 1024
-ALLOWED_TYPES = {
-    "application/pdf": b"%PDF",
-    "image/jpeg": b"\xff\xd8\xff",
-    "image/png": b"\x89PNG",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": b"PK",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
-}
 
 
 class Strict(BaseModel):
@@ -145,13 +137,13 @@ def veto(submission_id: DbId, body: VetoRequest, session: SessionDep, principal:
 @router.post("/submissions/{submission_id}/attachments", status_code=201, summary="Attach evidence (PDF, JPEG, PNG, DOCX, XLSX; ≤ 10 MB)", responses=WRITE | UPLOAD)
 async def upload_attachment(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
                             file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    content = await file.read(MAX_ATTACHMENT + 1)
-    if len(content) > MAX_ATTACHMENT:
+    content = await file.read(service.MAX_ATTACHMENT + 1)
+    if len(content) > service.MAX_ATTACHMENT:
         raise ValidationFailed("附件不能超过 10 MB", errors=[{"field": "file", "message": "too large"}], status=413)
     if not content:
         raise ValidationFailed("附件是空文件", errors=[{"field": "file", "message": "empty"}])
     ctype = (file.content_type or "").split(";")[0].strip().lower()
-    magic = ALLOWED_TYPES.get(ctype)
+    magic = service.ALLOWED_TYPES.get(ctype)
     if magic is None:
         raise ValidationFailed(f"不支持的附件类型 {ctype or '未知'}；只接受 PDF、JPEG、PNG、DOCX、XLSX",
                                errors=[{"field": "file", "message": "unsupported content type"}], status=415)

@@ -91,10 +91,10 @@ router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
-    return _render(request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status)
+    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status)
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     from urllib.parse import unquote
 
     context.setdefault("organisation", get_settings().organisation_name)
@@ -133,7 +133,7 @@ def check_csrf(request: Request, sent: str) -> None:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return _render(request, "login.html", {"next": next if next.startswith("/") and not next.startswith("//") else "/", "error": None})
+    return render(request, "login.html", {"next": next if next.startswith("/") and not next.startswith("//") else "/", "error": None})
 
 
 @router.post("/login", response_model=None)
@@ -146,12 +146,12 @@ def login(
     user = attempt_login(session, username, password, now, channel="web", client=request.client.host if request.client else None)
     if isinstance(user, Lockout):
         session.commit()
-        page = _render(request, "login.html", {"next": next, "error": user.message(now)}, status_code=429)
+        page = render(request, "login.html", {"next": next, "error": user.message(now)}, status_code=429)
         page.headers["Retry-After"] = str(user.retry_after(now))
         return page
     if user is None:
         session.commit()
-        return _render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
+        return render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
     cookie, _ = open_session(session, user, now)
     session.commit()
     target = next if next.startswith("/") and not next.startswith("//") else "/"
@@ -181,7 +181,7 @@ def logout(
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HTMLResponse:
     definitions = get_definitions()
-    return _render(request, "index.html", {
+    return render(request, "index.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)],
         "counts": org_unit_reads.counts_by_kind(session),
         "campaigns": campaign_reads.latest_campaigns(session, principal, limit=50),
@@ -192,7 +192,7 @@ def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HT
 def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
 ) -> HTMLResponse:
-    return _render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
+    return render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
 
 
 def _decoded_header(value: str | None) -> str:
@@ -225,7 +225,7 @@ def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLR
     messages.sort(key=lambda m: m["mtime"], reverse=True)
     size = 50
     page = max(1, page)
-    return _render(request, "mailbox.html", {
+    return render(request, "mailbox.html", {
         "user": principal.user, "messages": messages[(page - 1) * size: page * size], "total": len(messages),
         "page": page, "pages": max(1, (len(messages) + size - 1) // size),
     })
@@ -242,7 +242,7 @@ def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, 
     elif principal.user.role in ("admin", "reviewer"):
         queue = submission_reads.review_queue(session, principal)
     pager = paginate(items or queue, page)
-    return _render(request, "todos.html", {
+    return render(request, "todos.html", {
         "user": principal.user, "items": pager["rows"] if items else [], "queue": pager["rows"] if queue else [],
         "pager": pager,
     })
@@ -254,7 +254,7 @@ def submission_page(submission_id: DbId, request: Request, session: SessionDep,
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
     view = submission_reads.submission_view(session, principal, submission_id)
-    return _render(request, "submission.html", {"user": principal.user, "s": view.pop("submission"), **view})
+    return render(request, "submission.html", {"user": principal.user, "s": view.pop("submission"), **view})
 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)

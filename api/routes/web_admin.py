@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 import flows.launch as launch_flows
 from api.deps import ClockDep, PageAdmin, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from core.clock import local_today
 from domain.errors import DubanError, NotFound
 from tasks.accounts import Principal, create_user
@@ -34,7 +34,7 @@ def _launch_page(request: Request, session: Session, principal: Principal, clock
                  year: int | None = None, chosen: list[str] | None = None, preview: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     definitions = get_definitions()
-    return _render(request, "launch.html", {
+    return render(request, "launch.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "definition": definition,
         "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
         "preview": preview, "errors": errors or {},
@@ -136,7 +136,7 @@ async def launch_confirm(
 @router.get("/admin/org-units", response_class=HTMLResponse, response_model=None)
 def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, page: int = 1,
                    kind: str = "") -> HTMLResponse:
-    return _render(request, "org_units.html", {
+    return render(request, "org_units.html", {
         "user": principal.user, "pager": paginate(org_unit_reads.units(session, principal, kind=kind), page),
         "parents": org_unit_reads.upper_units(session), "kind": kind,
     })
@@ -148,7 +148,7 @@ def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, 
 def _users_page(request: Request, session: Session, principal: Principal, page: int, *, form: dict[str, Any] | None = None,
                 errors: dict[str, str] | None = None, message: str | None = None, status_code: int = 200) -> HTMLResponse:
     accounts = account_reads.users_overview(session, principal)
-    return _render(request, "users.html", {
+    return render(request, "users.html", {
         "user": principal.user, "pager": paginate(accounts["users"], page), "units": accounts["units"],
         "scopes": accounts["scopes"], "townships": org_unit_reads.townships(session, principal), "form": form or {}, "errors": errors or {}, "message": message,
     }, status_code=status_code)
@@ -202,7 +202,7 @@ def calendars_page(request: Request, session: SessionDep, principal: PageAdmin,
     if shown is not None:
         detail = {"row": shown, "holidays": [dt.date.fromisoformat(d) for d in shown.holidays],
                   "makeup": [dt.date.fromisoformat(d) for d in shown.makeup_workdays]}
-    return _render(request, "calendars.html", {"user": principal.user, "rows": rows, "detail": detail})
+    return render(request, "calendars.html", {"user": principal.user, "rows": rows, "detail": detail})
 
 
 @router.post("/admin/calendars", response_model=None)
@@ -242,7 +242,7 @@ async def load_calendar_year(
 def definitions_page(request: Request, principal: PageAdmin, key: str | None = None) -> HTMLResponse:
     definitions = get_definitions()
     shown = get_definition(key) if key else None  # unknown key: 404
-    return _render(request, "definitions.html", {
+    return render(request, "definitions.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": shown, "result": None,
     })
 
@@ -272,7 +272,7 @@ async def validate_definition(
     except DubanError as exc:
         result["errors"] = exc.errors or [{"field": "", "message": exc.detail}]
     definitions = get_definitions()
-    return _render(request, "definitions.html", {
+    return render(request, "definitions.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": None,
         "result": result,
     }, status_code=200 if not result["errors"] else 422)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import ClockDep, PagePrincipal, SessionDep
-from api.routes.web import HtmlErrorRoute, _render
+from api.routes.web import HtmlErrorRoute, render
 from api.types import CleanStr
 from core.clock import local_today
 from tasks.reads import dashboard as reads
@@ -52,4 +52,4 @@ def dashboard(request: Request, session: SessionDep, principal: PagePrincipal, c
     if picked_key and len(picked_year) == 4 and picked_year.isascii() and picked_year.isdigit():
         definition, year = picked_key, int(picked_year)
     view = reads.dashboard(session, principal, local_today(clock), definition=definition, year=year)
-    return _render(request, "dashboard.html", {"user": principal.user, **view, **_charts(view["rows"], view["quarter_rows"])})
+    return render(request, "dashboard.html", {"user": principal.user, **view, **_charts(view["rows"], view["quarter_rows"])})

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import ClockDep, PagePrincipal, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from api.types import CleanStr, DbId
 from domain import accountability as case_rules
 from domain.errors import DubanError, ValidationFailed
@@ -41,7 +41,7 @@ def escalations_page(request: Request, session: SessionDep, principal: PagePrinc
     rows = reads.find_escalations(session, principal, status=None if status == "all" else status,
                                   township=township or None)
     pager = paginate(rows, page)
-    return _render(request, "escalations.html", {
+    return render(request, "escalations.html", {
         "user": principal.user, "items": reads.present(session, pager["rows"]), "pager": pager,
         "ledger": reads.escalation_ledger(session, principal), "status": status, "statuses": STATUS_FILTERS,
         "township": township or "", "cases": case_reads.list_cases(session, principal, limit=20).items,
@@ -50,7 +50,7 @@ def escalations_page(request: Request, session: SessionDep, principal: PagePrinc
 
 def _detail_page(request: Request, principal: Principal, template: str, context: dict[str, Any], error: str | None,
                  status_code: int) -> HTMLResponse:
-    return _render(request, template, {
+    return render(request, template, {
         "user": principal.user, "error": error, "is_admin": principal.user.role == "admin", **context,
     }, status_code=status_code)
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import ClockDep, PagePrincipal, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, paginate
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from api.types import DbId
 from core.clock import local_today
 from domain import review as rules
@@ -83,7 +83,7 @@ def _render_form(request: Request, session: Session, principal: Principal, *, fo
                  message: str | None = None, status_code: int = 200) -> HTMLResponse:
     attachments = submission_reads.attachments(session, sub) if sub else []
     last_return = submission_reads.last_return(session, sub) if sub else None
-    return _render(request, "submission_form.html", {
+    return render(request, "submission_form.html", {
         "user": principal.user, "form": form, "title": title, "action": action, "data": data, "sub": sub,
         "due_on": due_on, "errors": errors, "message": message, "villages": org_unit_reads.villages(session, township_id),
         "attachments": attachments, "last_return": last_return, "FieldType": FieldType,
@@ -165,18 +165,16 @@ def edit_submission_form(submission_id: DbId, request: Request, session: Session
 async def _attach_uploads(session: Session, principal: Principal, clock: ClockDep, sub: Submission, form: Form,
                           sent: FormData, data: dict[str, Any]) -> None:
     """Files chosen in the form's file fields become attachments, referenced by the field."""
-    from api.routes.submissions import ALLOWED_TYPES, MAX_ATTACHMENT
-
     for field in form.fields:
         if field.type is not FieldType.FILE:
             continue
         for upload in sent.getlist(f"upload_{field.key}"):
             if not isinstance(upload, UploadFile) or not upload.filename:
                 continue
-            content = await upload.read(MAX_ATTACHMENT + 1)
+            content = await upload.read(service.MAX_ATTACHMENT + 1)
             ctype = (upload.content_type or "").split(";")[0].strip().lower()
-            magic = ALLOWED_TYPES.get(ctype)
-            problem = ("附件不能超过 10 MB" if len(content) > MAX_ATTACHMENT else "附件是空文件" if not content
+            magic = service.ALLOWED_TYPES.get(ctype)
+            problem = ("附件不能超过 10 MB" if len(content) > service.MAX_ATTACHMENT else "附件是空文件" if not content
                        else "只接受 PDF、JPEG、PNG、DOCX、XLSX" if magic is None
                        else "附件内容与声明的类型不符" if not content.startswith(magic) else None)
             if problem:
@@ -229,4 +227,4 @@ def review_queue_page(request: Request, session: SessionDep, principal: PagePrin
     today = local_today(clock)
     for item in items:
         item["days_left"] = (item["due_on"] - today).days if item["due_on"] else None
-    return _render(request, "reviews.html", {"user": principal.user, "pager": paginate(items, page)})
+    return render(request, "reviews.html", {"user": principal.user, "pager": paginate(items, page)})

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import ClockDep, PagePrincipal, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, render
 from core.clock import local_today
 from domain.errors import DubanError
 from tasks import ledger as service
@@ -43,7 +43,7 @@ def _page(request: Request, session: Session, principal: Principal, clock: Clock
                         "url": f"/api/v1/ledgers/{ledger.name}.xlsx{query}",
                         "by_campaign": "campaign" in ledger.filters and "year" not in ledger.filters})
     campaigns = [{"id": c["id"], "label": _choice(c)} for c in campaign_reads.campaign_choices(session, principal)]
-    return _render(request, "ledgers.html", {
+    return render(request, "ledgers.html", {
         "user": principal.user, "ledgers": ledgers, "year": year, "this_year": local_today(clock).year,
         "campaigns": campaigns, "plan_campaigns": _plan_campaigns(session, principal),
         "can_import_org": principal.user.role == "admin", "result": result,
