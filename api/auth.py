@@ -1,14 +1,14 @@
-"""Who is calling: a bearer token (API) or a session cookie with a CSRF token (web)."""
+"""Who is calling: a bearer token (API) or a session cookie with a CSRF token (web). The dependencies
+that hand the caller to a route (``CurrentPrincipal``, ``PagePrincipal`` …) are in ``api.deps``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlmodel import Session
 
-from api.deps import ClockDep, SessionDep
 from domain.errors import DubanError
 from tasks.accounts import Principal, csrf_token_for, principal_for, user_for_token, web_session
 
@@ -21,13 +21,19 @@ class NotAuthenticated(DubanError):
     title = "需要登录"
 
 
+class LoginRequired(Exception):  # noqa: N818 - a signal, answered with a redirect (api.errors), not an error
+    """An anonymous visitor asked for a web page: answered with a 303 to the sign-in page, which returns
+    them to the page they asked for (``/login?next=<path>``)."""
+
+
 def csrf_matches(sent: str, expected: str) -> bool:
     """Constant-time comparison of a CSRF token as sent (any text: non-ASCII must not raise) with the session's."""
     return bool(expected) and secrets.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
 
 
-def _principal(request: Request, session: Session, clock: ClockDep) -> Principal | None:
-    now = clock.now()
+def principal_from_request(request: Request, session: Session, now: dt.datetime) -> Principal | None:
+    """The caller of ``request``: a bearer token (an invalid one raises ``NotAuthenticated``) or a live
+    session cookie (its CSRF token is checked on the API's unsafe methods); None for an anonymous caller."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -51,28 +57,3 @@ def _principal(request: Request, session: Session, clock: ClockDep) -> Principal
         request.state.csrf_token = csrf
         return principal_for(session, user)
     return None
-
-
-def current_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
-    try:
-        principal = _principal(request, session, clock)
-    finally:
-        # End the read transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE), and the
-        # handler may hand work to a flow that writes through another connection.
-        session.commit()
-    if principal is None:
-        raise NotAuthenticated("请先登录：API 使用 Authorization: Bearer <令牌>（POST /api/v1/auth/token 获取）")
-    return principal
-
-
-def optional_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal | None:
-    try:
-        return _principal(request, session, clock)
-    except DubanError:
-        return None
-    finally:
-        session.commit()
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -9,11 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DubanError
+from api.auth import LoginRequired
+from domain.errors import DubanError, field_message
 
 log = logging.getLogger("duban.api")
 PROBLEM = "application/problem+json"
@@ -68,16 +69,14 @@ _MESSAGES = {
 
 
 def _message(error: dict[str, Any]) -> str:
-    template = _MESSAGES.get(str(error.get("type")))
-    if template:
-        try:
-            return template.format(**(error.get("ctx") or {}))
-        except (KeyError, IndexError):
-            pass
-    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return field_message(error, _MESSAGES)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
     @app.exception_handler(DubanError)
     async def _duban(_: Request, exc: DubanError) -> JSONResponse:
         response = problem(

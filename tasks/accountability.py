@@ -10,11 +10,11 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain import accountability as rules
-from domain.errors import NotFound
 from domain.vocabulary import CaseStatus
 from models import AccountabilityCase, OrgUnit
 from tasks.accounts import Principal
 from tasks.locking import Audit, require_version, save_versioned
+from tasks.scope import scoped, visible
 
 WHAT = "问责案件"  # how a stale-version answer names a case
 
@@ -25,10 +25,9 @@ def _state(case: AccountabilityCase) -> rules.CaseState:
 
 
 def load(session: Session, principal: Principal, case_id: int) -> AccountabilityCase:
+    """The case if the caller may see its township; 404 otherwise (never 403)."""
     case = session.get(AccountabilityCase, case_id)
-    if case is None or not principal.can_see(case.township_id):
-        raise NotFound(f"没有编号为 {case_id} 的问责案件")
-    return case
+    return visible(principal, case, case.township_id if case else None, f"没有编号为 {case_id} 的问责案件")
 
 
 def _save(session: Session, principal: Principal, now: dt.datetime, case: AccountabilityCase, version: int | None,
@@ -70,8 +69,7 @@ def rating_consequences(session: Session, principal: Principal, year: int) -> li
     stmt = (select(AccountabilityCase, OrgUnit).join(OrgUnit, col(AccountabilityCase.township_id) == OrgUnit.id)
             .where(AccountabilityCase.rating_year == year, col(AccountabilityCase.rating_effect).is_not(None),
                    col(AccountabilityCase.status).in_([CaseStatus.DECIDED, CaseStatus.CLOSED])))
-    if principal.townships is not None:
-        stmt = stmt.where(col(AccountabilityCase.township_id).in_(principal.townships))
+    stmt = scoped(stmt, principal, AccountabilityCase.township_id)
     by_township: dict[int, dict[str, Any]] = {}
     for case, township in session.exec(stmt.order_by(col(OrgUnit.code), col(AccountabilityCase.id))):
         entry = by_township.setdefault(township.id or 0, {

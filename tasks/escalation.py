@@ -26,7 +26,7 @@ from core.clock import china_date
 from core.settings import get_settings
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition, EscalationLevel
-from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, PermissionDenied, ValidationFailed
 from domain.triggers import TRIGGER_LABELS, TRIGGERS, escalation_key, escalation_mail_key
 from domain.vocabulary import EscalationStatus
 from models import (
@@ -48,6 +48,7 @@ from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definitions
+from tasks.scope import visible
 
 X = TypeVar("X")
 SYSTEM_ACTOR = "duban"
@@ -389,10 +390,9 @@ def _county(principal: Principal) -> None:
 
 
 def load(session: Session, principal: Principal, escalation_id: int) -> Escalation:
+    """The escalation if the caller may see its township; 404 otherwise (never 403)."""
     esc = session.get(Escalation, escalation_id)
-    if esc is None or not principal.can_see(esc.township_id):
-        raise NotFound(f"没有编号为 {escalation_id} 的督办事项")
-    return esc
+    return visible(principal, esc, esc.township_id if esc else None, f"没有编号为 {escalation_id} 的督办事项")
 
 
 WHAT = "督办事项"  # how a stale-version answer names an escalation

@@ -10,12 +10,13 @@ from sqlmodel import Session
 
 from core.clock import china_date
 from domain import rectification as rules
-from domain.errors import NotFound, PermissionDenied, ValidationFailed
+from domain.errors import PermissionDenied, ValidationFailed
 from models import Campaign, VillageRectification
 from tasks import triggers
 from tasks.accounts import Principal
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
+from tasks.scope import visible_campaign
 
 WHAT = "整顿村记录"  # how a stale-version answer names a rectification
 
@@ -28,10 +29,10 @@ def _state(row: VillageRectification) -> rules.RectificationState:
 
 
 def load(session: Session, principal: Principal, rectification_id: int) -> tuple[VillageRectification, Campaign]:
+    """The rectification and its campaign if the caller may see its township; 404 otherwise (never 403)."""
     row = session.get(VillageRectification, rectification_id)
-    campaign = session.get(Campaign, row.campaign_id) if row else None
-    if row is None or campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {rectification_id} 的整顿村记录")
+    campaign = visible_campaign(session, principal, row, f"没有编号为 {rectification_id} 的整顿村记录")
+    assert row is not None  # its campaign was found
     return row, campaign
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from core.clock import china_date
 from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
 from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus
 from models import (
@@ -36,9 +36,20 @@ from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
+from tasks.scope import visible, visible_campaign
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
 WHAT = "材料"  # how a stale-version answer names a submission
+
+# Attachments: at most 10 MB, of these types, each starting with its type's signature (magic bytes).
+MAX_ATTACHMENT = 10 * 1024 * 1024
+ALLOWED_TYPES = {
+    "application/pdf": b"%PDF",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/png": b"\x89PNG",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": b"PK",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
+}
 
 
 def _chain(spec: ReviewSpec) -> rules.ReviewChain:
@@ -62,9 +73,15 @@ def _snapshot(sub: Submission) -> dict[str, Any]:
 def load_submission(session: Session, principal: Principal, submission_id: int) -> Submission:
     """The submission if it exists and the caller may see it; 404 otherwise (never 403)."""
     sub = session.get(Submission, submission_id)
-    if sub is None or not principal.can_see(sub.township_id):
-        raise NotFound(f"没有编号为 {submission_id} 的材料")
-    return sub
+    return visible(principal, sub, sub.township_id if sub else None, f"没有编号为 {submission_id} 的材料")
+
+
+def load_obligation(session: Session, principal: Principal, obligation_id: int) -> tuple[Obligation, Campaign]:
+    """The obligation and its campaign if the caller may see its township; 404 otherwise (never 403)."""
+    obligation = session.get(Obligation, obligation_id)
+    campaign = visible_campaign(session, principal, obligation, f"没有编号为 {obligation_id} 的截止事项")
+    assert obligation is not None  # its campaign was found
+    return obligation, campaign
 
 
 def _load_at(session: Session, principal: Principal, submission_id: int, version: int | None) -> tuple[Submission, int]:
@@ -240,10 +257,7 @@ def create_submission(
 def _obligation_to_answer(session: Session, principal: Principal,
                           obligation_id: int) -> tuple[Obligation, Campaign, Definition, str]:
     """The obligation with its campaign, definition and form, if the caller's township owes material for it."""
-    obligation = session.get(Obligation, obligation_id)
-    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
-    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
+    obligation, campaign = load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)

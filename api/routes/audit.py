@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.auth import CurrentPrincipal
-from api.deps import SessionDep
+from api.deps import CurrentPrincipal, SessionDep
 from api.routes.problems import READ
 from api.types import DB_INT_MAX, DbOffset
 from domain.errors import ValidationFailed

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentPrincipal, NotAuthenticated
-from api.deps import ClockDep, SessionDep
+from api.auth import NotAuthenticated
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.errors import problem
 from api.routes.problems import problems
 from api.types import CleanStr

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.auth import CurrentPrincipal
-from api.deps import SessionDep
+from api.deps import CurrentPrincipal, SessionDep
 from api.routes.problems import READ
 from tasks.calendar import load_work_calendar
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy import func
-from sqlmodel import Session, select
 
-from api.auth import CurrentPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from domain.errors import Conflict, NotFound, ValidationFailed
@@ -18,76 +15,14 @@ from models import (
     BatchItem,
     BatchLaunchRequest,
     BatchResult,
-    Campaign,
     CampaignPublic,
-    CampaignSummary,
     LaunchRequest,
-    Obligation,
-    ObligationPublic,
-    OrgUnit,
-    Stage,
-    StagePublic,
 )
-from tasks.accounts import Principal
 from tasks.launch import check_year, request_hash
-from tasks.registry import get_definition, get_definitions
+from tasks.reads import campaigns as reads
+from tasks.registry import get_definition
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=READ)
-
-
-def _definition_name(key: str) -> str:
-    definition = get_definitions().get(key)
-    return definition.name if definition else key
-
-
-def _summary(campaign: Campaign, township: OrgUnit) -> CampaignSummary:
-    return CampaignSummary(
-        id=campaign.id or 0,
-        definition=campaign.definition_key,
-        definition_name=_definition_name(campaign.definition_key),
-        definition_version=campaign.definition_version,
-        township=township.code,
-        township_name=township.name,
-        year=campaign.year,
-        status=campaign.status,
-        launched_at=campaign.launched_at,
-    )
-
-
-def campaign_public(session: Session, campaign_id: int, principal: Principal | None = None) -> CampaignPublic:
-    row = session.exec(
-        select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id).where(Campaign.id == campaign_id)  # type: ignore[arg-type]
-    ).first()
-    if row is None or (principal is not None and not principal.can_see(row[0].township_id)):
-        raise NotFound(f"没有编号为 {campaign_id} 的督办任务")
-    campaign, township = row
-    stages = session.exec(select(Stage).where(Stage.campaign_id == campaign_id).order_by(Stage.seq)).all()  # type: ignore[arg-type]
-    stage_keys = {s.id: s.key for s in stages}
-    obligations = session.exec(
-        select(Obligation, OrgUnit)
-        .join(OrgUnit, Obligation.subject_id == OrgUnit.id)  # type: ignore[arg-type]
-        .where(Obligation.campaign_id == campaign_id)
-        .order_by(Obligation.due_on, Obligation.key)  # type: ignore[arg-type]
-    ).all()
-    return CampaignPublic(
-        **_summary(campaign, township).model_dump(),
-        warnings=campaign.calendar_warnings,
-        stages=[
-            StagePublic(
-                key=s.key, name=s.name, seq=s.seq, opens_on=s.opens_on, closes_on=s.closes_on,
-                gate=s.gate_key, status=s.status,
-            )
-            for s in stages
-        ],
-        obligations=[
-            ObligationPublic(
-                id=o.id or 0, key=o.key, kind=o.kind, title=o.title, stage=stage_keys.get(o.stage_id),
-                subject=subject.code, subject_name=subject.name, period=o.period, opens_on=o.opens_on,
-                nominal_due_on=o.nominal_due_on, due_on=o.due_on, status=o.status,
-            )
-            for o, subject in obligations
-        ],
-    )
 
 
 @router.post("", status_code=201, response_model=CampaignPublic, summary="Launch one township's campaign", responses=WRITE)
@@ -111,7 +46,7 @@ async def create_campaign(
     if result["status"] == "replayed":
         response.headers["Idempotent-Replayed"] = "true"
     session.expire_all()
-    return campaign_public(session, campaign_id)
+    return reads.get_campaign(session, principal, campaign_id)
 
 
 def get_definition_for_body(key: str) -> Any:
@@ -148,29 +83,10 @@ def list_campaigns(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[DbOffset, Query()] = 0,
 ) -> dict[str, Any]:
-    stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-    count = select(func.count()).select_from(Campaign).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-    filters: list[Any] = []
-    if principal.townships is not None:
-        filters.append(Campaign.township_id.in_(principal.townships))  # type: ignore[attr-defined]
-    if township is not None:
-        filters.append(OrgUnit.code == township)
-    if year is not None:
-        filters.append(Campaign.year == year)
-    if definition is not None:
-        filters.append(Campaign.definition_key == definition)
-    for f in filters:
-        stmt, count = stmt.where(f), count.where(f)
-    total = session.exec(count).one()
-    rows = session.exec(stmt.order_by(Campaign.id).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
-    return {
-        "items": [_summary(c, t).model_dump(mode="json") for c, t in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return reads.list_campaigns(session, principal, township=township, year=year, definition=definition, limit=limit,
+                                offset=offset).as_dict()
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic, summary="One campaign with its stages and deadlines")
 def read_campaign(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
-    return campaign_public(session, campaign_id, principal)
+    return reads.get_campaign(session, principal, campaign_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.auth import CurrentPrincipal
+from api.deps import CurrentPrincipal
 from api.routes.problems import READ
 from tasks.registry import get_definition, get_definitions
 

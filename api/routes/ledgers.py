@@ -7,8 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
-from api.auth import CurrentPrincipal
-from api.deps import ClockDep, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, UPLOAD, WRITE
 from api.types import CleanStr, DbId
 from tasks import ledger as service

@@ -10,19 +10,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
-from sqlalchemy import func
-from sqlmodel import select
 
-from api.auth import SESSION_COOKIE, OptionalPrincipal, csrf_matches
-from api.deps import ClockDep, SessionDep
-from api.routes.campaigns import campaign_public
+from api.auth import SESSION_COOKIE, csrf_matches
+from api.deps import ClockDep, OptionalPrincipal, PageAdmin, PagePrincipal, SessionDep
 from api.types import DbId
+from core.clock import local_today
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
 from domain.vocabulary import status_label, zh_date
-from models import Campaign, OrgUnit
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
+from tasks.reads import campaigns as campaign_reads
+from tasks.reads import org_units as org_unit_reads
+from tasks.reads import submissions as submission_reads
+from tasks.reads import todos as todo_reads
 from tasks.registry import get_definitions
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -77,10 +78,10 @@ router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
-    return _render(request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status)
+    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status_code=status)
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     from urllib.parse import unquote
 
     context.setdefault("organisation", get_settings().organisation_name)
@@ -111,23 +112,15 @@ def paginate(items: list[Any], page: int, size: int = PAGE_SIZE) -> dict[str, An
     return {"rows": items[(page - 1) * size: page * size], "page": page, "pages": pages, "total": len(items)}
 
 
-def login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-
-
 def check_csrf(request: Request, sent: str) -> None:
     expected = getattr(request.state, "csrf_token", "")
     if not csrf_matches(sent, expected):
         raise PermissionDenied("表单已过期（CSRF 校验失败），请刷新页面后重试")
 
 
-_login_redirect = login_redirect
-_check_csrf = check_csrf
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return _render(request, "login.html", {"next": next if next.startswith("/") and not next.startswith("//") else "/", "error": None})
+    return render(request, "login.html", {"next": next if next.startswith("/") and not next.startswith("//") else "/", "error": None})
 
 
 @router.post("/login", response_model=None)
@@ -140,12 +133,12 @@ def login(
     user = attempt_login(session, username, password, now, channel="web", client=request.client.host if request.client else None)
     if isinstance(user, Lockout):
         session.commit()
-        page = _render(request, "login.html", {"next": next, "error": user.message(now)}, status_code=429)
+        page = render(request, "login.html", {"next": next, "error": user.message(now)}, status_code=429)
         page.headers["Retry-After"] = str(user.retry_after(now))
         return page
     if user is None:
         session.commit()
-        return _render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
+        return render(request, "login.html", {"next": next, "error": "用户名或密码错误"}, status_code=401)
     cookie, _ = open_session(session, user, now)
     session.commit()
     target = next if next.startswith("/") and not next.startswith("//") else "/"
@@ -173,36 +166,20 @@ def logout(
 
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
-def index(request: Request, session: SessionDep, principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return _login_redirect(request)
-    counts = dict(
-        session.exec(select(OrgUnit.kind, func.count()).group_by(OrgUnit.kind)).all()  # type: ignore[arg-type]
-    )
-    stmt = select(Campaign, OrgUnit).join(OrgUnit, Campaign.township_id == OrgUnit.id)  # type: ignore[arg-type]
-    if principal.townships is not None:
-        stmt = stmt.where(Campaign.township_id.in_(principal.townships))  # type: ignore[attr-defined]
-    rows = session.exec(stmt.order_by(Campaign.id.desc()).limit(50)).all()  # type: ignore[union-attr]
+def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HTMLResponse:
     definitions = get_definitions()
-    return _render(request, "index.html", {
-        "user": principal.user,
-        "definitions": [definitions[k] for k in sorted(definitions)],
-        "counts": counts,
-        "campaigns": [
-            {"campaign": c, "township": t, "definition_name": definitions[c.definition_key].name
-             if c.definition_key in definitions else c.definition_key}
-            for c, t in rows
-        ],
+    return render(request, "index.html", {
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)],
+        "counts": org_unit_reads.counts_by_kind(session),
+        "campaigns": campaign_reads.latest_campaigns(session, principal, limit=50),
     })
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, response_model=None)
 def campaign_page(
-    campaign_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal
-) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return _login_redirect(request)
-    return _render(request, "campaign.html", {"user": principal.user, "c": campaign_public(session, campaign_id, principal)})
+    campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
+) -> HTMLResponse:
+    return render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
 
 
 def _decoded_header(value: str | None) -> str:
@@ -212,13 +189,10 @@ def _decoded_header(value: str | None) -> str:
 
 
 @router.get("/admin/mail", response_class=HTMLResponse, response_model=None)
-def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) -> HTMLResponse | RedirectResponse:
+def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLResponse:
     """The local SMTP sink's captured mail, so a newcomer sees the reminders arrive (admins only)."""
     import mailbox
 
-    if principal is None:
-        return _login_redirect(request)
-    principal.require_role("admin")
     folder = get_settings().var_dir / "mail"
     messages = []
     if (folder / "cur").exists():
@@ -238,114 +212,46 @@ def mailbox_page(request: Request, principal: OptionalPrincipal, page: int = 1) 
     messages.sort(key=lambda m: m["mtime"], reverse=True)
     size = 50
     page = max(1, page)
-    return _render(request, "mailbox.html", {
+    return render(request, "mailbox.html", {
         "user": principal.user, "messages": messages[(page - 1) * size: page * size], "total": len(messages),
         "page": page, "pages": max(1, (len(messages) + size - 1) // size),
     })
 
 
 @router.get("/todos", response_class=HTMLResponse, response_model=None)
-def todos_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-               page: int = 1) -> HTMLResponse | RedirectResponse:
+def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+               page: int = 1) -> HTMLResponse:
     """The township's to-do list, soonest deadline first, with what is still missing; reviewers see their queue."""
-    from api.routes.submissions import review_queue, todos
-
-    if principal is None:
-        return login_redirect(request)
     items: list[dict[str, Any]] = []
     queue: list[dict[str, Any]] = []
     if principal.user.role == "submitter":
-        items = todos(session, principal, clock, limit=500)["items"]
-        _add_missing(session, items)
+        items = todo_reads.todos(session, principal, local_today(clock), limit=500, missing=True)
     elif principal.user.role in ("admin", "reviewer"):
-        queue = review_queue(session, principal)["items"]
+        queue = submission_reads.review_queue(session, principal)
     pager = paginate(items or queue, page)
-    return _render(request, "todos.html", {
+    return render(request, "todos.html", {
         "user": principal.user, "items": pager["rows"] if items else [], "queue": pager["rows"] if queue else [],
         "pager": pager,
     })
 
 
-def _add_missing(session: SessionDep, items: list[dict[str, Any]]) -> None:
-    """What each to-do still lacks: no material yet, the required fields left empty, or a decision pending."""
-    from domain.review import EDITABLE
-    from models import Submission
-    from tasks.registry import get_definition
-
-    campaigns: dict[int, Campaign | None] = {}
-    for item in items:
-        sid = item["submission_id"]
-        if sid is None:
-            item["missing"] = "尚未填报"
-            continue
-        sub = session.get(Submission, sid)
-        if sub is None or sub.status not in EDITABLE:
-            item["missing"] = {"submitted": "等待审核", "in_review": "等待审核", "approved": "无",
-                               "rejected": "已不予通过"}.get(sub.status if sub else "", "")
-            continue
-        cid = sub.campaign_id
-        if cid not in campaigns:
-            campaigns[cid] = session.get(Campaign, cid)
-        campaign = campaigns[cid]
-        form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
-        empty = [f.label for f in form.fields if f.required and sub.data.get(f.key) in (None, "", [])] if form else []
-        prefix = ("已退回，待修改后重新提交" if sub.status == "returned" else
-                  "尚未填报" if sub.created_by is None else "草稿未提交")
-        item["missing"] = prefix + (f"；未填：{'、'.join(empty)}" if empty else "")
-
-
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
 def submission_page(submission_id: DbId, request: Request, session: SessionDep,
-                    principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+                    principal: PagePrincipal) -> HTMLResponse:
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
-    from api.routes.submissions import submission_public
-    from domain import review as rules
-    from tasks import review as service
-    from tasks.audit import events_for
-    from tasks.registry import get_definition
-
-    if principal is None:
-        return login_redirect(request)
-    sub = service.load_submission(session, principal, submission_id)
-    detail = submission_public(session, principal, sub)
-    campaign = session.get(Campaign, sub.campaign_id)
-    form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
-    _, spec = service.review_spec(session, sub)
-    can_decide = False
-    if sub.status == "in_review":
-        level = spec.chain[sub.current_level]
-        can_decide = rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role),
-                                         sub.township_id) and principal.user.id not in {sub.submitted_by, sub.created_by}
-    can_submit = sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id)
-    labels = {f.key: f.label for f in form.fields} if form else {}
-    changes = _changes_since_return(detail["rounds"])
-    last_return = next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None)
-    history = events_for(session, "submission", sub.id, 500, 0)
-    return _render(request, "submission.html", {
-        "user": principal.user, "s": detail, "form": form, "can_decide": can_decide, "can_submit": can_submit,
-        "history": history, "labels": labels, "changes": changes, "last_return": last_return,
-    })
-
-
-def _changes_since_return(rounds: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Fields that differ between the last two submitted rounds (what the township changed after a return)."""
-    if len(rounds) < 2:
-        return None
-    old, new = rounds[-2]["data"], rounds[-1]["data"]
-    return [{"field": k, "before": old.get(k), "after": new.get(k)} for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    view = submission_reads.submission_view(session, principal, submission_id)
+    return render(request, "submission.html", {"user": principal.user, "s": view.pop("submission"), **view})
 
 
 @router.post("/submissions/{submission_id}/decide", response_model=None)
 def submission_decide(
-    submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    submission_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> RedirectResponse:
     from tasks import review as service
 
-    if principal is None:
-        return login_redirect(request)
     service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
     check_csrf(request, csrf_token)
     try:

@@ -8,33 +8,23 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 import flows.launch as launch_flows
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.deps import ClockDep, PageAdmin, SessionDep
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from core.clock import local_today
 from domain.errors import DubanError, NotFound
-from models import CalendarYear, OrgUnit, User, UserScope
 from tasks.accounts import Principal, create_user
 from tasks.launch import check_year, load_context, plan_for
+from tasks.reads import accounts as account_reads
+from tasks.reads import calendars as calendar_reads
+from tasks.reads import org_units as org_unit_reads
 from tasks.registry import get_definition, get_definitions
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 MAX_UPLOAD = 1024 * 1024
-
-
-def _admin(request: Request, principal: Principal | None) -> Principal | None:
-    """The administrator, None when nobody is signed in (→ login); any other role gets 403."""
-    if principal is not None:
-        principal.require_role("admin")
-    return principal
-
-
-def _townships(session: Session) -> list[OrgUnit]:
-    return list(session.exec(select(OrgUnit).where(OrgUnit.kind == "township").order_by(col(OrgUnit.code))))
 
 
 # ---- launch -----------------------------------------------------------------------------------------
@@ -44,22 +34,20 @@ def _launch_page(request: Request, session: Session, principal: Principal, clock
                  year: int | None = None, chosen: list[str] | None = None, preview: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     definitions = get_definitions()
-    return _render(request, "launch.html", {
+    return render(request, "launch.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "definition": definition,
-        "year": year or local_today(clock).year, "townships": _townships(session), "chosen": chosen or [],
+        "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
         "preview": preview, "errors": errors or {},
     }, status_code=status_code)
 
 
 @router.get("/admin/launch", response_class=HTMLResponse, response_model=None)
-def launch_form(request: Request, session: SessionDep, principal: OptionalPrincipal,
-                clock: ClockDep) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def launch_form(request: Request, session: SessionDep, principal: PageAdmin,
+                clock: ClockDep) -> HTMLResponse:
     return _launch_page(request, session, principal, clock)
 
 
-def _checked_launch(session: Session, definition: str, year: str, townships: list[str]) -> tuple[int, dict[str, str]]:
+def _checked_launch(session: Session, principal: Principal, definition: str, year: str, townships: list[str]) -> tuple[int, dict[str, str]]:
     errors: dict[str, str] = {}
     if definition not in get_definitions():
         errors["definition"] = "请选择督办定义"
@@ -71,7 +59,7 @@ def _checked_launch(session: Session, definition: str, year: str, townships: lis
             check_year(get_definition(definition), number)
         except DubanError as exc:
             errors["year"] = exc.detail
-    known = {t.code for t in _townships(session)}
+    known = {t.code for t in org_unit_reads.townships(session, principal)}
     if not townships:
         errors["townships"] = "请至少选择一个乡镇"
     elif set(townships) - known:
@@ -79,21 +67,29 @@ def _checked_launch(session: Session, definition: str, year: str, townships: lis
     return number, errors
 
 
-@router.post("/admin/launch/preview", response_class=HTMLResponse, response_model=None)
-def launch_preview(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-    definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
-    townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
-    """The stages and deadlines the launch would create, planned by the same code the launch uses."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def _posted_launch(request: Request, session: Session, principal: Principal, clock: ClockDep, definition: str,
+                   year: str, townships: list[str] | None, csrf_token: str) -> tuple[list[str], int, HTMLResponse | None]:
+    """A posted launch form, checked: the township codes (each once), the year, and — when a field is
+    wrong — the form again with the errors next to the fields (422)."""
     check_csrf(request, csrf_token)
     codes = list(dict.fromkeys(townships or []))
-    number, errors = _checked_launch(session, definition, year, codes)
-    if errors:
-        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
-                            chosen=codes, errors=errors, status_code=422)
+    number, errors = _checked_launch(session, principal, definition, year, codes)
+    if not errors:
+        return codes, number, None
+    return codes, number, _launch_page(request, session, principal, clock, definition=definition, year=number or None,
+                                       chosen=codes, errors=errors, status_code=422)
+
+
+@router.post("/admin/launch/preview", response_class=HTMLResponse, response_model=None)
+def launch_preview(
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
+    definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
+    townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse:
+    """The stages and deadlines the launch would create, planned by the same code the launch uses."""
+    codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
+    if refused is not None:
+        return refused
     ctx = load_context(session, definition, codes)
     today = local_today(clock)
     plans = [plan_for(ctx, code, number, today) for code in codes]
@@ -110,20 +106,15 @@ def launch_preview(
 
 @router.post("/admin/launch", response_model=None)
 async def launch_confirm(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
     """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
-    check_csrf(request, csrf_token)
-    codes = list(dict.fromkeys(townships or []))
-    number, errors = _checked_launch(session, definition, year, codes)
+    codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
     session.commit()  # the flow writes through its own connection
-    if errors:
-        return _launch_page(request, session, principal, clock, definition=definition, year=number or None,
-                            chosen=codes, errors=errors, status_code=422)
+    if refused is not None:
+        return refused
     name = get_definition(definition).name
     if len(codes) == 1:
         result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now())
@@ -143,17 +134,11 @@ async def launch_confirm(
 
 
 @router.get("/admin/org-units", response_class=HTMLResponse, response_model=None)
-def org_units_page(request: Request, session: SessionDep, principal: OptionalPrincipal, page: int = 1,
-                   kind: str = "") -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
-    stmt = select(OrgUnit).order_by(col(OrgUnit.code))
-    if kind in ("county", "township", "village"):
-        stmt = stmt.where(OrgUnit.kind == kind)
-    units = list(session.exec(stmt))
-    parents = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
-    return _render(request, "org_units.html", {
-        "user": principal.user, "pager": paginate(units, page), "parents": parents, "kind": kind,
+def org_units_page(request: Request, session: SessionDep, principal: PageAdmin, page: int = 1,
+                   kind: str = "") -> HTMLResponse:
+    return render(request, "org_units.html", {
+        "user": principal.user, "pager": paginate(org_unit_reads.units(session, principal, kind=kind), page),
+        "parents": org_unit_reads.upper_units(session), "kind": kind,
     })
 
 
@@ -162,31 +147,23 @@ def org_units_page(request: Request, session: SessionDep, principal: OptionalPri
 
 def _users_page(request: Request, session: Session, principal: Principal, page: int, *, form: dict[str, Any] | None = None,
                 errors: dict[str, str] | None = None, message: str | None = None, status_code: int = 200) -> HTMLResponse:
-    users = list(session.exec(select(User).order_by(col(User.id))))
-    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.kind).in_(["county", "township"])))}
-    scopes: dict[int, list[str]] = {}
-    for scope, unit in session.exec(select(UserScope, OrgUnit).join(OrgUnit, col(UserScope.org_unit_id) == OrgUnit.id)):
-        scopes.setdefault(scope.user_id, []).append(unit.name)
-    return _render(request, "users.html", {
-        "user": principal.user, "pager": paginate(users, page), "units": units, "scopes": scopes,
-        "townships": _townships(session), "form": form or {}, "errors": errors or {}, "message": message,
+    accounts = account_reads.users_overview(session, principal)
+    return render(request, "users.html", {
+        "user": principal.user, "pager": paginate(accounts["users"], page), "units": accounts["units"],
+        "scopes": accounts["scopes"], "townships": org_unit_reads.townships(session, principal), "form": form or {}, "errors": errors or {}, "message": message,
     }, status_code=status_code)
 
 
 @router.get("/admin/users", response_class=HTMLResponse, response_model=None)
-def users_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
-               page: int = 1) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def users_page(request: Request, session: SessionDep, principal: PageAdmin,
+               page: int = 1) -> HTMLResponse:
     return _users_page(request, session, principal, page)
 
 
 @router.post("/admin/users", response_model=None)
-async def add_user(request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def add_user(request: Request, session: SessionDep, principal: PageAdmin,
                    clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Add an account through ``tasks.accounts.create_user`` (the same rules as ``duban users add``)."""
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     keys = ("username", "display_name", "role", "level", "unit", "email", "password")
@@ -213,13 +190,11 @@ async def add_user(request: Request, session: SessionDep, principal: OptionalPri
 
 
 @router.get("/admin/calendars", response_class=HTMLResponse, response_model=None)
-def calendars_page(request: Request, session: SessionDep, principal: OptionalPrincipal,
-                   year: int | None = None) -> HTMLResponse | RedirectResponse:
+def calendars_page(request: Request, session: SessionDep, principal: PageAdmin,
+                   year: int | None = None) -> HTMLResponse:
     import datetime as dt
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
-    rows = list(session.exec(select(CalendarYear).order_by(col(CalendarYear.year))))
+    rows = calendar_reads.calendar_years(session)
     shown = next((r for r in rows if r.year == year), None) if year else (rows[-1] if rows else None)
     if year and shown is None:
         raise NotFound(f"{year}年的节假日安排尚未载入")
@@ -227,20 +202,18 @@ def calendars_page(request: Request, session: SessionDep, principal: OptionalPri
     if shown is not None:
         detail = {"row": shown, "holidays": [dt.date.fromisoformat(d) for d in shown.holidays],
                   "makeup": [dt.date.fromisoformat(d) for d in shown.makeup_workdays]}
-    return _render(request, "calendars.html", {"user": principal.user, "rows": rows, "detail": detail})
+    return render(request, "calendars.html", {"user": principal.user, "rows": rows, "detail": detail})
 
 
 @router.post("/admin/calendars", response_model=None)
 async def load_calendar_year(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> RedirectResponse:
     """Load a year's official arrangement (YAML: year, holidays, makeup_workdays), then move that year's
     open deadlines onto it — ``tasks.calendar``, as ``duban calendar load`` does."""
     from tasks.calendar import parse_arrangement, reapply_year, save_arrangement
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     content = await file.read(MAX_UPLOAD + 1)
     try:
@@ -266,26 +239,22 @@ async def load_calendar_year(
 
 
 @router.get("/admin/definitions", response_class=HTMLResponse, response_model=None)
-def definitions_page(request: Request, principal: OptionalPrincipal, key: str | None = None) -> HTMLResponse | RedirectResponse:
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
+def definitions_page(request: Request, principal: PageAdmin, key: str | None = None) -> HTMLResponse:
     definitions = get_definitions()
     shown = get_definition(key) if key else None  # unknown key: 404
-    return _render(request, "definitions.html", {
+    return render(request, "definitions.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": shown, "result": None,
     })
 
 
 @router.post("/admin/definitions/validate", response_class=HTMLResponse, response_model=None)
 async def validate_definition(
-    request: Request, principal: OptionalPrincipal,
+    request: Request, principal: PageAdmin,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse | RedirectResponse:
+) -> HTMLResponse:
     """Check an uploaded definition YAML with the loader's own validation; nothing is stored."""
     from domain.definitions import parse_definition
 
-    if _admin(request, principal) is None or principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     name = file.filename or "上传文件"
     content = await file.read(MAX_UPLOAD + 1)
@@ -303,7 +272,7 @@ async def validate_definition(
     except DubanError as exc:
         result["errors"] = exc.errors or [{"field": "", "message": exc.detail}]
     definitions = get_definitions()
-    return _render(request, "definitions.html", {
+    return render(request, "definitions.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": None,
         "result": result,
     }, status_code=200 if not result["errors"] else 422)

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes import escalations as api
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from api.types import CleanStr, DbId
 from domain import accountability as case_rules
 from domain.errors import DubanError, ValidationFailed
-from models import Escalation
 from tasks import accountability as cases
 from tasks import escalation as service
 from tasks.accounts import Principal
+from tasks.reads import cases as case_reads
+from tasks.reads import escalations as reads
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
@@ -34,143 +35,137 @@ def _error(exc: DubanError) -> str:
 
 
 @router.get("/escalations", response_class=HTMLResponse, response_model=None)
-def escalations_page(request: Request, session: SessionDep, principal: OptionalPrincipal, status: str = "live",
-                     township: CleanStr | None = None, page: int = 1) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+def escalations_page(request: Request, session: SessionDep, principal: PagePrincipal, status: str = "live",
+                     township: CleanStr | None = None, page: int = 1) -> HTMLResponse:
     status = status if status in STATUS_FILTERS or status == "all" else "live"
-    stmt = api.query_escalations(session, principal, status=None if status == "all" else status,
-                                 township=township or None)
-    rows = list(session.exec(stmt.order_by(col(Escalation.created_at).desc(), col(Escalation.id).desc())))
+    rows = reads.find_escalations(session, principal, status=None if status == "all" else status,
+                                  township=township or None)
     pager = paginate(rows, page)
-    ledger = api.escalation_ledger(session, principal)
-    return _render(request, "escalations.html", {
-        "user": principal.user, "items": api._present(session, pager["rows"]), "pager": pager, "ledger": ledger,
-        "status": status, "statuses": STATUS_FILTERS, "township": township or "",
-        "cases": api.list_cases(session, principal, None, None, 20, 0)["items"],
+    return render(request, "escalations.html", {
+        "user": principal.user, "items": reads.present(session, pager["rows"]), "pager": pager,
+        "ledger": reads.escalation_ledger(session, principal), "status": status, "statuses": STATUS_FILTERS,
+        "township": township or "", "cases": case_reads.list_cases(session, principal, limit=20).items,
     })
+
+
+def _detail_page(request: Request, principal: Principal, template: str, context: dict[str, Any], error: str | None,
+                 status_code: int) -> HTMLResponse:
+    return render(request, template, {
+        "user": principal.user, "error": error, "is_admin": principal.user.role == "admin", **context,
+    }, status_code=status_code)
 
 
 def _escalation_page(request: Request, session: Session, principal: Principal, escalation_id: int,
                      error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    item = api.get_escalation(escalation_id, session, principal)
-    return _render(request, "escalation.html", {
-        "user": principal.user, "e": item, "error": error, "is_admin": principal.user.role == "admin",
+    item = reads.get_escalation(session, principal, escalation_id)
+    return _detail_page(request, principal, "escalation.html", {
+        "e": item, "live": item["status"] in service.LIVE,
         "can_interview": item["level_key"] == "interview" or (item["document"] or {}).get("kind") == "interview_notice",
-        "live": item["status"] in service.LIVE,
-    }, status_code=status_code)
+    }, error, status_code)
+
+
+def _case_page(request: Request, session: Session, principal: Principal, case_id: int, error: str | None = None,
+               status_code: int = 200) -> HTMLResponse:
+    item = case_reads.get_case(session, principal, case_id)
+    return _detail_page(request, principal, "case.html", {"c": item, "decisions": case_rules.DECISIONS}, error,
+                        status_code)
+
+
+def _act(session: Session, act: Callable[[], tuple[str, str]],
+         again: Callable[[str, int], HTMLResponse]) -> HTMLResponse | RedirectResponse:
+    """Carry out a form's action and commit, then redirect to where ``act`` says with its message; a refusal
+    rolls back and shows the page ``again`` with the reason, under the refusal's status."""
+    try:
+        url, message = act()
+        session.commit()
+    except DubanError as exc:
+        session.rollback()
+        return again(_error(exc), exc.status)
+    return flash_redirect(url, message)
 
 
 @router.get("/escalations/{escalation_id}", response_class=HTMLResponse, response_model=None)
 def escalation_page(escalation_id: DbId, request: Request, session: SessionDep,
-                    principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+                    principal: PagePrincipal) -> HTMLResponse:
     return _escalation_page(request, session, principal, escalation_id)
 
 
 @router.post("/escalations/{escalation_id}/interview", response_model=None)
-def escalation_interview(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_interview(escalation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                          clock: ClockDep, csrf_token: Annotated[str, Form()] = "",
                          interview_on: Annotated[str, Form()] = "", place: Annotated[str, Form()] = "",
                          outcome: Annotated[str, Form()] = "",
                          version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     service.load(session, principal, escalation_id)  # outside scope: 404 before anything else
     check_csrf(request, csrf_token)
-    try:
+
+    def record() -> tuple[str, str]:
         try:
             day = dt.date.fromisoformat(interview_on)
         except ValueError:
             raise ValidationFailed("请填写约谈日期（年-月-日）", errors=[{"field": "interview_on", "message": "date"}]) from None
         service.record_interview(session, principal, clock.now(), escalation_id, interview_on=day,
                                  place=place.strip() or None, outcome=outcome.strip() or None, version=version)
-        session.commit()
-    except DubanError as exc:
-        session.rollback()
-        return _escalation_page(request, session, principal, escalation_id, _error(exc), exc.status)
-    return flash_redirect(f"/escalations/{escalation_id}", "约谈情况已登记")
+        return f"/escalations/{escalation_id}", "约谈情况已登记"
+
+    return _act(session, record, partial(_escalation_page, request, session, principal, escalation_id))
 
 
 @router.post("/escalations/{escalation_id}/check", response_model=None)
-def escalation_check(escalation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+def escalation_check(escalation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                      clock: ClockDep, csrf_token: Annotated[str, Form()] = "", outcome: Annotated[str, Form()] = "",
                      note: Annotated[str, Form()] = "", version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
     """The county's check: confirm (open a case) or dismiss."""
-    if principal is None:
-        return login_redirect(request)
     service.load(session, principal, escalation_id)
     check_csrf(request, csrf_token)
-    try:
+
+    def check() -> tuple[str, str]:
         if outcome == "confirm":
             case = service.confirm(session, principal, clock.now(), escalation_id, note=note, version=version)
-            session.commit()
-            return flash_redirect(f"/cases/{case.id}", "已立案问责，请作出处理决定")
+            return f"/cases/{case.id}", "已立案问责，请作出处理决定"
         if outcome != "dismiss":
             raise ValidationFailed("请选择核实结论", errors=[{"field": "outcome", "message": "confirm 或 dismiss"}])
         service.dismiss(session, principal, clock.now(), escalation_id, note=note, version=version)
-        session.commit()
-    except DubanError as exc:
-        session.rollback()
-        return _escalation_page(request, session, principal, escalation_id, _error(exc), exc.status)
-    return flash_redirect(f"/escalations/{escalation_id}", "已核实撤销")
+        return f"/escalations/{escalation_id}", "已核实撤销"
 
-
-def _case_page(request: Request, session: Session, principal: Principal, case_id: int, error: str | None = None,
-               status_code: int = 200) -> HTMLResponse:
-    item = api.get_case(case_id, session, principal)
-    return _render(request, "case.html", {
-        "user": principal.user, "c": item, "error": error, "is_admin": principal.user.role == "admin",
-        "decisions": case_rules.DECISIONS,
-    }, status_code=status_code)
+    return _act(session, check, partial(_escalation_page, request, session, principal, escalation_id))
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, response_model=None)
 def case_page(case_id: DbId, request: Request, session: SessionDep,
-              principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+              principal: PagePrincipal) -> HTMLResponse:
     return _case_page(request, session, principal, case_id)
 
 
 @router.post("/cases/{case_id}/decision", response_model=None)
-def case_decision(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_decision(case_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                   csrf_token: Annotated[str, Form()] = "", decision: Annotated[str, Form()] = "",
                   note: Annotated[str, Form()] = "", suspension_days: Annotated[str, Form()] = "",
                   version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     cases.load(session, principal, case_id)
     check_csrf(request, csrf_token)
     try:
         days = int(suspension_days) if suspension_days.strip() else None
     except ValueError:
         days = -1
-    try:
+
+    def decide() -> tuple[str, str]:
         cases.decide(session, principal, clock.now(), case_id, decision=decision, note=note, rating_year=None,
                      suspension_days=days, version=version)
-        session.commit()
-    except DubanError as exc:
-        session.rollback()
-        return _case_page(request, session, principal, case_id, _error(exc), exc.status)
-    return flash_redirect(f"/cases/{case_id}", "问责决定已登记")
+        return f"/cases/{case_id}", "问责决定已登记"
+
+    return _act(session, decide, partial(_case_page, request, session, principal, case_id))
 
 
 @router.post("/cases/{case_id}/close", response_model=None)
-def case_close(case_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+def case_close(case_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                csrf_token: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "",
                version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     cases.load(session, principal, case_id)
     check_csrf(request, csrf_token)
-    try:
+
+    def close() -> tuple[str, str]:
         cases.close(session, principal, clock.now(), case_id, note=note, version=version)
-        session.commit()
-    except DubanError as exc:
-        session.rollback()
-        return _case_page(request, session, principal, case_id, _error(exc), exc.status)
-    return flash_redirect(f"/cases/{case_id}", "问责案件已结案")
+        return f"/cases/{case_id}", "问责案件已结案"
 
-
+    return _act(session, close, partial(_case_page, request, session, principal, case_id))

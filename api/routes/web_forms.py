@@ -7,40 +7,29 @@ next to each field."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect, paginate
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from api.types import DbId
+from core.clock import local_today
 from domain import review as rules
 from domain.definitions import FieldType, Form
-from domain.errors import DubanError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from models import Attachment, Campaign, Obligation, OrgUnit, Review, Submission
+from domain.errors import DubanError, InvalidTransition, PermissionDenied, ValidationFailed
+from models import Campaign, Obligation, Submission
 from tasks import review as service
 from tasks.accounts import Principal
+from tasks.reads import org_units as org_unit_reads
+from tasks.reads import submissions as submission_reads
 from tasks.registry import get_definition
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
-
-
-def _obligation_in_scope(session: Session, principal: Principal, obligation_id: int) -> tuple[Obligation, Campaign]:
-    """The obligation if the caller may see its township; otherwise the same 404 as a missing one."""
-    obligation = session.get(Obligation, obligation_id)
-    campaign = session.get(Campaign, obligation.campaign_id) if obligation else None
-    if obligation is None or campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {obligation_id} 的截止事项")
-    return obligation, campaign
-
-
-def _villages(session: Session, township_id: int) -> list[OrgUnit]:
-    return list(session.exec(select(OrgUnit).where(OrgUnit.parent_id == township_id, OrgUnit.kind == "village")
-                             .order_by(col(OrgUnit.code))))
 
 
 def _parse_number(raw: str) -> Any:
@@ -92,27 +81,23 @@ def field_errors(exc: DubanError) -> dict[str, str]:
 def _render_form(request: Request, session: Session, principal: Principal, *, form: Form, title: str, township_id: int,
                  action: str, data: dict[str, Any], sub: Submission | None, due_on: Any, errors: dict[str, str],
                  message: str | None = None, status_code: int = 200) -> HTMLResponse:
-    attachments = list(session.exec(select(Attachment).where(Attachment.submission_id == sub.id)
-                                    .order_by(col(Attachment.id)))) if sub else []
-    last_return = session.exec(select(Review).where(Review.submission_id == sub.id, Review.decision == "return")
-                               .order_by(col(Review.id).desc())).first() if sub else None
-    return _render(request, "submission_form.html", {
+    attachments = submission_reads.attachments(session, sub) if sub else []
+    last_return = submission_reads.last_return(session, sub) if sub else None
+    return render(request, "submission_form.html", {
         "user": principal.user, "form": form, "title": title, "action": action, "data": data, "sub": sub,
-        "due_on": due_on, "errors": errors, "message": message, "villages": _villages(session, township_id),
+        "due_on": due_on, "errors": errors, "message": message, "villages": org_unit_reads.villages(session, township_id),
         "attachments": attachments, "last_return": last_return, "FieldType": FieldType,
     }, status_code=status_code)
 
 
 @router.get("/obligations/{obligation_id}/form", response_class=HTMLResponse, response_model=None)
 def new_submission_form(obligation_id: DbId, request: Request, session: SessionDep,
-                        principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
+                        principal: PagePrincipal) -> HTMLResponse | RedirectResponse:
     """The empty form answering an obligation (or the existing material's edit form)."""
-    if principal is None:
-        return login_redirect(request)
-    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)
+    obligation, campaign = service.load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
-    existing = session.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
+    existing = submission_reads.submission_for(session, obligation_id)
     if existing is not None:
         return RedirectResponse(f"/submissions/{existing.id}/edit", status_code=303)
     rule = get_definition(campaign.definition_key).obligation(obligation.rule_key)
@@ -124,12 +109,10 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
 
 
 @router.post("/obligations/{obligation_id}/form", response_model=None)
-async def create_submission(obligation_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def create_submission(obligation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                             clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the first draft (or submit it at once) through ``tasks.review.create_submission``."""
-    if principal is None:
-        return login_redirect(request)
-    obligation, campaign = _obligation_in_scope(session, principal, obligation_id)  # 404 before anything else
+    obligation, campaign = service.load_obligation(session, principal, obligation_id)  # 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     definition = get_definition(campaign.definition_key)
@@ -152,6 +135,14 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
     return flash_redirect(f"/submissions/{sub.id}", "已提交审核" if submit else "草稿已保存")
 
 
+def _form_and_due_date(session: Session, sub: Submission) -> tuple[Form, dt.date | None]:
+    """The form ``sub`` answers and the due date of its obligation (None for material without one)."""
+    campaign = session.get(Campaign, sub.campaign_id)
+    assert campaign is not None
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    return get_definition(campaign.definition_key).form(sub.form_key), obligation.due_on if obligation else None
+
+
 def _editable(session: Session, principal: Principal, submission_id: int) -> Submission:
     sub = service.load_submission(session, principal, submission_id)
     if not rules.may_submit(principal.actor, sub.township_id):
@@ -161,36 +152,29 @@ def _editable(session: Session, principal: Principal, submission_id: int) -> Sub
 
 @router.get("/submissions/{submission_id}/edit", response_class=HTMLResponse, response_model=None)
 def edit_submission_form(submission_id: DbId, request: Request, session: SessionDep,
-                         principal: OptionalPrincipal) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+                         principal: PagePrincipal) -> HTMLResponse | RedirectResponse:
     sub = _editable(session, principal, submission_id)
     if sub.status not in rules.EDITABLE:
         return flash_redirect(f"/submissions/{sub.id}", "这份材料已提交，当前状态不能修改", "error")
-    campaign = session.get(Campaign, sub.campaign_id)
-    assert campaign is not None
-    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    form = get_definition(campaign.definition_key).form(sub.form_key)
+    form, due_on = _form_and_due_date(session, sub)
     return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
                         action=f"/submissions/{sub.id}/edit", data=dict(sub.data), sub=sub,
-                        due_on=obligation.due_on if obligation else None, errors={})
+                        due_on=due_on, errors={})
 
 
 async def _attach_uploads(session: Session, principal: Principal, clock: ClockDep, sub: Submission, form: Form,
                           sent: FormData, data: dict[str, Any]) -> None:
     """Files chosen in the form's file fields become attachments, referenced by the field."""
-    from api.routes.submissions import ALLOWED_TYPES, MAX_ATTACHMENT
-
     for field in form.fields:
         if field.type is not FieldType.FILE:
             continue
         for upload in sent.getlist(f"upload_{field.key}"):
             if not isinstance(upload, UploadFile) or not upload.filename:
                 continue
-            content = await upload.read(MAX_ATTACHMENT + 1)
+            content = await upload.read(service.MAX_ATTACHMENT + 1)
             ctype = (upload.content_type or "").split(";")[0].strip().lower()
-            magic = ALLOWED_TYPES.get(ctype)
-            problem = ("附件不能超过 10 MB" if len(content) > MAX_ATTACHMENT else "附件是空文件" if not content
+            magic = service.ALLOWED_TYPES.get(ctype)
+            problem = ("附件不能超过 10 MB" if len(content) > service.MAX_ATTACHMENT else "附件是空文件" if not content
                        else "只接受 PDF、JPEG、PNG、DOCX、XLSX" if magic is None
                        else "附件内容与声明的类型不符" if not content.startswith(magic) else None)
             if problem:
@@ -203,19 +187,14 @@ async def _attach_uploads(session: Session, principal: Principal, clock: ClockDe
 
 
 @router.post("/submissions/{submission_id}/edit", response_model=None)
-async def save_submission(submission_id: DbId, request: Request, session: SessionDep, principal: OptionalPrincipal,
+async def save_submission(submission_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
                           clock: ClockDep) -> HTMLResponse | RedirectResponse:
     """Save the draft (``action=save``) or save and submit (``action=submit``)."""
-    if principal is None:
-        return login_redirect(request)
     sub = service.load_submission(session, principal, submission_id)  # outside scope: 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
     sub = _editable(session, principal, submission_id)
-    campaign = session.get(Campaign, sub.campaign_id)
-    assert campaign is not None
-    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    form = get_definition(campaign.definition_key).form(sub.form_key)
+    form, due_on = _form_and_due_date(session, sub)
     data = form_data(form, sent)
     version = str(sent.get("version", ""))
     submit = sent.get("action") == "submit"
@@ -230,7 +209,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
         session.refresh(sub)
         return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
                             action=f"/submissions/{sub.id}/edit", data=data, sub=sub,
-                            due_on=obligation.due_on if obligation else None, errors=field_errors(exc),
+                            due_on=due_on, errors=field_errors(exc),
                             message=exc.detail, status_code=422)
     except DubanError as exc:
         session.rollback()
@@ -241,16 +220,11 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
 
 
 @router.get("/reviews", response_class=HTMLResponse, response_model=None)
-def review_queue_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-                      page: int = 1) -> HTMLResponse | RedirectResponse:
+def review_queue_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+                      page: int = 1) -> HTMLResponse:
     """Submissions waiting for my decision at my level and scope, soonest due date first."""
-    from api.routes.submissions import review_queue
-    from core.clock import local_today
-
-    if principal is None:
-        return login_redirect(request)
-    items = review_queue(session, principal)["items"]  # admins and reviewers only (403 for others)
+    items = submission_reads.review_queue(session, principal)  # admins and reviewers only (403 for others)
     today = local_today(clock)
     for item in items:
         item["days_left"] = (item["due_on"] - today).days if item["due_on"] else None
-    return _render(request, "reviews.html", {"user": principal.user, "pager": paginate(items, page)})
+    return render(request, "reviews.html", {"user": principal.user, "pager": paginate(items, page)})

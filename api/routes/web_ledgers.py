@@ -7,35 +7,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api.auth import OptionalPrincipal
-from api.deps import ClockDep, SessionDep
-from api.routes.web import HtmlErrorRoute, _render, check_csrf, flash_redirect, login_redirect
+from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, render
 from core.clock import local_today
 from domain.errors import DubanError
-from models import Campaign, OrgUnit
 from tasks import ledger as service
 from tasks.accounts import Principal
+from tasks.reads import campaigns as campaign_reads
 from tasks.registry import get_definitions
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 
+def _choice(campaign: dict[str, Any]) -> str:
+    return f"{campaign['year']}年 {campaign['township_name']} {campaign['definition_name']}"
+
+
 def _plan_campaigns(session: Session, principal: Principal) -> list[dict[str, Any]]:
     """The campaigns whose 一村一策 plans this user may import (newest first)."""
-    user = principal.user
-    if user.role not in ("admin", "submitter"):
+    if principal.user.role not in ("admin", "submitter"):
         return []
-    definitions = get_definitions()
-    with_plans = [k for k, d in definitions.items() if any(f.key == service.PLAN_FORM for f in d.forms)]
-    stmt = (select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id)
-            .where(col(Campaign.definition_key).in_(with_plans)))
-    if user.role == "submitter":
-        stmt = stmt.where(Campaign.township_id == (user.org_unit_id or -1))
-    rows = session.exec(stmt.order_by(col(Campaign.year).desc(), col(OrgUnit.code)).limit(500)).all()
-    return [{"id": c.id, "label": f"{c.year}年 {t.name} {definitions[c.definition_key].name}（编号 {c.id}）"}
-            for c, t in rows]
+    with_plans = [k for k, d in get_definitions().items() if any(f.key == service.PLAN_FORM for f in d.forms)]
+    return [{"id": c["id"], "label": f"{_choice(c)}（编号 {c['id']}）"}
+            for c in campaign_reads.campaign_choices(session, principal, definitions=with_plans)]
 
 
 def _page(request: Request, session: Session, principal: Principal, clock: ClockDep, *, year: int | None = None,
@@ -46,14 +42,8 @@ def _page(request: Request, session: Session, principal: Principal, clock: Clock
         ledgers.append({"name": ledger.name, "title": ledger.title, "description": ledger.description,
                         "url": f"/api/v1/ledgers/{ledger.name}.xlsx{query}",
                         "by_campaign": "campaign" in ledger.filters and "year" not in ledger.filters})
-    visible = select(Campaign, OrgUnit).join(OrgUnit, col(Campaign.township_id) == OrgUnit.id)
-    if principal.townships is not None:
-        visible = visible.where(col(Campaign.township_id).in_(principal.townships))
-    definitions = get_definitions()
-    campaigns = [{"id": c.id, "label": f"{c.year}年 {t.name} "
-                  f"{definitions[c.definition_key].name if c.definition_key in definitions else c.definition_key}"}
-                 for c, t in session.exec(visible.order_by(col(Campaign.year).desc(), col(OrgUnit.code)).limit(500))]
-    return _render(request, "ledgers.html", {
+    campaigns = [{"id": c["id"], "label": _choice(c)} for c in campaign_reads.campaign_choices(session, principal)]
+    return render(request, "ledgers.html", {
         "user": principal.user, "ledgers": ledgers, "year": year, "this_year": local_today(clock).year,
         "campaigns": campaigns, "plan_campaigns": _plan_campaigns(session, principal),
         "can_import_org": principal.user.role == "admin", "result": result,
@@ -62,10 +52,8 @@ def _page(request: Request, session: Session, principal: Principal, clock: Clock
 
 
 @router.get("/ledgers", response_class=HTMLResponse, response_model=None)
-def ledgers_page(request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
-                 year: int | None = None) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
+def ledgers_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+                 year: int | None = None) -> HTMLResponse:
     if year is not None and not 1900 <= year <= 2200:
         year = None
     return _page(request, session, principal, clock, year=year)
@@ -84,11 +72,9 @@ def _failed(request: Request, session: Session, principal: Principal, clock: Clo
 
 @router.post("/ledgers/org-units", response_model=None)
 async def upload_org_units(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     principal.require_role("admin")
     content = await file.read(service.MAX_UPLOAD_BYTES + 1)
@@ -103,12 +89,10 @@ async def upload_org_units(
 
 @router.post("/ledgers/rectification-plans", response_model=None)
 async def upload_rectification_plans(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, clock: ClockDep,
+    request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     file: Annotated[UploadFile, File()], campaign_id: Annotated[int, Form(ge=1)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    if principal is None:
-        return login_redirect(request)
     check_csrf(request, csrf_token)
     content = await file.read(service.MAX_UPLOAD_BYTES + 1)
     try:

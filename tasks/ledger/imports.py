@@ -32,6 +32,7 @@ from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read
 from tasks.ledger.rows import PLAN_FORM
 from tasks.org import import_org_units
 from tasks.registry import get_definitions
+from tasks.scope import visible
 
 MAX_ERRORS_IN_DETAIL = 20
 
@@ -185,9 +186,8 @@ class _Row:
 def _plan_campaign(session: Session, principal: Principal, campaign_id: int) -> tuple[Campaign, Definition]:
     """The campaign whose plans the caller imports: the township's submitters and the administrator may;
     others get 403, other townships' campaigns read as missing (404)."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or not principal.can_see(campaign.township_id):
-        raise NotFound(f"没有编号为 {campaign_id} 的督办任务")
+    found = session.get(Campaign, campaign_id)
+    campaign = visible(principal, found, found.township_id if found else None, f"没有编号为 {campaign_id} 的督办任务")
     user = principal.user
     if not (user.role == "admin" or (user.role == "submitter" and user.org_unit_id == campaign.township_id)):
         raise PermissionDenied("只有本乡镇的填报人员或县委组织部可以导入“一村一策”方案")

@@ -1,0 +1,140 @@
+"""The county dashboard's figures: townships × stages of one definition's campaigns in one year, on-time
+submission rates (per township and per quarter), open escalations and accountability cases, and progress
+of the rectified villages — each within the caller's townships."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, func, select
+
+from domain.errors import PermissionDenied
+from models import AccountabilityCase, Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
+from tasks.accounts import Principal
+from tasks.reads.org_units import townships
+from tasks.registry import get_definitions
+from tasks.scope import scoped
+
+
+def may_see_dashboard(principal: Principal) -> bool:
+    """The county's view: administrators, county-level reviewers and observers (within their contact townships)."""
+    user = principal.user
+    return user.role in ("admin", "observer") or (user.role == "reviewer" and user.level == "county")
+
+
+class _Deadline(Protocol):
+    status: str
+    due_on: dt.date
+
+
+def on_time_counts(obligations: Sequence[_Deadline], today: dt.date) -> tuple[int, int]:
+    """(met on time, due so far): a deadline counts once it has passed or been met; only ``met`` is on time
+    (``late`` was approved after its first submission missed the due date, ``missed`` never arrived)."""
+    due = [o for o in obligations if o.status in ("met", "late") or (o.due_on < today and o.status != "waived")]
+    return sum(1 for o in due if o.status == "met"), len(due)
+
+
+def accountability_case_counts(session: Session, township_ids: list[int]) -> dict[int, int]:
+    """Open accountability cases (问责) per township."""
+    if not township_ids:
+        return {}
+    rows = session.exec(select(AccountabilityCase.township_id, func.count())
+                        .where(col(AccountabilityCase.township_id).in_(township_ids), AccountabilityCase.status == "open")
+                        .group_by(col(AccountabilityCase.township_id)))
+    return {int(t): int(n) for t, n in rows}
+
+
+def quarter_of(day: dt.date) -> str:
+    return f"{day.year}年第{(day.month - 1) // 3 + 1}季度"
+
+
+def launched(session: Session, principal: Principal) -> list[tuple[str, int, int]]:
+    """(definition, year, campaigns) launched in the caller's townships, newest year first, for loaded definitions."""
+    definitions = get_definitions()
+    rows = session.exec(scoped(select(Campaign.definition_key, Campaign.year, func.count()), principal, Campaign.township_id)
+                        .group_by(col(Campaign.definition_key), col(Campaign.year)).order_by(col(Campaign.year).desc())).all()
+    return [(k, y, n) for k, y, n in rows if k in definitions]
+
+
+@dataclass
+class _Figures:
+    """What the dashboard counts for one definition and year, per township (by id) and per campaign (by id)."""
+
+    campaigns: dict[int, Campaign]
+    stages: dict[int, dict[str, Stage]] = field(default_factory=lambda: defaultdict(dict))
+    obligations: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))  # (campaign_id, status, due_on) rows
+    escalations: dict[int, int] = field(default_factory=dict)
+    cases: dict[int, int] = field(default_factory=dict)
+    rectifications: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _Figures:
+    figures = _Figures({c.township_id: c for c in session.exec(select(Campaign).where(
+        Campaign.definition_key == definition, Campaign.year == year, col(Campaign.township_id).in_(ids)))})
+    campaign_ids = [c.id or 0 for c in figures.campaigns.values()]
+    if campaign_ids:
+        for stage in session.exec(select(Stage).where(col(Stage.campaign_id).in_(campaign_ids))):
+            figures.stages[stage.campaign_id][stage.key] = stage
+        for ob in session.execute(select(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on))
+                                  .where(col(Obligation.campaign_id).in_(campaign_ids))):
+            figures.obligations[ob.campaign_id].append(ob)
+        by_campaign = {c.id: c.township_id for c in figures.campaigns.values()}
+        for cid, status in session.exec(select(VillageRectification.campaign_id, VillageRectification.status)
+                                        .where(col(VillageRectification.campaign_id).in_(campaign_ids))):
+            figures.rectifications[by_campaign[cid]][status] += 1
+    figures.escalations = dict(session.exec(select(Escalation.township_id, func.count()).where(
+        Escalation.status == "open", col(Escalation.township_id).in_(ids)).group_by(col(Escalation.township_id))).all())
+    figures.cases = accountability_case_counts(session, ids)
+    return figures
+
+
+def _township_row(township: OrgUnit, figures: _Figures, today: dt.date, quarters: dict[str, list[int]]) -> dict[str, Any]:
+    """One township's line of the table; its deadlines are also added to the per-quarter counts."""
+    campaign = figures.campaigns.get(township.id or 0)
+    obs = figures.obligations.get(campaign.id or 0, []) if campaign else []
+    on_time, due = on_time_counts(obs, today)
+    for ob in obs:
+        q_on, q_due = on_time_counts([ob], today)
+        quarters[quarter_of(ob.due_on)][0] += q_on
+        quarters[quarter_of(ob.due_on)][1] += q_due
+    counts = figures.rectifications.get(township.id or 0, Counter())
+    return {
+        "township": township, "campaign": campaign,
+        "stages": figures.stages.get(campaign.id or 0, {}) if campaign else {},
+        "on_time": on_time, "due": due, "rate": round(100 * on_time / due) if due else None,
+        "late": sum(1 for o in obs if o.status == "late"), "missed": sum(1 for o in obs if o.status == "missed"),
+        "escalations": int(figures.escalations.get(township.id or 0, 0)), "cases": figures.cases.get(township.id or 0, 0),
+        "rectifications": counts, "rectified": counts["consolidating"] + counts["closed"],
+        "rectification_total": sum(counts.values()),
+    }
+
+
+def dashboard(session: Session, principal: Principal, today: dt.date, *, definition: str = "",
+              year: int | None = None) -> dict[str, Any]:
+    """The dashboard of one definition's campaigns in one year (by default the newest launched in the caller's
+    townships): a row per township, on-time rates per quarter, totals, and the choices of definition and year.
+    Only for ``may_see_dashboard`` (403 for others)."""
+    if not may_see_dashboard(principal):
+        raise PermissionDenied("督办看板只对县委组织部、县级审核人和县领导开放")
+    definitions = get_definitions()
+    choices = launched(session, principal)
+    if not definition or year is None:
+        definition, year = (choices[0][0], choices[0][1]) if choices else (definition or next(iter(sorted(definitions)), ""), year or today.year)
+    spec = definitions.get(definition)
+    towns = townships(session, principal)
+    figures = _figures(session, definition, year, [t.id or 0 for t in towns])
+    quarters: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    rows = [_township_row(t, figures, today, quarters) for t in towns]
+    return {
+        "definition": spec, "definition_key": definition, "year": year, "today": today,
+        "choices": [{"key": k, "name": definitions[k].name, "year": y, "count": n} for k, y, n in choices],
+        "stage_defs": spec.stages if spec else [], "rows": rows,
+        "quarter_rows": [(q, round(100 * v[0] / v[1]) if v[1] else 0, f"{v[0]}/{v[1]}") for q, v in sorted(quarters.items()) if v[1]],
+        "target": next((t for t in spec.targets if t.key == "five_good_rate"), None) if spec else None,
+        "totals": {"on_time": sum(r["on_time"] for r in rows), "due": sum(r["due"] for r in rows),
+                   "escalations": sum(r["escalations"] for r in rows), "cases": sum(r["cases"] for r in rows)},
+    }

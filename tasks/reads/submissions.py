@@ -1,0 +1,154 @@
+"""Submissions as the caller may see them: lists, one submission with its rounds, reviews and attachments,
+the reviewers' queue, and what the submission page and the edit form show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from domain import review as rules
+from domain.definitions import ReviewSpec
+from models import Attachment, Campaign, Obligation, OrgUnit, Review, Stage, Submission, SubmissionRound, User
+from tasks import review as service
+from tasks.accounts import Principal
+from tasks.audit import events_for
+from tasks.reads import where_given
+from tasks.registry import get_definition
+from tasks.scope import scoped, visible
+
+
+def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {u.id or 0: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"field": k, "before": old.get(k), "after": new.get(k)} for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def submission_public(session: Session, sub: Submission, *, detail: bool = True,
+                      spec: ReviewSpec | None = None) -> dict[str, Any]:
+    """A submission as the API shows it: where it stands in its review chain and, in ``detail``, its data,
+    rounds, reviews, attachments and what changed in the last round."""
+    if spec is None:
+        _, spec = service.review_spec(session, sub)
+    township = session.get(OrgUnit, sub.township_id)
+    subject = session.get(OrgUnit, sub.subject_id)
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    level = spec.chain[sub.current_level] if sub.status == "in_review" else None
+    out: dict[str, Any] = {
+        "id": sub.id, "campaign_id": sub.campaign_id, "obligation_id": sub.obligation_id, "title": sub.title,
+        "form": sub.form_key, "gate": sub.gate_key, "township": township.code if township else None,
+        "township_name": township.name if township else None, "subject": subject.code if subject else None,
+        "subject_name": subject.name if subject else None, "status": sub.status, "round": sub.round,
+        "returns": sub.returns, "current_level": sub.current_level,
+        "current_level_name": level.name if level else None,
+        "chain": [{"level": lv.level, "name": lv.name, "role": lv.role} for lv in spec.chain],
+        "max_return_rounds": spec.max_return_rounds, "due_on": obligation.due_on if obligation else None,
+        "submitted_at": sub.submitted_at, "decided_at": sub.decided_at, "version": sub.version,
+    }
+    return out | _details(session, sub) if detail else out
+
+
+def _details(session: Session, sub: Submission) -> dict[str, Any]:
+    rounds = session.exec(select(SubmissionRound).where(SubmissionRound.submission_id == sub.id).order_by(col(SubmissionRound.round))).all()
+    reviews = session.exec(select(Review).where(Review.submission_id == sub.id).order_by(col(Review.id))).all()
+    names = _user_names(session, {r.reviewer_id for r in reviews} | {r.submitted_by for r in rounds})
+    return {
+        "data": sub.data,
+        "rounds": [{"round": r.round, "data": r.data, "submitted_by": names.get(r.submitted_by), "submitted_at": r.submitted_at} for r in rounds],
+        "reviews": [{"round": r.round, "level": r.level, "level_name": r.level_name, "decision": r.decision,
+                     "comment": r.comment, "reviewer": names.get(r.reviewer_id), "at": r.created_at} for r in reviews],
+        "changes_since_last_round": _diff(rounds[-2].data, rounds[-1].data) if len(rounds) >= 2 else None,
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "sha256": a.sha256, "url": f"/api/v1/attachments/{a.id}"} for a in attachments(session, sub)],
+    }
+
+
+def attachments(session: Session, sub: Submission) -> list[Attachment]:
+    return list(session.exec(select(Attachment).where(Attachment.submission_id == sub.id).order_by(col(Attachment.id))))
+
+
+def list_submissions(session: Session, principal: Principal, *, campaign: int | None = None, status: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """The caller's townships' submissions, by id, filtered by campaign and status."""
+    stmt = where_given(scoped(select(Submission), principal, Submission.township_id),
+                       (Submission.campaign_id, campaign), (Submission.status, status))
+    rows = session.exec(stmt.order_by(col(Submission.id)).limit(limit).offset(offset)).all()
+    return [submission_public(session, s, detail=False) for s in rows]
+
+
+def get_submission(session: Session, principal: Principal, submission_id: int) -> dict[str, Any]:
+    """One submission in detail; 404 outside the caller's townships."""
+    return submission_public(session, service.load_submission(session, principal, submission_id))
+
+
+def load_attachment(session: Session, principal: Principal, attachment_id: int) -> Attachment:
+    """The attachment if the caller may see its submission's township; 404 otherwise (never 403)."""
+    attachment = session.get(Attachment, attachment_id)
+    sub = session.get(Submission, attachment.submission_id) if attachment else None
+    return visible(principal, attachment if sub else None, sub.township_id if sub else None,
+                   f"没有编号为 {attachment_id} 的附件")
+
+
+def may_decide(principal: Principal, sub: Submission, spec: ReviewSpec) -> bool:
+    """Whether the caller may decide ``sub`` at its current level: the level's role and scope, and never
+    on material they drafted or submitted themselves."""
+    if sub.status != "in_review" or principal.user.id in {sub.submitted_by, sub.created_by}:
+        return False
+    level = spec.chain[sub.current_level]
+    return rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role), sub.township_id)
+
+
+def review_queue(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Submissions waiting for the caller's decision (administrators and reviewers), soonest due first."""
+    principal.require_role("admin", "reviewer")
+    stmt = scoped(select(Submission).where(Submission.status == "in_review"), principal, Submission.township_id)
+    subs = [s for s in session.exec(stmt) if principal.user.id not in {s.submitted_by, s.created_by}]
+    # what each row shows, loaded in four queries into the session (kept referenced) instead of per row
+    related = [
+        *session.exec(select(Campaign).where(col(Campaign.id).in_({s.campaign_id for s in subs}))),
+        *session.exec(select(Obligation).where(col(Obligation.id).in_({s.obligation_id for s in subs if s.obligation_id}))),
+        *session.exec(select(Stage).where(col(Stage.id).in_({s.stage_id for s in subs if s.stage_id}))),
+        *session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({s.township_id for s in subs} | {s.subject_id for s in subs}))),
+    ] if subs else []
+    items = []
+    for sub in subs:
+        _, spec = service.review_spec(session, sub)
+        if may_decide(principal, sub, spec):
+            items.append(submission_public(session, sub, detail=False, spec=spec))
+    del related
+    items.sort(key=lambda s: (s["due_on"] or dt.date.max, s["id"]))
+    return items
+
+
+def submission_view(session: Session, principal: Principal, submission_id: int) -> dict[str, Any]:
+    """What the submission page shows: the submission in detail, its form and field labels, whether the
+    caller may decide or submit it, what changed since the last return, and its audit history."""
+    sub = service.load_submission(session, principal, submission_id)
+    _, spec = service.review_spec(session, sub)
+    detail = submission_public(session, sub, spec=spec)
+    campaign = session.get(Campaign, sub.campaign_id)
+    form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
+    return {
+        "submission": detail, "form": form, "labels": {f.key: f.label for f in form.fields} if form else {},
+        "can_decide": may_decide(principal, sub, spec),
+        "can_submit": sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id),
+        "changes": detail["changes_since_last_round"],
+        "last_return": next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None),
+        "history": events_for(session, "submission", sub.id, 500, 0),
+    }
+
+
+def submission_for(session: Session, obligation_id: int) -> Submission | None:
+    """The material already started for an obligation, if any."""
+    return session.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
+
+
+def last_return(session: Session, sub: Submission) -> Review | None:
+    """The latest review that returned ``sub`` for revision."""
+    return session.exec(select(Review).where(Review.submission_id == sub.id, Review.decision == "return")
+                        .order_by(col(Review.id).desc())).first()
