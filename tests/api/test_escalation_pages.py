@@ -9,12 +9,12 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from core.clock import CHINA_TZ, FakeClock
-from core.db import session_scope
+from core.clock import FakeClock
 from models import AccountabilityCase, Escalation
 from tasks.accounts import DEMO_PASSWORD
-from tasks.launch import launch_one
-from tasks.tick import advance_stages, climb_ladder, mark_missed, open_obligations
+from tests.support.clock import at
+from tests.support.tick import tick
+from tests.support.world import launch
 
 
 async def page_login(anon: httpx.AsyncClient, username: str) -> str:
@@ -35,14 +35,10 @@ def _version(html: str) -> str:
 
 
 async def test_escalation_and_case_pages(anon: httpx.AsyncClient, demo_county: Engine, clock: FakeClock) -> None:
-    launch_one(demo_county, "weak_village_rectification", "QX01", 2025, dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ))
-    day = dt.datetime(2025, 10, 20, 9, tzinfo=CHINA_TZ)  # the list (due 10 Oct) is six working days late
+    launch(demo_county, ["QX01"], at(dt.date(2025, 1, 2)))
+    day = at(dt.date(2025, 10, 20))  # the list (due 10 Oct) is six working days late
     clock.set(day)
-    with session_scope(demo_county) as s:
-        advance_stages(s, day.date())
-        mark_missed(s, day.date())
-        open_obligations(s, day)
-        climb_ladder(s, day)
+    tick(demo_county, day)
     with Session(demo_county) as s:
         top = s.exec(select(Escalation).where(Escalation.status == "open", Escalation.level_key == "supervise")).first()
         assert top is not None and top.document_id
@@ -83,13 +79,10 @@ async def test_escalation_and_case_pages(anon: httpx.AsyncClient, demo_county: E
 
 
 async def test_an_interview_is_recorded_from_its_page(anon: httpx.AsyncClient, demo_county: Engine, clock: FakeClock) -> None:
-    launch_one(demo_county, "weak_village_rectification", "QX01", 2025, dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ))
-    day = dt.datetime(2025, 10, 24, 9, tzinfo=CHINA_TZ)  # the list is at 约谈 (five working days after 督办)
+    launch(demo_county, ["QX01"], at(dt.date(2025, 1, 2)))
+    day = at(dt.date(2025, 10, 24))  # the list is at 约谈 (five working days after 督办)
     clock.set(day)
-    with session_scope(demo_county) as s:
-        advance_stages(s, day.date())
-        mark_missed(s, day.date())
-        climb_ladder(s, day)
+    tick(demo_county, day)
     with Session(demo_county) as s:
         interview = s.exec(select(Escalation).where(Escalation.status == "open", Escalation.level_key == "interview")).first()
         assert interview is not None
