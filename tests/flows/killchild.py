@@ -65,6 +65,7 @@ from models import OrgUnit, Submission, User  # noqa: E402
 from notifications.delivery import DeliveryStats, deliver_pending  # noqa: E402
 from notifications.mailer import SmtpMailer, SmtpSession  # noqa: E402
 from tasks.accounts import principal_for  # noqa: E402
+from tests.support.clock import at  # noqa: E402
 
 DEFINITION = "weak_village_rectification"
 YEAR = 2025
@@ -215,10 +216,6 @@ def install(engine: Engine, switch: Switch) -> None:
 
 
 # --- jobs: each resumes whatever a killed predecessor left -----------------------------------------------------
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
 
 
 def job_launch(cmd: dict[str, Any], state: Path, switch: Switch) -> None:
