@@ -34,9 +34,10 @@ from models import User
 from notifications.delivery import deliver_pending
 from notifications.outbox import enqueue_mail
 from tasks.accounts import DEMO_PASSWORD
-from tests.api.test_csrf import db_snapshot, web_sign_in
-from tests.notifications.test_outbox import CONTEXTS
 from tests.support import smtp
+from tests.support.databases import db_snapshot
+from tests.support.mail import CONTEXTS
+from tests.support.web import web_sign_in
 
 WRONG_PASSWORD = "Wr0ng-Passw0rd-7xq"
 CLI_PASSWORD = "Cl1-Created-Pw-9zk"

@@ -18,6 +18,7 @@ from models import Escalation, OrgUnit, OutboxMessage, Review, Submission, Veto,
 from tasks.launch import launch_one
 from tests.support.clock import at
 from tests.support.tick import tick
+from tests.support.world import SignedIn
 
 API = "/api/v1"
 QUARTERLY_DONE = {"basic_situation": "全镇5个后进村整顿有序推进", "results": "新发展党员3名",
@@ -31,20 +32,8 @@ EMAIL = {
 }
 
 
-class Users:
-    """Bearer headers of the demo users, re-issued after the clock moves far (tokens last 30 days)."""
-
-    def __init__(self, client: httpx.AsyncClient, login: Any) -> None:
-        self.client, self.login = client, login
-        self.headers: dict[str, dict[str, str]] = {}
-
-    async def refresh(self) -> None:
-        self.headers = {}
-
-    async def __call__(self, username: str) -> dict[str, str]:
-        if username not in self.headers:
-            self.headers[username] = await self.login(self.client, username)
-        return self.headers[username]
+Users = SignedIn
+"""``await users(username)``: the demo user's bearer header, re-issued after the clock moves far."""
 
 
 @pytest.fixture
@@ -77,7 +66,7 @@ def obligation(campaign: dict[str, Any], key: str, period: str | None = None) ->
 
 async def move(clock: FakeClock, users: Users, when: dt.datetime) -> None:
     clock.set(when)
-    await users.refresh()
+    users.tokens.clear()  # tokens last 30 days
 
 
 async def act(c: httpx.AsyncClient, users: Users, who: str, sid: int, verb: str, **body: Any) -> httpx.Response:

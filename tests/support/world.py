@@ -4,7 +4,8 @@ body without Prefect for the API tests (the route, its checks and the writing of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -55,6 +56,28 @@ async def token_for(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     response = await client.post("/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+Login = Callable[[httpx.AsyncClient, str], Awaitable[dict[str, str]]]
+"""``await login(client, username)``: the Authorization header of a fresh token (the ``login`` fixture)."""
+
+
+@dataclass
+class SignedIn:
+    """The demo users over ``client``, each with one bearer token, issued when first needed; ``tokens.clear()``
+    once the virtual clock has moved past the 30 days a token lasts."""
+
+    client: httpx.AsyncClient
+    login: Login
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict, kw_only=True)
+
+    async def as_(self, username: str) -> dict[str, str]:
+        """The Authorization header of ``username``."""
+        if username not in self.tokens:
+            self.tokens[username] = await self.login(self.client, username)
+        return self.tokens[username]
+
+    __call__ = as_
 
 
 async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | None = None,

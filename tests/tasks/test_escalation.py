@@ -26,16 +26,15 @@ from models import (
     OrgUnit,
     OutboxMessage,
     Submission,
-    User,
     VillageRectification,
 )
 from notifications.delivery import deliver_pending
 from notifications.mailer import MemoryMailer
 from tasks import review
-from tasks.accounts import principal_for
 from tasks.audit import verify_chain
 from tests.support.clock import at, days
 from tests.support.tick import tick, tick_days
+from tests.support.world import as_user
 
 LAUNCH = at(dt.date(2025, 1, 2))
 API = "/api/v1"
@@ -68,7 +67,7 @@ def steps(engine: Engine, obligation_id: int) -> list[tuple[int, str, dt.date, s
 
 def submit(engine: Engine, username: str, obligation_id: int, data: dict[str, Any], now: dt.datetime) -> Submission:
     with session_scope(engine) as s:
-        who = principal_for(s, s.exec(select(User).where(User.username == username)).one())
+        who = as_user(s, username)
         draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
         if draft is None:
             draft = review.create_submission(s, who, now, obligation_id=obligation_id, subject=None, data={})
