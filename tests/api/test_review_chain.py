@@ -81,6 +81,15 @@ async def decide(c: httpx.AsyncClient, users: Users, who: str, sub: dict[str, An
     return await act(c, users, who, sub["id"], "decisions", **body)
 
 
+async def draft_list(c: httpx.AsyncClient, users: Users, listing: dict[str, Any]) -> dict[str, Any]:
+    """QX01's liaison drafts the weak-village list naming QX01003 and QX01007 (minutes not attached yet)."""
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={"obligation_id": listing["id"], "data": {
+        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
+        "committee_meeting_date": "2025-09-24"}})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 async def upload_pdf(c: httpx.AsyncClient, users: Users, sid: int, name: str = "纪要.pdf") -> int:
     r = await c.post(f"{API}/submissions/{sid}/attachments", files={"file": (name, PDF, "application/pdf")},
                      headers=await users("qx01-liaison"))
@@ -336,11 +345,7 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
     await move(clock, users, at(dt.date(2025, 9, 26)))
     liaison = await users("qx01-liaison")
 
-    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
-        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
-        "committee_meeting_date": "2025-09-24"}})
-    assert r.status_code == 201, r.text
-    sub = r.json()
+    sub = await draft_list(c, users, listing)
     assert (sub["gate"], sub["form"], [lv["role"] for lv in sub["chain"]], sub["max_return_rounds"]) == (
         "weak_village_list", "weak_village_list", ["admin"], 1)
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
@@ -712,11 +717,7 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
     await move(clock, users, at(dt.date(2025, 9, 26)))
     listing = obligation(campaign, "weak_village_list")
     liaison = await users("qx01-liaison")
-    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
-        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
-        "committee_meeting_date": "2025-09-24"}})
-    assert r.status_code == 201, r.text
-    sub = r.json()
+    sub = await draft_list(c, users, listing)
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison, json={
         "version": sub["version"], "data": sub["data"] | {"committee_minutes": [await upload_pdf(c, users, sub["id"])]}})
     assert r.status_code == 200, r.text
