@@ -200,7 +200,7 @@ async def test_roles_inside_the_township(world: World) -> None:
 
     # The township secretary approves at the township level, then may not decide at the county level.
     first = await ok(await c.post(f"/api/v1/submissions/{ids['quarterly']}/decisions", headers=secretary,
-                                   json={"decision": "approve", "version": await w.version("quarterly")}))
+                                  json={"decision": "approve", "version": await w.version("quarterly")}))
     assert (first["status"], first["current_level"]) == ("in_review", 1)
     refused(await c.post(f"/api/v1/submissions/{ids['quarterly']}/decisions", headers=secretary,
                          json={"decision": "approve", "version": first["version"]}))
@@ -208,7 +208,7 @@ async def test_roles_inside_the_township(world: World) -> None:
     late = await c.post(f"/api/v1/submissions/{ids['quarterly']}/withdraw", headers=liaison, json={"version": first["version"]})
     assert late.status_code == 409
     final = await ok(await c.post(f"/api/v1/submissions/{ids['quarterly']}/decisions", headers=county,
-                                   json={"decision": "approve", "version": first["version"]}))
+                                  json={"decision": "approve", "version": first["version"]}))
     assert final["status"] == "approved"
     assert [(r["level_name"], r["decision"]) for r in final["reviews"]] == [("乡（镇）党委审核", "approve"), ("县委组织部审核", "approve")]
 
@@ -223,7 +223,7 @@ async def test_roles_inside_the_township(world: World) -> None:
     refused(await c.post(f"/api/v1/rectifications/{ids['rectification']}/actions", headers=liaison,
                          json={"action": "accept", "version": 1}))
     applied = await ok(await c.post(f"/api/v1/rectifications/{ids['rectification']}/actions", headers=liaison,
-                                     json={"action": "apply", "version": 1}))
+                                    json={"action": "apply", "version": 1}))
     assert applied["version"] == 2
 
 

@@ -150,10 +150,10 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
         "obligation_id": await obligation_id(anon, liaison, campaign, "quarterly_report", "2025Q4"), "data": QUARTERLY}), 201)
     w.ids["quarterly"] = quarterly["id"]
     attachment = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/attachments", headers=liaison,
-                                           files={"file": ("附件.pdf", PDF, "application/pdf")}), 201)
+                                          files={"file": ("附件.pdf", PDF, "application/pdf")}), 201)
     w.ids["attachment"] = attachment["id"]
     submitted = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/submit", headers=liaison,
-                                          json={"version": quarterly["version"]}))
+                                         json={"version": quarterly["version"]}))
     assert (submitted["status"], submitted["current_level"]) == ("in_review", 0)
 
     # The weak-village list, its committee minutes attached, in review at the county (role admin).
@@ -163,11 +163,11 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
                  "committee_meeting_date": "2025-10-09"}}), 201)
     w.ids["list"] = listed["id"]
     minutes = await ok(await anon.post(f"/api/v1/submissions/{listed['id']}/attachments", headers=liaison,
-                                        files={"file": ("党委会议纪要.pdf", PDF, "application/pdf")}), 201)
+                                       files={"file": ("党委会议纪要.pdf", PDF, "application/pdf")}), 201)
     patched = await ok(await anon.patch(f"/api/v1/submissions/{listed['id']}", headers=liaison, json={
         "version": listed["version"], "data": listed["data"] | {"committee_minutes": [minutes["id"]]}}))
     submitted = await ok(await anon.post(f"/api/v1/submissions/{listed['id']}/submit", headers=liaison,
-                                          json={"version": patched["version"]}))
+                                         json={"version": patched["version"]}))
     assert submitted["status"] == "in_review" and [lv["role"] for lv in submitted["chain"]] == ["admin"]
 
     # An obligation nobody has answered yet (the 2026 Q1 report).
@@ -182,9 +182,9 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
     flagged = flagged[0]
     w.ids["escalation"] = flagged["id"]
     other = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/unverified", headers=reviewer,
-                                      json={"comment": "报告数据与实地不符"}), 201)
+                                     json={"comment": "报告数据与实地不符"}), 201)
     case = await ok(await anon.post(f"/api/v1/escalations/{other['id']}/confirm", headers=admin,
-                                     json={"note": "核实属实", "version": other["version"]}), 201)
+                                    json={"note": "核实属实", "version": other["version"]}), 201)
     w.ids["case"] = case["id"]
     w.ids["document"] = issue_document_for(flagged["id"])
 
@@ -223,7 +223,7 @@ def issue_document_for(escalation_id: int) -> int:
 async def approve_list(w: World) -> None:
     """The administrator approves QX02's list: its two villages enter rectification."""
     approved = await ok(await w.client.post(f"/api/v1/submissions/{w.ids['list']}/decisions", headers=await w.as_("admin"),
-                                             json={"decision": "approve", "version": await w.version("list")}))
+                                            json={"decision": "approve", "version": await w.version("list")}))
     assert approved["status"] == "approved"
     rows = await ok(await w.client.get("/api/v1/rectifications", params={"campaign": w.ids["campaign"]}, headers=await w.as_("admin")))
     assert [r["village"] for r in rows["items"]] == ["QX02001", "QX02002"]
@@ -243,7 +243,7 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
                          "interview_on": "2025-12-10"}}
     if row.body == "form":
         return {"data": {"decision": "approve", "version": str(await w.version(row.target or "")), "csrf_token": ""}}
-    extra = {
+    extra: dict[str, dict[str, Any]] = {
         "unverified": {"comment": "经核实存在随意上报"},
         "interview": {"interview_on": "2025-12-10", "outcome": "已约谈", "version": 1},
         "check": {"note": "经核实", "version": 1},
@@ -252,13 +252,13 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
     if row.body in extra:
         return {"json": extra[row.body]}
     version = await w.version(row.target or "")
-    payload: dict[str, Any] = {
+    payloads: dict[str, dict[str, Any]] = {
         "version": {"version": version},
         "patch": {"version": version, "data": {"problems": "班子软弱", "measures": "调整充实班子"}},
         "decision": {"decision": "approve", "comment": "同意", "version": version},
         "veto": {"check": "verified", "comment": "经核实存在随意上报", "version": version},
-    }[row.body]
-    return {"json": payload}
+    }
+    return {"json": payloads[row.body]}
 
 
 # ---- the forms of the web UI: who sends them and what ------------------------------------------------------------

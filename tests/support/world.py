@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.db import get_engine, session_scope
+from flows.params import moment
 from models import User
 from tasks.accounts import DEMO_PASSWORD, principal_for
 from tasks.launch import launch_many, launch_one
@@ -80,19 +81,20 @@ class SignedIn:
     __call__ = as_
 
 
-async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | None = None,
+async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | str | None = None,
                                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
     """``flows.launch.launch_campaign`` without Prefect's orchestration, whose first start costs seconds."""
-    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
+    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, moment(now),
+                                             idempotency)
     return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
 async def launch_many_without_prefect(definition: str, year: int, townships: list[str] | None = None,
-                                      now: dt.datetime | None = None, **_: Any) -> list[dict[str, Any]]:
+                                      now: dt.datetime | str | None = None, **_: Any) -> list[dict[str, Any]]:
     """``flows.launch.launch_for_townships`` without Prefect (every township when none are named)."""
     if townships is None:
         from tasks.launch import all_township_codes
 
         with Session(get_engine()) as session:
             townships = all_township_codes(session)
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, now)
+    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now))
