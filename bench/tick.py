@@ -9,9 +9,9 @@ campaigns per current township, per village 4 deadlines met earlier in the year,
 for later in the year. Today is 2026-06-24 09:00 China time; the due work is the reminders whose day
 is today.
 
-duban: the steps of ``flows.tick.tick`` in its order and with its transactions (advance_stages,
-mark_missed, climb_ladder, close_notice_periods | open_obligations | enqueue_reminders |
-build_digests), called directly (no Prefect) on duban's engine.
+duban: the tick as ``flows.tick.tick`` runs it, ``tasks.tick.TICK`` transaction by transaction (advance_stages,
+mark_missed, climb_ladder, close_notice_periods | open_obligations | enqueue_reminders | build_digests), called
+directly (no Prefect) on duban's engine; each step and each commit is timed.
 
 Baseline: one hand-written SELECT (the open obligations due between today and the last due date
 that has a reminder day by today, through ``ix_obligations_status_due``, ⋈ campaigns ⋈ the reminder
@@ -436,13 +436,12 @@ def check_same_rows(db: BenchDB, expected: dict[str, tuple[Any, ...]]) -> None:
 
 
 def run_tick(profile: Any = None) -> tuple[float, dict[str, float], dict[str, int], list[tuple[str, Any]]]:
-    """The steps of flows.tick.tick, in its order and transactions; returns (seconds, per step, counts, statements)."""
+    """The tick as ``flows.tick.tick`` runs it (``tasks.tick.TICK``, each transaction committed before the next),
+    without Prefect; returns (seconds, per step and for the commits, counts, statements)."""
     from sqlalchemy import event
 
     from core.db import get_engine, session_scope
-    from core.settings import get_settings
-    from tasks.review import close_notice_periods
-    from tasks.tick import advance_stages, build_digests, climb_ladder, enqueue_reminders, mark_missed, open_obligations
+    from tasks.tick import TICK, StepResult, TickStep, run_transaction
 
     engine = get_engine()
     statements: dict[str, Any] = {}
@@ -451,16 +450,18 @@ def run_tick(profile: Any = None) -> tuple[float, dict[str, float], dict[str, in
         if statement not in statements:
             statements[statement] = parameters
 
-    today = TODAY
-    hour = get_settings().digest_hour
     steps: dict[str, float] = {}
     counts: dict[str, int] = {}
+    mark = 0.0  # when the step now running started
 
-    def step(name: str, fn: Any) -> Any:
-        t0 = time.perf_counter()
-        result = fn()
-        steps[name] = steps.get(name, 0.0) + time.perf_counter() - t0
-        return result
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - mark
+        mark = now
+
+    def step_done(step: TickStep, result: StepResult) -> None:
+        lap(step.name)
 
     with engine.connect() as conn:  # the pool's connection is opened before the clock starts
         conn.exec_driver_sql("SELECT 1")
@@ -469,21 +470,12 @@ def run_tick(profile: Any = None) -> tuple[float, dict[str, float], dict[str, in
         profile.enable()
     start = time.perf_counter()
     try:
-        with session_scope(engine) as s:
-            counts.update(step("advance_stages", lambda: advance_stages(s, today)))
-            counts["obligations_missed"] = step("mark_missed", lambda: mark_missed(s, today))
-            counts["escalations"] = step("climb_ladder", lambda: climb_ladder(s, NOW))
-            counts["stages_passed_after_notice"] = step("close_notice_periods", lambda: close_notice_periods(s, NOW))
-            step("commit", s.commit)
-        with session_scope(engine) as s:
-            counts["windows_opened"] = step("open_obligations", lambda: open_obligations(s, NOW))
-            step("commit", s.commit)
-        with session_scope(engine) as s:
-            counts["reminders"] = step("enqueue_reminders", lambda: enqueue_reminders(s, NOW))
-            step("commit", s.commit)
-        with session_scope(engine) as s:
-            counts["digests"] = step("build_digests", lambda: build_digests(s, NOW, hour))
-            step("commit", s.commit)
+        for transaction in TICK:
+            with session_scope(engine) as s:
+                mark = time.perf_counter()
+                counts.update(run_transaction(s, transaction, NOW, on_step=step_done))
+                s.commit()
+                lap("commit")
         elapsed = time.perf_counter() - start
     finally:
         if profile is not None:

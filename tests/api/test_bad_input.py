@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from sqlmodel import Session, func, select
@@ -17,19 +16,12 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import CHINA_TZ, FakeClock
 from core.db import get_engine
 from models import Attachment, AuditEvent, Submission
-from tasks.launch import launch_one
+from tests.support.world import launch_without_prefect
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 QUARTERLY = {"basic_situation": "全镇后进薄弱村3个。", "results": "调整村班子1个。", "main_problems": "集体经济薄弱。",
              "next_steps": "加强培训。"}
 TEN_MB = 10 * 1024 * 1024
-
-
-async def _launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | None = None,
-                                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
-    """The launch flow's body without Prefect's orchestration, whose first start costs seconds."""
-    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
 @dataclass
@@ -58,7 +50,7 @@ class Setup:
 @pytest.fixture
 async def setup(anon: httpx.AsyncClient, login: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Setup:
     """QX01's 2025 weak-village rectification on 10 Dec 2025: the list is a draft, the Q4 report in review."""
-    monkeypatch.setattr(campaigns_routes, "launch_campaign", _launch_without_prefect)
+    monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
     launched = await anon.post("/api/v1/campaigns", headers=await login(anon, "admin"),
                                json={"definition": "weak_village_rectification", "township": "QX01", "year": 2025})
     assert launched.status_code == 201, launched.text

@@ -14,44 +14,24 @@ needs the ``X-CSRF-Token`` header, checked here for every unsafe ``/api/v1`` rou
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import routing
-from fastapi.routing import APIRoute
-from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 
 import flows.launch as launch_flows
-from api.app import create_app
+from core.clock import FakeClock
 from core.db import get_engine
-from tasks.accounts import DEMO_PASSWORD
-from tests.api.test_permissions import PDF, World, _launch_without_prefect, world  # noqa: F401
+from tests.support.databases import changed_tables, db_snapshot
+from tests.support.qx02 import FORMS, PDF, FormCase, Login, World, build_world
+from tests.support.web import WebUser, app_routes, web_sign_in
+from tests.support.world import launch_without_prefect
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes whose CSRF protection is tested elsewhere, with the reason.
 ELSEWHERE = {("POST", "/login"): "signing in has no session yet; its throttling and session renewal are in test_security.py"}
 # The forms found on the day these tests were written; the list may grow, never shrink.
 KNOWN_FORMS = 15
-CALENDAR_YAML = b"year: 2031\nholidays: ['2031-01-01']\nmakeup_workdays: []\n"
-DEFINITION_YAML = b"key: x\nname: x\n"
-
-
-def app_routes() -> list[tuple[str, str, str]]:
-    """(method, path, endpoint name) of every FastAPI route of the application, included routers too."""
-    app = create_app()
-    contexts = routing.iter_route_contexts(app.routes) if hasattr(routing, "iter_route_contexts") else app.routes
-    found = []
-    for route in contexts:
-        original = getattr(route, "original_route", route)
-        path, methods = getattr(route, "path", ""), getattr(route, "methods", None)
-        if isinstance(original, APIRoute) and path:
-            found += [(method, path, original.name) for method in sorted(methods or ())]
-    assert found, "the route walk found nothing"
-    return sorted(found)
 
 
 def form_routes() -> set[tuple[str, str]]:
@@ -59,125 +39,9 @@ def form_routes() -> set[tuple[str, str]]:
     return {(m, p) for m, p, _ in app_routes() if m in UNSAFE and not p.startswith("/api/")}
 
 
-def db_snapshot(engine: Engine) -> dict[str, list[str]]:
-    """Every row of every table of the schema, as text (sorted), to compare before and after."""
-    with engine.connect() as conn:
-        return {table.name: sorted(repr(tuple(row)) for row in conn.execute(table.select()))
-                for table in SQLModel.metadata.sorted_tables}
-
-
-def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) -> list[str]:
-    return [name for name in before if before[name] != after.get(name)]
-
-
-@dataclass
-class WebUser:
-    """A browser signed in as ``username``: its session cookie and the CSRF token of its pages."""
-
-    username: str
-    cookie: str
-    csrf: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Cookie": f"duban_session={self.cookie}", "Accept": "text/html"}
-
-
-async def web_sign_in(client: httpx.AsyncClient, username: str) -> WebUser:
-    client.cookies.clear()
-    response = await client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/"})
-    assert response.status_code == 303, response.text
-    cookie = next(h.partition("=")[2].partition(";")[0] for h in response.headers.get_list("set-cookie")
-                  if h.startswith("duban_session="))
-    client.cookies.clear()  # every request names its cookie explicitly
-    home = await client.get("/", headers={"Cookie": f"duban_session={cookie}"})
-    assert home.status_code == 200, home.text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
-    assert token, "the home page carries no CSRF token"
-    return WebUser(username, cookie, token.group(1))
-
-
-# ---- the forms: who sends them and what -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FormCase:
-    username: str
-    target: str | None  # key into World.ids for the path parameter
-    fields: Callable[[World], Any]  # form fields (without the token); may be a coroutine function
-    files: dict[str, tuple[str, bytes, str]] | None = None
-
-
-async def _version(w: World, key: str) -> str:
-    return str(await w.version(key))
-
-
-async def _escalation_version(w: World) -> str:
-    response = await w.client.get(f"/api/v1/escalations/{w.ids['escalation']}", headers=await w.as_("admin"))
-    return str(response.json()["version"])
-
-
-async def _case_version(w: World) -> str:
-    response = await w.client.get(f"/api/v1/cases/{w.ids['case']}", headers=await w.as_("admin"))
-    return str(response.json()["version"])
-
-
-def _launch(_: World) -> dict[str, Any]:
-    return {"definition": "five_good_model_site", "year": "2026", "townships": ["QX02"]}
-
-
-async def _decide(w: World) -> dict[str, Any]:
-    return {"decision": "approve", "version": await _version(w, "quarterly")}
-
-
-async def _edit(w: World) -> dict[str, Any]:
-    return {"action": "save", "version": await _version(w, "draft"), "f_problems": "班子软弱涣散", "f_measures": "调整班子"}
-
-
-async def _interview(w: World) -> dict[str, Any]:
-    return {"interview_on": "2025-12-11", "place": "县委组织部", "outcome": "已约谈", "version": await _escalation_version(w)}
-
-
-async def _check(w: World) -> dict[str, Any]:
-    return {"outcome": "dismiss", "note": "经核实已整改", "version": await _escalation_version(w)}
-
-
-async def _case_decision(w: World) -> dict[str, Any]:
-    return {"decision": "admonishment", "note": "诫勉谈话", "version": await _case_version(w)}
-
-
-async def _case_close(w: World) -> dict[str, Any]:
-    return {"note": "已整改到位", "version": await _case_version(w)}
-
-
-def _new_user(_: World) -> dict[str, Any]:
-    return {"username": "qx04-liaison", "display_name": "秀水乡联络员", "role": "submitter", "unit": "QX04",
-            "password": "a-good-password"}
-
-
-FORMS: dict[tuple[str, str], FormCase] = {
-    ("POST", "/logout"): FormCase("qx02-liaison", None, lambda w: {}),
-    ("POST", "/submissions/{submission_id}/decide"): FormCase("qx02-secretary", "quarterly", _decide),
-    ("POST", "/obligations/{obligation_id}/form"): FormCase(
-        "qx02-liaison", "obligation", lambda w: {"action": "save", "f_basic_situation": "基本情况"}),
-    ("POST", "/submissions/{submission_id}/edit"): FormCase("qx02-liaison", "draft", _edit),
-    ("POST", "/admin/launch/preview"): FormCase("admin", None, _launch),
-    ("POST", "/admin/launch"): FormCase("admin", None, _launch),
-    ("POST", "/admin/users"): FormCase("admin", None, _new_user),
-    ("POST", "/admin/calendars"): FormCase("admin", None, lambda w: {},
-                                           {"file": ("2031.yaml", CALENDAR_YAML, "application/x-yaml")}),
-    ("POST", "/admin/definitions/validate"): FormCase("admin", None, lambda w: {},
-                                                      {"file": ("x.yaml", DEFINITION_YAML, "application/x-yaml")}),
-    ("POST", "/ledgers/org-units"): FormCase("admin", None, lambda w: {},
-                                             {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
-    ("POST", "/ledgers/rectification-plans"): FormCase(
-        "qx02-liaison", None, lambda w: {"campaign_id": str(w.ids["campaign"])},
-        {"file": ("方案.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
-    ("POST", "/escalations/{escalation_id}/interview"): FormCase("admin", "escalation", _interview),
-    ("POST", "/escalations/{escalation_id}/check"): FormCase("admin", "escalation", _check),
-    ("POST", "/cases/{case_id}/decision"): FormCase("admin", "case", _case_decision),
-    ("POST", "/cases/{case_id}/close"): FormCase("admin", "case", _case_close),
-}
+@pytest.fixture
+async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
+    return await build_world(anon, login, clock, monkeypatch)
 
 
 def test_every_form_route_is_listed() -> None:
@@ -211,9 +75,9 @@ def _refused(response: httpx.Response) -> str | None:
 
 
 async def test_every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     w = world
-    monkeypatch.setattr(launch_flows, "launch_campaign", _launch_without_prefect)
+    monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
     users = {name: await web_sign_in(w.client, name) for name in sorted({c.username for c in FORMS.values()})}
     stranger = await web_sign_in(w.client, "qx01-liaison")  # a valid token, of someone else's session
     engine = get_engine()

@@ -24,7 +24,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-import anyio
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -32,14 +31,13 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.python import asgi
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from api.routes import campaigns as campaigns_routes
-from core.clock import CHINA_TZ, FakeClock
-from core.db import get_engine, session_scope
+from core.clock import FakeClock
 from tasks.accounts import DEMO_PASSWORD
-from tasks.launch import all_township_codes, launch_many, launch_one
-from tasks.tick import advance_stages, climb_ladder, mark_missed, open_obligations
+from tests.support.clock import at
+from tests.support.tick import tick
+from tests.support.world import launch, launch_many_without_prefect, launch_without_prefect
 
 EXAMPLES = 20  # per operation and generation mode
 ROLES = ("admin", "qx01-liaison")
@@ -56,32 +54,12 @@ CONFIG = {"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "415", "422", "429"]}}}
 
 
-async def _launch(definition: str, township: str, year: int, now: dt.datetime | None = None,
-                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
-    """The launch flow's body without Prefect's orchestration, whose first start costs seconds."""
-    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
-
-
-async def _batch(definition: str, year: int, townships: list[str] | None = None,
-                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    if townships is None:
-        with Session(get_engine()) as session:
-            townships = all_township_codes(session)
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, now)
-
-
 def _seed(engine: Engine, clock: FakeClock, app: Any) -> dict[str, dict[str, str]]:
     """QX01's 2025 weak-village rectification on 10 Dec 2025 (list overdue and escalated, a draft plan, the Q4
     report in review); returns the Authorization header of each role."""
-    launch_one(engine, "weak_village_rectification", "QX01", 2025, dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ))
-    late = dt.datetime(2025, 10, 20, 9, tzinfo=CHINA_TZ)
-    with session_scope(engine) as s:
-        advance_stages(s, late.date())
-        mark_missed(s, late.date())
-        open_obligations(s, late)
-        climb_ladder(s, late)
-    clock.set(dt.datetime(2025, 12, 10, 9, 0, tzinfo=CHINA_TZ))
+    launch(engine, ["QX01"], at(dt.date(2025, 1, 2)))
+    tick(engine, at(dt.date(2025, 10, 20)))
+    clock.set(at(dt.date(2025, 12, 10)))
     with asgi.get_client(app) as http:
         headers = {}
         for username in ROLES:
@@ -133,8 +111,8 @@ def test_the_api_survives_fuzzing_and_answers_as_documented(demo_county: Engine,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from api.app import create_app
 
-    monkeypatch.setattr(campaigns_routes, "launch_campaign", _launch)
-    monkeypatch.setattr(campaigns_routes, "launch_for_townships", _batch)
+    monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
+    monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
     app = create_app()
     headers = _seed(demo_county, clock, app)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config.from_dict(CONFIG))

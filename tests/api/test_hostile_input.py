@@ -16,15 +16,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from markupsafe import escape
 from sqlmodel import Session, col, func, select
 
 from api.routes import campaigns as campaigns_routes
-from core.clock import CHINA_TZ, FakeClock
-from core.db import get_engine, session_scope
+from core.clock import FakeClock
+from core.db import get_engine
 from core.settings import get_settings
 from models import (
     AccountabilityCase,
@@ -40,8 +39,9 @@ from models import (
     VillageRectification,
 )
 from notifications.render import render_mail
-from tasks.launch import launch_one
-from tasks.tick import advance_stages, climb_ladder, mark_missed, open_obligations
+from tests.support.clock import at
+from tests.support.tick import tick
+from tests.support.world import launch, launch_without_prefect
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 QUARTERLY = {"basic_situation": "全镇后进薄弱村3个。", "results": "调整村班子1个。", "main_problems": "集体经济薄弱。",
@@ -53,13 +53,6 @@ RTL = "\u202e"  # right-to-left override
 HOSTILE_TEXT = f"请修改。{XSS[0]}{XSS[1]} {TEMPLATE[0]} {TEMPLATE[1]} {SQL} {RTL}txt.exe 😀👍🏽"
 COUNTED = (Campaign, Obligation, Submission, Review, Attachment, AuditEvent, OutboxMessage, Escalation,
            AccountabilityCase, VillageRectification)
-
-
-async def _launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | None = None,
-                                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
-    """The launch flow's body without Prefect's orchestration, whose first start costs seconds."""
-    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
 @dataclass
@@ -81,16 +74,11 @@ class World:
 async def world(anon: httpx.AsyncClient, login: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
     """QX01's 2025 weak-village rectification on 10 Dec 2025: its list was escalated in October (an open
     escalation with its document), the Q4 quarterly report waits for the township secretary."""
-    monkeypatch.setattr(campaigns_routes, "launch_campaign", _launch_without_prefect)
+    monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
     engine = get_engine()
-    launch_one(engine, "weak_village_rectification", "QX01", 2025, dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ))
-    late = dt.datetime(2025, 10, 20, 9, tzinfo=CHINA_TZ)
-    with session_scope(engine) as s:
-        advance_stages(s, late.date())
-        mark_missed(s, late.date())
-        open_obligations(s, late)
-        climb_ladder(s, late)
-    clock.set(dt.datetime(2025, 12, 10, 9, 0, tzinfo=CHINA_TZ))
+    launch(engine, ["QX01"], at(dt.date(2025, 1, 2)))
+    tick(engine, at(dt.date(2025, 10, 20)))
+    clock.set(at(dt.date(2025, 12, 10)))
     tokens = {u: await login(anon, u) for u in ("admin", "qx01-liaison", "qx01-secretary")}
     with Session(engine) as s:
         report = s.exec(select(Obligation).where(Obligation.period == "2025Q4")).one()

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
@@ -22,8 +22,10 @@ from core.db import get_engine
 from domain.vocabulary import CampaignStatus, ObligationStatus, RectificationStatus
 from models import AuditEvent, Escalation, OrgUnit, Submission
 from tasks import ledger
-from tasks.accounts import DEMO_PASSWORD
 from tasks.launch import launch_one
+from tests.support.web import sign_in
+from tests.support.workbooks import sheet_rows, xlsx
+from tests.support.world import SignedIn
 
 API = "/api/v1"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -32,27 +34,8 @@ PLAN_HEADER = ["村编码", "村名称", "存在问题", "整改措施", "整改
                "乡（镇）党委会研究日期", "村民代表会议审议情况"]
 
 
-def xlsx(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
 def upload(content: bytes, name: str = "台账.xlsx") -> dict[str, Any]:
     return {"files": {"file": (name, content, XLSX)}}
-
-
-def sheet_rows(response: httpx.Response) -> list[dict[str, Any]]:
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == XLSX
-    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
-    header = [c.value for c in sheet[1]]
-    return [dict(zip(header, [c.value for c in row], strict=True)) for row in sheet.iter_rows(min_row=2)]
 
 
 def china(value: str) -> dt.datetime:
@@ -70,17 +53,9 @@ def count(engine: Engine, model: Any) -> int:
 
 
 @dataclass
-class World:
-    client: httpx.AsyncClient
-    login: Any
+class World(SignedIn):
     engine: Engine
     ids: dict[str, int] = field(default_factory=dict)
-    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    async def as_(self, username: str) -> dict[str, str]:
-        if username not in self.tokens:
-            self.tokens[username] = await self.login(self.client, username)
-        return self.tokens[username]
 
     async def get(self, username: str, path: str, **params: Any) -> httpx.Response:
         return await self.client.get(path, params=params, headers=await self.as_(username))
@@ -455,23 +430,12 @@ async def test_plan_import_permissions(world: World) -> None:
 # ---- the page --------------------------------------------------------------------------------------------------
 
 
-async def _web_login(client: httpx.AsyncClient, username: str) -> str:
-    client.cookies.clear()
-    r = await client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/ledgers"})
-    assert r.status_code == 303, r.text
-    page = await client.get("/ledgers")
-    assert page.status_code == 200, page.text
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match
-    return match.group(1)
-
-
 async def test_ledgers_page(world: World) -> None:
     c = world.client
     anonymous = await c.get("/ledgers")
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
 
-    csrf = await _web_login(c, "admin")
+    csrf = await sign_in(c, "admin", "/ledgers")
     page = (await c.get("/ledgers", params={"year": 2025})).text
     for name in ("campaigns", "obligations", "escalations"):
         assert f"/api/v1/ledgers/{name}.xlsx?year=2025" in page
@@ -495,7 +459,7 @@ async def test_ledgers_page(world: World) -> None:
     assert "新增 1 个" in (await c.get("/ledgers")).text
     assert count(world.engine, OrgUnit) == before + 1
 
-    csrf = await _web_login(c, "qx01-liaison")
+    csrf = await sign_in(c, "qx01-liaison", "/ledgers")
     page = (await c.get("/ledgers")).text
     assert 'action="/ledgers/org-units"' not in page
     assert f'<option value="{world.ids["QX01"]}">' in page and f'<option value="{world.ids["QX02"]}">' not in page

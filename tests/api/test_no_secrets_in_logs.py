@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -30,14 +29,15 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from core.clock import FakeClock
 from core.db import session_scope
-from core.net import free_port
 from core.settings import Settings, get_settings
 from models import User
 from notifications.delivery import deliver_pending
 from notifications.outbox import enqueue_mail
 from tasks.accounts import DEMO_PASSWORD
-from tests.api.test_csrf import db_snapshot, web_sign_in
-from tests.notifications.test_outbox import CONTEXTS
+from tests.support import smtp
+from tests.support.databases import db_snapshot
+from tests.support.mail import CONTEXTS
+from tests.support.web import web_sign_in
 
 WRONG_PASSWORD = "Wr0ng-Passw0rd-7xq"
 CLI_PASSWORD = "Cl1-Created-Pw-9zk"
@@ -101,20 +101,15 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, dat
 @pytest.fixture
 def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
     """A local SMTP server that requires AUTH; duban's settings point at it with the right credentials."""
-    sink = Sink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, authenticator=_authenticator,
-                            auth_require_tls=False, auth_required=True)
-    controller.start()
-    for name, value in (("DUBAN_SMTP_HOST", "127.0.0.1"), ("DUBAN_SMTP_PORT", str(port)),
-                        ("DUBAN_SMTP_USERNAME", SMTP_USER), ("DUBAN_SMTP_PASSWORD", SMTP_PASSWORD)):
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        yield sink
-    finally:
-        controller.stop()
+    with smtp.smtp_server(Sink(), authenticator=_authenticator, auth_require_tls=False, auth_required=True) as server:
+        for name, value in (("DUBAN_SMTP_HOST", smtp.HOST), ("DUBAN_SMTP_PORT", str(server.port)),
+                            ("DUBAN_SMTP_USERNAME", SMTP_USER), ("DUBAN_SMTP_PASSWORD", SMTP_PASSWORD)):
+            monkeypatch.setenv(name, value)
         get_settings.cache_clear()
+        try:
+            yield server.handler
+        finally:
+            get_settings.cache_clear()
 
 
 def _variants(secret: str) -> list[str]:

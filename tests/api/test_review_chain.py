@@ -8,113 +8,31 @@ import re
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ, FakeClock, get_clock
-from core.db import get_engine
+from core.clock import FakeClock
 from models import Escalation, OrgUnit, OutboxMessage, Review, Submission, Veto, VillageRectification
-from tasks.launch import launch_one
-
-API = "/api/v1"
-QUARTERLY_DONE = {"basic_situation": "全镇5个后进村整顿有序推进", "results": "新发展党员3名",
-                  "main_problems": "个别村班子仍不团结", "next_steps": "下季度完成换届调整"}
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-EMAIL = {
-    "admin": "zzb@qingxi.example",
-    "county-reviewer": "shenhe@qingxi.example",
-    "qx01-liaison": "qx01-liaison@qingxi.example",
-    "qx01-secretary": "qx01-secretary@qingxi.example",
-}
-
-
-def at(year: int, month: int, day: int, hour: int = 9) -> dt.datetime:
-    return dt.datetime(year, month, day, hour, tzinfo=CHINA_TZ)
-
-
-class Users:
-    """Bearer headers of the demo users, re-issued after the clock moves far (tokens last 30 days)."""
-
-    def __init__(self, client: httpx.AsyncClient, login: Any) -> None:
-        self.client, self.login = client, login
-        self.headers: dict[str, dict[str, str]] = {}
-
-    async def refresh(self) -> None:
-        self.headers = {}
-
-    async def __call__(self, username: str) -> dict[str, str]:
-        if username not in self.headers:
-            self.headers[username] = await self.login(self.client, username)
-        return self.headers[username]
-
-
-@pytest.fixture
-async def users(anon: httpx.AsyncClient, login: Any) -> Users:
-    return Users(anon, login)
-
-
-async def launch(c: httpx.AsyncClient, users: Users, definition: str, year: int = 2025, township: str = "QX01",
-                 via_api: bool = False) -> dict[str, Any]:
-    """Launch a campaign: through POST /campaigns (the Prefect flow), or straight through the task the flow runs,
-    which is 20 times faster; the campaign is read back over HTTP either way."""
-    admin = await users("admin")
-    if via_api:
-        r = await c.post(f"{API}/campaigns", json={"definition": definition, "township": township, "year": year},
-                         headers=admin)
-        assert r.status_code == 201, r.text
-        return r.json()
-    outcome = launch_one(get_engine(), definition, township, year, get_clock().now())
-    assert outcome.status == "created", outcome
-    r = await c.get(f"{API}/campaigns/{outcome.campaign_id}", headers=admin)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def obligation(campaign: dict[str, Any], key: str, period: str | None = None) -> dict[str, Any]:
-    found = [o for o in campaign["obligations"] if o["key"].startswith(key) and (period is None or o["period"] == period)]
-    assert len(found) == 1, [(o["key"], o["period"]) for o in campaign["obligations"]]
-    return found[0]
-
-
-async def move(clock: FakeClock, users: Users, when: dt.datetime) -> None:
-    clock.set(when)
-    await users.refresh()
-
-
-async def act(c: httpx.AsyncClient, users: Users, who: str, sid: int, verb: str, **body: Any) -> httpx.Response:
-    return await c.post(f"{API}/submissions/{sid}/{verb}", json=body, headers=await users(who))
-
-
-async def decide(c: httpx.AsyncClient, users: Users, who: str, sub: dict[str, Any], decision: str,
-                 comment: str | None = None, version: int | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"decision": decision, "version": sub["version"] if version is None else version}
-    if comment is not None:
-        body["comment"] = comment
-    return await act(c, users, who, sub["id"], "decisions", **body)
-
-
-async def upload_pdf(c: httpx.AsyncClient, users: Users, sid: int, name: str = "纪要.pdf") -> int:
-    r = await c.post(f"{API}/submissions/{sid}/attachments", files={"file": (name, PDF, "application/pdf")},
-                     headers=await users("qx01-liaison"))
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
-def outbox(engine: Engine, sid: int) -> list[tuple[str, str]]:
-    """(cause, recipient) of every mail about submission ``sid``, in order."""
-    with Session(engine) as s:
-        rows = s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-    out = []
-    for m in rows:
-        parts = m.key.split(":")
-        if parts[0] in SUBMISSION_MAILS and parts[1] == str(sid):
-            out.append((":".join(parts[:-1]), m.to_addr))
-    return out
-
-
-SUBMISSION_MAILS = {"submitted", "return", "approve", "reject", "veto", "returns_exceeded"}
-
+from tests.support.clock import at
+from tests.support.review_chain import (  # the review-chain world over HTTP
+    API,
+    APPLICATION,
+    EMAIL,
+    PDF,
+    PLAN,
+    QUARTERLY_DONE,
+    Users,
+    act,
+    decide,
+    draft_list,
+    launch,
+    move,
+    obligation,
+    outbox,
+    submitted_list,
+    upload_pdf,
+)
+from tests.support.tick import tick
 
 # ---- (a) a quarterly report through township and county review --------------------------------------------
 
@@ -124,7 +42,7 @@ async def test_quarterly_report_chain(anon: httpx.AsyncClient, users: Users, clo
     campaign = await launch(c, users, "weak_village_rectification", via_api=True)
     q4 = obligation(campaign, "quarterly_report", "2025Q4")
     assert q4["due_on"] == "2025-12-19"
-    await move(clock, users, at(2025, 12, 10))
+    await move(clock, users, at(dt.date(2025, 12, 10)))
 
     liaison, secretary = await users("qx01-liaison"), await users("qx01-secretary")
     todos = (await c.get(f"{API}/todos", headers=liaison)).json()["items"]
@@ -265,7 +183,7 @@ async def test_quarterly_report_first_submitted_after_the_due_date_is_late(
     campaign = await launch(c, users, "weak_village_rectification")
     q4 = obligation(campaign, "quarterly_report", "2025Q4")
     # half an hour after midnight in China following the due Friday 19 Dec (still the 19th in UTC)
-    await move(clock, users, dt.datetime(2025, 12, 20, 0, 30, tzinfo=CHINA_TZ))
+    await move(clock, users, at(dt.date(2025, 12, 20), 0, 30))
     liaison = await users("qx01-liaison")
     todo = next(t for t in (await c.get(f"{API}/todos", headers=liaison)).json()["items"] if t["obligation_id"] == q4["id"])
     assert todo["days_left"] == -1
@@ -289,7 +207,7 @@ async def test_submission_rights_and_visibility(anon: httpx.AsyncClient, users: 
     c = anon
     campaign = await launch(c, users, "weak_village_rectification")
     q4 = obligation(campaign, "quarterly_report", "2025Q4")
-    await move(clock, users, at(2025, 12, 10))
+    await move(clock, users, at(dt.date(2025, 12, 10)))
     body = {"obligation_id": q4["id"], "data": QUARTERLY_DONE}
     for who in ("qx01-secretary", "admin", "county-reviewer", "observer"):
         r = await c.post(f"{API}/submissions", headers=await users(who), json=body)
@@ -323,7 +241,7 @@ async def test_withdraw_then_resubmit(anon: httpx.AsyncClient, users: Users, clo
     c = anon
     campaign = await launch(c, users, "weak_village_rectification")
     q4 = obligation(campaign, "quarterly_report", "2025Q4")
-    await move(clock, users, at(2025, 12, 10))
+    await move(clock, users, at(dt.date(2025, 12, 10)))
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"),
                      json={"obligation_id": q4["id"], "data": QUARTERLY_DONE, "submit": True})
     sub = r.json()
@@ -346,14 +264,10 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
     listing = obligation(campaign, "weak_village_list")
     assert (listing["due_on"], listing["stage"]) == ("2025-10-10", "screening")
     assert [s["status"] for s in campaign["stages"] if s["key"] == "screening"] == ["pending"]
-    await move(clock, users, at(2025, 9, 26))
+    await move(clock, users, at(dt.date(2025, 9, 26)))
     liaison = await users("qx01-liaison")
 
-    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
-        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
-        "committee_meeting_date": "2025-09-24"}})
-    assert r.status_code == 201, r.text
-    sub = r.json()
+    sub = await draft_list(c, users, listing)
     assert (sub["gate"], sub["form"], [lv["role"] for lv in sub["chain"]], sub["max_return_rounds"]) == (
         "weak_village_list", "weak_village_list", ["admin"], 1)
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
@@ -408,7 +322,7 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
     assert (r.json()["status"], r.json()["version"]) == ("applied", 2)
     assert (await rect("qx01-liaison", "accept", 2)).status_code == 403  # the county accepts
     assert (await rect("admin", "accept", 1)).status_code == 409  # stale
-    await move(clock, users, at(2025, 11, 3))
+    await move(clock, users, at(dt.date(2025, 11, 3)))
     r = await rect("admin", "accept", 2)
     assert r.status_code == 200, r.text
     row = r.json()
@@ -416,11 +330,11 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
         "consolidating", "2025-11-03", "2026-11-03", 3)
     assert dt.date.fromisoformat(row["consolidation_ends_on"]) - dt.date(2025, 11, 3) == dt.timedelta(days=365)
 
-    await move(clock, users, at(2026, 11, 2))
+    await move(clock, users, at(dt.date(2026, 11, 2)))
     r = await rect("admin", "close", 3)
     assert r.status_code == 409
     assert "2026-11-03" in r.json()["detail"]
-    await move(clock, users, at(2026, 11, 4))
+    await move(clock, users, at(dt.date(2026, 11, 4)))
     assert (await rect("county-reviewer", "close", 2)).status_code == 409  # stale
     r = await rect("county-reviewer", "close", 3)
     assert r.status_code == 200, r.text
@@ -456,12 +370,6 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
 
 # ---- (c) a 一村一策 plan returned more often than the definition allows ------------------------------------
 
-PLAN = {
-    "village": "QX01003", "problems": "班子软弱，组织生活不正常", "measures": "治软：调整支部书记；治散：恢复三会一课",
-    "responsible_person": "张书记", "time_limit": "2026-06-30", "helping_units": "县农业农村局",
-    "county_leader_contact": "李副县长", "committee_meeting_date": "2025-10-15", "villager_review": "村民代表会议审议通过",
-}
-
 
 async def test_village_plan_returned_past_the_bound_escalates(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
@@ -469,7 +377,7 @@ async def test_village_plan_returned_past_the_bound_escalates(
     campaign = await launch(c, users, "weak_village_rectification")
     plan = obligation(campaign, "village_plan")
     assert plan["due_on"] == "2025-10-24"
-    await move(clock, users, at(2025, 10, 16))
+    await move(clock, users, at(dt.date(2025, 10, 16)))
     liaison = await users("qx01-liaison")
     r = await c.post(f"{API}/submissions", headers=liaison,
                      json={"obligation_id": plan["id"], "subject": "QX02001", "data": PLAN, "submit": True})
@@ -526,13 +434,6 @@ async def test_village_plan_returned_past_the_bound_escalates(
 
 # ---- (d) the one-vote veto of a model-site application ----------------------------------------------------
 
-APPLICATION = {
-    "summary": "创建工作总结", "self_check_score": 92, "public_notice_from": "2026-02-02",
-    "public_notice_to": "2026-02-09", "satisfaction_rate": 93.5, "no_veto_events": True,
-    "village_appearance": "四栏三室二牌一基地齐全", "responsibility_systems": "责任制健全",
-    "township_inspection": "听取汇报、看资料、实地查看、座谈走访，同意申报",
-}
-
 
 async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
                                subject: str | None = None) -> httpx.Response:
@@ -548,7 +449,7 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
     c = anon
     campaign = await launch(c, users, "five_good_model_site")
     assert obligation(campaign, "application")["due_on"] == "2026-03-31"
-    await move(clock, users, at(2026, 3, 2))
+    await move(clock, users, at(dt.date(2026, 3, 2)))
     r = await apply_for_model_site(c, users, campaign)
     assert r.status_code == 201, r.text
     sub = r.json()
@@ -603,7 +504,7 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
 async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
     """A 2025 model-site campaign of QX01 whose application the admin vetoed at the county level."""
     campaign = await launch(c, users, "five_good_model_site")
-    await move(clock, users, at(2026, 3, 2))
+    await move(clock, users, at(dt.date(2026, 3, 2)))
     r = await apply_for_model_site(c, users, campaign)
     sub = r.json()
     attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
@@ -650,7 +551,7 @@ async def test_veto_ban_applies_to_applications_not_to_monthly_reports(
 async def test_veto_after_approval_undoes_the_obligation(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
     c = anon
     campaign = await launch(c, users, "five_good_model_site")
-    await move(clock, users, at(2026, 3, 2))
+    await move(clock, users, at(dt.date(2026, 3, 2)))
     sub = (await apply_for_model_site(c, users, campaign)).json()
     attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
@@ -672,23 +573,9 @@ async def test_veto_after_approval_undoes_the_obligation(anon: httpx.AsyncClient
 # ---- definition gaps around the weak-village list and the plans -------------------------------------------
 
 
-async def submitted_list(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any], data: dict[str, Any]) -> httpx.Response:
-    """Create the weak-village list with ``data`` plus the committee minutes, then submit it."""
-    liaison = await users("qx01-liaison")
-    r = await c.post(f"{API}/submissions", headers=liaison,
-                     json={"obligation_id": obligation(campaign, "weak_village_list")["id"], "data": {}})
-    assert r.status_code == 201, r.text
-    sub = r.json()
-    minutes = await upload_pdf(c, users, sub["id"])
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
-                      json={"version": sub["version"], "data": data | {"committee_minutes": [minutes]}})
-    assert r.status_code == 200, r.text
-    return await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
-
-
 async def test_zero_report_with_a_reason_can_be_submitted(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
     campaign = await launch(anon, users, "weak_village_rectification")
-    await move(clock, users, at(2025, 9, 26))
+    await move(clock, users, at(dt.date(2025, 9, 26)))
     r = await submitted_list(anon, users, campaign, {
         "villages": [], "investigation": "逐村排查，未发现后进薄弱村", "committee_meeting_date": "2025-09-24",
         "zero_report_reason": "全镇10个村党组织均达到“五好”标准，经党委会逐一研究确认"})
@@ -700,11 +587,11 @@ async def test_planning_gate_needs_a_plan_for_every_listed_village(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
     c = anon
     campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(2025, 9, 26))
+    await move(clock, users, at(dt.date(2025, 9, 26)))
     r = await submitted_list(c, users, campaign, {
         "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子", "committee_meeting_date": "2025-09-24"})
     assert (await decide(c, users, "admin", r.json(), "approve")).json()["status"] == "approved"
-    await move(clock, users, at(2025, 10, 16))
+    await move(clock, users, at(dt.date(2025, 10, 16)))
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
         "obligation_id": obligation(campaign, "village_plan")["id"], "subject": "QX01003", "data": PLAN, "submit": True})
     sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
@@ -722,14 +609,10 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
     the township's weak-village list names other villages too (unlike 一村一策 plans, owed per listed village)."""
     c = anon
     campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(2025, 9, 26))
+    await move(clock, users, at(dt.date(2025, 9, 26)))
     listing = obligation(campaign, "weak_village_list")
     liaison = await users("qx01-liaison")
-    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": listing["id"], "data": {
-        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子，找准问题病灶",
-        "committee_meeting_date": "2025-09-24"}})
-    assert r.status_code == 201, r.text
-    sub = r.json()
+    sub = await draft_list(c, users, listing)
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison, json={
         "version": sub["version"], "data": sub["data"] | {"committee_minutes": [await upload_pdf(c, users, sub["id"])]}})
     assert r.status_code == 200, r.text
@@ -739,7 +622,7 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
     weekly = sorted((o for o in campaign["obligations"] if o["kind"] == "weekly_report"),
                     key=lambda o: (o["due_on"], o["subject"]))
     first = weekly[0]
-    await move(clock, users, at(*map(int, first["opens_on"].split("-"))))
+    await move(clock, users, at(dt.date.fromisoformat(first["opens_on"])))
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
         "obligation_id": first["id"], "data": {"progress": "调整支部书记，恢复三会一课", "problems": "无",
                                                "next_week": "召开党员大会"}})
@@ -758,14 +641,6 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
     assert all(statuses[o["id"]] != "met" for o in weekly[1:])  # the other villages still owe theirs
 
 
-def _tick_missed(engine: Engine, when: dt.datetime) -> None:
-    from tasks.tick import climb_ladder, mark_missed
-    with Session(engine) as s:
-        mark_missed(s, when.date())
-        climb_ladder(s, when)
-        s.commit()
-
-
 async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
     """Returned after its deadline, a report first sent on time is not 逾期未报: the deadline moves to five
@@ -774,7 +649,7 @@ async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
     campaign = await launch(c, users, "weak_village_rectification")
     q4, q1 = obligation(campaign, "quarterly_report", "2025Q4"), obligation(campaign, "quarterly_report", "2026Q1")
     subs = {}
-    for ob, sent in ((q4, at(2025, 12, 18)), (q1, at(2026, 3, 19))):
+    for ob, sent in ((q4, at(dt.date(2025, 12, 18))), (q1, at(dt.date(2026, 3, 19)))):
         await move(clock, users, sent)
         r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"),
                          json={"obligation_id": ob["id"], "data": QUARTERLY_DONE})
@@ -783,16 +658,16 @@ async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
         assert r.status_code == 200, r.text
         subs[ob["id"]] = r.json()
 
-    await move(clock, users, at(2025, 12, 22))  # Monday, after Q4's deadline (Friday 19th)
+    await move(clock, users, at(dt.date(2025, 12, 22)))  # Monday, after Q4's deadline (Friday 19th)
     r = await decide(c, users, "qx01-secretary", subs[q4["id"]], "return", comment="请补充具体数字")
     assert r.status_code == 200, r.text
     sub = r.json()
-    _tick_missed(demo_county, at(2025, 12, 23))
+    tick(demo_county, at(dt.date(2025, 12, 23)))
     campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
     revised = obligation(campaign, "quarterly_report", "2025Q4")
     assert (revised["status"], revised["due_on"], revised["nominal_due_on"]) == ("open", "2025-12-29", "2025-12-20")
 
-    await move(clock, users, at(2025, 12, 26))
+    await move(clock, users, at(dt.date(2025, 12, 26)))
     r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
                       json={"version": sub["version"], "data": QUARTERLY_DONE | {"results": "新发展党员3名，调整书记2名"}})
     assert r.status_code == 200, r.text
@@ -804,10 +679,10 @@ async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
     assert sub["status"] == "approved"
 
     # Q1 is returned after its deadline too, and never revised: missed once the revision time is over.
-    await move(clock, users, at(2026, 3, 23))
+    await move(clock, users, at(dt.date(2026, 3, 23)))
     assert (await decide(c, users, "qx01-secretary", subs[q1["id"]], "return", comment="请重写")).status_code == 200
-    _tick_missed(demo_county, at(2026, 3, 30))
-    _tick_missed(demo_county, at(2026, 3, 31))
+    tick(demo_county, at(dt.date(2026, 3, 30)))
+    tick(demo_county, at(dt.date(2026, 3, 31)))
     campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
     assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "met"
     late_q1 = obligation(campaign, "quarterly_report", "2026Q1")

@@ -20,9 +20,9 @@ from core.db import get_engine
 from domain.errors import Conflict
 from models import AuditEvent, Obligation, OutboxMessage, Review, Submission, SubmissionRound, User
 from tasks import review as service
-from tasks.accounts import principal_for
 from tasks.audit import verify_chain
 from tasks.launch import launch_one
+from tests.support.world import as_user
 
 API = "/api/v1"
 REPORT = {"basic_situation": "基本情况", "results": "取得的成效", "main_problems": "存在的主要问题", "next_steps": "下步打算"}
@@ -160,10 +160,6 @@ def test_concurrent_decisions_in_threads(demo_county: Engine) -> None:
     """The same race without HTTP: threads, each with its own session, calling tasks.review.decide."""
     engine = demo_county
     obligation_id = launch_2025(engine)
-
-    def as_user(s: Session, username: str) -> Any:
-        user = s.exec(select(User).where(User.username == username)).one()
-        return principal_for(s, user)
 
     with Session(engine, expire_on_commit=False) as s:
         sub = service.create_submission(s, as_user(s, "qx01-liaison"), NOW, obligation_id=obligation_id,

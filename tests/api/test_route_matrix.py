@@ -2,7 +2,7 @@
 
 The routes come from the application's route table; each needs an entry in ``RULES`` (who may use it), so
 a new route without one fails. Path parameters are filled with real objects of 柳河乡 (QX02), built by the
-``world`` of tests/api/test_permissions.py; 青石镇 (QX01)'s liaison and secretary are the outsiders.
+``world`` of tests/support/qx02.py (as in test_permissions.py); 青石镇 (QX01)'s liaison and secretary are the outsiders.
 API routes are called with bearer tokens, web routes with a session cookie and its CSRF token (so the
 CSRF check never hides the permission check). Asserted for every call:
 
@@ -21,25 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import anyio
 import httpx
 import pytest
 
 import flows.launch as launch_flows
 from api.routes import campaigns as campaigns_routes
+from core.clock import FakeClock
 from core.db import get_engine
-from tasks.launch import launch_many
-from tests.api.test_csrf import FORMS, WebUser, app_routes, changed_tables, db_snapshot, web_sign_in
-from tests.api.test_permissions import (  # noqa: F401
-    PDF,
-    QUARTERLY,
-    ROUTES,
-    World,
-    _approve_list,
-    _body_for,
-    _launch_without_prefect,
-    world,
-)
+from tests.support.databases import changed_tables, db_snapshot
+from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
+from tests.support.web import WebUser, app_routes, web_sign_in
+from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
 ANON = "anonymous"
 HOME = ("qx02-liaison", "qx02-secretary")
@@ -198,7 +190,7 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
     if path.startswith("/api/"):
         row = next((r for r in ROUTES if (r.method, r.path) == (method, path)), None)
         if row is not None:
-            return await _body_for(w, row)
+            return await body_for(w, row)
         bodies: dict[str, dict[str, Any]] = {
             "POST /api/v1/auth/token": {"json": {"username": "nobody-here", "password": "wrong-password"}},
             "POST /api/v1/campaigns": {"json": {"definition": "five_good_model_site", "township": "QX02", "year": 2026}},
@@ -292,16 +284,16 @@ def _judge(role: str, method: str, path: str, rule: Rule, response: httpx.Respon
     return None if outcome == "refused" else f"{where} (must be refused)"
 
 
-async def _launch_many_without_prefect(definition: str, year: int, townships: list[str] | None = None,
-                                       now: Any = None, **_: Any) -> list[dict[str, Any]]:
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships or [], year, now)
+@pytest.fixture
+async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
+    return await build_world(anon, login, clock, monkeypatch)
 
 
-async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     w = world
-    monkeypatch.setattr(launch_flows, "launch_campaign", _launch_without_prefect)
-    monkeypatch.setattr(campaigns_routes, "launch_for_townships", _launch_many_without_prefect)
-    await _approve_list(w)  # QX02's villages enter rectification: a rectification to act on
+    monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
+    monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
+    await approve_list(w)  # QX02's villages enter rectification: a rectification to act on
     callers = {ANON: Caller(ANON, {}, None)}
     for role in ROLES[1:]:
         callers[role] = Caller(role, await w.as_(role), await web_sign_in(w.client, role))

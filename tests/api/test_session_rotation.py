@@ -18,7 +18,7 @@ from domain.errors import NotFound, ValidationFailed
 from models import ApiToken, AuditEvent, User, WebSession
 from tasks.accounts import DEMO_PASSWORD, deactivate_user, set_password
 from tasks.audit import verify_chain
-from tests.api.test_csrf import WebUser, web_sign_in
+from tests.support.web import WebUser, web_sign_in
 
 runner = CliRunner()
 NEW_PASSWORD = "a-new-password-42"

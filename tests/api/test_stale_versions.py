@@ -13,10 +13,16 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col
 
+from core.clock import FakeClock
 from models import AccountabilityCase, Escalation, Submission, VillageRectification
-from tests.api.test_csrf import changed_tables, db_snapshot
-from tests.api.test_one_vocabulary import assert_every_status_is_known
-from tests.api.test_permissions import World, _approve_list, world  # noqa: F401  (world is a fixture)
+from tests.support.databases import changed_tables, db_snapshot
+from tests.support.qx02 import World, approve_list, build_world
+from tests.support.statuses import assert_every_status_is_known
+
+
+@pytest.fixture
+async def world(anon: httpx.AsyncClient, login: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
+    return await build_world(anon, login, clock, monkeypatch)
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,8 @@ async def _snapshot(w: World, engine: Engine, decision: Decision) -> dict[str, l
     return db_snapshot(engine)
 
 
-async def test_every_stale_decision_is_the_same_409(world: World, demo_county: Engine) -> None:  # noqa: F811
-    await _approve_list(world)
+async def test_every_stale_decision_is_the_same_409(world: World, demo_county: Engine) -> None:
+    await approve_list(world)
     answers: dict[str, dict[str, Any]] = {}
     for kind, decision in DECISIONS.items():
         row_id = world.ids[decision.target]
@@ -94,10 +100,10 @@ async def test_every_stale_decision_is_the_same_409(world: World, demo_county: E
 
 
 @pytest.mark.parametrize("kind", list(DECISIONS))
-async def test_a_decision_without_a_version_is_a_422(world: World, demo_county: Engine, kind: str) -> None:  # noqa: F811
+async def test_a_decision_without_a_version_is_a_422(world: World, demo_county: Engine, kind: str) -> None:
     decision = DECISIONS[kind]
     if decision.target == "rectification":
-        await _approve_list(world)
+        await approve_list(world)
     version = _version(demo_county, decision.table, world.ids[decision.target])
     before = await _snapshot(world, demo_county, decision)
     response = await _send(world, decision, decision.body)

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import httpx
 from sqlalchemy.engine import Engine
 
 from core.clock import CHINA_TZ, FakeClock
-from tasks.accounts import DEMO_PASSWORD
 from tasks.launch import launch_one
+from tests.support.web import sign_in, version_of
 
 DATA = {"basic_situation": "基本情况<script>alert(1)</script>", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
-
-
-async def web_login(anon: httpx.AsyncClient, username: str) -> str:
-    anon.cookies.clear()
-    r = await anon.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/todos"})
-    assert r.status_code == 303 and r.headers["location"] == "/todos"
-    page = await anon.get("/todos")
-    assert page.status_code == 200
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, "the page carries the session's CSRF token"
-    return match.group(1)
 
 
 async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county: Engine, clock: FakeClock, login) -> None:  # type: ignore[no-untyped-def]
@@ -38,18 +26,18 @@ async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county:
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
 
-    await web_login(anon, "qx01-liaison")
+    await sign_in(anon, "qx01-liaison", "/todos")
     page = (await anon.get("/todos")).text
     assert "后进薄弱村党组织建设季度报告" in page and "还剩9天" in page and f"/submissions/{sid}" in page
 
-    csrf = await web_login(anon, "qx01-secretary")
+    csrf = await sign_in(anon, "qx01-secretary", "/todos")
     queue = (await anon.get("/todos")).text
     assert "待审核" in queue and f"/submissions/{sid}" in queue
     detail = await anon.get(f"/submissions/{sid}")
     assert detail.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail.text and "<script>alert(1)" not in detail.text
     assert "审核通过" in detail.text and "submission.submit" in detail.text
-    version = re.search(r'name="version" value="(\d+)"', detail.text).group(1)  # type: ignore[union-attr]
+    version = version_of(detail.text)
 
     refused = await anon.post(f"/submissions/{sid}/decide", data={"decision": "approve", "version": version, "csrf_token": "forged"})
     assert refused.status_code == 403
@@ -61,7 +49,7 @@ async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county:
     after = await anon.get(approved.headers["location"])
     assert "已审核通过" in after.text and "县委组织部审核" in after.text
 
-    await web_login(anon, "qx02-liaison")
+    await sign_in(anon, "qx02-liaison", "/todos")
     assert (await anon.get(f"/submissions/{sid}")).status_code == 404
 
 

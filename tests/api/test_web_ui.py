@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,60 +17,23 @@ from starlette.datastructures import FormData
 import flows.launch as launch_flows
 from api.routes.web_forms import field_errors, form_data
 from core.clock import CHINA_TZ, FakeClock
-from core.db import get_engine
 from domain.errors import ValidationFailed
 from domain.forms import validate_form
 from models import Campaign, Escalation, Obligation, OrgUnit, Submission, User
-from tasks.accounts import DEMO_PASSWORD
-from tasks.launch import launch_many, launch_one
+from tasks.launch import launch_one
 from tasks.registry import get_definition
+from tests.support.web import HTML, sign_in, version_of
+from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
-HTML = {"Accept": "text/html,application/xhtml+xml"}
 DEC_10 = dt.datetime(2025, 12, 10, 9, tzinfo=CHINA_TZ)
 REPORT = {"f_basic_situation": "青石镇共有后进薄弱村2个。", "f_results": "完成班子调整1个。",
           "f_main_problems": "集体经济薄弱。", "f_next_steps": "加强培训。"}
 
 
-async def sign_in(client: httpx.AsyncClient, username: str) -> str:
-    """Sign in through the login form; returns the session's CSRF token (from the page's logout form)."""
-    client.cookies.clear()
-    r = await client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/"})
-    assert r.status_code == 303, r.text
-    page = await client.get("/", headers=HTML)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match
-    return match.group(1)
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
-def version_of(html: str) -> str:
-    match = re.search(r'name="version" value="(\d+)"', html)
-    assert match
-    return match.group(1)
-
-
-async def _launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | None = None,
-                                  idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
-    """The launch flow's body without Prefect's orchestration (its first start costs seconds)."""
-    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, now, idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
-
-
-async def _batch_without_prefect(definition: str, year: int, townships: list[str] | None = None,
-                                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    assert townships is not None and now is not None
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, now)
-
-
 @pytest.fixture
 def no_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(launch_flows, "launch_campaign", _launch_without_prefect)
-    monkeypatch.setattr(launch_flows, "launch_for_townships", _batch_without_prefect)
+    monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
+    monkeypatch.setattr(launch_flows, "launch_for_townships", launch_many_without_prefect)
 
 
 def _quarterly(engine: Engine, township: str = "QX01", period: str = "2025Q4") -> int:

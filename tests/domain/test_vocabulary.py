@@ -23,6 +23,7 @@ from domain.vocabulary import (
     status_label,
     zh_date,
 )
+from tests.support.statuses import TABLE_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATION = ("api", "cli", "domain", "flows", "models", "notifications", "tasks")
@@ -31,13 +32,6 @@ WRITTEN_WITH_ENUMS = ("cli", "domain", "flows", "models", "notifications", "task
                       "tasks/review.py", "tasks/tick.py")
 """Code that names every status by its enum member; the rest of the application follows as it is restructured."""
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-TABLE_KINDS = {
-    "campaigns": "campaign", "stages": "stage", "obligations": "obligation", "submissions": "submission",
-    "escalations": "escalation", "accountability_cases": "case", "village_rectifications": "rectification",
-    "outbox": "outbox",
-}
-"""The kind of status each table with a ``status`` column stores."""
 
 NOT_ROW_STATUSES = {
     "created": "a launch's outcome in the API answer (BatchItem.status), never stored",

@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:
 
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
 import flows.launch  # noqa: E402
 import flows.tick  # noqa: E402
@@ -61,10 +61,11 @@ from core.clock import CHINA_TZ  # noqa: E402
 from core.db import get_engine, reset_engines, session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from domain.errors import Conflict  # noqa: E402
-from models import OrgUnit, Submission, User  # noqa: E402
+from models import OrgUnit, Submission  # noqa: E402
 from notifications.delivery import DeliveryStats, deliver_pending  # noqa: E402
 from notifications.mailer import SmtpMailer, SmtpSession  # noqa: E402
-from tasks.accounts import principal_for  # noqa: E402
+from tests.support.clock import at  # noqa: E402
+from tests.support.world import as_user  # noqa: E402
 
 DEFINITION = "weak_village_rectification"
 YEAR = 2025
@@ -217,10 +218,6 @@ def install(engine: Engine, switch: Switch) -> None:
 # --- jobs: each resumes whatever a killed predecessor left -----------------------------------------------------
 
 
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
-
-
 def job_launch(cmd: dict[str, Any], state: Path, switch: Switch) -> None:
     """The batch launch flow's body (flows/launch.py) over six townships, one per chunk; each chunk is the
     ``launch_chunk`` task's body (tasks/launch.py ``launch_many``, one transaction per chunk)."""
@@ -272,7 +269,7 @@ def _act(engine: Engine, sid: int, step: int, version: int) -> None:
         code = township.code.lower()
         who = {0: f"{code}-liaison", 1: f"{code}-secretary", 2: f"{code}-liaison", 3: f"{code}-secretary",
                4: "county-reviewer"}[step]
-        principal = principal_for(s, s.exec(select(User).where(User.username == who)).one())
+        principal = as_user(s, who)
         now = REVIEW_LAUNCH + dt.timedelta(hours=1, minutes=10 * step)
         if REVIEW_SCRIPT[step] == "submit":
             tasks.review.submit_submission(s, principal, now, sid, version)

@@ -37,63 +37,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ, FakeClock
+from core.clock import FakeClock
 from core.db import session_scope
-from core.settings import get_settings
 from models import Escalation, Lease, Obligation, OutboxMessage, ReminderLog, Submission
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import MemoryMailer
-from tasks.launch import launch_one
-from tasks.review import close_notice_periods
-from tasks.tick import (
-    advance_stages,
-    build_digests,
-    climb_ladder,
-    enqueue_reminders,
-    mark_missed,
-    open_obligations,
-)
+from tests.support.clock import at, days
+from tests.support.tick import tick, tick_step, tick_until
+from tests.support.world import launch
 
 REPO = Path(__file__).resolve().parents[2]
-LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
-DAY = dt.datetime(2025, 11, 8, 9, tzinfo=CHINA_TZ)
+LAUNCH = at(dt.date(2025, 9, 25))
+DAY = at(dt.date(2025, 11, 8))
 PREPARED_UNTIL = dt.date(2025, 11, 5)
 TOWNSHIPS = ("QX01", "QX02", "QX03")
 
 
-def tick_steps(s: Session, now: dt.datetime) -> None:
-    """The steps of the ``tick`` flow (flows/tick.py) in the session's transaction."""
-    today = now.astimezone(CHINA_TZ).date()
-    advance_stages(s, today)
-    mark_missed(s, today)
-    climb_ladder(s, now)
-    close_notice_periods(s, now)
-    open_obligations(s, now)
-    enqueue_reminders(s, now)
-    build_digests(s, now, get_settings().digest_hour)
-
-
-def run_tick(engine: Engine, now: dt.datetime) -> None:
-    """The tick in one transaction, as run_day in tests/flows/test_tick.py."""
-    with session_scope(engine) as s:
-        tick_steps(s, now)
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
-
-
 def prepare(engine: Engine) -> set[str]:
     """Launch the three townships and run the days up to PREPARED_UNTIL; the Message-IDs sent so far."""
-    for code in TOWNSHIPS:
-        assert launch_one(engine, "weak_village_rectification", code, 2025, now=LAUNCH).created
+    launch(engine, TOWNSHIPS, LAUNCH)
     mailer = MemoryMailer()
     asyncio.run(deliver_pending(engine, mailer, LAUNCH, holder="setup", batch=1000))
-    day = LAUNCH.date() + dt.timedelta(days=1)
-    while day <= PREPARED_UNTIL:
-        run_tick(engine, at(day))
+    for day in days(LAUNCH.date() + dt.timedelta(days=1), PREPARED_UNTIL):
+        tick(engine, at(day))
         asyncio.run(deliver_pending(engine, mailer, at(day), holder="setup", batch=1000))
-        day += dt.timedelta(days=1)
     assert {m.status for m in outbox(engine)} == {"sent"}
     return set(mailer.message_ids())
 
@@ -126,19 +93,9 @@ def run_killed_child(code: str, args: list[str], engine: Engine, tmp_path: Path)
 
 TICK_THEN_DIE = """
 import datetime as dt, os, signal, sys
-from core.db import get_engine, session_scope
-from core.settings import get_settings
-from tasks.review import close_notice_periods
-from tasks.tick import advance_stages, build_digests, climb_ladder, enqueue_reminders, mark_missed, open_obligations
-now = dt.datetime.fromisoformat(sys.argv[1])
-with session_scope(get_engine()) as s:  # the tick flow's steps, in one transaction
-    advance_stages(s, now.date())
-    mark_missed(s, now.date())
-    climb_ladder(s, now)
-    close_notice_periods(s, now)
-    open_obligations(s, now)
-    enqueue_reminders(s, now)
-    build_digests(s, now, get_settings().digest_hour)
+from core.db import get_engine
+from tasks.tick import run_tick
+run_tick(get_engine(), dt.datetime.fromisoformat(sys.argv[1]))  # the tick, each of its transactions committed
 print("COMMITTED", flush=True)
 os.kill(os.getpid(), signal.SIGKILL)  # before any delivery
 """
@@ -181,14 +138,14 @@ def test_killed_after_enqueue_the_next_deliverer_sends_each_mail_once(demo_count
     assert {(m.status, m.attempts, m.created_at) for m in queued} == {("pending", 0, DAY)}
     kinds = Counter(m.key.split(":")[0] for m in queued)
     assert kinds["request"] >= 3 and kinds["escalation"] >= 3, kinds
-    with Session(engine) as s:  # the child's transaction is whole: a draft for every window it opened
+    with Session(engine) as s:  # the child's transactions are whole: a draft for every window it opened
         opened = s.exec(select(Obligation).where(Obligation.opens_on == DAY.date())).all()
         assert opened and {o.status for o in opened} == {"open"}
         drafts = s.exec(select(Submission.obligation_id).where(col(Submission.obligation_id).in_([o.id for o in opened])))
         assert sorted(drafts.all()) == sorted(o.id for o in opened)
 
     # The tick of the same moment in another process adds nothing.
-    run_tick(engine, DAY)
+    tick(engine, DAY)
     assert len(outbox(engine)) == sent_before + len(queued)
 
     mailer = MemoryMailer()
@@ -204,7 +161,7 @@ def test_killed_in_the_middle_of_delivery_only_the_message_in_flight_is_sent_twi
 ) -> None:
     engine = demo_county
     prepare(engine)
-    run_tick(engine, DAY)
+    tick(engine, DAY)
     queued = [m for m in outbox(engine) if m.status == "pending"]
     assert len(queued) > 3
     log = tmp_path / "sent-by-child.txt"
@@ -268,7 +225,8 @@ def test_two_schedulers_and_two_raw_workers_send_each_mail_once(
 ) -> None:
     from api.app import _warm_up_prefect
     from flows import scheduler
-    from flows.tick import deliver_notifications, set_mailer, tick
+    from flows.tick import deliver_notifications, set_mailer
+    from flows.tick import tick as tick_flow
 
     engine = demo_county
     already = prepare(engine)
@@ -292,7 +250,7 @@ def test_two_schedulers_and_two_raw_workers_send_each_mail_once(
         try:
             start.wait()
             for _ in range(rounds):
-                results[holder, "tick"].append(run("tick", tick, ttl))
+                results[holder, "tick"].append(run("tick", tick_flow, ttl))
                 results[holder, "deliver_notifications"].append(run("deliver_notifications", deliver_notifications, ttl))
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append((holder, exc))
@@ -304,7 +262,7 @@ def test_two_schedulers_and_two_raw_workers_send_each_mail_once(
             start.wait()
             for _ in range(rounds):
                 try:
-                    run_tick(engine, DAY)
+                    tick(engine, DAY)
                 except IntegrityError as exc:  # a lost race on a unique key rolls back, harmlessly
                     raw_failures.append((name, str(exc.orig).split("\n")[0]))
                 asyncio.run(deliver_pending(engine, mailer, DAY, holder=name))
@@ -367,15 +325,6 @@ def test_two_schedulers_and_two_raw_workers_send_each_mail_once(
 # --- two ticks for the same moment, deterministically interleaved (PostgreSQL) -------------------------------
 
 
-def advance_calendar_steps(s: Session, now: dt.datetime) -> None:
-    """The first task of the ``tick`` flow (``advance_calendar``), which has its own transaction."""
-    today = now.astimezone(CHINA_TZ).date()
-    advance_stages(s, today)
-    mark_missed(s, today)
-    climb_ladder(s, now)
-    close_notice_periods(s, now)
-
-
 def interleave(engine: Engine, step: Callable[[Session, dt.datetime], Any], now: dt.datetime) -> str:
     """Run ``step`` in transaction A up to (not including) its commit; meanwhile run it in transaction B
     (another thread) until B waits for one of A's row locks; then commit A. Returns how B ended."""
@@ -421,9 +370,8 @@ def test_two_ticks_opening_the_same_windows_both_succeed(demo_county: Engine, ba
     require_postgresql(backend)
     engine = demo_county
     prepare(engine)
-    with session_scope(engine) as s:  # both flows' first task has run (each commits on its own)
-        advance_calendar_steps(s, DAY)
-    outcome = interleave(engine, open_obligations, DAY)
+    tick_until(engine, DAY, "open_obligations")  # both flows' first task has run (each commits on its own)
+    outcome = interleave(engine, tick_step("open_obligations").run, DAY)
     with Session(engine) as s:  # whatever B did, the data are whole: one draft per window, one mail per key
         drafts = s.exec(select(Submission.obligation_id)).all()
         assert len(drafts) == len(set(drafts))
@@ -436,10 +384,8 @@ def test_two_ticks_climbing_the_ladder_record_each_level_once(demo_county: Engin
     require_postgresql(backend)
     engine = demo_county
     prepare(engine)
-    with session_scope(engine) as s:  # the stages and deadlines of DAY are settled; the ladder is next
-        advance_stages(s, DAY.date())
-        mark_missed(s, DAY.date())
-    outcome = interleave(engine, climb_ladder, DAY)
+    tick_until(engine, DAY, "climb_ladder")  # the stages and deadlines of DAY are settled; the ladder is next
+    outcome = interleave(engine, tick_step("climb_ladder").run, DAY)
     with Session(engine) as s:
         steps = Counter((e.obligation_id, e.trigger, e.level) for e in s.exec(select(Escalation)))
         mails = Counter(m.key for m in s.exec(select(OutboxMessage)))

@@ -31,30 +31,21 @@ imports the project once and never opens the database, which keeps a cycle at a 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 import os
-import socket
-import sqlite3
 import subprocess
 import sys
-import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core.db import make_engine, reset_engines, session_scope
-from core.settings import get_settings
+from core.db import make_engine, session_scope
 from models import (
     AuditEvent,
     Campaign,
@@ -70,9 +61,11 @@ from models import (
     User,
 )
 from tasks.audit import verify_chain
-from tasks.launch import launch_one
-from tasks.review import close_notice_periods
-from tasks.tick import advance_stages, build_digests, climb_ladder, enqueue_reminders, mark_missed, open_obligations
+from tests.support.databases import copy_database
+from tests.support.postgres import drop_database
+from tests.support.smtp import RecordingHandler, smtp_server
+from tests.support.tick import tick_days
+from tests.support.world import as_user, launch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -80,7 +73,6 @@ sys.path.insert(0, str(HERE))
 import killchild  # noqa: E402
 
 CYCLES = int(os.environ.get("DUBAN_CRASH_CYCLES", "3"))
-PG_ADMIN_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POINTS = [(job, point) for job, points in killchild.KILL_POINTS.items() for point in points]
 DELIVERY_PREP_DAYS = (dt.date(2025, 9, 26), dt.date(2025, 9, 29), dt.date(2025, 10, 9), dt.date(2025, 10, 10),
                       dt.date(2025, 10, 11))
@@ -124,73 +116,31 @@ def zygote() -> Iterator[Zygote]:
     z.close()
 
 
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler keeping the Message-ID of every message it answered 250 to."""
-
-    received: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        with self.lock:
-            self.received.append(str(parsed["Message-ID"]))
-        return "250 2.0.0 Message accepted for delivery"
-
-    def take(self) -> Counter[str]:
-        with self.lock:
-            got = Counter(self.received)
-            self.received.clear()
-        return got
-
-
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[RecordingHandler, int]]:
+    with smtp_server(RecordingHandler()) as server:
+        yield server.handler, server.port
 
 
 # --- preparing each job's database (in this process, nothing killed) ------------------------------------------
-
-
-def tick_at(engine: Engine, now: dt.datetime) -> None:
-    with session_scope(engine) as s:
-        today = now.date()
-        advance_stages(s, today)
-        mark_missed(s, today)
-        climb_ladder(s, now)
-        close_notice_periods(s, now)
-        open_obligations(s, now)
-        enqueue_reminders(s, now)
-        build_digests(s, now, get_settings().digest_hour)
 
 
 def prepare(job: str, engine: Engine, state: Path) -> None:
     """What each job starts from: launch needs nothing; the tick has a launched campaign; the review has two
     quarterly reports filled in; the delivery has the mail of two launches and five days of ticks."""
     from tasks import review
-    from tasks.accounts import principal_for
 
     if job in ("tick", "deliver"):
-        for code in ("QX01",) if job == "tick" else ("QX01", "QX02"):
-            assert launch_one(engine, killchild.DEFINITION, code, killchild.YEAR, now=killchild.LAUNCH).created
+        launch(engine, ("QX01",) if job == "tick" else ("QX01", "QX02"), killchild.LAUNCH,
+               year=killchild.YEAR, definition=killchild.DEFINITION)
     if job == "deliver":
-        for day in DELIVERY_PREP_DAYS:
-            tick_at(engine, killchild.at(day))
+        tick_days(engine, DELIVERY_PREP_DAYS)
     if job == "review":
         sids = []
         for code in ("QX01", "QX02"):
-            assert launch_one(engine, killchild.DEFINITION, code, killchild.YEAR, now=killchild.REVIEW_LAUNCH).created
+            launch(engine, [code], killchild.REVIEW_LAUNCH, year=killchild.YEAR, definition=killchild.DEFINITION)
             with session_scope(engine) as s:
-                principal = principal_for(s, s.exec(select(User).where(User.username == f"{code.lower()}-liaison")).one())
+                principal = as_user(s, f"{code.lower()}-liaison")
                 draft = s.exec(select(Submission).join(OrgUnit, col(Submission.township_id) == OrgUnit.id).where(
                     OrgUnit.code == code, Submission.form_key == "quarterly_report", Submission.status == "draft")).one()
                 review.update_draft(s, principal, killchild.REVIEW_LAUNCH, draft.id or 0, Q4_REPORT, draft.version)
@@ -308,38 +258,11 @@ class Reference:
 REFERENCES: dict[tuple[str, str], Reference] = {}
 
 
-def copy_database(engine: Engine, backend: str, tmp_path: Path) -> tuple[str, str | None]:
-    """A copy of the database behind ``engine`` (every connection to it is closed first)."""
-    reset_engines()
-    engine.dispose()
-    if backend == "sqlite":
-        target = tmp_path / "reference.db"
-        src, dst = sqlite3.connect(str(engine.url.database)), sqlite3.connect(target)
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-        return f"sqlite:///{target}", None
-    name = f"duban_ref_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{engine.url.database}"'))
-    admin.dispose()
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def reference(job: str, backend: str, engine: Engine, zygote: Zygote, tmp_path: Path, mailbox: Mailbox | None,
-              port: int) -> Reference:
+def reference(job: str, backend: str, engine: Engine, zygote: Zygote, tmp_path: Path,
+              mailbox: RecordingHandler | None, port: int) -> Reference:
     if (job, backend) in REFERENCES:
         return REFERENCES[job, backend]
-    url, pg_name = copy_database(engine, backend, tmp_path)
+    url, pg_name = copy_database(engine, tmp_path / "reference.db")
     state = tmp_path / "reference"
     state.mkdir()
     sids = tmp_path / "state" / "review-sids.json"
@@ -380,7 +303,7 @@ def kills(state: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("job", "point"), [pytest.param(j, p, id=f"{j}-{p}") for j, p in POINTS])
 def test_killed_and_restarted_the_job_ends_as_if_never_killed(
-    job: str, point: str, demo_county: Engine, backend: str, zygote: Zygote, smtp: tuple[Mailbox, int],
+    job: str, point: str, demo_county: Engine, backend: str, zygote: Zygote, smtp: tuple[RecordingHandler, int],
     tmp_path: Path,
 ) -> None:
     ATTEMPTED[backend] += 1

@@ -33,7 +33,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +41,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from core.clock import CHINA_TZ
-from core.db import session_scope
-from core.net import free_port
-from core.settings import get_settings
 from models import (
     AuditEvent,
     Campaign,
@@ -57,22 +52,14 @@ from models import (
     ReminderLog,
     Review,
     Submission,
-    User,
 )
 from tasks import review as service
-from tasks.accounts import principal_for
 from tasks.audit import verify_chain
-from tasks.launch import launch_one
-from tasks.review import close_notice_periods
-from tasks.tick import (
-    REQUEST_OFFSET,
-    advance_stages,
-    build_digests,
-    climb_ladder,
-    enqueue_reminders,
-    mark_missed,
-    open_obligations,
-)
+from tasks.tick import REQUEST_OFFSET
+from tests.support.clock import at
+from tests.support.smtp import RecordingHandler, SmtpServer, smtp_server
+from tests.support.tick import tick
+from tests.support.world import as_user, launch
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("racechild.py")
@@ -82,16 +69,16 @@ DEFINITION = "weak_village_rectification"
 TOWNSHIPS = ("QX01", "QX02", "QX03")
 REPORT = {"basic_situation": "基本情况", "results": "取得的成效", "main_problems": "存在的主要问题", "next_steps": "下步打算"}
 YEAR = 2026  # the campaigns raced for; the calendar scenes run on the 2025 ones, before
-LAUNCHED = dt.datetime(YEAR, 1, 2, 9, tzinfo=CHINA_TZ)
-REVIEWED = dt.datetime(YEAR, 12, 10, 9, tzinfo=CHINA_TZ)
+LAUNCHED = at(dt.date(YEAR, 1, 2))
+REVIEWED = at(dt.date(YEAR, 12, 10))
 DECIDED = REVIEWED + dt.timedelta(hours=1)
 # The racers' decisions at the county level, and who sends each.
 DECISIONS = [("approve", "admin"), ("return", "county-reviewer"), ("approve", "county-reviewer"), ("return", "admin")]
 # The calendar scene: launched on 25 Sep, then ticked (and delivered) on these mornings only, so each
 # tick catches up: it opens windows, marks deadlines missed, climbs the ladder and sends reminders.
-CALENDAR_LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
+CALENDAR_LAUNCH = at(dt.date(2025, 9, 25))
 # 9 Oct: reminders fall due; 28 Oct: reporting windows open and missed deadlines climb the ladder.
-TICK_DAYS = [dt.datetime(2025, 10, 9, 9, tzinfo=CHINA_TZ), dt.datetime(2025, 10, 28, 9, tzinfo=CHINA_TZ)]
+TICK_DAYS = [at(dt.date(2025, 10, 9)), at(dt.date(2025, 10, 28))]
 
 
 # --- the racers -------------------------------------------------------------------------------------------
@@ -248,10 +235,6 @@ def pg_deadlocks(engine: Engine) -> int:
 # --- 1 and 2: launches and decisions through the API --------------------------------------------------------
 
 
-def as_user(s: Session, username: str) -> Any:
-    return principal_for(s, s.exec(select(User).where(User.username == username)).one())
-
-
 def at_county_level(engine: Engine, campaign_id: int) -> tuple[int, int]:
     """The campaign's Q4 report, submitted and approved by its township: (submission id, version)."""
     with Session(engine, expire_on_commit=False) as s:
@@ -353,43 +336,10 @@ def race_launches_and_decisions(group: Racers, engine: Engine) -> Counter[str]:
 # --- 3 and 4: ticks and deliveries ---------------------------------------------------------------------------
 
 
-class CountingHandler:
-    """An aiosmtpd handler that keeps the Message-ID of every message it accepts."""
-
-    def __init__(self) -> None:
-        self.message_ids: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        message = message_from_bytes(envelope.original_content or envelope.content)
-        with self.lock:
-            self.message_ids.append(str(message["Message-ID"]))
-        return "250 OK"
-
-
-
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[int, CountingHandler]]:
-    from aiosmtpd.controller import Controller
-
-    handler = CountingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, handler
-    controller.stop()
-
-
-def tick_in_parent(engine: Engine, now: dt.datetime) -> None:
-    """The tick's steps once more, in this process: after the race there must be nothing left to do."""
-    today = now.astimezone(CHINA_TZ).date()
-    with session_scope(engine) as s:
-        advance_stages(s, today)
-        mark_missed(s, today)
-        climb_ladder(s, now)
-        close_notice_periods(s, now)
-        open_obligations(s, now)
-        enqueue_reminders(s, now)
-        build_digests(s, now, get_settings().digest_hour)
+def smtp() -> Iterator[SmtpServer[RecordingHandler]]:
+    with smtp_server(RecordingHandler()) as server:
+        yield server
 
 
 def snapshot(engine: Engine) -> dict[str, list[Any]]:
@@ -420,16 +370,16 @@ def check_tick_race(engine: Engine, results: list[dict[str, Any]], now: dt.datet
     # counted it: the counts the racers' flows returned add up to what the database holds.
     assert (counts["reminders"], counts["windows_opened"], counts["escalations"]) == (reminders, opened, escalations), (
         counts, reminders, opened, escalations)
-    tick_in_parent(engine, now)
+    tick(engine, now)  # once more, in this process
     assert snapshot(engine) == before  # one more tick for the same moment finds nothing to do
     return {"reminders": reminders, "escalations": escalations, "windows_opened": opened}
 
 
-def check_delivery_race(engine: Engine, results: list[dict[str, Any]], handler: CountingHandler) -> dict[str, int]:
+def check_delivery_race(engine: Engine, results: list[dict[str, Any]], handler: RecordingHandler) -> dict[str, int]:
     with Session(engine) as s:
         rows = s.exec(select(OutboxMessage)).all()
     assert {m.status for m in rows} == {"sent"}, Counter(m.status for m in rows)
-    received = Counter(handler.message_ids)
+    received = Counter(handler.message_ids())
     assert {mid: n for mid, n in received.items() if n > 1} == {}  # nothing twice ...
     assert set(received) == {m.message_id for m in rows}  # ... nothing lost, nothing foreign
     runs = [stats for r in results for stats in r["runs"]]
@@ -437,15 +387,15 @@ def check_delivery_race(engine: Engine, results: list[dict[str, Any]], handler: 
     return {"sent": sent, "skipped": sum(stats["skipped"] for stats in runs), "runs": len(runs)}
 
 
-def race_ticks_and_deliveries(group: Racers, engine: Engine, handler: CountingHandler) -> Counter[str]:
+def race_ticks_and_deliveries(group: Racers, engine: Engine, handler: RecordingHandler) -> Counter[str]:
     """Scenes 3 and 4 on the 2025 campaigns, for each tick day: the tick raced, then the delivery raced."""
     totals: Counter[str] = Counter()
     for day in TICK_DAYS:
         totals.update(check_tick_race(engine, group.race({"op": "tick", "now": day.isoformat()}), day))
         assert_no_lingering_locks(engine)
-        sent_before = len(handler.message_ids)
+        sent_before = len(handler.message_ids())
         stats = check_delivery_race(engine, group.race({"op": "deliver", "now": day.isoformat(), "batch": 5}), handler)
-        assert stats["sent"] == len(handler.message_ids) - sent_before
+        assert stats["sent"] == len(handler.message_ids()) - sent_before
         totals.update(stats)
         assert_no_lingering_locks(engine)
     # Without this the test could pass by having nothing to race for.
@@ -454,12 +404,11 @@ def race_ticks_and_deliveries(group: Racers, engine: Engine, handler: CountingHa
 
 
 def test_races_between_processes_are_won_once(
-    demo_county: Engine, backend: str, tmp_path: Path, prefect_api: str, smtp_server: tuple[int, CountingHandler],
+    demo_county: Engine, backend: str, tmp_path: Path, prefect_api: str, smtp: SmtpServer[RecordingHandler],
 ) -> None:
     engine = demo_county
-    port, handler = smtp_server
-    for code in TOWNSHIPS:
-        assert launch_one(engine, DEFINITION, code, 2025, now=CALENDAR_LAUNCH).created
+    port, handler = smtp.port, smtp.handler
+    launch(engine, TOWNSHIPS, CALENDAR_LAUNCH, definition=DEFINITION)
     deadlocks = pg_deadlocks(engine)
     with racers(engine, tmp_path, PREFECT_API_URL=prefect_api, DUBAN_SMTP_HOST="127.0.0.1",
                 DUBAN_SMTP_PORT=str(port)) as group:

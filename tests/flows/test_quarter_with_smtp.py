@@ -2,8 +2,8 @@
 
 The weak-village rectification of 2025 is launched for 青石镇 (QX01) and 柳河乡 (QX02) on 25 Sep 2025,
 09:00 China time: the list of weak villages (due 10 Oct) is already open, the Q4 quarterly report opens
-on 5 Dec and is due on Fri 19 Dec. Every day from 1 Oct to 31 Dec the tick steps run at 09:00 and 15:00
-(each in one transaction, as the ``tick`` flow does) and the outbox is then delivered over SMTP. 柳河乡's
+on 5 Dec and is due on Fri 19 Dec. Every day from 1 Oct to 31 Dec the tick runs at 09:00 and 15:00
+(``tasks.tick.run_tick``: its transactions as the ``tick`` flow runs them) and the outbox is then delivered over SMTP. 柳河乡's
 liaison submits the Q4 report on 15 Dec. Everything is asserted from what the SMTP server received.
 Missed deadlines climb the escalation ladder (催办, 督办, ... to the township and county users), so the
 server also receives escalation mail; exact assertions are about the Q4 report, the duplicate and
@@ -19,37 +19,22 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ
 from core.db import session_scope
-from core.net import free_port
-from core.settings import get_settings
 from models import Campaign, Escalation, Obligation, OrgUnit, OutboxMessage, ReminderLog, Submission, User
 from notifications.delivery import DeliveryStats, deliver_pending
-from notifications.mailer import SmtpMailer
-from tasks.launch import launch_one
-from tasks.review import close_notice_periods
-from tasks.tick import (
-    advance_stages,
-    build_digests,
-    climb_ladder,
-    enqueue_reminders,
-    mark_missed,
-    open_obligations,
-)
+from tests.support.clock import at, days
+from tests.support.smtp import Received, RecordingHandler, SmtpServer, smtp_server
+from tests.support.tick import tick
+from tests.support.world import as_user, launch
 
-LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
+LAUNCH = at(dt.date(2025, 9, 25))
 FIRST_DAY = dt.date(2025, 10, 1)
 LAST_DAY = dt.date(2025, 12, 31)
 SUBMIT_DAY = dt.date(2025, 12, 15)
@@ -59,99 +44,18 @@ QX02_LIAISON = "qx02-liaison@qingxi.example"
 TOWNSHIP_NAMES = {"qx01": "青石镇", "qx02": "柳河乡", "qx03": "白沙镇"}
 
 
-# --- a real SMTP server that records what it accepts and when (on the virtual clock) -------------------
-
-
-@dataclass
-class Received:
-    rcpt_tos: list[str]
-    message: EmailMessage
-    virtual_now: dt.datetime | None
-
-    @property
-    def message_id(self) -> str:
-        return str(self.message["Message-ID"])
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])  # policy.default decodes the RFC 2047 words
-
-    @property
-    def day(self) -> dt.date:
-        assert self.virtual_now is not None
-        return self.virtual_now.astimezone(CHINA_TZ).date()
-
-
-@dataclass
-class RecordingHandler:
-    received: list[Received] = field(default_factory=list)
-    virtual_now: dt.datetime | None = None  # set by the test before each delivery
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.received.append(Received(list(envelope.rcpt_tos), parsed, self.virtual_now))
-        return "250 2.0.0 Message accepted for delivery"
-
-    def snapshot(self) -> list[Received]:
-        with self.lock:
-            return list(self.received)
-
-
-
-@dataclass
-class SmtpServer:
-    handler: RecordingHandler
-    port: int
-
-    def mailer(self) -> SmtpMailer:
-        return SmtpMailer("127.0.0.1", self.port, timeout=5)
-
-
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer(handler, port)
-    finally:
-        controller.stop()
+def smtp() -> Iterator[SmtpServer[RecordingHandler]]:
+    with smtp_server(RecordingHandler()) as server:
+        yield server
 
 
-# --- driving the virtual clock ------------------------------------------------------------------------
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
-
-
-def days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def run_tick(engine: Engine, now: dt.datetime) -> None:
-    """The steps of the ``tick`` flow (flows/tick.py), in one transaction, as run_day in tests/flows/test_tick.py."""
-    with session_scope(engine) as s:
-        today = now.astimezone(CHINA_TZ).date()
-        advance_stages(s, today)
-        mark_missed(s, today)
-        climb_ladder(s, now)
-        close_notice_periods(s, now)
-        open_obligations(s, now)
-        enqueue_reminders(s, now)
-        build_digests(s, now, get_settings().digest_hour)
-
-
-async def deliver_all(engine: Engine, smtp: SmtpServer, now: dt.datetime) -> DeliveryStats:
+async def deliver_all(engine: Engine, smtp: SmtpServer[RecordingHandler], now: dt.datetime) -> DeliveryStats:
     """Deliver until the outbox has nothing due; the server learns the virtual time of the delivery."""
     smtp.handler.virtual_now = now
     total = DeliveryStats()
     while True:
-        stats = await deliver_pending(engine, SmtpMailer("127.0.0.1", smtp.port), now, holder="test")
+        stats = await deliver_pending(engine, smtp.mailer(), now, holder="test")
         assert stats.retried == 0 and stats.dead == 0 and stats.skipped == 0, stats
         if stats.sent == 0:
             return total
@@ -160,11 +64,9 @@ async def deliver_all(engine: Engine, smtp: SmtpServer, now: dt.datetime) -> Del
 
 def submit_q4_report(engine: Engine, username: str, now: dt.datetime, obligation_id: int) -> None:
     from tasks import review
-    from tasks.accounts import principal_for
 
     with session_scope(engine) as s:
-        user = s.exec(select(User).where(User.username == username)).one()
-        principal = principal_for(s, user)
+        principal = as_user(s, username)
         draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).one()
         assert draft.created_by is None and draft.status == "draft"  # the draft the tick created
         data = {"basic_situation": "柳河乡2个后进村已完成班子调整", "results": "新发展党员2名，集体经济增收3万元",
@@ -209,11 +111,10 @@ def for_obligation(received: list[Received], outbox: dict[str, OutboxMessage], o
 
 
 async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
-    demo_county: Engine, smtp: SmtpServer, backend: str
+    demo_county: Engine, smtp: SmtpServer[RecordingHandler], backend: str
 ) -> None:
     engine = demo_county
-    for code in ("QX01", "QX02"):
-        assert launch_one(engine, "weak_village_rectification", code, 2025, now=LAUNCH).created
+    launch(engine, ("QX01", "QX02"), LAUNCH)
 
     # The list of weak villages was open at launch: its request goes out with the first delivery.
     await deliver_all(engine, smtp, LAUNCH)
@@ -232,7 +133,7 @@ async def test_a_quarter_of_ticks_mails_each_township_once_per_reminder(
     for day in days(FIRST_DAY, LAST_DAY):
         for hour in HOURS:
             now = at(day, hour)
-            run_tick(engine, now)
+            tick(engine, now)
             await deliver_all(engine, smtp, now)
             if day == SUBMIT_DAY and hour == HOURS[0]:
                 submitted_at = now + dt.timedelta(hours=1)

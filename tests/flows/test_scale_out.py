@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mailbox
-import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -29,37 +27,25 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
-from core.clock import CHINA_TZ
 from core.net import free_port
 from flows.params import moment
 from models import Lease, OutboxMessage, ReminderLog, User
 from scripts.scale_out import REPO, Config, drop_database, prefect, scale_out
-from tasks.launch import launch_one
+from tests.support import postgres
+from tests.support.clock import at
+from tests.support.world import launch
 
-# As in tests/conftest.py: PostgreSQL tests skip when the server does not answer, unless it is required.
-PG_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_REQUIRED = os.environ.get("DUBAN_TEST_POSTGRES") == "required"
-LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
-TICK = dt.datetime(2025, 10, 9, 9, tzinfo=CHINA_TZ)
+LAUNCH = at(dt.date(2025, 9, 25))
+TICK = at(dt.date(2025, 10, 9))
 RUN_TIMEOUT = 120
-
-
-def _pg_reachable() -> bool:
-    url = make_url(PG_URL)
-    try:
-        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
-            return True
-    except OSError:
-        return False
-
 
 
 def _config(tmp_path: Path, **options: Any) -> Config:
     """A stack of its own: new databases, free ports, files under tmp_path; no UI, a worker polling every second."""
     suffix = uuid.uuid4().hex[:10]
-    server = make_url(PG_URL)
+    server = make_url(postgres.PG_URL)
     settings: dict[str, Any] = {
-        "postgres_url": PG_URL,
+        "postgres_url": postgres.PG_URL,
         "duban_database_url": server.set(database=f"duban_so_{suffix}").render_as_string(hide_password=False),
         "prefect_database_url": server.set(drivername="postgresql+asyncpg", database=f"prefect_so_{suffix}")
         .render_as_string(hide_password=False),
@@ -101,22 +87,15 @@ def test_moment_reads_what_a_deployment_run_passes() -> None:
     assert moment(None).tzinfo is not None
 
 
-def _need_postgres() -> None:
-    if not _pg_reachable():
-        if PG_REQUIRED:
-            pytest.fail(f"DUBAN_TEST_POSTGRES=required but PostgreSQL is not reachable at {PG_URL}")
-        pytest.skip(f"scale-out needs PostgreSQL, not reachable at {PG_URL}")
-
-
 @pytest.mark.postgres
 def test_tick_and_delivery_run_through_a_worker(tmp_path: Path) -> None:
-    _need_postgres()
+    postgres.skip_unless_reachable("scale-out")
     config = _config(tmp_path)
     engine = None
     try:
         with scale_out(config):
             engine = create_engine(config.duban_database_url)
-            assert launch_one(engine, "weak_village_rectification", "QX01", 2025, LAUNCH).status == "created"
+            launch(engine, ["QX01"], LAUNCH)
             [request] = _outbox(engine)
             assert request.key.startswith("request:") and request.status == "pending"
 
@@ -159,7 +138,7 @@ def test_the_scheduler_turns_the_cron_schedules_into_flow_runs(tmp_path: Path) -
 
     No worker here, so the runs stay scheduled; the scheduler's loop for new deployments runs every 5 s.
     """
-    _need_postgres()
+    postgres.skip_unless_reachable("scale-out")
     config = _config(tmp_path, schedules=True, worker=False, api_ports=(), seed_demo=False, smtp_sink=False)
     try:
         with scale_out(config):

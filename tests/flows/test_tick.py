@@ -13,26 +13,17 @@ from sqlmodel import Session, col, select
 from core.clock import CHINA_TZ
 from core.db import session_scope
 from flows.launch import launch_campaign
-from flows.tick import deliver_notifications, set_mailer, tick
+from flows.tick import deliver_notifications, set_mailer
+from flows.tick import tick as tick_flow
 from models import Obligation, OutboxMessage, ReminderLog, Submission, User
 from notifications.mailer import MemoryMailer
 from tasks.lease import acquire
-from tasks.tick import advance_stages, build_digests, enqueue_reminders, mark_missed, open_obligations
+from tasks.tick import climb_ladder
+from tests.support.clock import at, days
+from tests.support.tick import tick, tick_days
+from tests.support.world import as_user
 
-LAUNCH = dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ)
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
-
-
-def run_day(engine: Engine, now: dt.datetime) -> None:
-    with session_scope(engine) as s:
-        advance_stages(s, now.date())
-        mark_missed(s, now.date())
-        open_obligations(s, now)
-        enqueue_reminders(s, now)
-        build_digests(s, now)
+LAUNCH = at(dt.date(2025, 1, 2))
 
 
 def q4_report(engine: Engine) -> Obligation:
@@ -49,21 +40,28 @@ def mails_for(engine: Engine, obligation_id: int, username: str) -> list[tuple[i
         return [(r.offset, r.remind_on) for r in rows]
 
 
+def submit_report(engine: Engine, obligation_id: int, when: dt.datetime) -> None:
+    """QX01's liaison fills in the draft the tick made for the report and submits it."""
+    from tasks import review
+
+    with session_scope(engine) as s:
+        liaison = as_user(s, "qx01-liaison")
+        draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).one()
+        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+        review.update_draft(s, liaison, when, draft.id or 0, data, draft.version)
+        review.submit_submission(s, liaison, when, draft.id or 0, draft.version)
+
+
 @pytest.fixture
 async def campaign(demo_county: Engine) -> Engine:
     await launch_campaign("weak_village_rectification", "QX01", 2025, now=LAUNCH)
     return demo_county
 
 
-def days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-
-
 async def test_request_then_reminders_on_working_day_offsets(campaign: Engine) -> None:
     ob = q4_report(campaign)
     assert (ob.opens_on, ob.due_on) == (dt.date(2025, 12, 5), dt.date(2025, 12, 19))
-    for day in days(dt.date(2025, 12, 1), dt.date(2025, 12, 23)):
-        run_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 1), dt.date(2025, 12, 23)))
     # Request when the window opens; then 7, 3, 1 working days before and on the due day (Fri 19 Dec).
     assert mails_for(campaign, ob.id or 0, "qx01-liaison") == [
         (-1, dt.date(2025, 12, 5)),
@@ -76,40 +74,33 @@ async def test_request_then_reminders_on_working_day_offsets(campaign: Engine) -
         assert s.get(Obligation, ob.id).status == "missed"  # type: ignore[union-attr]
         draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
         assert draft.status == "draft" and draft.created_by is None
-        subjects = [m.subject for m in s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"%:{ob.id}:%")))]
+        mails = {m.key: m.subject for m in s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"%:{ob.id}:%")))}
+    subjects = [subject for key, subject in mails.items() if key.startswith(("request:", "reminder:"))]
     assert any("还剩" in subject for subject in subjects) and any("今日截止" in subject for subject in subjects)
     assert len(subjects) == 5  # one liaison in the demo township
+    # ... and the missed deadline went up the ladder on Mon 22 Dec (催办), one working day late.
+    assert [subject[:4] for key, subject in mails.items() if key.startswith("escalation:")] == ["【催办】"]
 
 async def test_catch_up_sends_only_the_latest_missed_reminder_once(campaign: Engine) -> None:
     ob = q4_report(campaign)
-    run_day(campaign, at(dt.date(2025, 12, 17)))  # first tick after downtime
-    run_day(campaign, at(dt.date(2025, 12, 17), 15))  # the same day again
+    tick(campaign, at(dt.date(2025, 12, 17)))  # first tick after downtime
+    tick(campaign, at(dt.date(2025, 12, 17), 15))  # the same day again
     assert mails_for(campaign, ob.id or 0, "qx01-liaison") == [(-1, dt.date(2025, 12, 17)), (3, dt.date(2025, 12, 16))]
 
 
 async def test_no_reminder_for_a_deadline_already_past(campaign: Engine) -> None:
     ob = q4_report(campaign)
-    run_day(campaign, at(dt.date(2025, 12, 22)))
+    tick(campaign, at(dt.date(2025, 12, 22)))
     assert mails_for(campaign, ob.id or 0, "qx01-liaison") == []
     with Session(campaign) as s:
         assert s.get(Obligation, ob.id).status == "missed"  # type: ignore[union-attr]
 
 
 async def test_no_mail_after_submission(campaign: Engine) -> None:
-    from tasks import review
-    from tasks.accounts import principal_for
-
     ob = q4_report(campaign)
-    for day in days(dt.date(2025, 12, 5), dt.date(2025, 12, 16)):
-        run_day(campaign, at(day))
-    with session_scope(campaign) as s:
-        liaison = principal_for(s, s.exec(select(User).where(User.username == "qx01-liaison")).one())
-        draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
-        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
-        review.update_draft(s, liaison, at(dt.date(2025, 12, 17)), draft.id or 0, data, draft.version)
-        review.submit_submission(s, liaison, at(dt.date(2025, 12, 17)), draft.id or 0, draft.version)
-    for day in days(dt.date(2025, 12, 17), dt.date(2025, 12, 23)):
-        run_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 5), dt.date(2025, 12, 16)))
+    submit_report(campaign, ob.id or 0, at(dt.date(2025, 12, 17)))
+    tick_days(campaign, days(dt.date(2025, 12, 17), dt.date(2025, 12, 23)))
     offsets = [o for o, _ in mails_for(campaign, ob.id or 0, "qx01-liaison")]
     assert offsets == [-1, 7, 3]
     with Session(campaign) as s:
@@ -122,12 +113,12 @@ async def test_daily_digest_instead_of_one_mail_per_item(campaign: Engine) -> No
         user.daily_digest = True
         s.add(user)
     ob = q4_report(campaign)
-    run_day(campaign, at(dt.date(2025, 12, 10), 7))  # before the digest hour: logged, not yet mailed
+    tick(campaign, at(dt.date(2025, 12, 10), 7))  # before the digest hour: logged, not yet mailed
     with Session(campaign) as s:
         assert s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("reminder:%"))).all() == []
         assert s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("digest:%"))).all() == []
-    run_day(campaign, at(dt.date(2025, 12, 10), 9))
-    run_day(campaign, at(dt.date(2025, 12, 10), 10))
+    tick(campaign, at(dt.date(2025, 12, 10), 9))
+    tick(campaign, at(dt.date(2025, 12, 10), 10))
     with Session(campaign) as s:
         digests = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like("digest:%"))).all()
         assert len(digests) == 1
@@ -141,8 +132,8 @@ async def test_tick_flow_and_delivery_are_idempotent(campaign: Engine) -> None:
     set_mailer(mailer)
     try:
         now = at(dt.date(2025, 12, 10))
-        first = await tick(now=now)
-        again = await tick(now=now)
+        first = await tick_flow(now=now)
+        again = await tick_flow(now=now)
         assert first["windows_opened"] >= 1 and first["reminders"] >= 1
         assert again["windows_opened"] == 0 and again["reminders"] == 0
         sent = await deliver_notifications(now=now)
@@ -172,7 +163,7 @@ async def test_launch_inside_an_open_window_sends_the_request_at_once(demo_count
     assert mails_for(demo_county, ob.id or 0, "qx01-liaison") == [(-1, dt.date(2025, 12, 10))]
     with Session(demo_county) as s:
         assert s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one().status == "draft"
-    run_day(demo_county, at(dt.date(2025, 12, 10), 10))  # the same day's tick adds the 7-day reminder only
+    tick(demo_county, at(dt.date(2025, 12, 10), 10))  # the same day's tick adds the 7-day reminder only
     assert [o for o, _ in mails_for(demo_county, ob.id or 0, "qx01-liaison")] == [-1, 7]
 
 
@@ -192,17 +183,13 @@ async def test_posting_material_takes_over_the_system_draft(anon: Any, login: An
 
 async def test_missed_deadline_climbs_the_ladder_once_per_level_and_stops_on_submission(campaign: Engine) -> None:
     from models import Escalation
-    from tasks import review
-    from tasks.accounts import principal_for
 
     ob = q4_report(campaign)  # due Fri 2025-12-19
     # Ladder of the definition: 催办 +1, 督办 +3, 约谈 +5, 通报 +5, 问责 +10 working days.
     for day in days(dt.date(2025, 12, 19), dt.date(2026, 1, 4)):
-        run_day(campaign, at(day))
-        with session_scope(campaign) as s:
-            from tasks.tick import climb_ladder
-            climb_ladder(s, at(day))
-            climb_ladder(s, at(day, 15))  # twice a day: nothing more
+        tick(campaign, at(day))
+        with session_scope(campaign) as s:  # the ladder step once more the same day: nothing more
+            assert climb_ladder(s, at(day, 15)) == 0
     with Session(campaign) as s:
         levels = [(e.level, e.level_key, e.created_at.astimezone(CHINA_TZ).date()) for e in
                   s.exec(select(Escalation).where(Escalation.obligation_id == ob.id).order_by(col(Escalation.level)))]
@@ -214,16 +201,8 @@ async def test_missed_deadline_climbs_the_ladder_once_per_level_and_stops_on_sub
         mails = s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"escalation:overdue:{ob.id}:%"))).all()
         assert any("【催办】" in m.subject for m in mails) and any("【约谈乡镇党委主要负责同志】" in m.subject for m in mails)
     # A late submission stops the climb and resolves the open escalations.
-    with session_scope(campaign) as s:
-        liaison = principal_for(s, s.exec(select(User).where(User.username == "qx01-liaison")).one())
-        draft = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).one()
-        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
-        review.update_draft(s, liaison, at(dt.date(2026, 1, 5)), draft.id or 0, data, draft.version)
-        review.submit_submission(s, liaison, at(dt.date(2026, 1, 5)), draft.id or 0, draft.version)
-    for day in days(dt.date(2026, 1, 5), dt.date(2026, 2, 10)):
-        with session_scope(campaign) as s:
-            from tasks.tick import climb_ladder
-            climb_ladder(s, at(day))
+    submit_report(campaign, ob.id or 0, at(dt.date(2026, 1, 5)))
+    tick_days(campaign, days(dt.date(2026, 1, 5), dt.date(2026, 2, 10)))
     with Session(campaign) as s:
         rows = s.exec(select(Escalation).where(Escalation.obligation_id == ob.id)).all()
         assert len(rows) == 3 and {e.status for e in rows} == {"resolved"}

@@ -50,7 +50,7 @@ from notifications.mailer import (
 )
 from notifications.outbox import message_id_for
 from notifications.render import MAIL_TEMPLATES, render_mail
-from notifications.sink import LoopbackSmtp
+from tests.support.smtp import RecordingHandler, SmtpServer, smtp_server
 
 NOW = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
 SUBJECT = "【退回修改】青石村2027年一季度整顿工作报告（第2轮）"
@@ -62,57 +62,39 @@ HTML = "<!DOCTYPE html><html><body><p>张三，您好：</p><p>您报送的材�
 
 
 @dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
+class ReplyingHandler(RecordingHandler):
+    """Records every accepted message; answers chosen recipients (or every MAIL or DATA) with an error."""
 
-
-@dataclass
-class RecordingHandler:
-    """Records every accepted message; answers chosen recipients (or every DATA) with an error."""
-
-    received: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     mail_reply: str | None = None
     data_reply: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any) -> str:
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any) -> str:  # noqa: N802
         if self.mail_reply:
             return self.mail_reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
         reply = self.rcpt_replies.get(address)
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.data_reply:
             return self.data_reply
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 2.0.0 Message accepted for delivery"
-
-    def message_ids(self) -> list[str]:
-        with self.lock:
-            return [str(r.message["Message-ID"]) for r in self.received]
+        return await super().handle_DATA(server, session, envelope)
 
 
-
-SmtpServer = LoopbackSmtp[RecordingHandler]
+Smtp = SmtpServer[ReplyingHandler]
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with LoopbackSmtp(RecordingHandler()) as server:
+def smtp() -> Iterator[Smtp]:
+    with smtp_server(ReplyingHandler()) as server:
         yield server
 
 
@@ -170,7 +152,7 @@ def _message(to_addr: str = "wang@example.cn", subject: str = SUBJECT) -> Outbox
 # --- delivery through a real SMTP server ----------------------------------------------------------------
 
 
-async def test_each_message_is_delivered_once_with_its_message_id(engine: Engine, smtp: SmtpServer) -> None:
+async def test_each_message_is_delivered_once_with_its_message_id(engine: Engine, smtp: Smtp) -> None:
     ids = _add(engine, 3)
     stats = await deliver_pending(engine, smtp.mailer(), NOW, holder="w1")
     assert stats == DeliveryStats(sent=3)
@@ -203,7 +185,7 @@ async def test_each_message_is_delivered_once_with_its_message_id(engine: Engine
     assert len(smtp.handler.received) == 3
 
 
-async def test_a_message_not_yet_due_waits(engine: Engine, smtp: SmtpServer) -> None:
+async def test_a_message_not_yet_due_waits(engine: Engine, smtp: Smtp) -> None:
     (later,) = _add(engine, 1, next_attempt_at=NOW + dt.timedelta(minutes=1))
     assert await deliver_pending(engine, smtp.mailer(), NOW, holder="w") == DeliveryStats()
     assert smtp.handler.received == []
@@ -211,7 +193,7 @@ async def test_a_message_not_yet_due_waits(engine: Engine, smtp: SmtpServer) -> 
     assert stats.sent == 1 and _row(engine, later).status == "sent"
 
 
-async def test_451_is_retried_with_backoff_then_delivered(engine: Engine, smtp: SmtpServer) -> None:
+async def test_451_is_retried_with_backoff_then_delivered(engine: Engine, smtp: Smtp) -> None:
     (ok,) = _add(engine, 1, prefix="ok")
     (busy,) = _add(engine, 1, prefix="busy", to="busy@example.cn")
     smtp.handler.rcpt_replies["busy@example.cn"] = "451 4.3.0 Mailbox busy, try again later"
@@ -246,7 +228,7 @@ async def test_451_is_retried_with_backoff_then_delivered(engine: Engine, smtp: 
     assert Counter(smtp.handler.message_ids()) == Counter({message_id_for("ok:0"): 1, message_id_for("busy:0"): 1})
 
 
-async def test_550_is_dead_with_the_reason_until_retried(engine: Engine, smtp: SmtpServer) -> None:
+async def test_550_is_dead_with_the_reason_until_retried(engine: Engine, smtp: Smtp) -> None:
     (gone,) = _add(engine, 1, to="gone@example.cn")
     smtp.handler.rcpt_replies["gone@example.cn"] = "550 5.1.1 No such user here"
     mailer = smtp.mailer()
@@ -280,7 +262,7 @@ def test_retry_dead_refuses_what_is_not_dead(engine: Engine) -> None:
             retry_dead(s, 999_999, NOW)
 
 
-async def test_server_down_loses_nothing(engine: Engine, smtp: SmtpServer) -> None:
+async def test_server_down_loses_nothing(engine: Engine, smtp: Smtp) -> None:
     ids = _add(engine, 2)
     smtp.stop()
     mailer = smtp.mailer()
@@ -296,7 +278,7 @@ async def test_server_down_loses_nothing(engine: Engine, smtp: SmtpServer) -> No
     assert _statuses(engine) == Counter({"sent": 2})
 
 
-async def test_a_row_stuck_in_sending_with_an_expired_lease_is_reclaimed(engine: Engine, smtp: SmtpServer) -> None:
+async def test_a_row_stuck_in_sending_with_an_expired_lease_is_reclaimed(engine: Engine, smtp: Smtp) -> None:
     (stuck,) = _add(engine, 1, prefix="stuck", status="sending", lease_until=NOW - dt.timedelta(seconds=1))
     (busy,) = _add(engine, 1, prefix="busy", status="sending", lease_until=NOW + dt.timedelta(seconds=60))
     assert await deliver_pending(engine, smtp.mailer(), NOW, holder="w") == DeliveryStats(sent=1)
@@ -322,7 +304,7 @@ async def _drain(engine: Engine, mailer: SmtpMailer, holder: str, batch: int) ->
     raise AssertionError("the outbox did not drain")
 
 
-async def test_two_concurrent_deliverers_send_each_message_once(engine: Engine, smtp: SmtpServer) -> None:
+async def test_two_concurrent_deliverers_send_each_message_once(engine: Engine, smtp: Smtp) -> None:
     _add(engine, 24)
     # One call each, the same batch: whoever claims a row first sends it.
     a, b = await asyncio.gather(
@@ -339,7 +321,7 @@ async def test_two_concurrent_deliverers_send_each_message_once(engine: Engine, 
     assert _statuses(engine) == Counter({"sent": 48})
 
 
-def test_deliverers_in_threads_send_each_message_once(engine: Engine, smtp: SmtpServer) -> None:
+def test_deliverers_in_threads_send_each_message_once(engine: Engine, smtp: Smtp) -> None:
     _add(engine, 30)
     barrier = threading.Barrier(3)
     results: dict[str, DeliveryStats] = {}
@@ -489,7 +471,7 @@ def test_outbox_summary_counts_every_status(engine: Engine) -> None:
     ],
 )
 async def test_smtp_replies_map_to_failures(
-    smtp: SmtpServer, where: str, reply: str, kind: type[Exception], code: int
+    smtp: Smtp, where: str, reply: str, kind: type[Exception], code: int
 ) -> None:
     if where == "rcpt":
         smtp.handler.rcpt_replies["wang@example.cn"] = reply
@@ -505,7 +487,7 @@ async def test_smtp_replies_map_to_failures(
     assert smtp.handler.received == []
 
 
-async def test_smtp_mailer_sends_and_a_closed_port_is_temporary(smtp: SmtpServer) -> None:
+async def test_smtp_mailer_sends_and_a_closed_port_is_temporary(smtp: Smtp) -> None:
     await smtp.mailer().send(build_email(_message(), "清溪县委组织部", "duban@example.cn"))
     assert smtp.handler.received[0].rcpt_tos == ["wang@example.cn"]
     smtp.stop()

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
-import email.policy
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -33,9 +29,8 @@ from sqlmodel import Session, select
 from core.clock import CHINA_TZ
 from models import OutboxMessage
 from notifications.delivery import DeliveryStats, deliver_pending
-from notifications.mailer import SmtpMailer
 from notifications.outbox import message_id_for
-from notifications.sink import LoopbackSmtp
+from tests.support.smtp import ACCEPTED, RecordingHandler, SmtpServer, parse, smtp_server
 
 T0 = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
 STALL_SECONDS = 3.0
@@ -43,19 +38,17 @@ CLIENT_TIMEOUT = 1.0
 
 
 @dataclass
-class FaultyHandler:
+class FaultyHandler(RecordingHandler):
     """Records what it accepts; misbehaves on chosen recipients and Message-IDs."""
 
     rcpt_421_first: dict[str, int] = field(default_factory=dict)  # address → how many RCPTs get 421
     rcpt_550: set[str] = field(default_factory=set)
     data_421_first: dict[str, int] = field(default_factory=dict)  # Message-ID → how many DATAs get 421
     stall_first: dict[str, int] = field(default_factory=dict)  # Message-ID → how many DATAs stall
-    received: list[EmailMessage] = field(default_factory=list)
     rcpt_seen: Counter[str] = field(default_factory=Counter)
     data_seen: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
         with self.lock:
             self.rcpt_seen[address] += 1
             seen = self.rcpt_seen[address]
@@ -66,33 +59,22 @@ class FaultyHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        message_id = str(parsed["Message-ID"])
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message_id = str(parse(envelope)["Message-ID"])
         with self.lock:
             self.data_seen[message_id] += 1
             seen = self.data_seen[message_id]
         if seen <= self.data_421_first.get(message_id, 0):
             return "421 4.3.2 System not accepting network messages"
-        with self.lock:
-            self.received.append(parsed)  # queued: from here on the server has the message
+        self.record(envelope)  # queued: from here on the server has the message
         if seen <= self.stall_first.get(message_id, 0):
             await asyncio.sleep(STALL_SECONDS)  # ... but is slow to say so (cancelled when the client leaves)
-        return "250 2.0.0 Message accepted for delivery"
-
-    def message_ids(self) -> Counter[str]:
-        with self.lock:
-            return Counter(str(m["Message-ID"]) for m in self.received)
-
-
-
-FaultyServer = LoopbackSmtp[FaultyHandler]
+        return ACCEPTED
 
 
 @pytest.fixture
-def smtp() -> Iterator[FaultyServer]:
-    with LoopbackSmtp(FaultyHandler()) as server:
+def smtp() -> Iterator[SmtpServer[FaultyHandler]]:
+    with smtp_server(FaultyHandler()) as server:
         yield server
 
 
@@ -114,7 +96,7 @@ def _rows(engine: Engine) -> dict[str, OutboxMessage]:
         return {r.key: r for r in s.exec(select(OutboxMessage))}
 
 
-async def test_faults_lose_nothing_and_duplicate_only_across_a_timeout(engine: Engine, smtp: FaultyServer) -> None:
+async def test_faults_lose_nothing_and_duplicate_only_across_a_timeout(engine: Engine, smtp: SmtpServer[FaultyHandler]) -> None:
     handler = smtp.handler
     for i in range(6):
         _add(engine, f"ok:{i}", f"user{i}@example.cn")
@@ -131,13 +113,13 @@ async def test_faults_lose_nothing_and_duplicate_only_across_a_timeout(engine: E
     handler.rcpt_550.add("gone@example.cn")
     handler.data_421_first[message_id_for("data-421")] = 2
     handler.stall_first[message_id_for("stall")] = 1
-    mailer = SmtpMailer("127.0.0.1", smtp.port, timeout=CLIENT_TIMEOUT)
+    mailer = smtp.mailer(timeout=CLIENT_TIMEOUT)
 
     # Round 0: the server is up; the plain ones go out, the rest fail each in its own way.
     stats = await deliver_pending(engine, mailer, T0, holder="w")
     assert stats == DeliveryStats(sent=6, retried=4, dead=1)
     rows = _rows(engine)
-    assert handler.message_ids() == Counter({message_id_for(f"ok:{i}"): 1 for i in range(6)}
+    assert Counter(handler.message_ids()) == Counter({message_id_for(f"ok:{i}"): 1 for i in range(6)}
                                             | {message_id_for("stall"): 1})  # the server has it, the client timed out
     for key in ("busy-a", "busy-b", "data-421"):
         assert (rows[key].status, rows[key].attempts) == ("pending", 1)
@@ -181,7 +163,7 @@ async def test_faults_lose_nothing_and_duplicate_only_across_a_timeout(engine: E
         if key != "gone":
             assert row.sent_at is not None and row.last_error is None and row.lease_until is None, key
 
-    received = handler.message_ids()
+    received = Counter(handler.message_ids())
     sent_ids = {r.message_id for r in rows.values() if r.status == "sent"}
     assert set(received) == sent_ids  # every sent one arrived; the dead one never did
     duplicates = {mid: n for mid, n in received.items() if n > 1}

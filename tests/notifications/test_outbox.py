@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
@@ -13,70 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from core.clock import CHINA_TZ
 from core.settings import get_settings
-from models import OrgUnit, OutboxMessage, User
+from models import OutboxMessage
 from notifications.outbox import absolute_url, base_url, enqueue_mail, message_id_for
 from notifications.render import MAIL_TEMPLATES, render_mail, zh_date
-
-DAY = dt.date(2027, 3, 20)
-ZH_DAY = "2027年3月20日"
-NOW = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
-LINK = "http://duban.test/submissions/7"
-
-SUBMISSION = {
-    "recipient_name": "张三",
-    "title": "青石村2027年一季度整顿工作报告",
-    "township": "青石镇",
-    "subject_unit": "青石村",
-    "round": 2,
-    "link": LINK,
-}
-
-# Every variable each template needs (all of them used when none is None).
-CONTEXTS: dict[str, dict[str, Any]] = {
-    "submission_submitted": {**SUBMISSION, "level_name": "乡镇党委审核", "due_date": DAY},
-    "submission_returned": {
-        **SUBMISSION, "level_name": "乡镇党委审核", "decided_on": DAY, "comment": "请补充会议记录", "due_date": DAY,
-    },
-    "submission_approved": {
-        **SUBMISSION, "level_name": "乡镇党委审核", "next_level_name": "县委组织部审核", "decided_on": DAY,
-        "comment": "同意",
-    },
-    "submission_rejected": {**SUBMISSION, "level_name": "县委组织部审核", "decided_on": DAY, "comment": "不符合条件"},
-    "returns_exceeded": {**SUBMISSION, "returns": 4, "max_returns": 3, "decided_on": DAY},
-    "stage_passed": {
-        "recipient_name": "李四",
-        "campaign_title": "五好党建示范点创建",
-        "township": "青石镇",
-        "stage_name": "宣传动员",
-        "passed_on": DAY,
-        "next_stage_name": "组织实施",
-        "next_stage_due": dt.date(2027, 10, 31),
-        "link": LINK,
-    },
-    "obligation_opened": {
-        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
-        "period": "2027年第一季度", "due_date": DAY, "sections": ["基本情况", "取得成效"],
-    },
-    "reminder": {
-        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
-        "due_date": DAY, "days_left": 3, "missing": ["取得成效", "尚未提交"],
-    },
-    "daily_digest": {
-        "recipient_name": "王五", "digest_date": DAY,
-        "items": [{"title": SUBMISSION["title"], "subject_unit": "青石村", "due_date": DAY, "days_left": 0, "link": LINK}],
-    },
-    "escalation": {
-        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
-        "due_date": DAY, "today": DAY, "days_late": 3, "level": 2, "level_name": "督办", "next_level_name": "约谈",
-    },
-    "escalation_trigger": {
-        **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
-        "reason": "“名单”属零上报", "trigger": "zero_report", "trigger_label": "零上报", "level": 5, "level_name": "问责",
-        "findings": ["“后进薄弱村党组织名单”未列出任何村"], "new_due_on": DAY, "document_number": "清组督〔2027〕1号",
-    },
-}
+from tests.support.mail import CONTEXTS, DAY, LINK, NOW, ZH_DAY, mail_user
 
 
 def _title(name: str) -> str:
@@ -201,35 +141,13 @@ def test_message_id_is_stable_and_well_formed() -> None:
 # --- the outbox writer, on every backend -------------------------------------------------------------
 
 
-def _user(engine: Engine, username: str, *, email: str | None, active: bool = True) -> User:
-    with Session(engine, expire_on_commit=False) as s:
-        county = s.exec(select(OrgUnit).where(OrgUnit.code == "T")).first()
-        if county is None:
-            county = OrgUnit(code="T", name="测试县", kind="county")
-            s.add(county)
-            s.flush()
-        user = User(
-            username=username,
-            display_name=f"{username}同志",
-            email=email,
-            password_hash="x",
-            role="submitter",
-            org_unit_id=county.id,
-            active=active,
-            created_at=dt.datetime(2027, 1, 4, 8, 0, tzinfo=dt.UTC),
-        )
-        s.add(user)
-        s.commit()
-        return user
-
-
 def _count(engine: Engine) -> int:
     with Session(engine) as s:
         return s.exec(select(func.count()).select_from(OutboxMessage)).one()
 
 
 def test_enqueue_writes_one_pending_message(engine: Engine) -> None:
-    user = _user(engine, "wang", email="wang@example.cn")
+    user = mail_user(engine, "wang", email="wang@example.cn")
     key = f"submission_returned:7:r2:user:{user.id}"
     context = {k: v for k, v in CONTEXTS["submission_returned"].items() if k != "recipient_name"}
     with Session(engine, expire_on_commit=False) as s:
@@ -256,7 +174,7 @@ def test_enqueue_writes_one_pending_message(engine: Engine) -> None:
 
 
 def test_enqueue_does_not_commit(engine: Engine) -> None:
-    user = _user(engine, "zhao", email="zhao@example.cn")
+    user = mail_user(engine, "zhao", email="zhao@example.cn")
     with Session(engine) as s:
         enqueue_mail(s, key="k-rollback", to=user, template="stage_passed", context=CONTEXTS["stage_passed"], now=NOW)
         s.rollback()
@@ -264,7 +182,7 @@ def test_enqueue_does_not_commit(engine: Engine) -> None:
 
 
 def test_different_keys_make_different_messages(engine: Engine) -> None:
-    user = _user(engine, "sun", email="sun@example.cn")
+    user = mail_user(engine, "sun", email="sun@example.cn")
     with Session(engine) as s:
         for key in ("stage_passed:1:a", "stage_passed:1:b"):
             enqueue_mail(s, key=key, to=user, template="stage_passed", context=CONTEXTS["stage_passed"], now=NOW)
@@ -274,7 +192,7 @@ def test_different_keys_make_different_messages(engine: Engine) -> None:
 
 @pytest.mark.parametrize(("email", "active"), [(None, True), ("", True), ("   ", True), ("li@example.cn", False)])
 def test_no_address_or_inactive_user_gets_nothing(engine: Engine, email: str | None, active: bool) -> None:
-    user = _user(engine, "li", email=email, active=active)
+    user = mail_user(engine, "li", email=email, active=active)
     with Session(engine) as s:
         result = enqueue_mail(
             s, key="stage_passed:1:li", to=user, template="stage_passed", context=CONTEXTS["stage_passed"], now=NOW
@@ -285,7 +203,7 @@ def test_no_address_or_inactive_user_gets_nothing(engine: Engine, email: str | N
 
 
 def test_a_bad_context_writes_nothing(engine: Engine) -> None:
-    user = _user(engine, "qian", email="qian@example.cn")
+    user = mail_user(engine, "qian", email="qian@example.cn")
     with Session(engine) as s:
         with pytest.raises(UndefinedError):
             enqueue_mail(s, key="k-bad", to=user, template="stage_passed", context={"township": "青石镇"}, now=NOW)
@@ -294,7 +212,7 @@ def test_a_bad_context_writes_nothing(engine: Engine) -> None:
 
 
 def test_a_naive_now_is_refused(engine: Engine) -> None:
-    user = _user(engine, "zhou", email="zhou@example.cn")
+    user = mail_user(engine, "zhou", email="zhou@example.cn")
     with Session(engine) as s, pytest.raises(ValueError, match="aware"):
         enqueue_mail(
             s, key="k", to=user, template="stage_passed", context=CONTEXTS["stage_passed"], now=dt.datetime(2027, 3, 20)

@@ -18,7 +18,7 @@ from models import OutboxMessage
 from notifications import outbox, render
 from notifications.outbox import MailRequest, enqueue_mail, enqueue_mails, message_id_for
 from notifications.render import MAIL_TEMPLATES, render_mail, render_mails
-from tests.notifications.test_outbox import CONTEXTS, NOW, _user
+from tests.support.mail import CONTEXTS, NOW, mail_user
 
 NAMES = ["张三", "<李&四>", '王 "五"', "  赵\n六  "]
 
@@ -58,7 +58,7 @@ def test_a_shared_context_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_batch_writes_the_rows_enqueue_mail_writes(engine: Engine) -> None:
-    users = [_user(engine, f"u{i}", email=f"u{i}@example.cn") for i in range(3)]
+    users = [mail_user(engine, f"u{i}", email=f"u{i}@example.cn") for i in range(3)]
     shared = _without_name("reminder")
     with Session(engine) as s:
         for user in users:
@@ -81,9 +81,9 @@ def test_a_batch_writes_the_rows_enqueue_mail_writes(engine: Engine) -> None:
 
 
 def test_a_batch_keeps_one_row_per_key(engine: Engine) -> None:
-    user = _user(engine, "wang", email="wang@example.cn")
-    nobody = _user(engine, "nobody", email=None)
-    gone = _user(engine, "gone", email="gone@example.cn", active=False)
+    user = mail_user(engine, "wang", email="wang@example.cn")
+    nobody = mail_user(engine, "nobody", email=None)
+    gone = mail_user(engine, "gone", email="gone@example.cn", active=False)
     context = _without_name("reminder")
     with Session(engine) as s:
         earlier = enqueue_mail(s, key="k:orm", to=user, template="reminder", context=context, now=NOW)
@@ -107,7 +107,7 @@ def test_a_batch_keeps_one_row_per_key(engine: Engine) -> None:
 def test_a_key_committed_by_a_concurrent_writer_after_the_lookup_is_skipped(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = _user(engine, "li", email="li@example.cn")
+    user = mail_user(engine, "li", email="li@example.cn")
     context = _without_name("reminder")
     with Session(engine) as s:  # the other writer, committed
         other = enqueue_mails(s, [MailRequest("race:1", user, "reminder", context)], now=NOW)
@@ -131,7 +131,7 @@ def test_a_key_committed_by_a_concurrent_writer_after_the_lookup_is_skipped(
 
 
 def test_a_batch_refuses_bad_keys_and_naive_times(engine: Engine) -> None:
-    user = _user(engine, "zhou", email="zhou@example.cn")
+    user = mail_user(engine, "zhou", email="zhou@example.cn")
     with Session(engine) as s:
         with pytest.raises(ValueError, match="aware"):
             enqueue_mails(s, [MailRequest("k", user, "reminder", {})], now=dt.datetime(2027, 3, 20))

@@ -9,8 +9,6 @@ answering (the window in which a message can arrive twice: see ``notifications.m
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +34,7 @@ from notifications.mailer import (
     build_email,
 )
 from notifications.outbox import message_id_for
+from tests.support.smtp import parse, smtp_server
 
 NOW = dt.datetime(2027, 3, 20, 9, 30, tzinfo=CHINA_TZ)
 
@@ -60,7 +59,7 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message_id = str(email.message_from_bytes(envelope.original_content, policy=email.policy.default)["Message-ID"])
+        message_id = str(parse(envelope)["Message-ID"])
         with self.lock:
             if message_id in self.data_421:
                 self.data_421.discard(message_id)
@@ -119,16 +118,10 @@ class CountingController(Controller):
 
 @pytest.fixture
 def server() -> Iterator[tuple[Mailbox, SmtpMailer]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = CountingController(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    with mailbox.lock:
-        mailbox.connections = 0  # start() connects once to check that the server is up
-    try:
-        yield mailbox, SmtpMailer("127.0.0.1", port, timeout=5)
-    finally:
-        controller.stop()
+    with smtp_server(Mailbox(), controller=CountingController) as smtp:
+        with smtp.handler.lock:
+            smtp.handler.connections = 0  # start() connects once to check that the server is up
+        yield smtp.handler, smtp.mailer()
 
 
 def _add(engine: Engine, count: int, to: dict[int, str] | None = None) -> list[str]:

@@ -26,17 +26,17 @@ from models import (
     OrgUnit,
     OutboxMessage,
     Submission,
-    User,
     VillageRectification,
 )
 from notifications.delivery import deliver_pending
 from notifications.mailer import MemoryMailer
 from tasks import review
-from tasks.accounts import principal_for
 from tasks.audit import verify_chain
-from tasks.tick import advance_stages, build_digests, climb_ladder, enqueue_reminders, mark_missed, open_obligations
+from tests.support.clock import at, days
+from tests.support.tick import tick, tick_days
+from tests.support.world import as_user
 
-LAUNCH = dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ)
+LAUNCH = at(dt.date(2025, 1, 2))
 API = "/api/v1"
 # A real quarterly report of a township (四个部分, 000 §四(二)).
 REPORT = {
@@ -45,24 +45,6 @@ REPORT = {
     "main_problems": "个别村党员老龄化严重，年轻党员外出务工多，组织生活难以正常开展。",
     "next_steps": "下季度集中开展党员冬训，每村培养入党积极分子不少于2名。",
 }
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ)
-
-
-def days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-
-
-def tick_day(engine: Engine, now: dt.datetime) -> int:
-    with session_scope(engine) as s:
-        advance_stages(s, now.date())
-        mark_missed(s, now.date())
-        open_obligations(s, now)
-        enqueue_reminders(s, now)
-        build_digests(s, now)
-        return climb_ladder(s, now)
 
 
 def q4_report(engine: Engine) -> Obligation:
@@ -85,7 +67,7 @@ def steps(engine: Engine, obligation_id: int) -> list[tuple[int, str, dt.date, s
 
 def submit(engine: Engine, username: str, obligation_id: int, data: dict[str, Any], now: dt.datetime) -> Submission:
     with session_scope(engine) as s:
-        who = principal_for(s, s.exec(select(User).where(User.username == username)).one())
+        who = as_user(s, username)
         draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).first()
         if draft is None:
             draft = review.create_submission(s, who, now, obligation_id=obligation_id, subject=None, data={})
@@ -117,9 +99,8 @@ async def campaign(demo_county: Engine) -> Engine:
 
 async def test_a_township_that_never_submits_walks_up_every_level_to_one_case(campaign: Engine) -> None:
     ob = q4_report(campaign)  # due Fri 19 Dec 2025
-    for day in days(dt.date(2025, 12, 1), dt.date(2026, 2, 6)):
-        tick_day(campaign, at(day))
-        tick_day(campaign, at(day, 16))  # a second tick the same day changes nothing
+    # Twice a day: the second tick of a day changes nothing.
+    tick_days(campaign, days(dt.date(2025, 12, 1), dt.date(2026, 2, 6)), hours=(9, 16))
     # 催办 +1 working day, 督办 +3, 约谈 +5 (across New Year to the make-up Sunday 4 Jan), 通报 +5,
     # 问责 +10 — each on its working day, once.
     assert steps(campaign, ob.id or 0) == [
@@ -181,8 +162,7 @@ async def test_a_township_that_never_submits_walks_up_every_level_to_one_case(ca
 
 async def test_the_supervision_order_is_mailed_as_a_pdf_attachment(campaign: Engine) -> None:
     ob = q4_report(campaign)
-    for day in days(dt.date(2025, 12, 19), dt.date(2025, 12, 25)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 19), dt.date(2025, 12, 25)))
     mailer = MemoryMailer()
     while (await deliver_pending(campaign, mailer, at(dt.date(2025, 12, 25), 10), holder="test")).sent:
         pass
@@ -198,8 +178,8 @@ async def test_the_supervision_order_is_mailed_as_a_pdf_attachment(campaign: Eng
 
 async def test_downtime_records_every_level_but_mails_and_documents_only_the_highest(campaign: Engine) -> None:
     ob = q4_report(campaign)
-    tick_day(campaign, at(dt.date(2025, 12, 18)))
-    tick_day(campaign, at(dt.date(2026, 1, 5)))  # first tick after a fortnight down: level 3 reached
+    tick(campaign, at(dt.date(2025, 12, 18)))
+    tick(campaign, at(dt.date(2026, 1, 5)))  # first tick after a fortnight down: level 3 reached
     assert [lvl for lvl, *_ in steps(campaign, ob.id or 0)] == [1, 2, 3]
     with Session(campaign) as s:
         docs = s.exec(select(OfficialDocument)).all()
@@ -210,11 +190,9 @@ async def test_downtime_records_every_level_but_mails_and_documents_only_the_hig
 
 async def test_a_late_submission_stops_the_ladder_and_records_how_late(campaign: Engine) -> None:
     ob = q4_report(campaign)
-    for day in days(dt.date(2025, 12, 19), dt.date(2025, 12, 29)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 19), dt.date(2025, 12, 29)))
     submit(campaign, "qx01-liaison", ob.id or 0, REPORT, at(dt.date(2025, 12, 30)))
-    for day in days(dt.date(2025, 12, 30), dt.date(2026, 2, 27)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 30), dt.date(2026, 2, 27)))
     assert [(lvl, key, status) for lvl, key, _, status in steps(campaign, ob.id or 0)] == [
         (1, "urge", "resolved"), (2, "supervise", "resolved")]
     with Session(campaign) as s:
@@ -229,8 +207,7 @@ async def test_a_crashed_or_repeated_tick_never_records_a_step_or_case_twice(cam
     from tasks import escalation
 
     ob = q4_report(campaign)
-    for day in days(dt.date(2025, 12, 19), dt.date(2026, 1, 22)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2025, 12, 19), dt.date(2026, 1, 22)))
     real = escalation.open_case
     crashes = {"n": 0}
 
@@ -242,13 +219,13 @@ async def test_a_crashed_or_repeated_tick_never_records_a_step_or_case_twice(cam
 
     monkeypatch.setattr(escalation, "open_case", crash_once)
     with pytest.raises(RuntimeError):
-        tick_day(campaign, at(dt.date(2026, 1, 23)))  # the whole tick rolls back
+        tick(campaign, at(dt.date(2026, 1, 23)))  # the tick's transaction that climbs the ladder rolls back
     with Session(campaign) as s:
         assert s.exec(select(Escalation).where(Escalation.key == f"overdue:{ob.id}:5")).first() is None
         assert s.get(Obligation, ob.id).escalation_level == 4  # type: ignore[union-attr]
     for _ in range(3):
-        tick_day(campaign, at(dt.date(2026, 1, 23)))
-    tick_day(campaign, at(dt.date(2026, 3, 2)))
+        tick(campaign, at(dt.date(2026, 1, 23)))
+    tick(campaign, at(dt.date(2026, 3, 2)))
     with Session(campaign) as s:
         assert len(s.exec(select(AccountabilityCase).where(AccountabilityCase.obligation_id == ob.id)).all()) == 1
         assert len(s.exec(select(Escalation).where(Escalation.obligation_id == ob.id)).all()) == 5
@@ -415,8 +392,7 @@ def _rectifying_village(engine: Engine, time_limit: str) -> tuple[int, int]:
 async def test_measures_past_their_time_limit_climb_until_the_village_applies(campaign: Engine, anon: Any, login: Any,
                                                                               clock: Any) -> None:
     rect_id, version = _rectifying_village(campaign, "2026-03-31")  # Tue
-    for day in days(dt.date(2026, 3, 30), dt.date(2026, 4, 8)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2026, 3, 30), dt.date(2026, 4, 8)))
     with Session(campaign) as s:
         rows = s.exec(select(Escalation).where(Escalation.rectification_id == rect_id).order_by(col(Escalation.level))).all()
         # 催办 on Wed 1 Apr; 督办 three working days later across Qingming (4–6 Apr off): Tue 7 Apr.
@@ -428,8 +404,7 @@ async def test_measures_past_their_time_limit_climb_until_the_village_applies(ca
     r = await anon.post(f"{API}/rectifications/{rect_id}/actions", json={"action": "apply", "version": version},
                         headers=await login(anon, "qx01-liaison"))
     assert r.status_code == 200, r.text
-    for day in days(dt.date(2026, 4, 9), dt.date(2026, 5, 29)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2026, 4, 9), dt.date(2026, 5, 29)))
     with Session(campaign) as s:
         rows = s.exec(select(Escalation).where(Escalation.rectification_id == rect_id).order_by(col(Escalation.level))).all()
         assert [e.status for e in rows] == ["resolved", "resolved"]
@@ -447,8 +422,7 @@ async def test_a_later_approved_report_of_the_village_does_not_hide_its_plan(cam
                          title=f"{village.name}整顿工作周报", township_id=town.id or 0, subject_id=village.id or 0,
                          status="approved", data={"progress": "恢复三会一课", "problems": "无", "next_week": "党员大会"},
                          created_at=LAUNCH, updated_at=LAUNCH))
-    for day in days(dt.date(2026, 3, 30), dt.date(2026, 4, 2)):
-        tick_day(campaign, at(day))
+    tick_days(campaign, days(dt.date(2026, 3, 30), dt.date(2026, 4, 2)))
     with Session(campaign) as s:
         rows = s.exec(select(Escalation).where(Escalation.rectification_id == rect_id)).all()
         assert [e.level_key for e in rows] == ["urge"]
@@ -505,8 +479,7 @@ async def test_escalations_overview_filters_and_scopes(demo_county: Engine, anon
         for ob in s.exec(select(Obligation).where(col(Obligation.rule_key).in_(["weak_village_list", "village_plan"]))):
             ob.status = "met"
             s.add(ob)
-    for day in days(dt.date(2025, 12, 19), dt.date(2026, 1, 5)):
-        tick_day(demo_county, at(day))
+    tick_days(demo_county, days(dt.date(2025, 12, 19), dt.date(2026, 1, 5)))
     clock.set(at(dt.date(2026, 1, 5)))
     admin = await login(anon, "admin")
     everything = (await anon.get(f"{API}/escalations", params={"trigger": "overdue"}, headers=admin)).json()

@@ -9,44 +9,26 @@ import zipfile
 from typing import Any
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from core.clock import CHINA_TZ
 from core.db import session_scope
 from domain.errors import NotFound, ValidationFailed
-from models import AuditEvent, OrgUnit, User
+from models import AuditEvent, OrgUnit
 from tasks import ledger
-from tasks.accounts import principal_for
 from tasks.registry import get_definition
+from tests.support.workbooks import xlsx
+from tests.support.world import as_user
 
 NOW = dt.datetime(2025, 11, 3, 9, 0, tzinfo=CHINA_TZ)
-
-
-def xlsx(rows: list[list[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def counts(engine: Engine) -> tuple[int, int]:
     with Session(engine) as s:
         return (s.exec(select(func.count()).select_from(OrgUnit)).one(),
                 s.exec(select(func.count()).select_from(AuditEvent)).one())
-
-
-def as_user(session: Session, username: str) -> Any:
-    user = session.exec(select(User).where(User.username == username)).one()
-    return principal_for(session, user)
-
-
-# ---- the writer --------------------------------------------------------------------------------------------
 
 
 def test_workbook_has_a_frozen_bold_filtered_header_and_typed_cells() -> None:

@@ -1,0 +1,347 @@
+"""柳河乡 (QX02) with material in every state, for the permission, CSRF and route-matrix tests: the world they walk
+(``build_world``), the routes that name its objects (``ROUTES``) and the forms of the web UI (``FORMS``), each
+with the request that a user allowed to use it would send.
+
+QX01 and QX02 run the 2025 weak-village rectification; on 10 Dec 2025 QX02 has a submitted Q4 quarterly report
+with a PDF attachment, a weak-village list in review (its minutes attached), an unanswered 2026 Q1 report, an
+escalation with an urging notice, an accountability case and a 一村一策 draft.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from api.routes import campaigns as campaigns_routes
+from core.clock import FakeClock
+from core.db import get_engine
+from tests.support.clock import at
+from tests.support.world import Login, SignedIn, launch_without_prefect
+
+PDF = b"%PDF-1.4 test"
+QUARTERLY = {"basic_situation": "柳河乡共有后进薄弱村2个，已逐村落实整顿措施。", "results": "完成班子调整1个，新发展党员2名。",
+             "main_problems": "个别村集体经济薄弱，带头人能力不足。", "next_steps": "下季度完成村级活动场所改造，加强培训。"}
+
+
+# ---- the route table ------------------------------------------------------------------------------------
+#
+# Every /api/v1 route (and web page) with a path parameter: what object of QX02 it is walked with, and the body that a
+# caller inside QX02 with the right role could send. ``None`` as target means the route names no
+# township's object (the reason says why), so there is nothing to hide.
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    target: str | None  # key into World.ids
+    body: str | None = None  # "version" | "patch" | "decision" | "veto" | "action" | "upload"
+    reason: str = ""
+    expect: int = 200  # what an outsider gets on a route with no township object (target None)
+
+
+ROUTES: list[Row] = [
+    Row("GET", "/api/v1/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/api/v1/submissions/{submission_id}", "quarterly"),
+    Row("PATCH", "/api/v1/submissions/{submission_id}", "draft", "patch"),
+    Row("POST", "/api/v1/submissions/{submission_id}/submit", "draft", "version"),
+    Row("POST", "/api/v1/submissions/{submission_id}/withdraw", "quarterly", "version"),
+    Row("POST", "/api/v1/submissions/{submission_id}/decisions", "quarterly", "decision"),
+    Row("POST", "/api/v1/submissions/{submission_id}/veto", "list", "veto"),
+    Row("POST", "/api/v1/submissions/{submission_id}/attachments", "draft", "upload"),
+    Row("GET", "/api/v1/attachments/{attachment_id}", "attachment"),
+    Row("POST", "/api/v1/rectifications/{rectification_id}/actions", "rectification", "action"),
+    Row("GET", "/api/v1/definitions/{key}", None, reason="campaign definitions are county-wide reference data"),
+    Row("GET", "/api/v1/calendar/{year}", None, reason="the working-day calendar is public reference data"),
+    Row("POST", "/api/v1/outbox/{outbox_id}/retry", None, reason="the county-wide mail queue is for administrators only",
+        expect=403),
+    Row("GET", "/api/v1/ledgers/{name}.xlsx", None,
+        reason="names a kind of ledger, not an object; its rows are scoped to the caller (tests/api/test_ledgers.py)"),
+    # The web pages name the same objects as the API.
+    Row("GET", "/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/submissions/{submission_id}", "quarterly"),
+    Row("POST", "/submissions/{submission_id}/decide", "quarterly", "form"),
+    Row("GET", "/submissions/{submission_id}/edit", "draft"),
+    Row("POST", "/submissions/{submission_id}/edit", "draft", "form"),
+    Row("GET", "/obligations/{obligation_id}/form", "obligation"),
+    Row("POST", "/obligations/{obligation_id}/form", "obligation"),
+    # Escalations (督办), their documents and accountability cases (问责).
+    Row("POST", "/api/v1/submissions/{submission_id}/unverified", "quarterly", "unverified"),
+    Row("GET", "/api/v1/escalations/{escalation_id}", "escalation"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/interview", "escalation", "interview"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/confirm", "escalation", "check"),
+    Row("POST", "/api/v1/escalations/{escalation_id}/dismiss", "escalation", "check"),
+    Row("GET", "/api/v1/documents/{document_id}", "document"),
+    Row("GET", "/api/v1/documents/{document_id}/html", "document"),
+    Row("GET", "/api/v1/documents/{document_id}/pdf", "document"),
+    Row("GET", "/api/v1/cases/{case_id}", "case"),
+    Row("POST", "/api/v1/cases/{case_id}/decision", "case", "case_decision"),
+    Row("POST", "/api/v1/cases/{case_id}/close", "case", "check"),
+    Row("GET", "/escalations/{escalation_id}", "escalation"),
+    Row("POST", "/escalations/{escalation_id}/interview", "escalation", "form"),
+    Row("POST", "/escalations/{escalation_id}/check", "escalation", "form"),
+    Row("GET", "/cases/{case_id}", "case"),
+    Row("POST", "/cases/{case_id}/decision", "case", "form"),
+    Row("POST", "/cases/{case_id}/close", "case", "form"),
+]
+
+@dataclass
+class World(SignedIn):
+    """QX02's objects by name (``ids``), and the QX01 campaign."""
+
+    clock: FakeClock
+    ids: dict[str, int] = field(default_factory=dict)
+    qx01_campaign: int = 0
+
+    async def version(self, key: str) -> int:
+        response = await self.client.get(f"/api/v1/submissions/{self.ids[key]}", headers=await self.as_("admin"))
+        assert response.status_code == 200, response.text
+        return int(response.json()["version"])
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What an outsider must not be able to change: every QX02 object as the administrator sees it."""
+        admin = await self.as_("admin")
+        out: dict[str, Any] = {}
+        for key in ("quarterly", "list", "draft"):
+            body = (await self.client.get(f"/api/v1/submissions/{self.ids[key]}", headers=admin)).json()
+            out[key] = {k: body[k] for k in ("status", "version", "data", "current_level", "round", "reviews", "attachments")}
+        rows = (await self.client.get("/api/v1/rectifications", params={"campaign": self.ids["campaign"]}, headers=admin)).json()
+        out["rectifications"] = rows["items"]
+        return out
+
+
+async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+    return dict(response.json())
+
+
+async def obligation_id(client: httpx.AsyncClient, headers: dict[str, str], campaign: int, kind: str, period: str | None = None) -> int:
+    body = await ok(await client.get(f"/api/v1/campaigns/{campaign}", headers=headers))
+    return next(o["id"] for o in body["obligations"] if o["kind"] == kind and (period is None or o["period"] == period))
+
+
+async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
+    """QX01 and QX02 run the 2025 weak-village rectification; on 10 Dec 2025 QX02 has a submitted Q4
+    quarterly report with a PDF attachment, a weak-village list in review (its minutes attached), and a
+    一村一策 draft."""
+    monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
+    w = World(anon, login, clock)
+    admin = await w.as_("admin")
+    for code in ("QX01", "QX02"):
+        launched = await ok(await anon.post("/api/v1/campaigns", headers=admin, json={
+            "definition": "weak_village_rectification", "township": code, "year": 2025}), 201)
+        if code == "QX01":
+            w.qx01_campaign = launched["id"]
+        else:
+            w.ids["campaign"] = launched["id"]
+
+    clock.set(at(dt.date(2025, 12, 10)))
+    w.tokens.clear()  # the tokens of January have expired
+    liaison = await w.as_("qx02-liaison")
+    campaign = w.ids["campaign"]
+
+    # The Q4 quarterly report: a draft, a PDF attached, then submitted.
+    quarterly = await ok(await anon.post("/api/v1/submissions", headers=liaison, json={
+        "obligation_id": await obligation_id(anon, liaison, campaign, "quarterly_report", "2025Q4"), "data": QUARTERLY}), 201)
+    w.ids["quarterly"] = quarterly["id"]
+    attachment = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/attachments", headers=liaison,
+                                          files={"file": ("附件.pdf", PDF, "application/pdf")}), 201)
+    w.ids["attachment"] = attachment["id"]
+    submitted = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/submit", headers=liaison,
+                                         json={"version": quarterly["version"]}))
+    assert (submitted["status"], submitted["current_level"]) == ("in_review", 0)
+
+    # The weak-village list, its committee minutes attached, in review at the county (role admin).
+    listed = await ok(await anon.post("/api/v1/submissions", headers=liaison, json={
+        "obligation_id": await obligation_id(anon, liaison, campaign, "list"),
+        "data": {"villages": ["QX02001", "QX02002"], "investigation": "逐村过筛子，召开座谈会核实问题。",
+                 "committee_meeting_date": "2025-10-09"}}), 201)
+    w.ids["list"] = listed["id"]
+    minutes = await ok(await anon.post(f"/api/v1/submissions/{listed['id']}/attachments", headers=liaison,
+                                       files={"file": ("党委会议纪要.pdf", PDF, "application/pdf")}), 201)
+    patched = await ok(await anon.patch(f"/api/v1/submissions/{listed['id']}", headers=liaison, json={
+        "version": listed["version"], "data": listed["data"] | {"committee_minutes": [minutes["id"]]}}))
+    submitted = await ok(await anon.post(f"/api/v1/submissions/{listed['id']}/submit", headers=liaison,
+                                         json={"version": patched["version"]}))
+    assert submitted["status"] == "in_review" and [lv["role"] for lv in submitted["chain"]] == ["admin"]
+
+    # An obligation nobody has answered yet (the 2026 Q1 report).
+    w.ids["obligation"] = await obligation_id(anon, liaison, campaign, "quarterly_report", "2026Q1")
+
+    # The list did not confirm it was verified (an escalation); the county reviewer marks the report
+    # unverified too, which the administrator confirms (an accountability case); and an urging notice.
+    reviewer, admin = await w.as_("county-reviewer"), await w.as_("admin")
+    flagged = (await ok(await anon.get("/api/v1/escalations", headers=admin,
+                                        params={"trigger": "unverified", "township": "QX02"})))["items"]
+    assert [e["submission_id"] for e in flagged] == [listed["id"]]
+    flagged = flagged[0]
+    w.ids["escalation"] = flagged["id"]
+    other = await ok(await anon.post(f"/api/v1/submissions/{quarterly['id']}/unverified", headers=reviewer,
+                                     json={"comment": "报告数据与实地不符"}), 201)
+    case = await ok(await anon.post(f"/api/v1/escalations/{other['id']}/confirm", headers=admin,
+                                    json={"note": "核实属实", "version": other["version"]}), 201)
+    w.ids["case"] = case["id"]
+    w.ids["document"] = issue_document_for(flagged["id"])
+
+    # A 一村一策 draft, saved incomplete.
+    draft = await ok(await anon.post("/api/v1/submissions", headers=liaison, json={
+        "obligation_id": await obligation_id(anon, liaison, campaign, "plan"), "data": {"problems": "班子不团结"}}), 201)
+    w.ids["draft"] = draft["id"]
+    return w
+
+
+def issue_document_for(escalation_id: int) -> int:
+    """An urging notice (催办通知) for a QX02 escalation, through the engine's own document writer."""
+    from sqlmodel import Session
+
+    from domain.definitions import EscalationLevel
+    from models import Campaign, Escalation, OrgUnit
+    from tasks.escalation import Step, issue_document
+
+    with Session(get_engine()) as s:
+        esc = s.get(Escalation, escalation_id)
+        assert esc is not None
+        campaign, township = s.get(Campaign, esc.campaign_id), s.get(OrgUnit, esc.township_id)
+        assert campaign is not None and township is not None
+        level = EscalationLevel(key="urge", name="催办", after_workdays=1, recipients=[{"role": "submitter"}],
+                                document="urging_notice")
+        step = Step(campaign=campaign, township=township, trigger=esc.trigger, level=1, key="doc", reason=esc.reason,
+                    item_title="名单")
+        now = at(dt.date(2025, 12, 10))
+        doc = issue_document(s, level, step, esc, now.date(), now)
+        esc.document_id = doc.id
+        s.add(esc)
+        s.commit()
+        return doc.id or 0
+
+
+async def approve_list(w: World) -> None:
+    """The administrator approves QX02's list: its two villages enter rectification."""
+    approved = await ok(await w.client.post(f"/api/v1/submissions/{w.ids['list']}/decisions", headers=await w.as_("admin"),
+                                            json={"decision": "approve", "version": await w.version("list")}))
+    assert approved["status"] == "approved"
+    rows = await ok(await w.client.get("/api/v1/rectifications", params={"campaign": w.ids["campaign"]}, headers=await w.as_("admin")))
+    assert [r["village"] for r in rows["items"]] == ["QX02001", "QX02002"]
+    w.ids["rectification"] = rows["items"][0]["id"]
+
+
+async def body_for(w: World, row: Row) -> dict[str, Any]:
+    """The request a caller allowed to act on the object would send (valid, current version)."""
+    if row.body is None:
+        return {}
+    if row.body == "upload":
+        return {"files": {"file": ("证明.pdf", PDF, "application/pdf")}}
+    if row.body == "action":
+        return {"json": {"action": "apply", "version": 1}}
+    if row.body == "form" and row.target in ("escalation", "case"):
+        return {"data": {"version": "1", "csrf_token": "", "note": "核实", "outcome": "dismiss", "decision": "no_action",
+                         "interview_on": "2025-12-10"}}
+    if row.body == "form":
+        return {"data": {"decision": "approve", "version": str(await w.version(row.target or "")), "csrf_token": ""}}
+    extra: dict[str, dict[str, Any]] = {
+        "unverified": {"comment": "经核实存在随意上报"},
+        "interview": {"interview_on": "2025-12-10", "outcome": "已约谈", "version": 1},
+        "check": {"note": "经核实", "version": 1},
+        "case_decision": {"decision": "admonishment", "note": "诫勉谈话", "version": 1},
+    }
+    if row.body in extra:
+        return {"json": extra[row.body]}
+    version = await w.version(row.target or "")
+    payloads: dict[str, dict[str, Any]] = {
+        "version": {"version": version},
+        "patch": {"version": version, "data": {"problems": "班子软弱", "measures": "调整充实班子"}},
+        "decision": {"decision": "approve", "comment": "同意", "version": version},
+        "veto": {"check": "verified", "comment": "经核实存在随意上报", "version": version},
+    }
+    return {"json": payloads[row.body]}
+
+
+# ---- the forms of the web UI: who sends them and what ------------------------------------------------------------
+
+CALENDAR_YAML = b"year: 2031\nholidays: ['2031-01-01']\nmakeup_workdays: []\n"
+DEFINITION_YAML = b"key: x\nname: x\n"
+
+
+@dataclass(frozen=True)
+class FormCase:
+    username: str
+    target: str | None  # key into World.ids for the path parameter
+    fields: Callable[[World], Any]  # form fields (without the token); may be a coroutine function
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+async def _form_version(w: World, key: str) -> str:
+    return str(await w.version(key))
+
+
+async def _escalation_version(w: World) -> str:
+    response = await w.client.get(f"/api/v1/escalations/{w.ids['escalation']}", headers=await w.as_("admin"))
+    return str(response.json()["version"])
+
+
+async def _case_version(w: World) -> str:
+    response = await w.client.get(f"/api/v1/cases/{w.ids['case']}", headers=await w.as_("admin"))
+    return str(response.json()["version"])
+
+
+def _launch(_: World) -> dict[str, Any]:
+    return {"definition": "five_good_model_site", "year": "2026", "townships": ["QX02"]}
+
+
+async def _decide(w: World) -> dict[str, Any]:
+    return {"decision": "approve", "version": await _form_version(w, "quarterly")}
+
+
+async def _edit(w: World) -> dict[str, Any]:
+    return {"action": "save", "version": await _form_version(w, "draft"), "f_problems": "班子软弱涣散", "f_measures": "调整班子"}
+
+
+async def _interview(w: World) -> dict[str, Any]:
+    return {"interview_on": "2025-12-11", "place": "县委组织部", "outcome": "已约谈", "version": await _escalation_version(w)}
+
+
+async def _check(w: World) -> dict[str, Any]:
+    return {"outcome": "dismiss", "note": "经核实已整改", "version": await _escalation_version(w)}
+
+
+async def _case_decision(w: World) -> dict[str, Any]:
+    return {"decision": "admonishment", "note": "诫勉谈话", "version": await _case_version(w)}
+
+
+async def _case_close(w: World) -> dict[str, Any]:
+    return {"note": "已整改到位", "version": await _case_version(w)}
+
+
+def _new_user(_: World) -> dict[str, Any]:
+    return {"username": "qx04-liaison", "display_name": "秀水乡联络员", "role": "submitter", "unit": "QX04",
+            "password": "a-good-password"}
+
+
+FORMS: dict[tuple[str, str], FormCase] = {
+    ("POST", "/logout"): FormCase("qx02-liaison", None, lambda w: {}),
+    ("POST", "/submissions/{submission_id}/decide"): FormCase("qx02-secretary", "quarterly", _decide),
+    ("POST", "/obligations/{obligation_id}/form"): FormCase(
+        "qx02-liaison", "obligation", lambda w: {"action": "save", "f_basic_situation": "基本情况"}),
+    ("POST", "/submissions/{submission_id}/edit"): FormCase("qx02-liaison", "draft", _edit),
+    ("POST", "/admin/launch/preview"): FormCase("admin", None, _launch),
+    ("POST", "/admin/launch"): FormCase("admin", None, _launch),
+    ("POST", "/admin/users"): FormCase("admin", None, _new_user),
+    ("POST", "/admin/calendars"): FormCase("admin", None, lambda w: {},
+                                           {"file": ("2031.yaml", CALENDAR_YAML, "application/x-yaml")}),
+    ("POST", "/admin/definitions/validate"): FormCase("admin", None, lambda w: {},
+                                                      {"file": ("x.yaml", DEFINITION_YAML, "application/x-yaml")}),
+    ("POST", "/ledgers/org-units"): FormCase("admin", None, lambda w: {},
+                                             {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/ledgers/rectification-plans"): FormCase(
+        "qx02-liaison", None, lambda w: {"campaign_id": str(w.ids["campaign"])},
+        {"file": ("方案.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/escalations/{escalation_id}/interview"): FormCase("admin", "escalation", _interview),
+    ("POST", "/escalations/{escalation_id}/check"): FormCase("admin", "escalation", _check),
+    ("POST", "/cases/{case_id}/decision"): FormCase("admin", "case", _case_decision),
+    ("POST", "/cases/{case_id}/close"): FormCase("admin", "case", _case_close),
+}

@@ -1,0 +1,100 @@
+"""World builders: the demo county, campaigns launched for townships, who is signed in, and the launch flow's
+body without Prefect for the API tests (the route, its checks and the writing of the campaign stay real)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from core.db import get_engine, session_scope
+from flows.params import moment
+from models import User
+from tasks.accounts import DEMO_PASSWORD, principal_for
+from tasks.launch import launch_many, launch_one
+
+WEAK_VILLAGES = "weak_village_rectification"
+"""The campaign most scenes run: the rectification of weak and lax village Party organisations."""
+
+
+def seed_demo_county(engine: Engine) -> Engine:
+    """清溪县 with its townships, villages and demo accounts (all with the demo password)."""
+    from tasks.accounts import seed_demo_users
+    from tasks.org import demo_county_rows, import_org_units
+
+    with session_scope(engine) as session:
+        import_org_units(session, demo_county_rows())
+        session.flush()
+        seed_demo_users(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+    return engine
+
+
+def launch(engine: Engine, townships: Iterable[str], now: dt.datetime, *, year: int = 2025,
+           definition: str = WEAK_VILLAGES) -> list[int]:
+    """Launch ``definition`` of ``year`` for each township (through the task the launch flow runs); the ids
+    of the new campaigns. Each must be new."""
+    ids = []
+    for code in townships:
+        outcome = launch_one(engine, definition, code, year, now=now)
+        assert outcome.created, outcome
+        ids.append(outcome.campaign_id)
+    return ids
+
+
+def as_user(session: Session, username: str) -> Any:
+    """The principal of the demo user ``username``, as the API would build it for a request."""
+    return principal_for(session, session.exec(select(User).where(User.username == username)).one())
+
+
+async def token_for(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    """The Authorization header of a fresh bearer token of the demo user ``username``."""
+    response = await client.post("/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+Login = Callable[[httpx.AsyncClient, str], Awaitable[dict[str, str]]]
+"""``await login(client, username)``: the Authorization header of a fresh token (the ``login`` fixture)."""
+
+
+@dataclass
+class SignedIn:
+    """The demo users over ``client``, each with one bearer token, issued when first needed; ``tokens.clear()``
+    once the virtual clock has moved past the 30 days a token lasts."""
+
+    client: httpx.AsyncClient
+    login: Login
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict, kw_only=True)
+
+    async def as_(self, username: str) -> dict[str, str]:
+        """The Authorization header of ``username``."""
+        if username not in self.tokens:
+            self.tokens[username] = await self.login(self.client, username)
+        return self.tokens[username]
+
+    __call__ = as_
+
+
+async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | str | None = None,
+                                 idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``flows.launch.launch_campaign`` without Prefect's orchestration, whose first start costs seconds."""
+    outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, moment(now),
+                                             idempotency)
+    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
+
+
+async def launch_many_without_prefect(definition: str, year: int, townships: list[str] | None = None,
+                                      now: dt.datetime | str | None = None, **_: Any) -> list[dict[str, Any]]:
+    """``flows.launch.launch_for_townships`` without Prefect (every township when none are named)."""
+    if townships is None:
+        from tasks.launch import all_township_codes
+
+        with Session(get_engine()) as session:
+            townships = all_township_codes(session)
+    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now))
