@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import tempfile
 import uuid
@@ -58,14 +57,9 @@ def use_database(url: str) -> None:
 
 
 def postgres_reachable() -> bool:
-    from sqlalchemy.engine import make_url
+    from core.net import database_answers
 
-    url = make_url(PG_ADMIN_URL)
-    try:
-        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
-            return True
-    except OSError:
-        return False
+    return database_answers(PG_ADMIN_URL)
 
 
 def backends() -> list[str]:

@@ -376,9 +376,7 @@ def duban_year(towns: list[DubanTown], actions: list[Action], deciders: dict[str
         by_code = dict(s.exec(select(OrgUnit.code, Campaign.id).join(Campaign, col(Campaign.township_id) == OrgUnit.id)).all())
     for town in towns:
         town.campaign_id = by_code[town.code] or 0
-    by_day: dict[dt.date, list[Action]] = {}
-    for a in actions:
-        by_day.setdefault(a.day, []).append(a)
+    by_day = _by_day(actions)
     done: Counter[str] = Counter()
     day = dt.date(year, 1, 1)
     while day <= last_day:
@@ -542,15 +540,21 @@ class SpiffStore:
                 "state_bytes_median": statistics.median(sizes) if sizes else 0}
 
 
+def _by_day(actions: list[Action]) -> dict[dt.date, list[Action]]:
+    """The people's actions grouped by the day they act on (both engines replay the same days)."""
+    by_day: dict[dt.date, list[Action]] = {}
+    for a in actions:
+        by_day.setdefault(a.day, []).append(a)
+    return by_day
+
+
 def spiff_year(store: SpiffStore, towns: list[DubanTown], actions: list[Action], process_data: dict[str, Any],
                definition: Any, year: int, last_day: dt.date, clock: VirtualClock) -> dict[str, Any]:
     """The timed part on SpiffWorkflow's side: create the workflows, then every day's timers and people."""
     clock.now = dt.datetime(year, 1, 1, 8, tzinfo=CHINA)
     ids = {t.code: store.create(t.code, process_data) for t in towns}
     rounds: Counter[tuple[str, str]] = Counter()
-    by_day: dict[dt.date, list[Action]] = {}
-    for a in actions:
-        by_day.setdefault(a.day, []).append(a)
+    by_day = _by_day(actions)
     done: Counter[str] = Counter()
     day = dt.date(year, 1, 1)
     while day <= last_day:

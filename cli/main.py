@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -43,9 +45,19 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(exc: DubanError) -> None:
+def _fail(exc: DubanError) -> NoReturn:
     err.print(f"[red]错误：[/red]{exc.detail}", highlight=False)
     raise typer.Exit(2)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """What duban refuses in the block (a ``DubanError``) is printed in Chinese and ends the command with exit
+    code 2; nothing else is caught."""
+    try:
+        yield
+    except DubanError as exc:
+        _fail(exc)
 
 
 @db_app.command("upgrade")
@@ -66,13 +78,10 @@ def org_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     """Import org units from CSV or YAML; a bad row is reported with its line number and nothing is imported."""
     from tasks.org import import_org_units, read_org_file
 
-    try:
+    with refusals():
         rows = read_org_file(file)
         with session_scope() as session:
             result = import_org_units(session, rows, source=file.name)
-    except DubanError as exc:
-        _fail(exc)
-        return
     out.print(f"已导入 {file.name}：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
 
 
@@ -108,10 +117,8 @@ def launch(
     if bool(township) == all_townships:
         err.print("请用 --township CODE（可重复）或 --all-townships 指定乡镇，二选一")
         raise typer.Exit(2)
-    try:
+    with refusals():
         check_year(get_definition(definition), year)
-    except DubanError as exc:
-        _fail(exc)
     with session_scope() as session:
         codes = list(township or []) if not all_townships else all_township_codes(session)
     with Progress(console=out, transient=False) as progress:
@@ -137,15 +144,12 @@ def calendar_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
     """Load a year's official holiday arrangement (YAML: year, holidays, makeup_workdays)."""
     from tasks.calendar import read_arrangement_file, reapply_year, save_arrangement
 
-    try:
+    with refusals():
         arrangement = read_arrangement_file(file)
         with session_scope() as session:
             save_arrangement(session, arrangement, get_clock().now(), note=file.name)
             session.flush()
             moved = reapply_year(session, arrangement.year)
-    except DubanError as exc:
-        _fail(exc)
-        return
     out.print(
         f"已载入 {arrangement.year} 年节假日安排：放假 {len(arrangement.holidays)} 天，"
         f"调休上班 {len(arrangement.makeup_workdays)} 天；已按新安排调整 {moved} 项未到期的截止日期"
@@ -169,11 +173,8 @@ def definitions_list() -> None:
     """List the campaign definitions in force."""
     from tasks.registry import get_definitions
 
-    try:
+    with refusals():
         definitions = get_definitions()
-    except DubanError as exc:
-        _fail(exc)
-        return
     for key, d in sorted(definitions.items()):
         out.print(f"{key}\t{d.name}\tv{d.version}\t{len(d.stages)} 阶段，{len(d.obligations)} 类截止事项")
 
@@ -217,11 +218,8 @@ def backup(out_file: Annotated[Path, typer.Option("--out", help="the backup file
     """Back up the configured database (SQLite: online backup API; PostgreSQL: pg_dump -Fc)."""
     from tasks.backup import backup_database
 
-    try:
+    with refusals():
         info = backup_database(get_settings().effective_database_url, out_file)
-    except DubanError as exc:
-        _fail(exc)
-        return
     events = f"，含 {info.audit_events} 条审计记录" if info.audit_events is not None else ""
     out.print(f"已备份 {_safe_url()} 到 {info.path}（{info.size} 字节{events}）", highlight=False)
 
@@ -236,7 +234,7 @@ def restore(
     from tasks.audit import verify_chain
     from tasks.backup import check_backup, restore_database
 
-    try:
+    with refusals():
         check_backup(file)
         if not yes:
             err.print(f"[red]错误：[/red]恢复会覆盖当前数据库 {_safe_url()} 的全部数据；确认无误请加 --yes 重新运行",
@@ -244,9 +242,6 @@ def restore(
             raise typer.Exit(2)
         reset_engines()
         info = restore_database(get_settings().effective_database_url, file)
-    except DubanError as exc:
-        _fail(exc)
-        return
     reset_engines()
     with session_scope() as session:
         result = verify_chain(session)
@@ -274,15 +269,11 @@ def users_add(
     from tasks.accounts import create_user
 
     secret = password or secrets.token_urlsafe(12)
-    try:
-        with session_scope() as session:
-            create_user(session, {
-                "username": username, "role": role, "display_name": display_name, "unit": unit, "level": level,
-                "email": email, "scopes": scope or [], "password": secret, "daily_digest": daily_digest,
-            }, get_clock().now())
-    except DubanError as exc:
-        _fail(exc)
-        return
+    with refusals(), session_scope() as session:
+        create_user(session, {
+            "username": username, "role": role, "display_name": display_name, "unit": unit, "level": level,
+            "email": email, "scopes": scope or [], "password": secret, "daily_digest": daily_digest,
+        }, get_clock().now())
     out.print(f"已创建账户 {username}（{role}）" + ("" if password else f"，初始密码：{secret}"))
 
 
@@ -296,22 +287,18 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 
     rows = list(csv.DictReader(file.read_text(encoding="utf-8-sig").splitlines()))
     generated: list[tuple[str, str]] = []
-    try:
-        with session_scope() as session:
-            for line, row in enumerate(rows, start=2):
-                data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-                if not data.get("password"):
-                    data["password"] = secrets.token_urlsafe(12)
-                    generated.append((data.get("username", ""), data["password"]))
-                data["scopes"] = [c for c in data.get("scopes", "").replace(";", " ").split() if c]
-                data["daily_digest"] = data.get("daily_digest", "").lower() in {"1", "true", "yes", "是"}
-                try:
-                    create_user(session, data, get_clock().now())
-                except DubanError as exc:
-                    raise type(exc)(f"{file.name} 第{line}行：{exc.detail}（未导入任何账户）", errors=exc.errors) from None
-    except DubanError as exc:
-        _fail(exc)
-        return
+    with refusals(), session_scope() as session:
+        for line, row in enumerate(rows, start=2):
+            data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            if not data.get("password"):
+                data["password"] = secrets.token_urlsafe(12)
+                generated.append((data.get("username", ""), data["password"]))
+            data["scopes"] = [c for c in data.get("scopes", "").replace(";", " ").split() if c]
+            data["daily_digest"] = data.get("daily_digest", "").lower() in {"1", "true", "yes", "是"}
+            try:
+                create_user(session, data, get_clock().now())
+            except DubanError as exc:
+                raise type(exc)(f"{file.name} 第{line}行：{exc.detail}（未导入任何账户）", errors=exc.errors) from None
     out.print(f"已导入 {len(rows)} 个账户")
     for username, secret in generated:
         out.print(f"  {username}：初始密码 {secret}")
@@ -322,12 +309,8 @@ def users_deactivate(username: Annotated[str, typer.Argument()]) -> None:
     """Deactivate an account: no more sign-ins, and its web sessions and API tokens end at once."""
     from tasks.accounts import deactivate_user
 
-    try:
-        with session_scope() as session:
-            ended = deactivate_user(session, username, get_clock().now())
-    except DubanError as exc:
-        _fail(exc)
-        return
+    with refusals(), session_scope() as session:
+        ended = deactivate_user(session, username, get_clock().now())
     out.print(f"已停用账户 {username}，结束了 {ended} 个登录会话或令牌")
 
 
@@ -342,12 +325,8 @@ def users_set_password(
     from tasks.accounts import set_password
 
     secret = password or secrets.token_urlsafe(12)
-    try:
-        with session_scope() as session:
-            ended = set_password(session, username, secret, get_clock().now())
-    except DubanError as exc:
-        _fail(exc)
-        return
+    with refusals(), session_scope() as session:
+        ended = set_password(session, username, secret, get_clock().now())
     out.print(f"已为 {username} 设置新密码，结束了 {ended} 个登录会话或令牌" + ("" if password else f"；新密码：{secret}"))
 
 
@@ -478,15 +457,11 @@ def ledger_export(
     from tasks.ledger import LedgerFilters, export_ledger
 
     filters = LedgerFilters(township=township, year=year, definition=definition, campaign=campaign, status=status)
-    try:
-        with session_scope() as session:
-            account = session.exec(select(User).where(User.username == user)).first()
-            if account is None:
-                raise NotFound(f"没有用户名为 {user} 的账户")
-            content, filename = export_ledger(session, principal_for(session, account), name, filters, get_clock().now())
-    except DubanError as exc:
-        _fail(exc)
-        return
+    with refusals(), session_scope() as session:
+        account = session.exec(select(User).where(User.username == user)).first()
+        if account is None:
+            raise NotFound(f"没有用户名为 {user} 的账户")
+        content, filename = export_ledger(session, principal_for(session, account), name, filters, get_clock().now())
     out_file.write_bytes(content)
     out.print(f"已导出{filename}（{out_file}）")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from domain.calendar import WorkCalendar, last_day_of_month
 from domain.definitions import (
@@ -21,6 +22,8 @@ from domain.definitions import (
     WeeklyRule,
 )
 from domain.vocabulary import ObligationStatus, StageStatus
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -70,22 +73,23 @@ class CampaignPlan:
     warnings: list[str] = field(default_factory=list)
 
 
+def _at_launch(opens_on: dt.date, ends_on: dt.date, today: dt.date, before: S, during: S, after: S) -> S:
+    """A window's status at launch: ``before`` it opens, ``during`` it, ``after`` it ended (then it is waived:
+    nobody is reminded of, or escalated for, what was over before the campaign began)."""
+    if today < opens_on:
+        return before
+    return during if today <= ends_on else after
+
+
 def stage_status(opens_on: dt.date, closes_on: dt.date, today: dt.date) -> StageStatus:
     """Initial status of a stage at launch: pending, open, or waived when it closed before launch."""
-    if today < opens_on:
-        return StageStatus.PENDING
-    if today <= closes_on:
-        return StageStatus.OPEN
-    return StageStatus.WAIVED
+    return _at_launch(opens_on, closes_on, today, StageStatus.PENDING, StageStatus.OPEN, StageStatus.WAIVED)
 
 
 def obligation_status(opens_on: dt.date, due_on: dt.date, today: dt.date) -> ObligationStatus:
     """Initial status of an obligation at launch; one already past due at launch is waived."""
-    if today < opens_on:
-        return ObligationStatus.SCHEDULED
-    if today <= due_on:
-        return ObligationStatus.OPEN
-    return ObligationStatus.WAIVED
+    return _at_launch(opens_on, due_on, today, ObligationStatus.SCHEDULED, ObligationStatus.OPEN,
+                      ObligationStatus.WAIVED)
 
 
 def _nominal_dates(

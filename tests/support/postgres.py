@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from core.net import database_answers
 
 PG_URL = os.environ.get("DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_REQUIRED = os.environ.get("DUBAN_TEST_POSTGRES") == "required"
@@ -19,12 +20,7 @@ PG_REQUIRED = os.environ.get("DUBAN_TEST_POSTGRES") == "required"
 
 def reachable() -> bool:
     """Whether the server's port answers (a cheap probe, no login)."""
-    url = make_url(PG_URL)
-    try:
-        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2):
-            return True
-    except OSError:
-        return False
+    return database_answers(PG_URL)
 
 
 def skip_unless_reachable(what: str) -> None:
