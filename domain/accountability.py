@@ -27,7 +27,6 @@ RATING_EFFECTS = {
     "criticism": "not_excellent",
 }
 RATING_EFFECT_LABELS = {"not_excellent_or_good": "不得评定为优秀、良好等次", "not_excellent": "不得评定为优秀等次"}
-STATUS_LABELS = CaseStatus.labels()  # kept for the ledger and the API, which read it by this name
 
 
 @dataclass(frozen=True)

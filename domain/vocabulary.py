@@ -93,7 +93,7 @@ class CaseStatus(LabelledStatus):
 class RectificationStatus(LabelledStatus):
     RECTIFYING = "rectifying", "整顿中"
     APPLIED = "applied", "已申请验收"
-    CONSOLIDATING = "consolidating", "巩固提升"
+    CONSOLIDATING = "consolidating", "已验收（巩固提升）"
     CLOSED = "closed", "已销号"
 
 

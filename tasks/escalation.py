@@ -54,7 +54,6 @@ X = TypeVar("X")
 SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
-STATUS_LABELS = EscalationStatus.labels()  # kept for the API, which reads it by this name
 
 
 # ---- recipients ----------------------------------------------------------------------------------

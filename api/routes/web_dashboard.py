@@ -14,11 +14,12 @@ from api.deps import ClockDep, PagePrincipal, SessionDep
 from api.routes.web import HtmlErrorRoute, render
 from api.types import CleanStr
 from core.clock import local_today
+from domain.vocabulary import RectificationStatus
 from tasks.reads import dashboard as reads
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
-RECTIFICATION_LABELS = {"rectifying": "整顿中", "applied": "已申请验收", "consolidating": "已验收（巩固提升）", "closed": "已销号"}
+RECTIFICATION_LABELS = RectificationStatus.labels()
 
 
 def _bars(rows: Sequence[tuple[str, float, str]], width: int = 560, unit: str = "%", maximum: float = 100.0) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from domain import accountability as case_rules
 from domain.definitions import TRIGGER_LABELS
+from domain.vocabulary import CaseStatus
 from models import AccountabilityCase, OrgUnit
 from tasks import accountability
 from tasks.accounts import Principal
@@ -23,7 +24,7 @@ def case_public(case: AccountabilityCase, units: dict[int, OrgUnit]) -> dict[str
         "obligation_id": case.obligation_id, "trigger": case.trigger,
         "trigger_label": TRIGGER_LABELS.get(case.trigger, case.trigger), "target_unit": township.name if township else None,
         "target_persons": case.target_persons, "reason": case.reason, "evidence": case.evidence, "status": case.status,
-        "status_label": case_rules.STATUS_LABELS.get(case.status, case.status), "decision": case.decision,
+        "status_label": CaseStatus.label_of(case.status), "decision": case.decision,
         "decision_label": case_rules.DECISIONS.get(case.decision or ""), "decision_note": case.decision_note,
         "suspension_days": case.suspension_days, "rating_effect": case.rating_effect,
         "rating_effect_label": case_rules.RATING_EFFECT_LABELS.get(case.rating_effect or ""),

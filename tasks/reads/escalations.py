@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.definitions import TRIGGER_LABELS
+from domain.vocabulary import EscalationStatus
 from models import AccountabilityCase, Escalation, OfficialDocument, OrgUnit
 from tasks import escalation as service
 from tasks.accounts import Principal
@@ -30,7 +31,7 @@ def escalation_public(esc: Escalation, units: dict[int, OrgUnit], documents: dic
         "subject_name": subject.name if subject else None, "trigger": esc.trigger,
         "trigger_label": TRIGGER_LABELS.get(esc.trigger, esc.trigger), "level": esc.level, "level_key": esc.level_key,
         "level_name": esc.level_name or esc.level_key, "status": esc.status,
-        "status_label": service.STATUS_LABELS.get(esc.status, esc.status), "reason": esc.reason,
+        "status_label": EscalationStatus.label_of(esc.status), "reason": esc.reason,
         "evidence": esc.evidence or {}, "obligation_id": esc.obligation_id, "submission_id": esc.submission_id,
         "rectification_id": esc.rectification_id, "due_on": esc.due_on, "new_due_on": esc.new_due_on,
         "document": document_ref(document) if document else None,
