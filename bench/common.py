@@ -28,13 +28,9 @@ def configure_environment() -> Path:
     global _tmp
     if _tmp is None:
         _tmp = Path(tempfile.mkdtemp(prefix="duban-bench-"))
-        os.environ["PREFECT_HOME"] = str(_tmp / "prefect")
-        os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-        os.environ["DUBAN_VAR_DIR"] = str(_tmp / "var")
-        os.environ["DUBAN_SMTP_SINK"] = "false"
-        os.environ["DUBAN_PREFECT_WARMUP"] = "false"
-        os.environ.pop("DATABASE_URL", None)
+        from core.prefect_env import isolate
+
+        isolate(_tmp)
         os.environ["DUBAN_DATABASE_URL"] = f"sqlite:///{_tmp / 'unused.db'}"
     return _tmp
 

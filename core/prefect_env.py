@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from core.settings import get_settings
 
@@ -15,3 +16,16 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+
+
+def isolate(directory: Path) -> None:
+    """Point duban and Prefect at ``directory`` (tests, benchmarks): Prefect's home and duban's var folder
+    there, no telemetry, quiet logs, no local SMTP sink and no Prefect warm-up. Call it before importing
+    ``prefect`` and before the settings are first read."""
+    os.environ["PREFECT_HOME"] = str(directory / "prefect")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ["DUBAN_VAR_DIR"] = str(directory / "var")
+    os.environ["DUBAN_SMTP_SINK"] = "false"
+    os.environ["DUBAN_PREFECT_WARMUP"] = "false"
+    os.environ.pop("DATABASE_URL", None)

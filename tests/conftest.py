@@ -13,17 +13,13 @@ from typing import Any
 
 import pytest
 
+from core.prefect_env import isolate
+
 _TMP = Path(tempfile.mkdtemp(prefix="duban-tests-"))
-os.environ["PREFECT_HOME"] = str(_TMP / "prefect")
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-os.environ["DUBAN_VAR_DIR"] = str(_TMP / "var")
-os.environ["DUBAN_SMTP_SINK"] = "false"
-os.environ["DUBAN_PREFECT_WARMUP"] = "false"
+isolate(_TMP)
 os.environ["DUBAN_PASSWORD_HASHING"] = "cheap"
 os.environ["DUBAN_SCHEDULER"] = "off"
 os.environ.pop("DUBAN_DATABASE_URL", None)
-os.environ.pop("DATABASE_URL", None)
 
 import httpx  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
