@@ -23,6 +23,7 @@ from tasks.login_guard import Lockout, attempt_login
 from tasks.reads import campaigns as campaign_reads
 from tasks.reads import org_units as org_unit_reads
 from tasks.reads import submissions as submission_reads
+from tasks.reads import targets as target_reads
 from tasks.reads import todos as todo_reads
 from tasks.registry import get_definitions
 
@@ -179,7 +180,9 @@ def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HT
 def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
 ) -> HTMLResponse:
-    return render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
+    campaign = campaign_reads.get_campaign(session, principal, campaign_id)
+    return render(request, "campaign.html", {"user": principal.user, "c": campaign,
+                                             "targets": target_reads.campaign_targets(session, principal, campaign_id)})
 
 
 def _decoded_header(value: str | None) -> str:

@@ -78,6 +78,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/campaigns/batch": R(ADMIN),
     "GET /api/v1/campaigns": R(SIGNED_IN),
     "GET /api/v1/campaigns/{campaign_id}": R(IN_SCOPE, "campaign"),
+    "GET /api/v1/campaigns/{campaign_id}/targets": R(IN_SCOPE, "campaign"),
     # submissions and the review chain
     "POST /api/v1/submissions": R(LIAISON, "obligation"),
     "GET /api/v1/submissions": R(SIGNED_IN),

@@ -47,6 +47,7 @@ class Row:
 
 ROUTES: list[Row] = [
     Row("GET", "/api/v1/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/api/v1/campaigns/{campaign_id}/targets", "campaign"),
     Row("GET", "/api/v1/submissions/{submission_id}", "quarterly"),
     Row("PATCH", "/api/v1/submissions/{submission_id}", "draft", "patch"),
     Row("POST", "/api/v1/submissions/{submission_id}/submit", "draft", "version"),
