@@ -126,9 +126,10 @@ def period_label(period: str) -> str:
 
 def evaluate(target: Target, facts: TargetFacts) -> TargetResult:
     """The target's standing on ``facts``; a target without a threshold (blank in the documents) shows its
-    figures and waits for the county to set one."""
+    figures, if any, and waits for the county to set one."""
     base = TargetResult(
-        key=target.key, name=target.name, requirement=requirement(target), status=TargetStatus.NO_DATA, value="无数据",
+        key=target.key, name=target.name, requirement=requirement(target), value="无数据",
+        status=TargetStatus.NO_DATA if target.threshold is not None else TargetStatus.UNSET,
         figure=None, evidence=tuple(dict.fromkeys(r.evidence for r in facts.readings if r.evidence)) or
         ((facts.missing,) if facts.missing else ()), source=target.source or "", aggregation=target.aggregation,
         period=PERIOD_LABELS[target.period], unit=target.unit, threshold=target.threshold, comparison=target.comparison,

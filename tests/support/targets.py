@@ -93,12 +93,18 @@ async def accepted(c: httpx.AsyncClient, users: Users, clock: FakeClock, campaig
     return await approve(c, users, sub, "qx01-secretary", "admin")
 
 
-async def cadres_year(c: httpx.AsyncClient, users: Users, clock: FakeClock, year: int, *, visits: tuple[int, int],
-                      summary: dict[str, Any]) -> dict[str, Any]:
-    """QX01's cadres-in-villages campaign of ``year``: the two half-year leader-visit reports with ``visits``, and
-    the annual summary with ``summary``'s figures, approved by the county."""
+async def launched(c: httpx.AsyncClient, users: Users, clock: FakeClock, definition: str, year: int) -> dict[str, Any]:
+    """QX01's campaign of ``definition`` and ``year``, launched on 20 December of the year before."""
     await move(clock, users, at(dt.date(year - 1, 12, 20)))
-    campaign = await launch(c, users, "cadres_in_villages", year=year)
+    return await launch(c, users, definition, year=year)
+
+
+async def cadres_year(c: httpx.AsyncClient, users: Users, clock: FakeClock, year: int, *, visits: tuple[int, int],
+                      summary: dict[str, Any], campaign: dict[str, Any] | None = None) -> dict[str, Any]:
+    """QX01's cadres-in-villages campaign of ``year`` (launched here unless ``campaign`` is given): the two
+    half-year leader-visit reports with ``visits``, and the annual summary with ``summary``'s figures, approved by
+    the county."""
+    campaign = campaign or await launched(c, users, clock, "cadres_in_villages", year)
     for month, count in zip((6, 12), visits, strict=True):
         await move(clock, users, at(dt.date(year, month, 20)))
         ob = obligation(campaign, "leader_visits", f"{year}-{month:02d}")
