@@ -17,7 +17,7 @@ from tests.support.clock import at, days
 from tests.support.review_chain import API, Users, move
 from tests.support.targets import cadres_year, launched
 from tests.support.tick import tick_days
-from tests.support.web import sign_in
+from tests.support.web import page_text, sign_in
 from tests.support.workbooks import sheet_rows
 
 
@@ -104,12 +104,9 @@ async def test_a_year_out_of_range_or_missing_is_refused(anon: httpx.AsyncClient
 async def test_the_assessment_pages(anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
     await assessed_year(anon, users, clock, demo_county)
     await sign_in(anon, "observer")
-    listing = await anon.get("/assessments", params={"year": 2025})
-    assert listing.status_code == 200
-    assert '<a href="/assessments/QX01/2025">青石镇</a>' in listing.text and "白沙镇" not in listing.text
-    page = await anon.get("/assessments/QX01/2025")
-    assert page.status_code == 200
-    text = page.text
+    listing = await page_text(anon, "/assessments", year=2025)
+    assert '<a href="/assessments/QX01/2025">青石镇</a>' in listing and "白沙镇" not in listing
+    text = await page_text(anon, "/assessments/QX01/2025")
     assert "<h1>青石镇 · 2025年度考核</h1>" in text
     assert "考核影响：不得评定为优秀、良好等次" in text
     assert '<td>县领导到挂钩联系点次数</td><td>全乡镇 ≥ 3次</td><td>2025年6月：4次；2025年12月：2次</td>' in text

@@ -14,7 +14,7 @@ from core.clock import FakeClock
 from tests.support.clock import at
 from tests.support.review_chain import API, Users, launch, move, obligation
 from tests.support.targets import accepted, approve, cadres_year, listed_and_planned, submitted_with_file, targets_of
-from tests.support.web import sign_in
+from tests.support.web import page_text, sign_in
 
 QX01_VILLAGES = [f"QX01{n:03d}" for n in range(1, 11)]
 
@@ -147,11 +147,21 @@ async def test_the_campaign_page_lists_each_target_with_its_status_and_evidence(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
     campaign = await cadres_year(anon, users, clock, 2025, visits=(3, 3), summary={"cross_appointment_rate": 70})
     await sign_in(anon, "qx01-liaison")
-    page = await anon.get(f"/campaigns/{campaign['id']}")
-    assert page.status_code == 200
-    text = page.text
+    text = await page_text(anon, f"/campaigns/{campaign['id']}")
     assert "<h2>目标完成情况</h2>" in text
     assert '<td>村“两委”干部交叉任职比例</td><td>全乡镇 ≥ 75%</td><td>70%</td>' in text
     assert '<td class="tg-not_met">未达标</td>' in text and '<td class="tg-met">达标</td>' in text
     assert "组织机构数据“村集体经济年纯收入”" in text
     assert "003_0d1c8490fe7db56e.txt §三(一)" in text
+
+
+async def test_the_dashboard_shows_each_townships_targets(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    await cadres_year(anon, users, clock, 2025, visits=(3, 3), summary={"cross_appointment_rate": 70})
+    await sign_in(anon, "county-reviewer")
+    text = await page_text(anon, "/dashboard", pick="cadres_in_villages|2025")
+    assert "<h2>各乡镇目标完成情况</h2>" in text
+    assert '<th title="003_0d1c8490fe7db56e.txt §二(一)">村“两委”干部交叉任职比例</th>' in text
+    assert '<a href="/assessments/QX01/2025">青石镇</a>' in text
+    assert '<td class="tg-not_met" title="70%">未达标</td>' in text
+    assert '<td class="tg-met" title="2025年6月：3次；2025年12月：3次">达标</td>' in text
