@@ -17,6 +17,7 @@ from api.types import DbId
 from core.clock import local_today
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
+from domain.targets import requirement
 from domain.vocabulary import status_label, zh_date
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
@@ -40,17 +41,21 @@ templates.env.filters["role_label"] = lambda r: ROLE_LABELS.get(r, r)
 
 
 def show_value(value: Any) -> str:
-    """A form value as text: lists (villages, attachments) joined, booleans as 是/否, nothing as empty."""
+    """A form value as text: lists (villages, attachments) joined, a number per village as 村编码：数字, booleans as
+    是/否, nothing as empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
+    if isinstance(value, dict):  # a number per village
+        return "；".join(f"{k}：{v}" for k, v in value.items())
     return str(value)
 
 
 templates.env.filters["show_value"] = show_value
+templates.env.filters["target_requirement"] = requirement
 
 
 def wants_html(request: Request) -> bool:

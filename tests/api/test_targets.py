@@ -153,6 +153,10 @@ async def test_the_campaign_page_lists_each_target_with_its_status_and_evidence(
     assert '<td class="tg-not_met">未达标</td>' in text and '<td class="tg-met">达标</td>' in text
     assert "组织机构数据“村集体经济年纯收入”" in text
     assert "003_0d1c8490fe7db56e.txt §三(一)" in text
+    await sign_in(anon, "admin")
+    declared = await page_text(anon, "/admin/definitions", key="weak_village_rectification")
+    assert "<li>不连续两年出现发展党员空白村：每个整顿村 ≥ 1，不得连续2年未达到" in declared
+    assert "取自 acceptance_application.new_members_by_village · 000_a28a7778217e042c.txt §二.2" in declared
 
 
 async def test_the_dashboard_shows_each_townships_targets(
@@ -165,3 +169,26 @@ async def test_the_dashboard_shows_each_townships_targets(
     assert '<a href="/assessments/QX01/2025">青石镇</a>' in text
     assert '<td class="tg-not_met" title="70%">未达标</td>' in text
     assert '<td class="tg-met" title="2025年6月：3次；2025年12月：3次">达标</td>' in text
+
+
+async def test_the_township_enters_a_number_per_village_on_the_form(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    campaign = await launch(anon, users, "weak_village_rectification")
+    ob = obligation(campaign, "acceptance_application")
+    path = f"/obligations/{ob['id']}/form"
+    csrf = await sign_in(anon, "qx01-liaison", path)
+    assert '<label for="f_activists_by_village.QX01003">老陈山村</label>' in await page_text(anon, path)
+    wrong = await anon.post(path, data={"csrf_token": csrf, "action": "save", "f_activists_by_village.QX01003": "3",
+                                        "f_new_members_by_village.QX01007": "-1"})
+    assert wrong.status_code == 422
+    assert "“各村本年度发展党员人数”中 QX01007 的数字应为不小于0的整数" in wrong.text
+    assert 'id="f_activists_by_village.QX01003" name="f_activists_by_village.QX01003" type="text" inputmode="decimal" ' \
+           'size="8" value="3"' in wrong.text  # what was typed stays
+    saved = await anon.post(path, data={"csrf_token": csrf, "action": "save", "f_activists_by_village.QX01003": "3",
+                                        "f_activists_by_village.QX01007": " ", "f_new_members_by_village.QX01007": "0"})
+    assert saved.status_code == 303, saved.text
+    sid = saved.headers["location"].rsplit("/", 1)[1]
+    r = await anon.get(f"{API}/submissions/{sid}", headers=await users("qx01-liaison"))
+    assert {k: r.json()["data"][k] for k in ("activists_by_village", "new_members_by_village")} == \
+        {"activists_by_village": {"QX01003": 3}, "new_members_by_village": {"QX01007": 0}}
+    assert "QX01003：3" in await page_text(anon, f"/submissions/{sid}")
