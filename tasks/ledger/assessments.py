@@ -38,7 +38,7 @@ def _other_rows(a: dict[str, Any], names: dict[int, str]) -> Rows:
         "source": "",
     } for k in a["cases"]]
     if a["rating"]:
-        rows.append({"kind": "考核影响", "item": a["rating"]["cap_label"] or "", "status": "",
+        rows.append({"kind": "考核影响", "item": a["rating"]["cap_label"] or "",
                      "value": case_rules.RATING_EFFECT_LABELS.get(a["rating"]["cap"] or "", ""),
                      "evidence": "、".join(f"问责案件{k['id']}号" for k in a["rating"]["cases"])})
     rows += [{"kind": "否决复核", "item": str(o.get("check", "")), "requirement": str(o.get("gate", "")),
