@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.routes import (
+    assessments,
     audit,
     auth,
     calendar,
@@ -27,6 +28,7 @@ from api.routes import (
     submissions,
     web,
     web_admin,
+    web_assessments,
     web_dashboard,
     web_escalations,
     web_forms,
@@ -87,6 +89,8 @@ def create_app() -> FastAPI:
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
+        app.include_router(module.router)
+    for module in (assessments, web_assessments):  # 目标和年度考核
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

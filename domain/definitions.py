@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
-from domain.schema import FieldType, Key, Strict, Text
+from domain.schema import FieldType, Key, NumberUnit, Strict, Text
 from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
 from domain.triggers import TRIGGERS, TriggerSettings, settings_model
 
@@ -49,13 +49,19 @@ class FormField(Strict):
     options: list[Text] = Field(default_factory=list)
     min_length: int | None = Field(default=None, ge=0)
     required_when_empty: Key | None = Field(default=None, description="required when this other field is empty")
+    unit: NumberUnit | None = Field(default=None, description="what a number field measures; percent is 0–100")
     help: str | None = None
 
     @model_validator(mode="after")
     def _select_has_options(self) -> FormField:
         if self.type is FieldType.SELECT and not self.options:
             raise ValueError("a select field needs options")
+        if self.unit is not None and self.type not in NUMBER_TYPES:
+            raise ValueError(f"unit: only a number or village_numbers field has a unit, not a {self.type.value} field")
         return self
+
+
+NUMBER_TYPES = (FieldType.NUMBER, FieldType.VILLAGE_NUMBERS)
 
 
 class Form(Strict):
@@ -270,15 +276,89 @@ class Escalation(Strict):
         return [level.key for level in self.ladder].index(spec.level) + 1
 
 
+ORG_FIELDS = {"collective_income": ("村集体经济年纯收入", "yuan")}
+"""Figures of the org data a target may read (``field: org.<name>``): their label and unit."""
+
+TARGET_FIELD_TYPES = {
+    "per_township": (FieldType.NUMBER,),
+    "per_village": (FieldType.VILLAGE_NUMBERS, FieldType.NUMBER, FieldType.TEXT),
+    "share_of_villages": (FieldType.VILLAGES,),
+}
+"""What a target's field may be, by aggregation: one number per township submission; a number per village (a
+table of the township's villages, or the number or the names listed in each village's own submission); the
+villages listed as meeting the standard."""
+
+
 class Target(Strict):
+    """A goal the documents set, evaluated from what the townships submit (or from the org data).
+
+    ``field`` names where the figure is: ``<form>.<field>`` of this definition, or ``org.<name>``. The
+    ``aggregation`` says how: one figure per township (``per_township``: every approved submission of the form
+    in the campaign must meet it, e.g. each half-year's report), every village (``per_village``: the villages of
+    the township, or with ``villages: listed`` those on the campaign's approved list), or the share of the
+    township's villages that a submission lists (``share_of_villages``, in percent). ``consecutive_years: 2``
+    makes a village fail only when it misses the threshold that many campaign years running (the years before
+    are read from the same definition's earlier campaigns of the township). Percentages are on one scale,
+    0–100, here and in the forms."""
+
     key: Key
     name: Text
+    comparison: Literal[">=", "<="] = ">="
     threshold: float | None = Field(default=None, description="blank ('xx') in the documents: set locally")
-    unit: Literal["percent", "count", "yuan", "ratio", "times"]
-    comparison: Literal[">=", "<=", "=="] = ">="
-    per: Literal["village", "township", "county", "member", "cadre", "leader"] = "village"
-    period: Literal["year", "half_year", "campaign", "five_years", "three_years"] = "year"
+    unit: NumberUnit
+    aggregation: Literal["per_township", "per_village", "share_of_villages"] = "per_township"
+    villages: Literal["township", "listed"] = "township"
+    field: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
+                       description="<form>.<field> or org.<name>: where the figure is read")
+    consecutive_years: int | None = Field(default=None, ge=2, le=5)
+    period: Literal["year", "half_year", "campaign", "three_years", "five_years"] = "year"
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Target:
+        if self.threshold is not None:
+            low, high = {"percent": (0, 100), "growth": (-100, None)}.get(self.unit, (0, None))
+            if self.threshold < low or (high is not None and self.threshold > high):
+                scale = "0–100 (90 means 90%)" if self.unit == "percent" else f"at least {low}"
+                raise ValueError(f"threshold: a {self.unit} threshold is on the scale {scale}, not {self.threshold:g}")
+            if self.unit == "percent" and 0 < self.threshold < 1:
+                raise ValueError(f"threshold: {self.threshold:g} looks like a fraction; percentages are 0–100 (write 90 for 90%)")
+        if self.aggregation == "share_of_villages" and self.unit != "percent":
+            raise ValueError("unit: a share of villages is a percent")
+        if self.villages == "listed" and self.aggregation != "per_village":
+            raise ValueError("villages: 'listed' is for per_village targets")
+        if self.consecutive_years is not None and self.aggregation != "per_village":
+            raise ValueError("consecutive_years: only a per_village target counts years running")
+        return self
+
+    @property
+    def form_key(self) -> str:
+        return self.field.split(".", 1)[0]
+
+    @property
+    def field_key(self) -> str:
+        return self.field.split(".", 1)[1]
+
+
+def _target_problem(target: Target, forms: dict[str, Form]) -> tuple[str, str] | None:
+    """(the attribute, what is wrong) when a target's field does not fit it; None when it does."""
+    if target.form_key == "org":
+        known = ORG_FIELDS.get(target.field_key)
+        if known is None:
+            return "field", f"the org data has no '{target.field_key}'; known: {sorted(ORG_FIELDS)}"
+        if target.aggregation != "per_village" or known[1] != target.unit:
+            return "field", f"org.{target.field_key} is a per_village figure in {known[1]}"
+        return None
+    form = forms.get(target.form_key)
+    field = next((f for f in form.fields if f.key == target.field_key), None) if form else None
+    if form is None or field is None:
+        return "field", f"unknown form field '{target.field}'"
+    if field.type not in TARGET_FIELD_TYPES[target.aggregation]:
+        allowed = ", ".join(t.value for t in TARGET_FIELD_TYPES[target.aggregation])
+        return "field", f"a {target.aggregation} target reads a field of type {allowed}, not {field.type.value}"
+    if field.unit is not None and field.unit != target.unit:
+        return "unit", f"'{target.field}' is measured in {field.unit}, the target in {target.unit}: one scale for both"
+    return None
 
 
 class Definition(Strict):
@@ -335,6 +415,11 @@ class Definition(Strict):
             problem = spec.problem(self.forms)
             if problem is not None:
                 raise _err(f"escalation.triggers.{key}.{problem[0]}", problem[1])
+        forms_by_key = {f.key: f for f in self.forms}
+        for i, target in enumerate(self.targets):
+            problem = _target_problem(target, forms_by_key)
+            if problem is not None:
+                raise _err(f"targets[{i}].{problem[0]}", problem[1])
         return self
 
     def stage(self, key: str) -> Stage:

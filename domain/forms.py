@@ -34,7 +34,7 @@ def validate_form(
             errors.append({"field": f"data.{key}", "message": f"“{form.name}”没有字段“{key}”，请删除；可用字段：{', '.join(fields)}"})
     for key, field in fields.items():
         value = data.get(key)
-        empty = value is None or value == "" or value == []
+        empty = value is None or value == "" or value == [] or value == {}
         if empty:
             other = fields.get(field.required_when_empty or "")
             if complete and other is not None and data.get(other.key) in (None, "", []):
@@ -43,7 +43,7 @@ def validate_form(
                 errors.append({"field": f"data.{key}", "message": f"请填写“{field.label}”"})
             continue
         try:
-            cleaned[key] = _clean(field.type, value, field.options, villages, attachments)
+            cleaned[key] = _clean(field.type, value, field.options, villages, attachments, field.unit)
         except ValueError as exc:
             errors.append({"field": f"data.{key}", "message": f"“{field.label}”{exc}"})
             continue
@@ -64,8 +64,45 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def clean_number(value: Any, unit: str | None = None) -> int | float:
+    """A finite number within what its unit allows: a percent on the one scale 0–100, a growth rate of at least
+    -100, a count or a number of times a whole number ≥ 0. The ``ValueError`` says what to fix."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("应为数字")
+    if not math.isfinite(value):
+        raise ValueError("应为有限的数字")
+    if abs(value) > 1e12:
+        raise ValueError("数值过大")
+    if unit == "percent" and not 0 <= value <= 100:
+        raise ValueError("应在0到100之间（按百分数填写，如 90 表示 90%）")
+    if unit == "growth" and value < -100:
+        raise ValueError("不能低于-100（按百分数填写增长率，如 6 表示增长 6%）")
+    if unit in ("count", "times"):
+        if value < 0 or value != int(value):
+            raise ValueError("应为不小于0的整数")
+        return int(value)
+    return value
+
+
+def _village_numbers(value: Any, unit: str | None, villages: Collection[str]) -> dict[str, int | float]:
+    """``{village code: number}`` for villages of the township, each number checked as ``clean_number``."""
+    if not isinstance(value, dict):
+        raise ValueError("应为各村的数字，如 {\"村编码\": 数字}")
+    unknown = [c for c in value if c not in villages]
+    if unknown:
+        raise ValueError(f"中的村编码不属于本乡镇：{', '.join(str(c) for c in unknown[:5])}")
+    cleaned: dict[str, int | float] = {}
+    for code in sorted(value):
+        try:
+            cleaned[code] = clean_number(value[code], unit)
+        except ValueError as exc:
+            raise ValueError(f"中 {code} 的数字{exc}") from None
+    return cleaned
+
+
 def _clean(
-    kind: FieldType, value: Any, options: list[str], villages: Collection[str], attachments: Collection[int]
+    kind: FieldType, value: Any, options: list[str], villages: Collection[str], attachments: Collection[int],
+    unit: str | None = None,
 ) -> Any:
     if kind in (FieldType.TEXT, FieldType.TEXTAREA):
         if not isinstance(value, str):
@@ -79,13 +116,9 @@ def _clean(
             raise ValueError(problem)
         return value
     if kind is FieldType.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("应为数字")
-        if not math.isfinite(value):
-            raise ValueError("应为有限的数字")
-        if abs(value) > 1e12:
-            raise ValueError("数值过大")
-        return value
+        return clean_number(value, unit)
+    if kind is FieldType.VILLAGE_NUMBERS:
+        return _village_numbers(value, unit, villages)
     if kind is FieldType.BOOLEAN:
         if not isinstance(value, bool):
             raise ValueError("应为是或否（true/false）")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,4 +25,12 @@ class FieldType(StrEnum):
     SELECT = "select"
     BOOLEAN = "boolean"
     VILLAGES = "villages"
+    VILLAGE_NUMBERS = "village_numbers"  # a number for each village of the township: {village code: number}
     FILE = "file"
+
+
+NumberUnit = Literal["percent", "growth", "count", "times", "yuan"]
+"""What a number measures. ``percent`` is a share on the one scale 0–100 (90 means 90%); ``growth`` a change
+in percent (≥ -100); ``count`` and ``times`` whole numbers ≥ 0; ``yuan`` an amount of money."""
+
+UNIT_SUFFIX: dict[str, str] = {"percent": "%", "growth": "%", "count": "", "times": "次", "yuan": "元"}

@@ -97,6 +97,15 @@ class RectificationStatus(LabelledStatus):
     CLOSED = "closed", "已销号"
 
 
+class TargetStatus(LabelledStatus):
+    """How a target (指标) stands; computed from the submissions and the org data, never stored."""
+
+    MET = "met", "达标"
+    NOT_MET = "not_met", "未达标"
+    NO_DATA = "no_data", "无数据"
+    UNSET = "unset", "目标值待设定"
+
+
 class OutboxStatus(LabelledStatus):
     PENDING = "pending", "待发送"
     SENDING = "sending", "发送中"
@@ -107,7 +116,7 @@ class OutboxStatus(LabelledStatus):
 STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
-    "rectification": RectificationStatus, "outbox": OutboxStatus,
+    "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -107,6 +107,8 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
         elif f.type is FieldType.DATE:
             day = due_on + dt.timedelta(days=180) if "limit" in f.key else today - dt.timedelta(days=3)
             data[f.key] = day.isoformat()
+        elif f.type in (FieldType.NUMBER, FieldType.VILLAGE_NUMBERS) and not f.required:
+            data[f.key] = figure(f, form_key, township, villages)
         elif f.type is FieldType.NUMBER:
             data[f.key] = rng.randint(2, 6)
         elif f.type is FieldType.BOOLEAN:
@@ -122,6 +124,19 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
             if f.required_when_empty and f.type is FieldType.TEXTAREA:
                 data[f.key] = rng.choice(HOLLOW)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def figure(f: FormField, form_key: str, township: OrgUnit, villages: list[str]) -> Any:
+    """A plausible figure for an optional number field (the targets' figures: a percent, a growth, a count, per
+    village for a table). Drawn from its own generator seeded by the township, the form and the field, so that
+    the figures never shift the behaviour the seed of the run decides."""
+    draw = random.Random(f"{township.code}:{form_key}:{f.key}")
+    low, high = {"percent": (70, 100), "growth": (-3, 20), "yuan": (5_000, 200_000)}.get(f.unit or "", (0, 12))
+
+    def one() -> int:
+        return draw.randint(low, high)
+
+    return {code: one() for code in villages} if f.type is FieldType.VILLAGE_NUMBERS else one()
 
 
 def _textarea(f: FormField, form_key: str, rng: random.Random, township: OrgUnit, villages: list[str], *, hollow: bool,

@@ -20,6 +20,7 @@ from models import (
 )
 from tasks.launch import check_year, request_hash
 from tasks.reads import campaigns as reads
+from tasks.reads import targets as target_reads
 from tasks.registry import get_definition
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=READ)
@@ -90,3 +91,12 @@ def list_campaigns(
 @router.get("/{campaign_id}", response_model=CampaignPublic, summary="One campaign with its stages and deadlines")
 def read_campaign(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
     return reads.get_campaign(session, principal, campaign_id)
+
+
+@router.get("/{campaign_id}/targets", summary="The campaign's targets: met, not met, no data, with value and evidence")
+def read_campaign_targets(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Each target of the campaign's definition, computed from its approved submissions and the org data:
+    ``status`` (met | not_met | no_data | unset, with ``status_label``), ``requirement``, ``value``, ``shortfalls``
+    (the villages or periods that miss it), ``evidence`` (which submission and field, or the org data) and
+    ``source`` (the document)."""
+    return target_reads.campaign_targets(session, principal, campaign_id)

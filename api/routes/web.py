@@ -17,12 +17,14 @@ from api.types import DbId
 from core.clock import local_today
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
+from domain.targets import requirement
 from domain.vocabulary import status_label, zh_date
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
 from tasks.reads import campaigns as campaign_reads
 from tasks.reads import org_units as org_unit_reads
 from tasks.reads import submissions as submission_reads
+from tasks.reads import targets as target_reads
 from tasks.reads import todos as todo_reads
 from tasks.registry import get_definitions
 
@@ -39,17 +41,21 @@ templates.env.filters["role_label"] = lambda r: ROLE_LABELS.get(r, r)
 
 
 def show_value(value: Any) -> str:
-    """A form value as text: lists (villages, attachments) joined, booleans as 是/否, nothing as empty."""
+    """A form value as text: lists (villages, attachments) joined, a number per village as 村编码：数字, booleans as
+    是/否, nothing as empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
+    if isinstance(value, dict):  # a number per village
+        return "；".join(f"{k}：{v}" for k, v in value.items())
     return str(value)
 
 
 templates.env.filters["show_value"] = show_value
+templates.env.filters["target_requirement"] = requirement
 
 
 def wants_html(request: Request) -> bool:
@@ -179,7 +185,9 @@ def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HT
 def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
 ) -> HTMLResponse:
-    return render(request, "campaign.html", {"user": principal.user, "c": campaign_reads.get_campaign(session, principal, campaign_id)})
+    campaign = campaign_reads.get_campaign(session, principal, campaign_id)
+    return render(request, "campaign.html", {"user": principal.user, "c": campaign,
+                                             "targets": target_reads.campaign_targets(session, principal, campaign_id)})
 
 
 def _decoded_header(value: str | None) -> str:

@@ -52,6 +52,13 @@ def form_data(form: Form, sent: FormData) -> dict[str, Any]:
             if codes:
                 data[field.key] = codes
             continue
+        if field.type is FieldType.VILLAGE_NUMBERS:
+            prefix = f"{name}."
+            table = {str(k)[len(prefix):]: _parse_number(v.strip()) for k, v in sent.multi_items()
+                     if str(k).startswith(prefix) and isinstance(v, str) and v.strip()}
+            if table:
+                data[field.key] = table
+            continue
         if field.type is FieldType.FILE:
             ids = [int(v) for v in sent.getlist(name) if isinstance(v, str) and v.isdigit()]
             if ids:

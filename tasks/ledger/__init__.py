@@ -4,7 +4,8 @@ the 一村一策 plans imported from Excel, every row checked before anything is
 * :mod:`tasks.ledger.excel` — writing a workbook, reading an uploaded one;
 * :mod:`tasks.ledger.registry` — ``Ledger``, ``LedgerFilters``, ``register``, the export;
 * :mod:`tasks.ledger.rows` — the registered ledgers and their row queries;
-* :mod:`tasks.ledger.imports` — the org hierarchy and 一村一策 plan importers.
+* :mod:`tasks.ledger.imports` — the org hierarchy and 一村一策 plan importers;
+* :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township.
 
 A new ledger such as accountability cases is one more ``register(Ledger(...))``.
 """
@@ -44,6 +45,10 @@ from tasks.ledger.rows import (
     rectification_rows,
 )
 
+# isort: split
+# Registered after the ledgers of rows.py, so that it comes last on the page and in the CLI.
+from tasks.ledger.assessments import assessment_rows
+
 __all__ = [
     "DATETIME_FORMAT",
     "DATE_FORMAT",
@@ -55,6 +60,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PLAN_FORM",
     "XLSX_MEDIA_TYPE",
+    "assessment_rows",
     "Column",
     "Ledger",
     "LedgerFilters",

@@ -1,6 +1,6 @@
 """The county dashboard's figures: townships × stages of one definition's campaigns in one year, on-time
-submission rates (per township and per quarter), open escalations and accountability cases, and progress
-of the rectified villages — each within the caller's townships."""
+submission rates (per township and per quarter), open escalations and accountability cases, progress
+of the rectified villages and townships × targets (met, not met, no data) — each within the caller's townships."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tasks.accounts import Principal
 from tasks.reads.org_units import townships
 from tasks.registry import get_definitions
 from tasks.scope import scoped
+from tasks.targets import evaluate_campaigns
 
 
 def may_see_dashboard(principal: Principal) -> bool:
@@ -129,12 +130,16 @@ def dashboard(session: Session, principal: Principal, today: dt.date, *, definit
     figures = _figures(session, definition, year, [t.id or 0 for t in towns])
     quarters: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows = [_township_row(t, figures, today, quarters) for t in towns]
+    results = evaluate_campaigns(session, list(figures.campaigns.values()))
+    for row in rows:
+        row["targets"] = {r.key: r for r in results.get(row["campaign"].id or 0, [])} if row["campaign"] else {}
     return {
         "definition": spec, "definition_key": definition, "year": year, "today": today,
         "choices": [{"key": k, "name": definitions[k].name, "year": y, "count": n} for k, y, n in choices],
         "stage_defs": spec.stages if spec else [], "rows": rows,
         "quarter_rows": [(q, round(100 * v[0] / v[1]) if v[1] else 0, f"{v[0]}/{v[1]}") for q, v in sorted(quarters.items()) if v[1]],
         "target": next((t for t in spec.targets if t.key == "five_good_rate"), None) if spec else None,
+        "target_defs": spec.targets if spec else [],
         "totals": {"on_time": sum(r["on_time"] for r in rows), "due": sum(r["due"] for r in rows),
                    "escalations": sum(r["escalations"] for r in rows), "cases": sum(r["cases"] for r in rows)},
     }

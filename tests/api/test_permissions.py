@@ -46,7 +46,9 @@ def test_route_table_covers_every_api_route_with_a_path_parameter() -> None:
 
 
 async def _call(w: World, row: Row, object_id: int | str, headers: dict[str, str]) -> httpx.Response:
-    path = re.sub(r"\{[^}]+\}", str(object_id), row.path)
+    # A path naming an object and a year (a township's assessment) is walked with the year of the world.
+    path = row.path.replace("{year}", "2025") if row.path.count("{") > 1 else row.path
+    path = re.sub(r"\{[^}]+\}", str(object_id), path)
     return await w.client.request(row.method, path, headers=headers, **await body_for(w, row))
 
 
@@ -77,7 +79,7 @@ async def test_outsiders_get_404_on_every_route_naming_a_qx02_object(world: Worl
                     failures.append(f"{username}: {row.method} {row.path} → {response.status_code}, "
                                     f"expected {row.expect} ({row.reason})")
                 continue
-            object_id = w.ids[row.target]
+            object_id = w.ids[row.target] if row.target in w.ids else w.codes[row.target]
             response = await _call(w, row, object_id, headers)
             where = f"{username}: {row.method} {row.path} ({row.target} {object_id})"
             if response.status_code != 404:

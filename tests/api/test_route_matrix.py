@@ -78,6 +78,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/campaigns/batch": R(ADMIN),
     "GET /api/v1/campaigns": R(SIGNED_IN),
     "GET /api/v1/campaigns/{campaign_id}": R(IN_SCOPE, "campaign"),
+    "GET /api/v1/campaigns/{campaign_id}/targets": R(IN_SCOPE, "campaign"),
     # submissions and the review chain
     "POST /api/v1/submissions": R(LIAISON, "obligation"),
     "GET /api/v1/submissions": R(SIGNED_IN),
@@ -118,6 +119,9 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/cases/{case_id}/decision": R(ADMIN, "case"),
     "POST /api/v1/cases/{case_id}/close": R(ADMIN, "case"),
     "GET /api/v1/ratings/consequences": R(SIGNED_IN),
+    # targets and the year-end assessment (年度考核)
+    "GET /api/v1/assessments": R(SIGNED_IN),
+    "GET /api/v1/assessments/{township}/{year}": R(IN_SCOPE, "township"),
     # web pages
     "GET /healthz": PUBLIC,
     "GET /login": PUBLIC,
@@ -155,6 +159,8 @@ RULES: dict[str, Rule] = {
     "GET /cases/{case_id}": R(IN_SCOPE, "case"),
     "POST /cases/{case_id}/decision": R(ADMIN, "case"),
     "POST /cases/{case_id}/close": R(ADMIN, "case"),
+    "GET /assessments": R(SIGNED_IN),
+    "GET /assessments/{township}/{year}": R(IN_SCOPE, "township"),
 }
 # The routes found on the day these tests were written; the list may grow, never shrink.
 KNOWN_ROUTES = 83
@@ -174,7 +180,7 @@ def test_every_route_has_a_rule() -> None:
 
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
-SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1"}
+SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -198,6 +204,7 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                                       "townships": ["QX03"]}},
             "POST /api/v1/submissions": {"json": {"obligation_id": w.ids["obligation"], "data": QUARTERLY}},
             "GET /api/v1/ratings/consequences": {"params": {"year": 2025}},
+            "GET /api/v1/assessments": {"params": {"year": 2025}},
             "POST /api/v1/ledgers/org-units": {"files": {"file": ("组织.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},

@@ -47,6 +47,8 @@ class Row:
 
 ROUTES: list[Row] = [
     Row("GET", "/api/v1/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/api/v1/campaigns/{campaign_id}/targets", "campaign"),
+    Row("GET", "/api/v1/assessments/{township}/{year}", "township"),
     Row("GET", "/api/v1/submissions/{submission_id}", "quarterly"),
     Row("PATCH", "/api/v1/submissions/{submission_id}", "draft", "patch"),
     Row("POST", "/api/v1/submissions/{submission_id}/submit", "draft", "version"),
@@ -64,6 +66,7 @@ ROUTES: list[Row] = [
         reason="names a kind of ledger, not an object; its rows are scoped to the caller (tests/api/test_ledgers.py)"),
     # The web pages name the same objects as the API.
     Row("GET", "/campaigns/{campaign_id}", "campaign"),
+    Row("GET", "/assessments/{township}/{year}", "township"),
     Row("GET", "/submissions/{submission_id}", "quarterly"),
     Row("POST", "/submissions/{submission_id}/decide", "quarterly", "form"),
     Row("GET", "/submissions/{submission_id}/edit", "draft"),
@@ -96,6 +99,7 @@ class World(SignedIn):
 
     clock: FakeClock
     ids: dict[str, int] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=lambda: {"township": "QX02"})  # objects named by code in a path
     qx01_campaign: int = 0
 
     async def version(self, key: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import routing
@@ -51,6 +52,13 @@ class WebUser:
     @property
     def headers(self) -> dict[str, str]:
         return {"Cookie": f"duban_session={self.cookie}", "Accept": "text/html"}
+
+
+async def page_text(client: httpx.AsyncClient, path: str, **params: Any) -> str:
+    """The HTML of the page at ``path`` for the signed-in browser of ``client`` (it must answer 200)."""
+    page = await client.get(path, params=params, headers=HTML)
+    assert page.status_code == 200, page.text
+    return page.text
 
 
 async def web_sign_in(client: httpx.AsyncClient, username: str) -> WebUser:
