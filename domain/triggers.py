@@ -27,14 +27,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 from pydantic import Field, create_model, model_validator
 
+from domain.hollow import DEFAULT_BOILERPLATE, DEFAULT_MIN_CHARS
 from domain.schema import FieldType, Key, Strict, Text
 
 if TYPE_CHECKING:
     from domain.definitions import Form
 
 # ---- settings: what a definition may configure per trigger -------------------------------------------
-
-DEFAULT_BOILERPLATE = ("无", "暂无", "没有", "无。", "/", "—", "——", "略", "同上", "见附件", "详见附件", "正常", "良好", "无问题")
 
 
 class TriggerSpec(Strict):
@@ -48,18 +47,27 @@ class TriggerSpec(Strict):
         return None
 
 
-class ZeroReportSpec(TriggerSpec):
-    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
-    where the township has known weak villages."""
+class HollowTextSpec(TriggerSpec):
+    """A trigger that judges written sections with the one hollow-text rule (``domain.hollow``)."""
 
     forms: list[Key] | None = Field(default=None, description="forms checked (default: every form)")
     boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE))
-    min_chars: int = Field(default=4, ge=0, le=200, description="a section with fewer meaningful characters is hollow")
+    min_chars: int = Field(default=DEFAULT_MIN_CHARS, ge=0, le=200,
+                           description="a section with fewer meaningful characters is hollow")
 
     def problem(self, forms: Sequence[Form]) -> tuple[str, str] | None:
         known = {f.key for f in forms}
         unknown = next((ref for ref in self.forms or [] if ref not in known), None)
         return ("forms", f"unknown form '{unknown}'; known: {sorted(known)}") if unknown else None
+
+    def checks(self, form_key: str) -> bool:
+        """Whether this trigger judges material of form ``form_key``."""
+        return self.enabled and (self.forms is None or form_key in self.forms)
+
+
+class ZeroReportSpec(HollowTextSpec):
+    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
+    where the township has known weak villages."""
 
 
 class UnverifiedSpec(TriggerSpec):

@@ -35,7 +35,7 @@ def fire(session: Session, event: Submitted) -> Escalation | None:
     sub, spec = event.submission, event.definition.escalation.triggers.of(ZERO_REPORT)
     form = event.definition.form(sub.form_key)
     township = session.get(OrgUnit, sub.township_id)
-    if (spec.forms is not None and form.key not in spec.forms) or township is None:
+    if not spec.checks(form.key) or township is None:
         return None
     known = known_weak_villages(session, sub.township_id, event.campaign.id or 0)
     findings = rules.zero_report_findings(form, sub.data, boilerplate=spec.boilerplate, min_chars=spec.min_chars,
