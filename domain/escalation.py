@@ -1,7 +1,9 @@
 """The escalation ladder: how far an overdue obligation has climbed by a given day.
 
 催办 → 督办 → 约谈 → 通报 → 问责 (004_7c184efb1f3c43f7.txt §一.3, 000_a28a7778217e042c.txt §四(三)).
-Each level comes a number of working days after the previous one (the first: after the due date).
+Each level comes a number of working days after the previous one (the first: after the due date). A trigger
+that opens higher up (``level`` in its settings: slow rectification measures go straight to 约谈, "直接约谈
+乡镇党委主要负责同志", 004 §一.3) skips the levels below it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.calendar import WorkCalendar
+from domain.definitions import Escalation as EscalationSpec
 from domain.definitions import FieldType, Form
 from domain.hollow import hollow_finding
+from domain.triggers import TRIGGERS
 
 
 def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) -> list[dt.date]:
@@ -25,9 +29,26 @@ def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) 
     return out
 
 
-def level_reached(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar, today: dt.date) -> int:
-    """How many levels an obligation due on ``due_on`` and still missing has reached by ``today`` (0..n)."""
-    return sum(1 for day in level_dates(due_on, delays, calendar) if day <= today)
+def level_reached(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar, today: dt.date, *, start: int = 1,
+                  first_delay: int | None = None) -> int:
+    """The highest level (1..n, 0 for none) something due on ``due_on`` and still missing has reached by ``today``.
+
+    A climb that opens at level ``start`` skips the levels below it: its first step comes ``first_delay``
+    working days after ``due_on`` (default: the ladder's first delay, when 催办 would have come), each later
+    level its own delay after the previous one.
+    """
+    climb = [delays[0] if first_delay is None else first_delay, *delays[start:]] if delays else []
+    reached = sum(1 for day in level_dates(due_on, climb, calendar) if day <= today)
+    return start - 1 + reached if reached else 0
+
+
+def trigger_level_reached(escalation: EscalationSpec, trigger: str, due_on: dt.date, calendar: WorkCalendar,
+                          today: dt.date) -> int:
+    """The level a time-based trigger (``overdue``, ``measures_overdue``) has reached by ``today`` on the
+    definition's ladder, from the level its settings open at (``level``) and their ``after_workdays``."""
+    spec = escalation.triggers.of(TRIGGERS[trigger])
+    return level_reached(due_on, [lv.after_workdays for lv in escalation.ladder], calendar, today,
+                         start=escalation.level_index(trigger), first_delay=spec.after_workdays)
 
 
 # ---- 零上报 and hollow reports (000_a28a7778217e042c.txt §四(二)(三)) ---------------------------------

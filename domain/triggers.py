@@ -82,8 +82,19 @@ class UnverifiedSpec(TriggerSpec):
         return "field", f"no yes/no (boolean) field '{self.field}' in any form"
 
 
-class MeasuresOverdueSpec(TriggerSpec):
-    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit."""
+class ClimbSpec(TriggerSpec):
+    """A trigger the tick climbs as its subject stays late: it opens at ``level`` (default: the first), that
+    level coming ``after_workdays`` working days after the deadline (default: the ladder's first delay, when
+    催办 would have come); each later level comes its own ``after_workdays`` after the previous one."""
+
+    after_workdays: int | None = Field(default=None, ge=0, le=366,
+                                       description="working days after the deadline the opening level comes")
+
+
+class MeasuresOverdueSpec(ClimbSpec):
+    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit. The
+    document says such a township's main leader is interviewed directly (直接约谈): a definition opens it at
+    its interview level with ``level``."""
 
     plan_form: Key = "village_plan"
     time_limit_field: Key = "time_limit"
@@ -148,7 +159,7 @@ def declare(trigger: TriggerDeclaration[S]) -> TriggerDeclaration[S]:
 
 
 OVERDUE = declare(TriggerDeclaration(
-    key="overdue", label="逾期未报", settings=TriggerSpec, subject="obligation", counts="level", source="004 §一.3",
+    key="overdue", label="逾期未报", settings=ClimbSpec, subject="obligation", counts="level", source="004 §一.3",
     mail_template="escalation", link="/todos"))
 ZERO_REPORT = declare(TriggerDeclaration(
     key="zero_report", label="零上报", settings=ZeroReportSpec, subject="submission", counts="round", source="000 §四(三)"))

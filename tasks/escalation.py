@@ -318,16 +318,18 @@ def climb_each(session: Session, subjects: Sequence[X], climb: Callable[[X], int
     return climbed
 
 
-def climb_levels(session: Session, definition: Definition, start: int, target: int, step: Callable[[int], Step],
-                 history: list[Escalation], now: dt.datetime, *, calendar: WorkCalendar, users: Sequence[User]) -> int:
+def climb_levels(session: Session, definition: Definition, trigger: str, start: int, target: int,
+                 step: Callable[[int], Step], history: list[Escalation], now: dt.datetime, *, calendar: WorkCalendar,
+                 users: Sequence[User]) -> int:
     """Record the levels above ``start`` up to ``target`` (``step(level)`` says what each is about), appending
-    them to ``history``. Only the highest produces its document and mails (never a burst of stale ones after
-    downtime). Returns the number of levels recorded."""
-    for level in range(start + 1, target + 1):
+    them to ``history``; the levels below the one ``trigger`` opens at are skipped. Only the highest produces
+    its document and mails (never a burst of stale ones after downtime). Returns the number of levels recorded."""
+    first = max(start + 1, definition.escalation.level_index(trigger))
+    for level in range(first, target + 1):
         top = level == target
         history.append(record_step(session, definition, step(level), now, calendar=calendar, users=users,
                                    notify=top, documents=top, history=history))
-    return max(target - start, 0)
+    return max(target - first + 1, 0)
 
 
 def open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,

@@ -32,6 +32,19 @@ def test_level_reached_by_day() -> None:
     assert level_reached(due, LADDER, CAL, dt.date(2026, 6, 1)) == 5
 
 
+def test_a_climb_that_opens_higher_up_skips_the_levels_below() -> None:
+    due = dt.date(2025, 12, 19)  # a Friday
+    # Opening at level 3 (约谈): reached when 催办 would have come (one working day), then 通报 five later.
+    assert level_reached(due, LADDER, CAL, due, start=3) == 0
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 22), start=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 26), start=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 29), start=3) == 4
+    # … or after a grace period of its own.
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 22), start=3, first_delay=3) == 0
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 24), start=3, first_delay=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2026, 6, 1), start=3) == 5
+
+
 def test_zero_delay_level_is_reached_on_the_due_day_plus_nothing() -> None:
     assert level_dates(dt.date(2025, 12, 19), [0, 1], CAL) == [dt.date(2025, 12, 19), dt.date(2025, 12, 22)]
 
