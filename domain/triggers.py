@@ -15,8 +15,9 @@ twice):
   ladder level reached by a trigger that climbs, otherwise the number of the event (a report's round,
   a plan's returns, a village's relapses; ``TriggerDeclaration.counts``);
 - a step's mail to one user is ``escalation:<step key>:<user id>`` (``escalation_mail_key``); a trigger
-  with a ``notice`` mails its own template, named like the trigger, keyed ``<step key>:<user id>``.
-  ``parse_escalation_mail_key`` reads both back.
+  with a ``notice`` mails its own template, named like the trigger, keyed ``<step key>:<user id>``; the mail
+  announcing the case the county opened on a step after checking it is ``case:<step key>:<user id>``
+  (``case_mail_key``). ``parse_escalation_mail_key`` reads them back.
 """
 
 from __future__ import annotations
@@ -223,7 +224,9 @@ def settings_model(triggers: Mapping[str, TriggerDeclaration[Any]]) -> type[Trig
 # ---- keys -------------------------------------------------------------------------------------------------
 
 ESCALATION_MAIL = "escalation"  # the first part of the outbox key of a step's mail
-ESCALATION_MAIL_LABELS = {ESCALATION_MAIL: "督办升级"} | {key: t.notice for key, t in TRIGGERS.items() if t.notice}
+CASE_MAIL = "case"  # … of the mail announcing the case the county opened on a step after checking it
+ESCALATION_MAIL_LABELS = {ESCALATION_MAIL: "督办升级", CASE_MAIL: "立案问责"} | {
+    key: t.notice for key, t in TRIGGERS.items() if t.notice}
 """What an escalation mail is, by the first part of its outbox key (the kinds ``parse_escalation_mail_key`` reads)."""
 ESCALATION_MAIL_TEMPLATES = tuple(dict.fromkeys(key if t.notice else t.mail_template for key, t in TRIGGERS.items()))
 
@@ -255,7 +258,7 @@ class EscalationKey:
 class EscalationMail:
     """An escalation mail's outbox key read back."""
 
-    kind: str  # the key's first part: ``escalation``, or the trigger whose notice it is (see ESCALATION_MAIL_LABELS)
+    kind: str  # the key's first part: ``escalation``, ``case``, or the trigger whose notice it is (ESCALATION_MAIL_LABELS)
     step: EscalationKey
     user_id: int
 
@@ -279,11 +282,16 @@ def escalation_mail_key(step_key: str, user_id: int) -> str:
     return f"{step_key}:{user_id}" if trigger.notice else f"{ESCALATION_MAIL}:{step_key}:{user_id}"
 
 
+def case_mail_key(step_key: str, user_id: int) -> str:
+    """The outbox key of the mail to one user announcing the case the county opened on a step (立案问责)."""
+    return f"{CASE_MAIL}:{step_key}:{user_id}"
+
+
 def parse_escalation_mail_key(key: str) -> EscalationMail | None:
     """The step and recipient of an escalation mail from its outbox key; None for every other mail."""
     parts = key.split(":")
     kind = parts[0]
-    if kind == ESCALATION_MAIL:
+    if kind in (ESCALATION_MAIL, CASE_MAIL):
         parts = parts[1:]
     elif kind not in ESCALATION_MAIL_LABELS:
         return None
