@@ -22,7 +22,7 @@ twice):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
@@ -71,6 +71,13 @@ class ZeroReportSpec(HollowTextSpec):
     where the township has known weak villages."""
 
 
+class HollowReportSpec(HollowTextSpec):
+    """内容空泛 (000 §四(二)(三)): a report with a required section that says nothing is sent back to its township
+    for completion, the sections named. A reminder ladder: the first hollow round opens at ``level`` (default:
+    the first), each further hollow round of the same report one level higher; a level that opens a case
+    waits for the county's check."""
+
+
 class UnverifiedSpec(TriggerSpec):
     """不经调查核实，随意上报 (000 §四(三)): a report whose ``field`` (a yes/no field) says it was not
     verified, or which a county reviewer marks unverified."""
@@ -107,6 +114,21 @@ class MeasuresOverdueSpec(ClimbSpec):
         if any(f.key == self.time_limit_field and f.type is FieldType.DATE for f in plan.fields):
             return None
         return "time_limit_field", f"form '{plan.key}' has no date field '{self.time_limit_field}'"
+
+
+def text_checks_overlap(specs: Iterable[tuple[str, TriggerSpec]], forms: Sequence[Form]) -> tuple[str, str] | None:
+    """A form judged by two enabled hollow-text triggers (a report both sent back and held as 零上报), as
+    (setting, message); None when each form has one judge at most."""
+    judged: dict[str, str] = {}
+    for key, spec in specs:
+        if not isinstance(spec, HollowTextSpec):
+            continue
+        for form in forms:
+            if spec.checks(form.key):
+                if form.key in judged:
+                    return f"{key}.forms", f"form '{form.key}' is judged by '{judged[form.key]}' already; name the forms of each"
+                judged[form.key] = key
+    return None
 
 
 # ---- the declaration ------------------------------------------------------------------------------------
@@ -164,6 +186,9 @@ OVERDUE = declare(TriggerDeclaration(
     mail_template="escalation", link="/todos"))
 ZERO_REPORT = declare(TriggerDeclaration(
     key="zero_report", label="零上报", settings=ZeroReportSpec, subject="submission", counts="round", source="000 §四(三)"))
+HOLLOW_REPORT = declare(TriggerDeclaration(
+    key="hollow_report", label="内容空泛", settings=HollowReportSpec, subject="submission", counts="round",
+    source="000 §四(二)(三)", enabled_by_default=False))
 UNVERIFIED = declare(TriggerDeclaration(
     key="unverified", label="未经调查核实", settings=UnverifiedSpec, subject="submission", counts="round",
     source="000 §四(三)"))

@@ -44,14 +44,13 @@ from models import (
 from notifications.documents import document_number, render_document
 from notifications.outbox import absolute_url, enqueue_mail
 from tasks.accounts import Principal
-from tasks.audit import append_event, jsonable
+from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definitions
 from tasks.scope import visible
 
 X = TypeVar("X")
-SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
 STATUS_LABELS = EscalationStatus.labels()  # kept for the API, which reads it by this name
@@ -101,6 +100,7 @@ class Step:
     due_on: dt.date | None = None
     period: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    new_due_on: dt.date | None = None  # the step's own deadline (default: the level's new_deadline_workdays)
 
 
 def _days_late(due_on: dt.date | None, today: dt.date) -> int | None:
@@ -116,7 +116,8 @@ def record_step(session: Session, definition: Definition, step: Step, now: dt.da
     """
     today = china_date(now)
     level = definition.escalation.ladder[step.level - 1]
-    new_due_on = calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None
+    new_due_on = step.new_due_on or (
+        calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None)
     days_late = _days_late(step.due_on, today)
     reason = step.reason + (f"，限于{new_due_on.isoformat()}前办结" if new_due_on else "")
     esc = Escalation(
@@ -381,12 +382,14 @@ def climb_levels(session: Session, definition: Definition, trigger: str, start: 
 
 def open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,
                         township: OrgUnit, sub: Submission, trigger: str, now: dt.datetime, *, reason: str,
-                        evidence: dict[str, Any]) -> Escalation:
-    """The step a finding on a submitted report opens (once per round), at the trigger's level."""
-    step = Step(campaign=campaign, township=township, trigger=trigger, level=definition.escalation.level_index(trigger),
+                        evidence: dict[str, Any], level: int | None = None,
+                        new_due_on: dt.date | None = None) -> Escalation:
+    """The step a finding on a submitted report opens (once per round), at ``level`` (default: the trigger's)."""
+    step = Step(campaign=campaign, township=township, trigger=trigger,
+                level=level or definition.escalation.level_index(trigger),
                 key=escalation_key(trigger, sub.id or 0, sub.round), item_title=sub.title,
                 subject=session.get(OrgUnit, sub.subject_id), submission_id=sub.id, reason=reason,
-                evidence=evidence | {"submission_id": sub.id})
+                evidence=evidence | {"submission_id": sub.id}, new_due_on=new_due_on)
     existing = session.exec(select(Escalation).where(Escalation.key == step.key)).first()
     if existing is not None:
         return existing
@@ -404,13 +407,15 @@ def mark_unverified(session: Session, principal: Principal, now: dt.datetime, su
 
 
 def resolve(session: Session, now: dt.datetime, *, trigger: str, what: str, obligation_id: int | None = None,
-            rectification_id: int | None = None) -> int:
-    """The work arrived: the live steps of this deadline stop, recording how late it was."""
+            rectification_id: int | None = None, submission_id: int | None = None) -> int:
+    """The work arrived: the live steps of this deadline (or village, or report) stop, recording how late it was."""
     where: list[Any] = [col(Escalation.trigger) == trigger, col(Escalation.status).in_(LIVE)]
     if obligation_id is not None:
         where.append(col(Escalation.obligation_id) == obligation_id)
     elif rectification_id is not None:
         where.append(col(Escalation.rectification_id) == rectification_id)
+    elif submission_id is not None:
+        where.append(col(Escalation.submission_id) == submission_id)
     else:
         return 0
     today = china_date(now)

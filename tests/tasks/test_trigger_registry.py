@@ -151,7 +151,8 @@ def _published() -> Iterator[str]:
 def test_every_trigger_is_declared_registered_wired_labelled_and_listed() -> None:
     assert registry_problems() == []
     assert [t.key for t in triggers.time_based()] == ["overdue", "measures_overdue"]
-    assert [t.key for t in triggers.event_based()] == ["zero_report", "unverified", "returns_exceeded", "relapse"]
+    assert [t.key for t in triggers.event_based()] == ["zero_report", "hollow_report", "unverified", "returns_exceeded",
+                                                          "relapse"]
 
 
 def test_each_trigger_module_is_named_by_its_key() -> None:
