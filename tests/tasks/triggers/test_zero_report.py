@@ -90,3 +90,16 @@ async def test_a_dismissed_zero_report_mails_no_accountability(
     assert r.status_code == 200 and r.json()["status"] == "dismissed"
     assert (await c.get(f"{API}/cases", headers=await users("admin"))).json()["items"] == []
     assert not [m for m in _mails(demo_county) if "【问责】" in m.subject or m.key.startswith("case:")]
+
+
+async def test_findings_quote_what_was_written_and_say_empty_only_for_an_empty_section(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
+    c = anon
+    campaign = await launch(c, users, "weak_village_rectification")
+    await move(clock, users, at(dt.date(2025, 9, 26)))
+    r = await submitted_list(c, users, campaign, {
+        "villages": ["QX01003"], "investigation": "——", "committee_meeting_date": "2025-09-24", "verified": True})
+    assert r.status_code == 200, r.text
+    [esc] = (await c.get(f"{API}/escalations", params={"trigger": "zero_report"}, headers=await users("admin"))).json()["items"]
+    assert esc["evidence"]["findings"] == ["“调查摸底情况”只填写了“——”，没有实际内容"]
+    assert "为空" not in esc["reason"]
