@@ -1,6 +1,8 @@
-"""零上报 (000 §四(三)): a submitted report with a required section empty, "无"/"暂无"/"见附件" or its own
-heading only, or a village list left empty while the township has known weak villages (or with a hollow
-reason). The report is accepted; the escalation waits for the county's check before a case opens.
+"""零上报 (000 §四(三)): a submitted village list left empty while the township has known weak villages (or
+with a hollow reason), or with a required section that says nothing (``domain.hollow``: empty, "无"/"暂无"/
+"见附件", its own heading; quoted in the findings). The list is accepted; the escalation waits for the county's
+check before a case opens, and until then only the county's administrators are mailed. (Reports whose
+sections say nothing are sent back for completion by ``hollow_report`` instead.)
 
 Event-based: fired when a report is submitted (``Submitted``, from ``tasks.review.submit_submission``).
 """
