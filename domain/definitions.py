@@ -19,7 +19,7 @@ from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
 from domain.schema import FieldType, Key, NumberUnit, Strict, Text
 from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
-from domain.triggers import TRIGGERS, TriggerSettings, settings_model
+from domain.triggers import TRIGGERS, TriggerSettings, settings_model, text_checks_overlap
 
 
 class DateSpec(Strict):
@@ -262,10 +262,10 @@ class Escalation(Strict):
         keys = [level.key for level in self.ladder]
         for name, spec in self.triggers.specs():
             if spec.level is not None and spec.level not in keys:
-                raise _err(f"triggers.{name}.level", f"unknown ladder level '{spec.level}'")
+                raise _err(f"escalation.triggers.{name}.level", f"unknown ladder level '{spec.level}'")
         for i, level in enumerate(self.ladder):
             if level.document is not None and level.document not in DOCUMENT_KINDS:
-                raise _err(f"ladder[{i}].document", f"unknown document '{level.document}' (one of {', '.join(DOCUMENT_KINDS)})")
+                raise _err(f"escalation.ladder[{i}].document", f"unknown document '{level.document}' (one of {', '.join(DOCUMENT_KINDS)})")
         return self
 
     def level_index(self, trigger: str) -> int:
@@ -415,6 +415,9 @@ class Definition(Strict):
             problem = spec.problem(self.forms)
             if problem is not None:
                 raise _err(f"escalation.triggers.{key}.{problem[0]}", problem[1])
+        overlap = text_checks_overlap(self.escalation.triggers.specs(), self.forms)
+        if overlap is not None:
+            raise _err(f"escalation.triggers.{overlap[0]}", overlap[1])
         forms_by_key = {f.key: f for f in self.forms}
         for i, target in enumerate(self.targets):
             problem = _target_problem(target, forms_by_key)

@@ -1,7 +1,9 @@
 """The escalation ladder: how far an overdue obligation has climbed by a given day.
 
 催办 → 督办 → 约谈 → 通报 → 问责 (004_7c184efb1f3c43f7.txt §一.3, 000_a28a7778217e042c.txt §四(三)).
-Each level comes a number of working days after the previous one (the first: after the due date).
+Each level comes a number of working days after the previous one (the first: after the due date). A trigger
+that opens higher up (``level`` in its settings: slow rectification measures go straight to 约谈, "直接约谈
+乡镇党委主要负责同志", 004 §一.3) skips the levels below it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.calendar import WorkCalendar
+from domain.definitions import Escalation as EscalationSpec
 from domain.definitions import FieldType, Form
+from domain.hollow import hollow_finding
+from domain.triggers import TRIGGERS
 
 
 def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) -> list[dt.date]:
@@ -24,32 +29,40 @@ def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) 
     return out
 
 
-def level_reached(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar, today: dt.date) -> int:
-    """How many levels an obligation due on ``due_on`` and still missing has reached by ``today`` (0..n)."""
-    return sum(1 for day in level_dates(due_on, delays, calendar) if day <= today)
+def level_reached(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar, today: dt.date, *, start: int = 1,
+                  first_delay: int | None = None) -> int:
+    """The highest level (1..n, 0 for none) something due on ``due_on`` and still missing has reached by ``today``.
+
+    A climb that opens at level ``start`` skips the levels below it: its first step comes ``first_delay``
+    working days after ``due_on`` (default: the ladder's first delay, when 催办 would have come), each later
+    level its own delay after the previous one.
+    """
+    climb = [delays[0] if first_delay is None else first_delay, *delays[start:]] if delays else []
+    reached = sum(1 for day in level_dates(due_on, climb, calendar) if day <= today)
+    return start - 1 + reached if reached else 0
 
 
-# ---- 零上报 and hollow reports (000_a28a7778217e042c.txt §四(三)) ------------------------------------
+def trigger_level_reached(escalation: EscalationSpec, trigger: str, due_on: dt.date, calendar: WorkCalendar,
+                          today: dt.date) -> int:
+    """The level a time-based trigger (``overdue``, ``measures_overdue``) has reached by ``today`` on the
+    definition's ladder, from the level its settings open at (``level``) and their ``after_workdays``."""
+    spec = escalation.triggers.of(TRIGGERS[trigger])
+    return level_reached(due_on, [lv.after_workdays for lv in escalation.ladder], calendar, today,
+                         start=escalation.level_index(trigger), first_delay=spec.after_workdays)
 
-_NOISE = set(" \t\r\n　,，.。;；:：!！?？、·…-—_~()（）[]【】\"'“”‘’")
+
+# ---- 零上报 and hollow reports (000_a28a7778217e042c.txt §四(二)(三)) ---------------------------------
 
 
-def meaningful(text: str) -> str:
-    """The text without whitespace and punctuation: what is left to judge a section by."""
-    return "".join(ch for ch in text if ch not in _NOISE)
-
-
-def is_hollow(text: str, boilerplate: Sequence[str], min_chars: int) -> bool:
-    """A section is hollow when it is empty, a stock phrase ("无", "暂无", "同上", "见附件" …) repeated,
-    or shorter than ``min_chars`` meaningful characters."""
-    core = meaningful(text)
-    if not core:
-        return True
-    phrases = sorted({meaningful(p) for p in boilerplate if meaningful(p)}, key=len, reverse=True)
-    rest = core
-    for phrase in phrases:
-        rest = rest.replace(phrase, "")
-    return not rest or len(core) < min_chars
+def hollow_sections(form: Form, data: dict[str, Any], *, boilerplate: Sequence[str], min_chars: int) -> list[str]:
+    """One finding per required text section that says nothing (``domain.hollow``), quoting what was written."""
+    findings = []
+    for f in form.fields:
+        if f.type is FieldType.TEXTAREA and f.required:
+            finding = hollow_finding(f.label, data.get(f.key), boilerplate=boilerplate, min_chars=min_chars)
+            if finding:
+                findings.append(finding)
+    return findings
 
 
 def zero_report_findings(
@@ -63,27 +76,19 @@ def zero_report_findings(
     """Why a report is a zero report, one reason per section; empty when it is not.
 
     - a required text section empty, boilerplate only (or its own heading repeated), or too short to
-      say anything;
+      say anything (``hollow_sections``);
     - a village list left empty where the township has known weak villages (已知的后进薄弱村),
-      or left empty with a hollow explanation.
+      or left empty with a hollow explanation (quoted).
     """
-    findings: list[str] = []
-    fields = {f.key: f for f in form.fields}
+    findings = hollow_sections(form, data, boilerplate=boilerplate, min_chars=min_chars)
     for f in form.fields:
-        value = data.get(f.key)
-        if f.type is FieldType.TEXTAREA and f.required:
-            text = value if isinstance(value, str) else ""
-            if not meaningful(text):
-                findings.append(f"“{f.label}”为空")
-            elif is_hollow(text, [*boilerplate, f.label], min_chars):
-                findings.append(f"“{f.label}”只填写了“{text.strip()[:40]}”，没有实际内容")
-        elif f.type is FieldType.VILLAGES and not value:
-            if known_weak_villages:
-                findings.append(f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(known_weak_villages)}")
-            else:
-                reasons = [o for o in fields.values() if o.required_when_empty == f.key]
-                for reason in reasons:
-                    explanation = data.get(reason.key)
-                    if not isinstance(explanation, str) or is_hollow(explanation, boilerplate, min_chars):
-                        findings.append(f"“{f.label}”未列出任何村，“{reason.label}”也没有说明实际理由")
+        if f.type is not FieldType.VILLAGES or data.get(f.key):
+            continue
+        if known_weak_villages:
+            findings.append(f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(known_weak_villages)}")
+            continue
+        for reason in (o for o in form.fields if o.required_when_empty == f.key):
+            why = hollow_finding(reason.label, data.get(reason.key), boilerplate=boilerplate, min_chars=min_chars)
+            if why:
+                findings.append(f"“{f.label}”未列出任何村，{why}")
     return findings

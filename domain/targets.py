@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from domain.definitions import Target
-from domain.escalation import is_hollow
+from domain.hollow import DEFAULT_BOILERPLATE, is_hollow
 from domain.schema import UNIT_SUFFIX
-from domain.triggers import DEFAULT_BOILERPLATE
 from domain.vocabulary import TargetStatus
 
 AGGREGATION_LABELS = {"per_township": "全乡镇", "per_village": "每个村", "share_of_villages": "村占比"}

@@ -15,26 +15,26 @@ twice):
   ladder level reached by a trigger that climbs, otherwise the number of the event (a report's round,
   a plan's returns, a village's relapses; ``TriggerDeclaration.counts``);
 - a step's mail to one user is ``escalation:<step key>:<user id>`` (``escalation_mail_key``); a trigger
-  with a ``notice`` mails its own template, named like the trigger, keyed ``<step key>:<user id>``.
-  ``parse_escalation_mail_key`` reads both back.
+  with a ``notice`` mails its own template, named like the trigger, keyed ``<step key>:<user id>``; the mail
+  announcing the case the county opened on a step after checking it is ``case:<step key>:<user id>``
+  (``case_mail_key``). ``parse_escalation_mail_key`` reads them back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 from pydantic import Field, create_model, model_validator
 
+from domain.hollow import DEFAULT_BOILERPLATE, DEFAULT_MIN_CHARS
 from domain.schema import FieldType, Key, Strict, Text
 
 if TYPE_CHECKING:
     from domain.definitions import Form
 
 # ---- settings: what a definition may configure per trigger -------------------------------------------
-
-DEFAULT_BOILERPLATE = ("无", "暂无", "没有", "无。", "/", "—", "——", "略", "同上", "见附件", "详见附件", "正常", "良好", "无问题")
 
 
 class TriggerSpec(Strict):
@@ -48,18 +48,34 @@ class TriggerSpec(Strict):
         return None
 
 
-class ZeroReportSpec(TriggerSpec):
-    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
-    where the township has known weak villages."""
+class HollowTextSpec(TriggerSpec):
+    """A trigger that judges written sections with the one hollow-text rule (``domain.hollow``)."""
 
     forms: list[Key] | None = Field(default=None, description="forms checked (default: every form)")
     boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE))
-    min_chars: int = Field(default=4, ge=0, le=200, description="a section with fewer meaningful characters is hollow")
+    min_chars: int = Field(default=DEFAULT_MIN_CHARS, ge=0, le=200,
+                           description="a section with fewer meaningful characters is hollow")
 
     def problem(self, forms: Sequence[Form]) -> tuple[str, str] | None:
         known = {f.key for f in forms}
         unknown = next((ref for ref in self.forms or [] if ref not in known), None)
         return ("forms", f"unknown form '{unknown}'; known: {sorted(known)}") if unknown else None
+
+    def checks(self, form_key: str) -> bool:
+        """Whether this trigger judges material of form ``form_key``."""
+        return self.enabled and (self.forms is None or form_key in self.forms)
+
+
+class ZeroReportSpec(HollowTextSpec):
+    """零上报 (000 §四(三)): a required section empty, "无" or boilerplate only, or no village listed
+    where the township has known weak villages."""
+
+
+class HollowReportSpec(HollowTextSpec):
+    """内容空泛 (000 §四(二)(三)): a report with a required section that says nothing is sent back to its township
+    for completion, the sections named. A reminder ladder: the first hollow round opens at ``level`` (default:
+    the first), each further hollow round of the same report one level higher; a level that opens a case
+    waits for the county's check."""
 
 
 class UnverifiedSpec(TriggerSpec):
@@ -74,8 +90,19 @@ class UnverifiedSpec(TriggerSpec):
         return "field", f"no yes/no (boolean) field '{self.field}' in any form"
 
 
-class MeasuresOverdueSpec(TriggerSpec):
-    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit."""
+class ClimbSpec(TriggerSpec):
+    """A trigger the tick climbs as its subject stays late: it opens at ``level`` (default: the first), that
+    level coming ``after_workdays`` working days after the deadline (default: the ladder's first delay, when
+    催办 would have come); each later level comes its own ``after_workdays`` after the previous one."""
+
+    after_workdays: int | None = Field(default=None, ge=0, le=366,
+                                       description="working days after the deadline the opening level comes")
+
+
+class MeasuresOverdueSpec(ClimbSpec):
+    """工作进展缓慢、整顿措施不力 (004 §一.3): a village still rectifying after its plan's time limit. The
+    document says such a township's main leader is interviewed directly (直接约谈): a definition opens it at
+    its interview level with ``level``."""
 
     plan_form: Key = "village_plan"
     time_limit_field: Key = "time_limit"
@@ -87,6 +114,21 @@ class MeasuresOverdueSpec(TriggerSpec):
         if any(f.key == self.time_limit_field and f.type is FieldType.DATE for f in plan.fields):
             return None
         return "time_limit_field", f"form '{plan.key}' has no date field '{self.time_limit_field}'"
+
+
+def text_checks_overlap(specs: Iterable[tuple[str, TriggerSpec]], forms: Sequence[Form]) -> tuple[str, str] | None:
+    """A form judged by two enabled hollow-text triggers (a report both sent back and held as 零上报), as
+    (setting, message); None when each form has one judge at most."""
+    judged: dict[str, str] = {}
+    for key, spec in specs:
+        if not isinstance(spec, HollowTextSpec):
+            continue
+        for form in forms:
+            if spec.checks(form.key):
+                if form.key in judged:
+                    return f"{key}.forms", f"form '{form.key}' is judged by '{judged[form.key]}' already; name the forms of each"
+                judged[form.key] = key
+    return None
 
 
 # ---- the declaration ------------------------------------------------------------------------------------
@@ -140,10 +182,13 @@ def declare(trigger: TriggerDeclaration[S]) -> TriggerDeclaration[S]:
 
 
 OVERDUE = declare(TriggerDeclaration(
-    key="overdue", label="逾期未报", settings=TriggerSpec, subject="obligation", counts="level", source="004 §一.3",
+    key="overdue", label="逾期未报", settings=ClimbSpec, subject="obligation", counts="level", source="004 §一.3",
     mail_template="escalation", link="/todos"))
 ZERO_REPORT = declare(TriggerDeclaration(
     key="zero_report", label="零上报", settings=ZeroReportSpec, subject="submission", counts="round", source="000 §四(三)"))
+HOLLOW_REPORT = declare(TriggerDeclaration(
+    key="hollow_report", label="内容空泛", settings=HollowReportSpec, subject="submission", counts="round",
+    source="000 §四(二)(三)", enabled_by_default=False))
 UNVERIFIED = declare(TriggerDeclaration(
     key="unverified", label="未经调查核实", settings=UnverifiedSpec, subject="submission", counts="round",
     source="000 §四(三)"))
@@ -204,7 +249,9 @@ def settings_model(triggers: Mapping[str, TriggerDeclaration[Any]]) -> type[Trig
 # ---- keys -------------------------------------------------------------------------------------------------
 
 ESCALATION_MAIL = "escalation"  # the first part of the outbox key of a step's mail
-ESCALATION_MAIL_LABELS = {ESCALATION_MAIL: "督办升级"} | {key: t.notice for key, t in TRIGGERS.items() if t.notice}
+CASE_MAIL = "case"  # … of the mail announcing the case the county opened on a step after checking it
+ESCALATION_MAIL_LABELS = {ESCALATION_MAIL: "督办升级", CASE_MAIL: "立案问责"} | {
+    key: t.notice for key, t in TRIGGERS.items() if t.notice}
 """What an escalation mail is, by the first part of its outbox key (the kinds ``parse_escalation_mail_key`` reads)."""
 ESCALATION_MAIL_TEMPLATES = tuple(dict.fromkeys(key if t.notice else t.mail_template for key, t in TRIGGERS.items()))
 
@@ -236,7 +283,7 @@ class EscalationKey:
 class EscalationMail:
     """An escalation mail's outbox key read back."""
 
-    kind: str  # the key's first part: ``escalation``, or the trigger whose notice it is (see ESCALATION_MAIL_LABELS)
+    kind: str  # the key's first part: ``escalation``, ``case``, or the trigger whose notice it is (ESCALATION_MAIL_LABELS)
     step: EscalationKey
     user_id: int
 
@@ -260,11 +307,16 @@ def escalation_mail_key(step_key: str, user_id: int) -> str:
     return f"{step_key}:{user_id}" if trigger.notice else f"{ESCALATION_MAIL}:{step_key}:{user_id}"
 
 
+def case_mail_key(step_key: str, user_id: int) -> str:
+    """The outbox key of the mail to one user announcing the case the county opened on a step (立案问责)."""
+    return f"{CASE_MAIL}:{step_key}:{user_id}"
+
+
 def parse_escalation_mail_key(key: str) -> EscalationMail | None:
     """The step and recipient of an escalation mail from its outbox key; None for every other mail."""
     parts = key.split(":")
     kind = parts[0]
-    if kind == ESCALATION_MAIL:
+    if kind in (ESCALATION_MAIL, CASE_MAIL):
         parts = parts[1:]
     elif kind not in ESCALATION_MAIL_LABELS:
         return None

@@ -84,7 +84,10 @@ class Review(SQLModel, table=True):
     round: int
     level: int
     level_name: str = Field(max_length=200)
-    reviewer_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    reviewer_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id"), nullable=True),
+        description="none when the system returned the submission on a trigger's finding (a hollow report)",
+    )
     decision: str = Field(max_length=16, description="approve | return | reject | veto")
     comment: str | None = Field(default=None, max_length=4000)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)

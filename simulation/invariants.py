@@ -213,14 +213,15 @@ def missed_deadlines_reach_their_level(run: Run, facts: Facts) -> Invariant:
     missed = 0
     for ob, campaign in facts.obligations:
         definition = run.definitions[campaign.definition_key]
-        delays = [lv.after_workdays for lv in definition.escalation.ladder]
         if ob.status == "missed" and definition.escalation.triggers.overdue.enabled:
             missed += 1
-            target = escalation_rules.level_reached(ob.due_on, delays, facts.calendar, last_day)
+            target = escalation_rules.trigger_level_reached(definition.escalation, "overdue", ob.due_on, facts.calendar,
+                                                            last_day)
             if ob.escalation_level != target:
                 wrong.append(f"{ob.key}：级别 {ob.escalation_level}，应为 {target}")
-        if ob.escalation_level and by_ob[ob.id or 0] != set(range(1, ob.escalation_level + 1)):
-            wrong.append(f"{ob.key}：记录的级别 {sorted(by_ob[ob.id or 0])}，应为 1..{ob.escalation_level}")
+        first = definition.escalation.level_index("overdue")
+        if ob.escalation_level and by_ob[ob.id or 0] != set(range(first, ob.escalation_level + 1)):
+            wrong.append(f"{ob.key}：记录的级别 {sorted(by_ob[ob.id or 0])}，应为 {first}..{ob.escalation_level}")
     return Invariant("逾期事项升级到其逾期天数要求的级别", not wrong, missed, wrong[:10])
 
 

@@ -1,9 +1,9 @@
 """The behaviour model: who submits what and when, how reviewers decide, and the text they write.
 
-Every township has a profile (on time, late, never, hollow: "无", "暂无", the zero-report escalation of
-tasks/escalation.py) that most of its deadlines follow; its liaison acts at 10:00 through the same review
-functions as the API (:mod:`tasks.review`), and reviewers decide at 11:00, returning some reports 0–2 times
-before approving. Every draw comes from a random generator seeded by the run's seed and what is decided,
+Every township has a profile (on time, late, never, hollow: "无", "暂无" - a zero report of the list, or a
+report the system sends back for completion, which the township then completes) that most of its deadlines
+follow; its liaison acts at 10:00 through the same review functions as the API (:mod:`tasks.review`), and
+reviewers decide at 11:00, returning some reports 0–2 times before approving. Every draw comes from a random generator seeded by the run's seed and what is decided,
 so the same seed makes the same people."""
 
 from __future__ import annotations
@@ -223,8 +223,8 @@ class People:
             rule = definition.obligation(ob.rule_key)
             if not rule.form:
                 continue
-            zero = definition.escalation.triggers.zero_report
-            hollow_ok = bool(zero.enabled and (zero.forms is None or rule.form in zero.forms))
+            judged = definition.escalation.triggers.zero_report, definition.escalation.triggers.hollow_report
+            hollow_ok = any(spec.checks(rule.form) for spec in judged)
             plan = self.plan_for(code, ob.key, ob.opens_on, ob.due_on, hollow_ok)
             if plan.day is None or today < plan.day:
                 continue
@@ -258,11 +258,11 @@ class People:
             sub, attachment_id = _evidence(s, who, now, sub)
         township, subject = s.get(OrgUnit, campaign.township_id), s.get(OrgUnit, ob.subject_id)
         assert township is not None and subject is not None
-        data = fill_form(definition, form.key, hollow=plan.behaviour == "hollow",
+        resubmit = sub.status == "returned"  # told what to complete, a hollow township completes it
+        data = fill_form(definition, form.key, hollow=plan.behaviour == "hollow" and not resubmit,
                          round_no=sub.round + (sub.status == "returned"), township=township, subject=subject,
                          villages=self.weak_villages(s, campaign.township_id), due_on=ob.due_on, today=today,
                          attachment_id=attachment_id, rng=random.Random(f"{self.seed}:text:{ob.id}:{sub.round}"))
-        resubmit = sub.status == "returned"
         if sub.created_by is None:
             review.create_submission(s, who, now, obligation_id=ob.id or 0, subject=None, data=data, submit=True)
         else:

@@ -34,6 +34,7 @@ from models import AuditEvent
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "GENESIS_HASH",
+    "SYSTEM_ACTOR",
     "VerifyResult",
     "append_event",
     "canonical_json",
@@ -45,6 +46,9 @@ __all__ = [
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first event."""
+
+SYSTEM_ACTOR = "duban"
+"""``actor`` of the events the system itself causes (a tick's step, a report sent back on a trigger's finding)."""
 
 ADVISORY_LOCK_KEY = 727274
 """PostgreSQL advisory lock serialising appends (held until the appending transaction ends)."""

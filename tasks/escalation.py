@@ -27,7 +27,7 @@ from core.settings import get_settings
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition, EscalationLevel
 from domain.errors import Conflict, PermissionDenied, ValidationFailed
-from domain.triggers import TRIGGER_LABELS, TRIGGERS, escalation_key, escalation_mail_key
+from domain.triggers import TRIGGER_LABELS, TRIGGERS, case_mail_key, escalation_key, escalation_mail_key
 from domain.vocabulary import EscalationStatus
 from models import (
     AccountabilityCase,
@@ -44,14 +44,13 @@ from models import (
 from notifications.documents import document_number, render_document
 from notifications.outbox import absolute_url, enqueue_mail
 from tasks.accounts import Principal
-from tasks.audit import append_event, jsonable
+from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definitions
 from tasks.scope import visible
 
 X = TypeVar("X")
-SYSTEM_ACTOR = "duban"
 DOCUMENT_LOCK_KEY = 0x6475_6261_6E02  # pg_advisory_xact_lock key: one document number at a time
 LIVE = ("open", "escalated")  # steps still in force (the frontier and the levels below it)
 
@@ -100,6 +99,7 @@ class Step:
     due_on: dt.date | None = None
     period: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    new_due_on: dt.date | None = None  # the step's own deadline (default: the level's new_deadline_workdays)
 
 
 def _days_late(due_on: dt.date | None, today: dt.date) -> int | None:
@@ -115,7 +115,8 @@ def record_step(session: Session, definition: Definition, step: Step, now: dt.da
     """
     today = china_date(now)
     level = definition.escalation.ladder[step.level - 1]
-    new_due_on = calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None
+    new_due_on = step.new_due_on or (
+        calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None)
     days_late = _days_late(step.due_on, today)
     reason = step.reason + (f"，限于{new_due_on.isoformat()}前办结" if new_due_on else "")
     esc = Escalation(
@@ -146,26 +147,73 @@ def record_step(session: Session, definition: Definition, step: Step, now: dt.da
     return esc
 
 
-def _mail_step(session: Session, step: Step, esc: Escalation, level: EscalationLevel, document: OfficialDocument | None,
-               case_opened: bool, definition: Definition, users: Sequence[User], today: dt.date, now: dt.datetime) -> None:
+def awaits_check(esc: Escalation, level: EscalationLevel) -> bool:
+    """A step at a level that opens a case, of a trigger whose case waits for the county's check (经县委组织部
+    检查核实, 000 §四(三)): nothing is answered for until an administrator confirms it."""
+    return level.opens_case and not TRIGGERS[esc.trigger].climbs
+
+
+def _mail_context(esc: Escalation, level: EscalationLevel, definition: Definition, *, title: str, township: str,
+                  subject_unit: str | None, period: str | None, today: dt.date,
+                  document: OfficialDocument | None = None, case_opened: bool = False,
+                  confirmed: bool = False) -> dict[str, Any]:
+    """What a step's mails say (template ``escalation`` or ``escalation_trigger``); ``confirmed``: the case was
+    opened by the county's confirmation."""
     ladder = definition.escalation.ladder
     following = ladder[esc.level] if esc.level < len(ladder) else None
-    trigger = TRIGGERS[esc.trigger]
-    context = {
-        "title": step.item_title, "township": step.township.name,
-        "subject_unit": step.subject.name if step.subject else step.township.name, "period": step.period,
-        "due_date": step.due_on, "today": today, "days_late": _days_late(step.due_on, today),
+    return {
+        "title": title, "township": township, "subject_unit": subject_unit or township, "period": period,
+        "due_date": esc.due_on, "today": today, "days_late": _days_late(esc.due_on, today),
         "level": esc.level, "level_name": level.name, "next_level_name": following.name if following else None,
         "trigger": esc.trigger, "trigger_label": TRIGGER_LABELS.get(esc.trigger, esc.trigger), "reason": esc.reason,
         "findings": list((esc.evidence or {}).get("findings", [])), "new_due_on": esc.new_due_on,
         "document_number": document.doc_number if document else None, "case_opened": case_opened,
-        "link": absolute_url(trigger.link.format(id=esc.id)),
+        "confirmed": confirmed, "awaiting_check": awaits_check(esc, level) and not case_opened,
+        "link": absolute_url(TRIGGERS[esc.trigger].link.format(id=esc.id)),
     }
-    for user in ladder_recipients(users, {r.role for r in level.recipients}, esc.township_id):
+
+
+def _mail_step(session: Session, step: Step, esc: Escalation, level: EscalationLevel, document: OfficialDocument | None,
+               case_opened: bool, definition: Definition, users: Sequence[User], today: dt.date, now: dt.datetime) -> None:
+    """Mail the step to the roles its level names; a step waiting for the county's check goes to the county's
+    administrators only, who check it (nobody is told of 问责 before the county confirms it)."""
+    context = _mail_context(esc, level, definition, title=step.item_title, township=step.township.name,
+                            subject_unit=step.subject.name if step.subject else None, period=step.period, today=today,
+                            document=document, case_opened=case_opened)
+    roles: set[str] = {"admin"} if context["awaiting_check"] else {r.role for r in level.recipients}
+    for user in ladder_recipients(users, roles, esc.township_id):
         message = enqueue_mail(session, key=escalation_mail_key(step.key, user.id or 0), to=user,
-                               template=trigger.mail_template, context=context, now=now)
+                               template=TRIGGERS[esc.trigger].mail_template, context=context, now=now)
         if message is not None and document is not None:
             message.document_id = document.id
+
+
+def _item_title(session: Session, esc: Escalation, subject: OrgUnit | None) -> str:
+    """What a step is about, as its mails name it: the report, the deadline, or the village's measures."""
+    sub = session.get(Submission, esc.submission_id) if esc.submission_id else None
+    ob = session.get(Obligation, esc.obligation_id) if esc.obligation_id else None
+    if esc.rectification_id and subject is not None:
+        return f"{subject.name}整顿措施落实"
+    return sub.title if sub else ob.title if ob else esc.level_name or esc.level_key
+
+
+def _mail_case(session: Session, esc: Escalation, now: dt.datetime) -> None:
+    """The county confirmed a step and opened its case: now, and only now, the roles of the step's level are
+    mailed that the case is opened (问责)."""
+    campaign = session.get(Campaign, esc.campaign_id)
+    township = session.get(OrgUnit, esc.township_id)
+    if campaign is None or township is None:
+        return
+    definition = get_definitions()[campaign.definition_key]
+    level = definition.escalation.ladder[esc.level - 1]
+    subject = session.get(OrgUnit, esc.subject_id) if esc.subject_id else None
+    ob = session.get(Obligation, esc.obligation_id) if esc.obligation_id else None
+    context = _mail_context(esc, level, definition, title=_item_title(session, esc, subject), township=township.name,
+                            subject_unit=subject.name if subject else None, period=ob.period if ob else None,
+                            today=china_date(now), case_opened=True, confirmed=True)
+    for user in ladder_recipients(active_users(session), {r.role for r in level.recipients}, esc.township_id):
+        enqueue_mail(session, key=case_mail_key(esc.key or "", user.id or 0), to=user, template="escalation_trigger",
+                     context=context, now=now)
 
 
 # ---- official documents --------------------------------------------------------------------------
@@ -317,26 +365,30 @@ def climb_each(session: Session, subjects: Sequence[X], climb: Callable[[X], int
     return climbed
 
 
-def climb_levels(session: Session, definition: Definition, start: int, target: int, step: Callable[[int], Step],
-                 history: list[Escalation], now: dt.datetime, *, calendar: WorkCalendar, users: Sequence[User]) -> int:
+def climb_levels(session: Session, definition: Definition, trigger: str, start: int, target: int,
+                 step: Callable[[int], Step], history: list[Escalation], now: dt.datetime, *, calendar: WorkCalendar,
+                 users: Sequence[User]) -> int:
     """Record the levels above ``start`` up to ``target`` (``step(level)`` says what each is about), appending
-    them to ``history``. Only the highest produces its document and mails (never a burst of stale ones after
-    downtime). Returns the number of levels recorded."""
-    for level in range(start + 1, target + 1):
+    them to ``history``; the levels below the one ``trigger`` opens at are skipped. Only the highest produces
+    its document and mails (never a burst of stale ones after downtime). Returns the number of levels recorded."""
+    first = max(start + 1, definition.escalation.level_index(trigger))
+    for level in range(first, target + 1):
         top = level == target
         history.append(record_step(session, definition, step(level), now, calendar=calendar, users=users,
                                    notify=top, documents=top, history=history))
-    return max(target - start, 0)
+    return max(target - first + 1, 0)
 
 
 def open_for_submission(session: Session, principal: Principal, definition: Definition, campaign: Campaign,
                         township: OrgUnit, sub: Submission, trigger: str, now: dt.datetime, *, reason: str,
-                        evidence: dict[str, Any]) -> Escalation:
-    """The step a finding on a submitted report opens (once per round), at the trigger's level."""
-    step = Step(campaign=campaign, township=township, trigger=trigger, level=definition.escalation.level_index(trigger),
+                        evidence: dict[str, Any], level: int | None = None,
+                        new_due_on: dt.date | None = None) -> Escalation:
+    """The step a finding on a submitted report opens (once per round), at ``level`` (default: the trigger's)."""
+    step = Step(campaign=campaign, township=township, trigger=trigger,
+                level=level or definition.escalation.level_index(trigger),
                 key=escalation_key(trigger, sub.id or 0, sub.round), item_title=sub.title,
                 subject=session.get(OrgUnit, sub.subject_id), submission_id=sub.id, reason=reason,
-                evidence=evidence | {"submission_id": sub.id})
+                evidence=evidence | {"submission_id": sub.id}, new_due_on=new_due_on)
     existing = session.exec(select(Escalation).where(Escalation.key == step.key)).first()
     if existing is not None:
         return existing
@@ -354,13 +406,15 @@ def mark_unverified(session: Session, principal: Principal, now: dt.datetime, su
 
 
 def resolve(session: Session, now: dt.datetime, *, trigger: str, what: str, obligation_id: int | None = None,
-            rectification_id: int | None = None) -> int:
-    """The work arrived: the live steps of this deadline stop, recording how late it was."""
+            rectification_id: int | None = None, submission_id: int | None = None) -> int:
+    """The work arrived: the live steps of this deadline (or village, or report) stop, recording how late it was."""
     where: list[Any] = [col(Escalation.trigger) == trigger, col(Escalation.status).in_(LIVE)]
     if obligation_id is not None:
         where.append(col(Escalation.obligation_id) == obligation_id)
     elif rectification_id is not None:
         where.append(col(Escalation.rectification_id) == rectification_id)
+    elif submission_id is not None:
+        where.append(col(Escalation.submission_id) == submission_id)
     else:
         return 0
     today = china_date(now)
@@ -454,7 +508,9 @@ def confirm(session: Session, principal: Principal, now: dt.datetime, escalation
     _save(session, principal, now, esc, expected, {"status": EscalationStatus.CONFIRMED, "decided_by": principal.user.id},
           action="confirm", before={"status": esc.status},
           after={"status": EscalationStatus.CONFIRMED, "note": note.strip()})
-    return open_case(session, esc, now, actor=principal, note=note.strip())
+    case = open_case(session, esc, now, actor=principal, note=note.strip())
+    _mail_case(session, esc, now)
+    return case
 
 
 def dismiss(session: Session, principal: Principal, now: dt.datetime, escalation_id: int, *, note: str,

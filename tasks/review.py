@@ -15,7 +15,7 @@ from domain import review as rules
 from domain.definitions import Definition, FieldType, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
-from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus
+from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus, zh_date
 from models import (
     Attachment,
     Campaign,
@@ -32,7 +32,7 @@ from models import (
 from notifications.outbox import absolute_url, enqueue_mail
 from tasks import triggers
 from tasks.accounts import Principal
-from tasks.audit import append_event, jsonable
+from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
 from tasks.registry import get_definition
@@ -123,10 +123,11 @@ def _validate(session: Session, sub: Submission, data: dict[str, Any], complete:
     )
 
 
-def _event(session: Session, principal: Principal, action: str, subject_type: str, subject_id: int,
+def _event(session: Session, principal: Principal | None, action: str, subject_type: str, subject_id: int,
            township_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None, now: dt.datetime) -> None:
-    """An audit event done by ``principal``."""
-    append_event(session, actor_id=principal.user.id, actor=principal.user.username, action=action,
+    """An audit event done by ``principal`` (None: by the system)."""
+    append_event(session, actor_id=principal.user.id if principal else None,
+                 actor=principal.user.username if principal else SYSTEM_ACTOR, action=action,
                  subject_type=subject_type, subject_id=subject_id, township_id=township_id,
                  before=jsonable(before), after=jsonable(after), now=now)
 
@@ -157,7 +158,7 @@ def _move_obligation(session: Session, sub: Submission, from_statuses: list[Obli
 REVISION_WORKDAYS = 5  # time to revise a returned submission when its deadline is about to pass or passed
 
 
-def _allow_revision(session: Session, principal: Principal, sub: Submission, now: dt.datetime) -> None:
+def _allow_revision(session: Session, principal: Principal | None, sub: Submission, now: dt.datetime) -> None:
     """A submission first sent on time and returned gets time to be revised: a deadline closer than five
     working days (or past) moves to five working days from the return, so work sent on time is not counted
     missed because a reviewer returned it late. Work first sent late keeps its deadline and its escalation.
@@ -405,15 +406,40 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     session.add(SubmissionRound(submission_id=sub.id or 0, round=sub.round, data=data, submitted_by=principal.user.id or 0, submitted_at=now))
     _move_obligation(session, sub, [ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.MISSED],
                      ObligationStatus.SUBMITTED)
+    definition, campaign, _, _ = _context(session, sub)
+    triggers.fire(session, triggers.Submitted(principal, campaign, definition, now, submission=sub))
+    if sub.status != SubmissionStatus.IN_REVIEW:
+        return sub  # a trigger sent it back (a hollow report): nobody reviews it, and its deadline's climb goes on
     if sub.obligation_id:
         # A submission stops the climb and records how late it came.
         triggers.overdue.resolve(session, now, sub.obligation_id)
-    definition, campaign, _, _ = _context(session, sub)
-    triggers.fire(session, triggers.Submitted(principal, campaign, definition, now, submission=sub))
     level = _chain(spec).levels[0]
     _notify(session, _users_who_decide(session, level, sub.township_id), "submission_submitted",
             f"submitted:{sub.id}:{sub.round}:0", _mail_context(session, sub, level_name=level.name), now)
     return sub
+
+
+SENT_BACK_BY = "督办系统内容核查"  # the level name of a return by the system …
+SYSTEM_REVIEWER = "督办系统"  # … and who made it, as pages show it
+
+
+def send_back(session: Session, now: dt.datetime, sub: Submission, comment: str) -> dt.date | None:
+    """Return a submitted report to its township for completion on a trigger's finding (a hollow section,
+    ``tasks.triggers.hollow_report``), without a reviewer: recorded as a return by the system, with the same
+    time to revise as any return; it does not count against the review policy's return rounds. Returns the
+    date it must come back by (its deadline), None when that has passed already."""
+    before = _snapshot(sub)
+    save_versioned(session, sub, sub.version, {"status": SubmissionStatus.RETURNED, "updated_at": now}, what=WHAT)
+    _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
+    _allow_revision(session, None, sub, now)
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    due = obligation.due_on if obligation is not None and obligation.due_on >= china_date(now) else None
+    comment = (comment + (f"（请于{zh_date(due)}前重新报送）" if due else "（已过报送期限，请立即重新报送）"))[:rules.MAX_COMMENT]
+    session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=SENT_BACK_BY,
+                       reviewer_id=None, decision="return", comment=comment, created_at=now))
+    _event(session, None, "submission.send_back", "submission", sub.id or 0, sub.township_id, before,
+           _snapshot(sub) | {"comment": comment}, now)
+    return due
 
 
 def withdraw_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,

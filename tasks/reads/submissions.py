@@ -56,12 +56,12 @@ def submission_public(session: Session, sub: Submission, *, detail: bool = True,
 def _details(session: Session, sub: Submission) -> dict[str, Any]:
     rounds = session.exec(select(SubmissionRound).where(SubmissionRound.submission_id == sub.id).order_by(col(SubmissionRound.round))).all()
     reviews = session.exec(select(Review).where(Review.submission_id == sub.id).order_by(col(Review.id))).all()
-    names = _user_names(session, {r.reviewer_id for r in reviews} | {r.submitted_by for r in rounds})
+    names = _user_names(session, {r.reviewer_id for r in reviews if r.reviewer_id} | {r.submitted_by for r in rounds})
     return {
         "data": sub.data,
         "rounds": [{"round": r.round, "data": r.data, "submitted_by": names.get(r.submitted_by), "submitted_at": r.submitted_at} for r in rounds],
         "reviews": [{"round": r.round, "level": r.level, "level_name": r.level_name, "decision": r.decision,
-                     "comment": r.comment, "reviewer": names.get(r.reviewer_id), "at": r.created_at} for r in reviews],
+                     "comment": r.comment, "reviewer": names.get(r.reviewer_id) if r.reviewer_id else service.SYSTEM_REVIEWER, "at": r.created_at} for r in reviews],
         "changes_since_last_round": _diff(rounds[-2].data, rounds[-1].data) if len(rounds) >= 2 else None,
         "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
                          "sha256": a.sha256, "url": f"/api/v1/attachments/{a.id}"} for a in attachments(session, sub)],

@@ -1,5 +1,7 @@
 """整改措施逾期 (004 §一.3 工作进展缓慢、整顿措施不力): a village still rectifying after the time limit of its
-approved 一村一策 plan climbs the ladder like an overdue report, until it applies for acceptance.
+approved 一村一策 plan climbs the ladder like an overdue report, until it applies for acceptance. It opens at the
+level its settings name: the weak-village definition opens it at the interview of the township's main leader,
+as 004 §一.3 says (直接约谈乡镇党委主要负责同志), without 催办 or 督办 first.
 
 Time-based: the tick climbs every such village to the level its delay requires.
 """
@@ -72,7 +74,7 @@ def _late(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Late
         limit = _time_limit(plan, spec) if plan is not None else None
         if plan is None or limit is None:
             continue
-        target = rules.level_reached(limit, [lv.after_workdays for lv in definition.escalation.ladder], calendar, today)
+        target = rules.trigger_level_reached(definition.escalation, MEASURES_OVERDUE.key, limit, calendar, today)
         if reached.get(rect.id or 0, 0) < target:
             late.append(Late(rect, campaign, definition, plan, limit, target))
     return late
@@ -119,20 +121,22 @@ def _climb_village(session: Session, x: Late, units: dict[int, OrgUnit], today: 
     current = max((h.level for h in history), default=0)
     days = (today - limit).days
     measures = str(plan.data.get("measures") or "")[:200]
+    opening = x.definition.escalation.level_index(MEASURES_OVERDUE.key)
 
     def step(level: int) -> escalation.Step:
+        name = x.definition.escalation.ladder[level - 1].name
         return escalation.Step(
             campaign=x.campaign, township=units[x.campaign.township_id], trigger=MEASURES_OVERDUE.key, level=level,
             key=MEASURES_OVERDUE.step_key(rect.id or 0, level), item_title=f"{village.name}整顿措施落实",
             subject=village, submission_id=plan.id, rectification_id=rect.id, due_on=limit,
             period=f"整改时限{limit.isoformat()}",
             reason=f"{village.name}“一村一策”整改时限为{limit.isoformat()}，已超过{days}天仍在整顿中、未申请验收，"
-                   f"工作进展缓慢，升级为{x.definition.escalation.ladder[level - 1].name}",
+                   f"工作进展缓慢、整顿措施不力，{'直接' if level == opening > 1 else '升级为'}{name}",
             evidence={"plan_submission_id": plan.id, "time_limit": limit, "days_over": days,
                       "measures": measures, "rectification_status": rect.status},
         )
 
-    climbed = escalation.climb_levels(session, x.definition, current, x.target, step, history, now,
+    climbed = escalation.climb_levels(session, x.definition, MEASURES_OVERDUE.key, current, x.target, step, history, now,
                                       calendar=calendar, users=users)
     escalation.mark_escalated(session, [Escalation.rectification_id == rect.id, Escalation.trigger == MEASURES_OVERDUE.key],
                               max(current, x.target))

@@ -65,8 +65,7 @@ def _missed(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Mi
         definition = definitions[campaign.definition_key]
         if not definition.escalation.triggers.of(OVERDUE).enabled:
             continue
-        ladder = definition.escalation.ladder
-        target = rules.level_reached(ob.due_on, [lv.after_workdays for lv in ladder], calendar, today)
+        target = rules.trigger_level_reached(definition.escalation, OVERDUE.key, ob.due_on, calendar, today)
         if ob.escalation_level < target:
             missed.append(Missed(ob, campaign, subject, definition, target))
     return missed
@@ -89,8 +88,8 @@ def _climb_obligation(session: Session, x: Missed, township: OrgUnit, today: dt.
             evidence={"due_on": ob.due_on, "days_late": days_late, "checked_on": today},
         )
 
-    climbed = escalation.climb_levels(session, x.definition, ob.escalation_level, x.target, step, history, now,
-                                      calendar=calendar, users=users)
+    climbed = escalation.climb_levels(session, x.definition, OVERDUE.key, ob.escalation_level, x.target, step, history,
+                                      now, calendar=calendar, users=users)
     escalation.mark_escalated(session, [Escalation.obligation_id == ob.id, Escalation.trigger == OVERDUE.key],
                               ob.escalation_level)
     ob.version += 1

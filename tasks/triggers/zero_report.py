@@ -1,6 +1,8 @@
-"""零上报 (000 §四(三)): a submitted report with a required section empty, "无"/"暂无"/"见附件" or its own
-heading only, or a village list left empty while the township has known weak villages (or with a hollow
-reason). The report is accepted; the escalation waits for the county's check before a case opens.
+"""零上报 (000 §四(三)): a submitted village list left empty while the township has known weak villages (or
+with a hollow reason), or with a required section that says nothing (``domain.hollow``: empty, "无"/"暂无"/
+"见附件", its own heading; quoted in the findings). The list is accepted; the escalation waits for the county's
+check before a case opens, and until then only the county's administrators are mailed. (Reports whose
+sections say nothing are sent back for completion by ``hollow_report`` instead.)
 
 Event-based: fired when a report is submitted (``Submitted``, from ``tasks.review.submit_submission``).
 """
@@ -35,7 +37,7 @@ def fire(session: Session, event: Submitted) -> Escalation | None:
     sub, spec = event.submission, event.definition.escalation.triggers.of(ZERO_REPORT)
     form = event.definition.form(sub.form_key)
     township = session.get(OrgUnit, sub.township_id)
-    if (spec.forms is not None and form.key not in spec.forms) or township is None:
+    if not spec.checks(form.key) or township is None:
         return None
     known = known_weak_villages(session, sub.township_id, event.campaign.id or 0)
     findings = rules.zero_report_findings(form, sub.data, boilerplate=spec.boilerplate, min_chars=spec.min_chars,

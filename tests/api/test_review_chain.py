@@ -624,7 +624,7 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
     first = weekly[0]
     await move(clock, users, at(dt.date.fromisoformat(first["opens_on"])))
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": first["id"], "data": {"progress": "调整支部书记，恢复三会一课", "problems": "无",
+        "obligation_id": first["id"], "data": {"progress": "调整支部书记，恢复三会一课", "problems": "两名党员长期外出，组织生活参加不全",
                                                "next_week": "召开党员大会"}})
     assert r.status_code == 201, r.text
     sub = (await act(c, users, "qx01-liaison", r.json()["id"], "submit", version=r.json()["version"])).json()

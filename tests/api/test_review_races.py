@@ -25,7 +25,8 @@ from tasks.launch import launch_one
 from tests.support.world import as_user
 
 API = "/api/v1"
-REPORT = {"basic_situation": "基本情况", "results": "取得的成效", "main_problems": "存在的主要问题", "next_steps": "下步打算"}
+REPORT = {"basic_situation": "全镇后进村整顿有序推进", "results": "新发展党员3名", "main_problems": "个别村班子不团结",
+          "next_steps": "下季度完成换届调整"}
 NOW = dt.datetime(2025, 12, 10, 9, tzinfo=CHINA_TZ)
 
 

@@ -11,7 +11,8 @@ from core.clock import CHINA_TZ, FakeClock
 from tasks.launch import launch_one
 from tests.support.web import sign_in, version_of
 
-DATA = {"basic_situation": "基本情况<script>alert(1)</script>", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+DATA = {"basic_situation": "全镇后进村整顿有序推进<script>alert(1)</script>", "results": "新发展党员3名",
+        "main_problems": "个别村班子不团结", "next_steps": "下季度完成换届调整"}
 
 
 async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county: Engine, clock: FakeClock, login) -> None:  # type: ignore[no-untyped-def]

@@ -169,8 +169,14 @@ def test_weak_village_fixed_deadlines_and_quarterly_form() -> None:
     assert ladder[1].document == "supervision_order" and ladder[1].new_deadline_workdays
     assert ladder[-1].opens_case and not any(level.opens_case for level in ladder[:-1])
     triggers = definition.escalation.triggers
-    assert all(t.enabled for t in [triggers.zero_report, triggers.unverified, triggers.returns_exceeded,
-                triggers.measures_overdue, triggers.relapse])
+    assert all(t.enabled for t in [triggers.zero_report, triggers.hollow_report, triggers.unverified,
+                triggers.returns_exceeded, triggers.measures_overdue, triggers.relapse])
+    # 004 §一.3 直接约谈: slow measures open at the interview; 000 §四(二)(三): hollow reports start a reminder
+    # ladder at 催办; a zero report of the list waits at 问责 for the county's check.
+    assert definition.escalation.level_index("measures_overdue") == 3 and ladder[2].key == "interview"
+    assert definition.escalation.level_index("hollow_report") == 1
+    assert triggers.zero_report.forms == ["weak_village_list"]
+    assert triggers.hollow_report.forms == ["quarterly_report", "weekly_report"]
 
 
 def test_weak_village_plan_2025_on_the_official_calendar() -> None:
@@ -271,9 +277,27 @@ def _extra_nested_field(data: dict[str, Any]) -> None:
     data["gates"][1]["checks"][0]["weight"] = 1
 
 
+def _two_judges_of_the_quarterly_report(data: dict[str, Any]) -> None:
+    data["escalation"]["triggers"]["zero_report"]["forms"].append("quarterly_report")
+
+
+def _climb_settings_on_an_event_trigger(data: dict[str, Any]) -> None:
+    data["escalation"]["triggers"]["hollow_report"]["after_workdays"] = 1
+
+
+def _unknown_opening_level(data: dict[str, Any]) -> None:
+    data["escalation"]["triggers"]["measures_overdue"]["level"] = "talk"
+
+
 @pytest.mark.parametrize(
     ("name", "mutate", "field", "words"),
     [
+        ("weak_village_rectification", _two_judges_of_the_quarterly_report, "escalation.triggers.hollow_report.forms",
+         "form 'quarterly_report' is judged by 'zero_report' already"),
+        ("weak_village_rectification", _climb_settings_on_an_event_trigger,
+         "escalation.triggers.hollow_report.after_workdays", "not permitted"),
+        ("weak_village_rectification", _unknown_opening_level, "escalation.triggers.measures_overdue.level",
+         "unknown ladder level 'talk'"),
         ("weak_village_rectification", _set_unknown_gate, "stages[0].gate", "no_such_gate"),
         ("weak_village_rectification", _feb_31, "stages[1].closes", "day 31 does not exist in month 2"),
         ("weak_village_rectification", _missing_due, "obligations[0].due", "required"),

@@ -10,8 +10,8 @@ from domain import accountability as case_rules
 from domain.calendar import WorkCalendar
 from domain.definitions import Form
 from domain.errors import InvalidTransition, ValidationFailed
-from domain.escalation import is_hollow, level_dates, level_reached, zero_report_findings
-from domain.triggers import DEFAULT_BOILERPLATE
+from domain.escalation import level_dates, level_reached, zero_report_findings
+from domain.hollow import DEFAULT_BOILERPLATE
 
 CAL = WorkCalendar()
 LADDER = [1, 3, 5, 5, 10]
@@ -32,6 +32,19 @@ def test_level_reached_by_day() -> None:
     assert level_reached(due, LADDER, CAL, dt.date(2026, 6, 1)) == 5
 
 
+def test_a_climb_that_opens_higher_up_skips_the_levels_below() -> None:
+    due = dt.date(2025, 12, 19)  # a Friday
+    # Opening at level 3 (约谈): reached when 催办 would have come (one working day), then 通报 five later.
+    assert level_reached(due, LADDER, CAL, due, start=3) == 0
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 22), start=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 26), start=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 29), start=3) == 4
+    # … or after a grace period of its own.
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 22), start=3, first_delay=3) == 0
+    assert level_reached(due, LADDER, CAL, dt.date(2025, 12, 24), start=3, first_delay=3) == 3
+    assert level_reached(due, LADDER, CAL, dt.date(2026, 6, 1), start=3) == 5
+
+
 def test_zero_delay_level_is_reached_on_the_due_day_plus_nothing() -> None:
     assert level_dates(dt.date(2025, 12, 19), [0, 1], CAL) == [dt.date(2025, 12, 19), dt.date(2025, 12, 22)]
 
@@ -47,15 +60,6 @@ LIST_FORM = Form.model_validate({"key": "weak_village_list", "name": "名单", "
 ]})
 
 
-@pytest.mark.parametrize(("text", "hollow"), [
-    ("无", True), ("暂无。", True), ("无 无 无", True), ("见附件", True), ("——", True), ("  ", True),
-    ("同上。", True), ("好", True), ("新发展党员3名", False), ("基本情况", False),
-    ("班子调整到位，新发展党员1名。", False), ("无职党员设岗定责12人", False),
-])
-def test_hollow_sections(text: str, hollow: bool) -> None:
-    assert is_hollow(text, DEFAULT_BOILERPLATE, 4) is hollow
-
-
 def test_an_empty_list_is_a_zero_report_when_weak_villages_are_known() -> None:
     data = {"villages": [], "investigation": "镇党委逐村走访，召开党员座谈会。", "zero_report_reason": "经调查，本镇各村运行正常。"}
     assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
@@ -64,7 +68,7 @@ def test_an_empty_list_is_a_zero_report_when_weak_villages_are_known() -> None:
     assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == []
     hollow = data | {"zero_report_reason": "无"}
     assert zero_report_findings(LIST_FORM, hollow, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == [
-        "“后进薄弱村党组织名单”未列出任何村，“零上报情况说明”也没有说明实际理由"]
+        "“后进薄弱村党组织名单”未列出任何村，“零上报情况说明”只填写了“无”，没有实际内容"]
     listed = data | {"villages": ["QX01001"], "investigation": "暂无"}
     assert zero_report_findings(LIST_FORM, listed, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
                                 known_weak_villages=["石桥村"]) == ["“调查摸底情况”只填写了“暂无”，没有实际内容"]

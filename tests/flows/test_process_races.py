@@ -67,7 +67,8 @@ PARTIES = 4
 ANSWER_TIMEOUT = 120.0
 DEFINITION = "weak_village_rectification"
 TOWNSHIPS = ("QX01", "QX02", "QX03")
-REPORT = {"basic_situation": "基本情况", "results": "取得的成效", "main_problems": "存在的主要问题", "next_steps": "下步打算"}
+REPORT = {"basic_situation": "全镇后进村整顿有序推进", "results": "新发展党员3名", "main_problems": "个别村班子不团结",
+          "next_steps": "下季度完成换届调整"}
 YEAR = 2026  # the campaigns raced for; the calendar scenes run on the 2025 ones, before
 LAUNCHED = at(dt.date(YEAR, 1, 2))
 REVIEWED = at(dt.date(YEAR, 12, 10))

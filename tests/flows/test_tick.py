@@ -47,7 +47,8 @@ def submit_report(engine: Engine, obligation_id: int, when: dt.datetime) -> None
     with session_scope(engine) as s:
         liaison = as_user(s, "qx01-liaison")
         draft = s.exec(select(Submission).where(Submission.obligation_id == obligation_id)).one()
-        data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+        data = {"basic_situation": "全镇后进村整顿有序推进", "results": "新发展党员3名",
+                "main_problems": "个别村班子不团结", "next_steps": "下季度完成换届调整"}
         review.update_draft(s, liaison, when, draft.id or 0, data, draft.version)
         review.submit_submission(s, liaison, when, draft.id or 0, draft.version)
 
@@ -173,7 +174,8 @@ async def test_posting_material_takes_over_the_system_draft(anon: Any, login: An
     await launch_campaign("weak_village_rectification", "QX01", 2025, now=at(dt.date(2025, 12, 10)))
     ob = q4_report(demo_county)
     headers = await login(anon, "qx01-liaison")
-    data = {"basic_situation": "基本情况", "results": "成效", "main_problems": "问题", "next_steps": "打算"}
+    data = {"basic_situation": "全镇后进村整顿有序推进", "results": "新发展党员3名", "main_problems": "个别村班子不团结",
+            "next_steps": "下季度完成换届调整"}
     first = await anon.post("/api/v1/submissions", headers=headers, json={"obligation_id": ob.id, "data": data, "submit": True})
     assert first.status_code == 201, first.text
     assert first.json()["status"] == "in_review"

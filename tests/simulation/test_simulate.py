@@ -39,7 +39,7 @@ def test_a_campaign_year_keeps_every_invariant(full_run: tuple[object, str, Path
     # every kind of outcome and fault actually happened
     ob = s["obligations"]
     assert ob["on_time"] > 0 and ob["late"] > 0 and ob["missed"] > 0
-    assert s["escalations_by_trigger"].get("zero_report", 0) > 0 and s["cases"] > 0
+    assert s["escalations_by_trigger"].get("hollow_report", 0) > 0 and s["cases"] > 0  # hollow reports sent back
     assert s["submissions"]["returns"] > 0 and s["mail"]["retried"] > 0
     assert s["faults"]["smtp_outage"] and s["faults"]["restarts"] and s["faults"]["clock_jump"]
     assert s["mail"]["received"] == s["mail"]["outbox"] == s["mail"]["sent"]

@@ -67,6 +67,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         **{k: SUBMISSION[k] for k in ("recipient_name", "title", "township", "subject_unit", "link")},
         "reason": "“名单”属零上报", "trigger": "zero_report", "trigger_label": "零上报", "level": 5, "level_name": "问责",
         "findings": ["“后进薄弱村党组织名单”未列出任何村"], "new_due_on": DAY, "document_number": "清组督〔2027〕1号",
+        "awaiting_check": False, "case_opened": True, "confirmed": True,
     },
 }
 

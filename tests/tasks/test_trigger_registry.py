@@ -30,6 +30,7 @@ from domain.triggers import (
     TRIGGERS,
     TriggerDeclaration,
     TriggerSpec,
+    case_mail_key,
     escalation_key,
     escalation_mail_key,
     parse_escalation_key,
@@ -150,7 +151,8 @@ def _published() -> Iterator[str]:
 def test_every_trigger_is_declared_registered_wired_labelled_and_listed() -> None:
     assert registry_problems() == []
     assert [t.key for t in triggers.time_based()] == ["overdue", "measures_overdue"]
-    assert [t.key for t in triggers.event_based()] == ["zero_report", "unverified", "returns_exceeded", "relapse"]
+    assert [t.key for t in triggers.event_based()] == ["zero_report", "hollow_report", "unverified", "returns_exceeded",
+                                                          "relapse"]
 
 
 def test_each_trigger_module_is_named_by_its_key() -> None:
@@ -170,6 +172,8 @@ def test_the_key_convention_reads_back_what_it_writes() -> None:
         assert mail.step.level == (2 if trigger.climbs else None)
     assert escalation_mail_key("overdue:17:2", 5) == "escalation:overdue:17:2:5"
     assert escalation_mail_key("returns_exceeded:9:3", 5) == "returns_exceeded:9:3:5"  # the administrators' notice
+    case = parse_escalation_mail_key(case_mail_key("zero_report:9:1", 5))  # the case the county opened on the step
+    assert case is not None and (case.kind, case.step.trigger, case.user_id) == ("case", "zero_report", 5)
     assert parse_escalation_mail_key("escalation:zero_report:9:1:5").step.subject == "submission"  # type: ignore[union-attr]
     for other in ("reminder:3:7:5", "submitted:9:1:0:5", "digest:5:2026-01-05", "return:9:1:0:5", "escalation:x:1:1:5",
                   "escalation:overdue:17:2", "escalation:overdue:a:2:5"):
