@@ -340,7 +340,8 @@ def _duban_decide(s: Any, town: DubanTown, action: Action, deciders: dict[str, i
     from sqlmodel import col, select
 
     from models import Obligation, Submission, User
-    from tasks import review
+    from simulation import met
+    from tasks import gate_checks, review
     from tasks.accounts import principal_for
 
     sub = s.exec(select(Submission).join(Obligation, col(Submission.obligation_id) == Obligation.id).where(
@@ -350,7 +351,9 @@ def _duban_decide(s: Any, town: DubanTown, action: Action, deciders: dict[str, i
     user_id = town.secretary_id if level.level == "township" else deciders["admin" if level.role == "admin" else "county-reviewer"]
     who = principal_for(s, s.get(User, user_id))
     comment = "责任人和整改时限不明确，请补充" if action.decision == "return" else None
-    review.decide(s, who, action.at, sub.id or 0, decision=action.decision, comment=comment, version=sub.version)
+    checks = met(gate_checks.checklist(s, sub, action.at)) if action.decision == "approve" else None
+    review.decide(s, who, action.at, sub.id or 0, decision=action.decision, comment=comment, version=sub.version,
+                  checks=checks)
 
 
 def duban_year(towns: list[DubanTown], actions: list[Action], deciders: dict[str, int], year: int,

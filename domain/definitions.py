@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
@@ -87,15 +87,63 @@ class ReviewLevel(Strict):
     role: Literal["reviewer", "admin"] = "reviewer"
 
 
+def percent_problem(value: float | None) -> None:
+    """Percentages are written on one scale, 0–100 (90 means 90%); a fraction such as 0.9 is refused."""
+    if value is None:
+        return
+    if not 0 <= value <= 100:
+        raise ValueError(f"a percentage is written 0–100 (90 means 90%), not {value}")
+    if 0 < value < 1:
+        raise ValueError(f"a percentage is written 0–100 (90 means 90%); {value} looks like a fraction")
+
+
+CheckKind = Literal["self_check", "public_notice", "satisfaction", "veto", "standard", "document"]
+# The settings each kind of check reads (required, optional); ``standard`` and ``document`` are the reviewer's
+# judgement and read none.
+CHECK_SETTINGS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "self_check": (frozenset({"form", "score_field"}), frozenset({"field", "min_score"})),
+    "public_notice": (frozenset({"start_field", "end_field"}), frozenset({"days"})),
+    "satisfaction": (frozenset({"field"}), frozenset({"threshold"})),
+    "veto": (frozenset(), frozenset({"field"})),
+    "standard": (frozenset(), frozenset()),
+    "document": (frozenset(), frozenset()),
+}
+
+
 class GateCheck(Strict):
-    """One vetting condition of a gate, e.g. one of the six no-approvals (六个不批, 001)."""
+    """One vetting condition of a gate, e.g. one of the six no-approvals (六个不批, 001). Code evaluates what the
+    data allows (``domain.gate_checks``); what it cannot, or a setting the documents leave blank, is the
+    reviewer's judgement. Percentages are on one scale, 0–100."""
 
     key: Key
     name: Text
-    kind: Literal["self_check", "public_notice", "satisfaction", "veto", "standard", "document"]
-    days: int | None = Field(default=None, ge=0, description="public-notice period; blank in 001")
-    threshold: float | None = Field(default=None, ge=0, le=1)
+    kind: CheckKind
+    field: Key | None = Field(default=None, description="the gate form's field the check reads")
+    start_field: Key | None = Field(default=None, description="public_notice: the date the notice began")
+    end_field: Key | None = Field(default=None, description="public_notice: the date it ended")
+    days: int | None = Field(default=None, ge=1, le=366, description="public-notice days; blank in 001: the reviewer confirms")
+    threshold: float | None = Field(default=None, description="satisfaction in percent (0–100); unset: the reviewer confirms")
+    form: Key | None = Field(default=None, description="self_check: the form of the self-check summary")
+    score_field: Key | None = Field(default=None, description="self_check: that form's score")
+    min_score: float | None = Field(default=None, ge=0, description="self_check: the lowest score accepted; unset: no minimum")
     source: str | None = None
+
+    @field_validator("threshold")
+    @classmethod
+    def _percent(cls, value: float | None) -> float | None:
+        percent_problem(value)
+        return value
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> GateCheck:
+        required, optional = CHECK_SETTINGS[self.kind]
+        given = {name for name in ("field", "start_field", "end_field", "days", "threshold", "form", "score_field",
+                                   "min_score") if getattr(self, name) is not None}
+        for name in sorted(given - required - optional):
+            raise ValueError(f"{name} does not apply to a {self.kind} check")
+        for name in sorted(required - given):
+            raise ValueError(f"a {self.kind} check needs {name}")
+        return self
 
 
 class Gate(Strict):
@@ -105,8 +153,14 @@ class Gate(Strict):
     review_chain: list[ReviewLevel] = Field(min_length=1)
     max_return_rounds: int = Field(default=2, ge=0, le=10)
     checks: list[GateCheck] = Field(default_factory=list)
+    requires: list[Key] = Field(default_factory=list, description="gates that must have passed before this one is approved")
     veto_ban_years: int | None = Field(default=None, ge=0, le=10)
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_checks(self) -> Gate:
+        _unique((c.key for c in self.checks), "checks")
+        return self
 
 
 class Stage(Strict):
@@ -398,6 +452,7 @@ class Definition(Strict):
         for i, gate in enumerate(self.gates):
             if gate.form not in forms:
                 raise _err(f"gates[{i}].form", f"unknown form '{gate.form}'; known: {sorted(forms)}")
+        _check_gates(self.gates, {f.key: f for f in self.forms}, {s.gate for s in self.stages if s.gate})
         for i, ob in enumerate(self.obligations):
             if ob.form and ob.form not in forms:
                 raise _err(f"obligations[{i}].form", f"unknown form '{ob.form}'; known: {sorted(forms)}")
@@ -452,6 +507,62 @@ class Definition(Strict):
             if ob.review:
                 return None, ob.review
         return None, DEFAULT_REVIEW
+
+
+CHECK_FIELD_TYPES = {"field": {"self_check": FieldType.NUMBER, "satisfaction": FieldType.NUMBER, "veto": FieldType.BOOLEAN},
+                     "start_field": {"public_notice": FieldType.DATE}, "end_field": {"public_notice": FieldType.DATE}}
+
+
+def _check_gates(gates: list[Gate], forms: dict[str, Form], staged: set[str]) -> None:
+    """Each check reads fields that exist with the right type, and ``requires`` names gates that close a
+    stage, never the gate itself, and never in a circle."""
+    for i, gate in enumerate(gates):
+        for j, check in enumerate(gate.checks):
+            _check_fields(check, forms, gate.form, f"gates[{i}].checks[{j}]")
+        for ref in gate.requires:
+            if ref == gate.key or ref not in {g.key for g in gates}:
+                known = sorted(g.key for g in gates if g.key != gate.key)
+                raise _err(f"gates[{i}].requires", f"unknown gate '{ref}'; known: {known}")
+            if ref not in staged:
+                raise _err(f"gates[{i}].requires", f"gate '{ref}' closes no stage, so it never passes")
+    graph = {g.key: g.requires for g in gates}
+    for i, gate in enumerate(gates):
+        path = _cycle_from(gate.key, graph, [])
+        if path:
+            raise _err(f"gates[{i}].requires", f"the gates require each other in a circle: {' → '.join(path)}")
+
+
+def _cycle_from(key: str, graph: dict[str, list[str]], path: list[str]) -> list[str]:
+    """The circle of requirements that leads back to ``path[0]``, if any."""
+    if path and key == path[0]:
+        return [*path, key]
+    if key in path:
+        return []
+    for ref in graph.get(key, []):
+        found = _cycle_from(ref, graph, [*path, key])
+        if found:
+            return found
+    return []
+
+
+def _check_fields(check: GateCheck, forms: dict[str, Form], gate_form: str, where: str) -> None:
+    fields = {f.key: f for f in forms[gate_form].fields}
+    for setting, kinds in CHECK_FIELD_TYPES.items():
+        ref = getattr(check, setting)
+        if ref is None:
+            continue
+        if ref not in fields:
+            raise _err(f"{where}.{setting}", f"unknown field '{ref}' of form '{gate_form}'; known: {sorted(fields)}")
+        if fields[ref].type is not kinds[check.kind]:
+            raise _err(f"{where}.{setting}", f"field '{ref}' must be a {kinds[check.kind]} field")
+    if check.kind == "satisfaction" and check.field and fields[check.field].unit != "percent":
+        raise _err(f"{where}.field", f"field '{check.field}' must have unit: percent (0–100)")
+    if check.form is not None:
+        if check.form not in forms:
+            raise _err(f"{where}.form", f"unknown form '{check.form}'; known: {sorted(forms)}")
+        scores = {f.key for f in forms[check.form].fields if f.type is FieldType.NUMBER}
+        if check.score_field not in scores:
+            raise _err(f"{where}.score_field", f"'{check.score_field}' is no number field of form '{check.form}'; known: {sorted(scores)}")
 
 
 class _CrossRefError(ValueError):

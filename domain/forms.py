@@ -47,6 +47,8 @@ def validate_form(
         except ValueError as exc:
             errors.append({"field": f"data.{key}", "message": f"“{field.label}”{exc}"})
             continue
+        if field.unit == "percent" and not 0 <= cleaned[key] <= 100:
+            errors.append({"field": f"data.{key}", "message": f"“{field.label}”应为0到100之间的百分数（如93.5表示93.5%）"})
         if field.min_length and isinstance(cleaned[key], str) and complete and len(cleaned[key]) < field.min_length:
             errors.append({"field": f"data.{key}", "message": f"“{field.label}”至少需要{field.min_length}字"})
     if errors:

@@ -106,6 +106,15 @@ class TargetStatus(LabelledStatus):
     UNSET = "unset", "目标值待设定"
 
 
+class CheckStatus(LabelledStatus):
+    """Where one check of a gate stands for the decision at hand (``domain.gate_checks``)."""
+
+    PASSED = "passed", "符合"
+    FAILED = "failed", "不符合"
+    NEEDS_JUDGEMENT = "needs_judgement", "待审核人判断"
+    PENDING = "pending", "待后续环节核对"
+
+
 class OutboxStatus(LabelledStatus):
     PENDING = "pending", "待发送"
     SENDING = "sending", "发送中"
@@ -116,7 +125,7 @@ class OutboxStatus(LabelledStatus):
 STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
-    "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus,
+    "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -22,6 +22,7 @@ from models.review import (
     Attachment,
     AuditEvent,
     Escalation,
+    GateOverride,
     Lease,
     OfficialDocument,
     OutboxMessage,
@@ -37,6 +38,6 @@ __all__ = [
     "BatchItem", "BatchLaunchRequest", "BatchResult", "CalendarYear", "Campaign", "CampaignPublic",
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
     "OrgKind", "OrgUnit", "OrgUnitIn", "OrgUnitPublic", "Stage", "StagePublic",
-    "ApiToken", "User", "UserScope", "WebSession", "Attachment", "AuditEvent", "Escalation", "OutboxMessage",
+    "ApiToken", "User", "UserScope", "WebSession", "Attachment", "AuditEvent", "Escalation", "GateOverride", "OutboxMessage",
     "Lease", "OfficialDocument", "AccountabilityCase", "ReminderLog", "Review", "Submission", "SubmissionRound", "Veto", "VillageRectification",
 ]

@@ -90,6 +90,36 @@ class Review(SQLModel, table=True):
     )
     decision: str = Field(max_length=16, description="approve | return | reject | veto")
     comment: str | None = Field(default=None, max_length=4000)
+    checks: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True),
+        description="a gate's checklist as it stood at this decision, with the reviewer's judgements",
+    )
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class GateOverride(SQLModel, table=True):
+    """An administrator's approval of a gate submission although checks failed, with the written reason; listed on
+    the submission, in the obligations ledger and for the year-end assessment."""
+
+    __tablename__ = "gate_overrides"
+    __table_args__ = (Index("ix_gate_overrides_township_year", "township_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("submissions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    review_id: int = Field(sa_column=Column(Integer, ForeignKey("reviews.id", ondelete="CASCADE"), nullable=False))
+    campaign_id: int = Field(sa_column=Column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False))
+    township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False))
+    year: int = Field(description="the year (China time) of the decision")
+    definition_key: str = Field(max_length=64)
+    gate_key: str = Field(max_length=64)
+    level_name: str = Field(max_length=200)
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False), description="the failed checks passed over"
+    )
+    reason: str = Field(max_length=2000)
+    created_by: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 

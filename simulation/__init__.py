@@ -13,7 +13,7 @@ service functions as the API, the real tick, outbox and SMTP delivery; then the 
 from simulation.config import Invariant, SimulationConfig, SimulationResult
 from simulation.county import account_specs, county_rows, township_profiles
 from simulation.invariants import INVARIANTS, check_invariants
-from simulation.people import fill_form
+from simulation.people import fill_form, met
 from simulation.report import parse_escalation_key, summarise, write_report
 from simulation.run import run_simulation
 
@@ -26,6 +26,7 @@ __all__ = [
     "check_invariants",
     "county_rows",
     "fill_form",
+    "met",
     "parse_escalation_key",
     "run_simulation",
     "summarise",

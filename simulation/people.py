@@ -21,8 +21,10 @@ from core.clock import CHINA_TZ, china_date
 from core.db import session_scope
 from domain.definitions import Definition, FieldType, FormField
 from domain.errors import DubanError
+from domain.gate_checks import REQUIRES, CheckItem
+from domain.vocabulary import CheckStatus
 from models import Campaign, Obligation, OrgUnit, Submission, User
-from tasks import review
+from tasks import gate_checks, review
 from tasks.accounts import Principal, principal_for
 
 ADHERENCE = 0.8  # share of a township's deadlines that follow its profile (the rest: on time)
@@ -110,7 +112,7 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
         elif f.type in (FieldType.NUMBER, FieldType.VILLAGE_NUMBERS) and not f.required:
             data[f.key] = figure(f, form_key, township, villages)
         elif f.type is FieldType.NUMBER:
-            data[f.key] = rng.randint(2, 6)
+            data[f.key] = _number(f, township, rng)
         elif f.type is FieldType.BOOLEAN:
             data[f.key] = True
         elif f.type is FieldType.SELECT:
@@ -137,6 +139,22 @@ def figure(f: FormField, form_key: str, township: OrgUnit, villages: list[str]) 
         return draw.randint(low, high)
 
     return {code: one() for code in villages} if f.type is FieldType.VILLAGE_NUMBERS else one()
+
+
+def _number(f: FormField, township: OrgUnit, rng: random.Random) -> int:
+    """A percentage a township that meets 002's aims would report (90–99); a self-check score the same wherever
+    the township writes it (its summary and its application), drawn once per township; otherwise a small count."""
+    if f.unit == "percent":
+        return rng.randint(90, 99)
+    if f.key.endswith("score"):
+        return random.Random(f"self-check score:{township.code}").randint(85, 98)
+    return rng.randint(2, 6)
+
+
+def met(checklist: list[CheckItem], note: str = "对照材料逐项审核，符合要求") -> dict[str, dict[str, Any]]:
+    """The judgements of a reviewer who finds met every check of ``checklist`` that waits for one (the ``checks``
+    of a decision)."""
+    return {i.key: {"confirmed": True, "note": note} for i in checklist if i.status is CheckStatus.NEEDS_JUDGEMENT}
 
 
 def _textarea(f: FormField, form_key: str, rng: random.Random, township: OrgUnit, villages: list[str], *, hollow: bool,
@@ -298,12 +316,17 @@ class People:
         rng = random.Random(f"{self.seed}:returns:{sub.obligation_id}:{sub.slot}")
         wanted = min(rng.choices((0, 1, 2), weights=(6, 3, 1))[0], self.max_returns, spec.max_return_rounds)
         who = principal_for(s, deciders[0])
-        if final and sub.returns < wanted:
-            comment = RETURN_COMMENTS[((sub.id or 0) + sub.returns) % len(RETURN_COMMENTS)]
+        checklist = gate_checks.checklist(s, sub, now)
+        failed = [i for i in checklist if i.status is CheckStatus.FAILED]
+        if any(i.kind == REQUIRES for i in failed):
+            self.counts["waits_for_a_gate"] += 1  # the reviewer waits until the gate required first has passed
+        elif failed or (final and sub.returns < wanted):
+            comment = ("审查项不符合：" + "；".join(i.name for i in failed) if failed
+                       else RETURN_COMMENTS[((sub.id or 0) + sub.returns) % len(RETURN_COMMENTS)])
             review.decide(s, who, now, sub_id, decision="return", comment=comment, version=sub.version)
             self.counts["returns"] += 1
         else:
-            review.decide(s, who, now, sub_id, decision="approve", comment=None, version=sub.version)
+            review.decide(s, who, now, sub_id, decision="approve", comment=None, version=sub.version, checks=met(checklist))
             self.counts["approvals"] += 1
 
 

@@ -4,6 +4,7 @@ in the caller's transaction; the caller commits once."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import update
@@ -30,7 +31,7 @@ from models import (
     VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks import triggers
+from tasks import gate_checks, triggers
 from tasks.accounts import Principal
 from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
@@ -453,35 +454,66 @@ def withdraw_submission(session: Session, principal: Principal, now: dt.datetime
     return sub
 
 
+def _outcome(state: rules.SubmissionState, principal: Principal, chain: rules.ReviewChain, decision: str,
+             comment: str | None) -> rules.Outcome:
+    if decision == "approve":
+        return rules.approve(state, principal.actor, chain)
+    if decision == "return":
+        return rules.return_for_revision(state, principal.actor, chain, comment)
+    if decision == "reject":
+        return rules.reject(state, principal.actor, chain, comment)
+    raise ValidationFailed("decision 只能是 approve、return 或 reject", errors=[{"field": "decision", "message": "unknown"}])
+
+
 def decide(session: Session, principal: Principal, now: dt.datetime, submission_id: int, *, decision: str,
-           comment: str | None, version: int | None) -> Submission:
-    """approve | return | reject at the submission's current level."""
+           comment: str | None, version: int | None, checks: Mapping[str, Mapping[str, Any]] | None = None,
+           override_reason: str | None = None) -> Submission:
+    """approve | return | reject at the submission's current level. A gate submission's checklist is recorded
+    with the reviewer's judgements (``checks``); an approval it does not allow is refused, unless an
+    administrator overrides failed checks with ``override_reason`` (see ``tasks.gate_checks``)."""
     sub, expected = _load_at(session, principal, submission_id, version)
     gate_key, spec = review_spec(session, sub)
     chain = _chain(spec)
     state = _state(sub)
-    if decision == "approve":
-        outcome = rules.approve(state, principal.actor, chain)
-    elif decision == "return":
-        outcome = rules.return_for_revision(state, principal.actor, chain, comment)
-    elif decision == "reject":
-        outcome = rules.reject(state, principal.actor, chain, comment)
-    else:
-        raise ValidationFailed("decision 只能是 approve、return 或 reject", errors=[{"field": "decision", "message": "unknown"}])
+    outcome = _outcome(state, principal, chain, decision, comment)
+    decided = gate_checks.for_decision(session, principal, sub, now, decision=decision, checks=checks,
+                                       override_reason=override_reason)
     level = chain.levels[sub.current_level]
+    note = (comment or "").strip() or None
+    extra: dict[str, Any] = {"comment": note, "level": level.name}
+    if decided is not None:
+        extra |= {"checks": {i.key: str(i.status) for i in decided.items}, "override_reason": decided.override_reason}
     before = _snapshot(sub)
     new = outcome.state
     changes: dict[str, Any] = {"status": new.status, "current_level": new.current_level, "returns": new.returns, "updated_at": now}
     if new.status in (SubmissionStatus.APPROVED, SubmissionStatus.REJECTED):
         changes["decided_at"] = now
-    _save(session, sub, expected, changes,
-          _audit(principal, decision, sub, before, now, {"comment": (comment or "").strip() or None, "level": level.name}))
-    session.add(Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
-                       reviewer_id=principal.user.id or 0, decision=decision, comment=(comment or "").strip() or None,
-                       created_at=now))
+    _save(session, sub, expected, changes, _audit(principal, decision, sub, before, now, extra))
+    review = Review(submission_id=sub.id or 0, round=sub.round, level=state.current_level, level_name=level.name,
+                    reviewer_id=principal.user.id or 0, decision=decision, comment=note, created_at=now,
+                    checks=decided.recorded() if decided else None)
+    session.add(review)
+    if decided is not None and decided.override_reason:
+        session.flush()
+        gate_checks.record_override(session, principal, sub, review, decided, now)
+    _after_decision(session, principal, sub, now, decision=decision, outcome=outcome, chain=chain, gate_key=gate_key,
+                    state=state, comment=note)
+    if decision == "return":
+        definition, campaign, _, _ = _context(session, sub)
+        triggers.fire(session, triggers.Returned(principal, campaign, definition, now, submission=sub,
+                                                 max_returns=chain.max_returns, exceeded=outcome.returns_exceeded))
+    return sub
+
+
+def _after_decision(session: Session, principal: Principal, sub: Submission, now: dt.datetime, *, decision: str,
+                    outcome: rules.Outcome, chain: rules.ReviewChain, gate_key: str | None,
+                    state: rules.SubmissionState, comment: str | None) -> None:
+    """What a decision sets off: the next level's notice, or the submitter's mail and the obligation and
+    stage that follow an approval, or the revision time a return gives."""
+    level, new = chain.levels[state.current_level], outcome.state
     submitter = _submitter(session, sub)
     ctx = _mail_context(
-        session, sub, level_name=level.name, comment=(comment or "").strip() or None, decided_on=china_date(now),
+        session, sub, level_name=level.name, comment=comment, decided_on=china_date(now),
         next_level_name=None if outcome.final or decision != "approve" else chain.levels[new.current_level].name,
     )
     key = f"{decision}:{sub.id}:{sub.round}:{state.current_level}"
@@ -496,12 +528,8 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
         _move_obligation(session, sub, [ObligationStatus.SUBMITTED], ObligationStatus.OPEN)
         _allow_revision(session, principal, sub, now)
         _notify(session, submitter, "submission_returned", key, ctx, now)
-        definition, campaign, _, _ = _context(session, sub)
-        triggers.fire(session, triggers.Returned(principal, campaign, definition, now, submission=sub,
-                                                 max_returns=chain.max_returns, exceeded=outcome.returns_exceeded))
     else:
         _notify(session, submitter, "submission_rejected", key, ctx, now)
-    return sub
 
 
 def _all_approved(session: Session, *where: Any, every_listed_village: bool = True) -> bool:
@@ -537,19 +565,15 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
         if rule.kind == "list" and definition.consolidation_days:
             _open_rectifications(session, sub, definition)
     if gate_key and stage is not None and _all_approved(session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
-        gate = definition.gate(gate_key)
-        notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
+        # The public notice (公示, 001 六个不批(二)) runs before the county's decision and is one of the gate's checks,
+        # so the approval passes the stage at once.
         before = {"status": stage.status}
-        if notice:
-            stage.status, stage.notice_ends_on = StageStatus.IN_NOTICE, today + dt.timedelta(days=notice)
-        else:
-            stage.status, stage.passed_on = StageStatus.PASSED, today
+        stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1
         session.add(stage)
         _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
-               {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
-        if stage.status == StageStatus.PASSED:
-            _notify_stage_passed(session, stage, campaign, now)
+               {"status": stage.status}, now)
+        _notify_stage_passed(session, stage, campaign, now)
 
 
 def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now: dt.datetime) -> None:
@@ -566,7 +590,8 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
 
 
 def close_notice_periods(session: Session, now: dt.datetime) -> int:
-    """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent."""
+    """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent. Approvals no longer
+    start such a period (the notice is checked before the decision); this finishes those started before."""
     today = china_date(now)
     stages = list(session.exec(select(Stage).where(Stage.status == StageStatus.IN_NOTICE, col(Stage.notice_ends_on) <= today)))
     for stage in stages:

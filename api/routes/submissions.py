@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
@@ -48,15 +49,30 @@ class VersionOnly(Strict):
     version: DbId
 
 
+class CheckJudgement(Strict):
+    """The reviewer's judgement of one check of the gate: met or not, and why."""
+
+    confirmed: bool
+    note: CleanStr = Field(max_length=2000, description="required: what the reviewer checked")
+
+
 class Decision(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"decision": "return", "comment": "存在问题不够精准，请逐项列明并明确整改时限", "version": 3},
         {"decision": "approve", "version": 4},
+        {"decision": "approve", "version": 5, "checks": {
+            "village_appearance": {"confirmed": True, "note": "实地查看，四栏三室二牌一基地齐全"},
+            "responsibility_systems": {"confirmed": True, "note": "查阅责任制文件，责任追究落实到人"}}},
+        {"decision": "approve", "version": 5, "override_reason": "公示日期填写有误，经核实公示已于审批前满7天"},
     ]})
 
     decision: Literal["approve", "return", "reject"]
     comment: CleanStr | None = Field(default=None, max_length=4000)
     version: DbId
+    checks: dict[Annotated[str, Field(max_length=64)], CheckJudgement] | None = Field(
+        default=None, max_length=50, description="judgements of the gate's checks, by check key")
+    override_reason: CleanStr | None = Field(
+        default=None, max_length=2000, description="administrators only: approve although checks failed, and why")
 
 
 class VetoRequest(Strict):
@@ -65,10 +81,10 @@ class VetoRequest(Strict):
     version: DbId
 
 
-def _done(session: Session, principal: Principal, sub: Submission) -> dict[str, Any]:
+def _done(session: Session, principal: Principal, sub: Submission, now: dt.datetime) -> dict[str, Any]:
     session.commit()
     session.refresh(sub)
-    return reads.submission_public(session, sub)
+    return reads.submission_public(session, sub, now=now)
 
 
 @router.post("/submissions", status_code=201, summary="Start (and optionally submit) the answer to an obligation", responses=WRITE)
@@ -77,7 +93,7 @@ def create_submission(body: SubmissionCreate, session: SessionDep, principal: Cu
     sub = service.create_submission(session, principal, clock.now(), obligation_id=body.obligation_id,
                                     subject=body.subject, data=body.data, submit=body.submit)
     response.headers["Location"] = f"/api/v1/submissions/{sub.id}"
-    return _done(session, principal, sub)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.get("/submissions", summary="Submissions I may see, filtered")
@@ -93,37 +109,39 @@ def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", summary="A submission with its rounds, reviews and attachments")
-def read_submission(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return reads.get_submission(session, principal, submission_id)
+def read_submission(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal,
+                    clock: ClockDep) -> dict[str, Any]:
+    return reads.get_submission(session, principal, submission_id, now=clock.now())
 
 
 @router.patch("/submissions/{submission_id}", summary="Save a draft (incomplete is fine)", responses=WRITE)
 def update_submission(submission_id: DbId, body: SubmissionUpdate, session: SessionDep, principal: CurrentPrincipal,
                       clock: ClockDep) -> dict[str, Any]:
     sub = service.update_draft(session, principal, clock.now(), submission_id, body.data, body.version)
-    return _done(session, principal, sub)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.post("/submissions/{submission_id}/submit", summary="Submit (or resubmit after a return)", responses=WRITE)
 def submit_submission(submission_id: DbId, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
                       clock: ClockDep) -> dict[str, Any]:
     sub = service.submit_submission(session, principal, clock.now(), submission_id, body.version)
-    return _done(session, principal, sub)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.post("/submissions/{submission_id}/withdraw", summary="Withdraw to draft before the first approval", responses=WRITE)
 def withdraw_submission(submission_id: DbId, body: VersionOnly, session: SessionDep, principal: CurrentPrincipal,
                         clock: ClockDep) -> dict[str, Any]:
     sub = service.withdraw_submission(session, principal, clock.now(), submission_id, body.version)
-    return _done(session, principal, sub)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.post("/submissions/{submission_id}/decisions", summary="Approve, return for revision or reject at the current level", responses=WRITE)
 def decide(submission_id: DbId, body: Decision, session: SessionDep, principal: CurrentPrincipal,
            clock: ClockDep) -> dict[str, Any]:
-    sub = service.decide(session, principal, clock.now(), submission_id, decision=body.decision,
-                         comment=body.comment, version=body.version)
-    return _done(session, principal, sub)
+    checks = {k: v.model_dump() for k, v in body.checks.items()} if body.checks else None
+    sub = service.decide(session, principal, clock.now(), submission_id, decision=body.decision, comment=body.comment,
+                         version=body.version, checks=checks, override_reason=body.override_reason)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.post("/submissions/{submission_id}/veto", summary="One-vote veto (一票否决) of a gate application", responses=WRITE)
@@ -131,7 +149,7 @@ def veto(submission_id: DbId, body: VetoRequest, session: SessionDep, principal:
          clock: ClockDep) -> dict[str, Any]:
     sub = service.veto_submission(session, principal, clock.now(), submission_id, check=body.check,
                                   comment=body.comment, version=body.version)
-    return _done(session, principal, sub)
+    return _done(session, principal, sub, clock.now())
 
 
 @router.post("/submissions/{submission_id}/attachments", status_code=201, summary="Attach evidence (PDF, JPEG, PNG, DOCX, XLSX; ≤ 10 MB)", responses=WRITE | UPLOAD)
@@ -175,5 +193,5 @@ def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
 
 
 @router.get("/reviews/queue", summary="Submissions waiting for my decision, by due date")
-def review_queue(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return {"items": reads.review_queue(session, principal)}
+def review_queue(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+    return {"items": reads.review_queue(session, principal, now=clock.now())}

@@ -235,7 +235,7 @@ def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, 
     if principal.user.role == "submitter":
         items = todo_reads.todos(session, principal, local_today(clock), limit=500, missing=True)
     elif principal.user.role in ("admin", "reviewer"):
-        queue = submission_reads.review_queue(session, principal)
+        queue = submission_reads.review_queue(session, principal, now=clock.now())
     pager = paginate(items or queue, page)
     return render(request, "todos.html", {
         "user": principal.user, "items": pager["rows"] if items else [], "queue": pager["rows"] if queue else [],
@@ -243,12 +243,24 @@ def todos_page(request: Request, session: SessionDep, principal: PagePrincipal, 
     })
 
 
+def _judgements(verdicts: list[str], note_keys: list[str], notes: list[str]) -> dict[str, dict[str, Any]] | None:
+    """The checklist's selects (``<check>:yes`` / ``<check>:no``, empty when not judged) and the notes beside them,
+    as the ``checks`` of a decision."""
+    written = dict(zip(note_keys, notes, strict=False))
+    out = {}
+    for value in verdicts:
+        key, _, answer = value.rpartition(":")
+        if key and answer in ("yes", "no"):
+            out[key] = {"confirmed": answer == "yes", "note": written.get(key, "")}
+    return out or None
+
+
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse, response_model=None)
 def submission_page(submission_id: DbId, request: Request, session: SessionDep,
-                    principal: PagePrincipal) -> HTMLResponse:
+                    principal: PagePrincipal, clock: ClockDep) -> HTMLResponse:
     """A submission with its content, attachments, rounds, changes since the last return, reviews and
     audit history; reviewers decide here, the township edits and submits from here."""
-    view = submission_reads.submission_view(session, principal, submission_id)
+    view = submission_reads.submission_view(session, principal, submission_id, now=clock.now())
     return render(request, "submission.html", {"user": principal.user, "s": view.pop("submission"), **view})
 
 
@@ -257,6 +269,10 @@ def submission_decide(
     submission_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
     decision: Annotated[str, Form(max_length=16)], version: Annotated[int, Form()],
     csrf_token: Annotated[str, Form(max_length=100)] = "", comment: Annotated[str, Form(max_length=4000)] = "",
+    verdict: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006 (FastAPI copies defaults)
+    note_key: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
+    note: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
+    override_reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> RedirectResponse:
     from tasks import review as service
 
@@ -269,7 +285,8 @@ def submission_decide(
             service.withdraw_submission(session, principal, clock.now(), submission_id, version)
         else:
             service.decide(session, principal, clock.now(), submission_id, decision=decision, comment=comment or None,
-                           version=version)
+                           version=version, checks=_judgements(verdict, note_key, note),
+                           override_reason=override_reason or None)
         session.commit()
         message = {"approve": "已审核通过", "return": "已退回修改", "reject": "已不予通过", "submit": "已提交",
                    "withdraw": "已撤回为草稿"}.get(decision, "已处理")

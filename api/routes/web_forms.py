@@ -230,7 +230,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
 def review_queue_page(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
                       page: int = 1) -> HTMLResponse:
     """Submissions waiting for my decision at my level and scope, soonest due date first."""
-    items = submission_reads.review_queue(session, principal)  # admins and reviewers only (403 for others)
+    items = submission_reads.review_queue(session, principal, now=clock.now())  # admins and reviewers only (403 for others)
     today = local_today(clock)
     for item in items:
         item["days_left"] = (item["due_on"] - today).days if item["due_on"] else None

@@ -24,6 +24,7 @@ from models import (
     AccountabilityCase,
     Campaign,
     Escalation,
+    GateOverride,
     Obligation,
     OrgUnit,
     Stage,
@@ -129,6 +130,8 @@ def obligation_rows(session: Session, principal: Principal, filters: LedgerFilte
     stmt = _filtered(stmt, principal, filters, township_id=Campaign.township_id, township_code=township.code,
                      status=Obligation.status)
     stmt = stmt.order_by(col(Campaign.id), col(Obligation.due_on), col(Obligation.key))
+    found = session.exec(stmt).all()
+    overrides = _overrides_by_obligation(session, [o.id for o, *_ in found])
     return [{
         "id": o.id, "campaign_id": c.id, "township": t.code, "township_name": t.name,
         "definition_name": _definition_name(c.definition_key), "year": c.year, "stage": s.name if s else "",
@@ -136,7 +139,23 @@ def obligation_rows(session: Session, principal: Principal, filters: LedgerFilte
         "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "status": ObligationStatus.label_of(o.status),
         "met_on": o.met_on, "on_time": ON_TIME.get(o.status, ""),
         "escalation": _ladder_name(c.definition_key, level=o.escalation_level),
-    } for o, c, t, u, s in session.exec(stmt)]
+        "override": overrides.get(o.id or 0, ""),
+    } for o, c, t, u, s in found]
+
+
+def _overrides_by_obligation(session: Session, ids: list[int | None]) -> dict[int, str]:
+    """Per obligation, the overrides its material was approved with: the checks passed over and the reason."""
+    out: dict[int, list[str]] = {}
+    wanted = [i for i in ids if i]
+    for chunk in range(0, len(wanted), 500):
+        rows = session.exec(select(GateOverride, Submission.obligation_id)
+                            .join(Submission, col(GateOverride.submission_id) == Submission.id)
+                            .where(col(Submission.obligation_id).in_(wanted[chunk:chunk + 500]))
+                            .order_by(col(GateOverride.id)))
+        for row, obligation_id in rows:
+            checks = "、".join(c.get("name", c.get("key", "")) for c in row.checks)
+            out.setdefault(obligation_id or 0, []).append(f"{checks}不符合，{row.level_name}例外批准：{row.reason}")
+    return {k: "；".join(v) for k, v in out.items()}
 
 
 register(Ledger(
@@ -148,7 +167,7 @@ register(Ledger(
         Column("对象", "subject_name"), Column("事项", "title"), Column("周期", "period"),
         Column("开始日", "opens_on", "date"), Column("规定截止日", "nominal_due_on", "date"),
         Column("截止日", "due_on", "date"), Column("状态", "status"), Column("完成日期", "met_on", "date"),
-        Column("是否按时", "on_time"), Column("督办级别", "escalation"),
+        Column("是否按时", "on_time"), Column("督办级别", "escalation"), Column("例外批准（审查项不符合）", "override"),
     ),
     rows=obligation_rows, filters=frozenset({"township", "year", "definition", "campaign", "status"}),
 ))

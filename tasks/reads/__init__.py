@@ -2,7 +2,7 @@
 
 Each module answers the questions about one area (``campaigns``, ``submissions``, ``todos``,
 ``escalations``, ``documents``, ``cases``, ``rectifications``, ``dashboard``, ``targets``, ``assessments``,
-``org_units``, ``accounts``, ``calendars``, ``outbox``) with keyword-only functions of ``(session, principal, …)`` that return plain
+``org_units``, ``accounts``, ``calendars``, ``outbox``, ``overrides``) with keyword-only functions of ``(session, principal, …)`` that return plain
 dicts, public models or a ``Page`` of them. Every one of them restricts what it reads to the caller's
 townships through ``tasks.scope``; routes parse the request, call one read and return its answer.
 A list and its count come from one filter (``Page``), as Prefect's server models do."""

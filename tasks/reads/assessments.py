@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from models import AccountabilityCase, Campaign, Escalation, OrgUnit
 from tasks.accountability import rating_consequences
 from tasks.accounts import Principal
+from tasks.reads import overrides as override_reads
 from tasks.reads.campaigns import definition_name
 from tasks.reads.cases import case_public
 from tasks.reads.escalations import present
@@ -31,9 +32,12 @@ def gate_check_overrides(session: Session, township: OrgUnit, year: int) -> list
     ``township``'s campaigns of ``year``, for the assessment, its page and its ledger: each a dict with at least
     ``campaign_id``, ``gate``, ``check``, ``reason``, ``by`` and ``at``.
 
-    A hook for the gate checks: nothing records an override yet, so the list is empty until they do."""
-    del session, township, year
-    return []
+    Read from the overrides the gate checks record (``tasks.reads.overrides``)."""
+    return [{
+        "campaign_id": o["campaign_id"], "gate": o["gate_name"],
+        "check": "、".join(str(c.get("name", c.get("key", ""))) for c in o["checks"]), "reason": o["reason"],
+        "by": o["decided_by"] or "", "at": o["decided_at"], "submission_id": o["submission_id"],
+    } for o in override_reads.of_campaigns(session, township_id=township.id or 0, campaign_year=year)]
 
 
 def assessments(session: Session, principal: Principal, year: int, *, township: str | None = None) -> list[dict[str, Any]]:

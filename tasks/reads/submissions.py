@@ -10,7 +10,19 @@ from sqlmodel import Session, col, select
 
 from domain import review as rules
 from domain.definitions import ReviewSpec
-from models import Attachment, Campaign, Obligation, OrgUnit, Review, Stage, Submission, SubmissionRound, User
+from models import (
+    Attachment,
+    Campaign,
+    GateOverride,
+    Obligation,
+    OrgUnit,
+    Review,
+    Stage,
+    Submission,
+    SubmissionRound,
+    User,
+)
+from tasks import gate_checks
 from tasks import review as service
 from tasks.accounts import Principal
 from tasks.audit import events_for
@@ -19,7 +31,7 @@ from tasks.registry import get_definition
 from tasks.scope import scoped, visible
 
 
-def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return {u.id or 0: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
@@ -29,10 +41,11 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"field": k, "before": old.get(k), "after": new.get(k)} for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def submission_public(session: Session, sub: Submission, *, detail: bool = True,
+def submission_public(session: Session, sub: Submission, *, now: dt.datetime | None = None, detail: bool = True,
                       spec: ReviewSpec | None = None) -> dict[str, Any]:
     """A submission as the API shows it: where it stands in its review chain and, in ``detail``, its data,
-    rounds, reviews, attachments and what changed in the last round."""
+    rounds, reviews, attachments, what changed in the last round, its gate's checklist as of ``now`` and the
+    overrides it was approved with."""
     if spec is None:
         _, spec = service.review_spec(session, sub)
     township = session.get(OrgUnit, sub.township_id)
@@ -50,13 +63,25 @@ def submission_public(session: Session, sub: Submission, *, detail: bool = True,
         "max_return_rounds": spec.max_return_rounds, "due_on": obligation.due_on if obligation else None,
         "submitted_at": sub.submitted_at, "decided_at": sub.decided_at, "version": sub.version,
     }
-    return out | _details(session, sub) if detail else out
+    if not detail:
+        return out
+    assert now is not None, "a submission in detail shows its checklist as of now"
+    return out | _details(session, sub) | {"checks": gate_checks.shown(session, sub, now),
+                                           "overrides": overrides_of_submission(session, sub)}
+
+
+def overrides_of_submission(session: Session, sub: Submission) -> list[dict[str, Any]]:
+    """The overrides ``sub`` was approved with: at which level, by whom, why, and the checks passed over."""
+    rows = gate_checks.overrides_of(session, GateOverride.submission_id == sub.id)
+    names = user_names(session, {r.created_by for r in rows})
+    return [{"id": r.id, "level_name": r.level_name, "reason": r.reason, "by": names.get(r.created_by),
+             "at": r.created_at, "checks": r.checks} for r in rows]
 
 
 def _details(session: Session, sub: Submission) -> dict[str, Any]:
     rounds = session.exec(select(SubmissionRound).where(SubmissionRound.submission_id == sub.id).order_by(col(SubmissionRound.round))).all()
     reviews = session.exec(select(Review).where(Review.submission_id == sub.id).order_by(col(Review.id))).all()
-    names = _user_names(session, {r.reviewer_id for r in reviews if r.reviewer_id} | {r.submitted_by for r in rounds})
+    names = user_names(session, {r.reviewer_id for r in reviews if r.reviewer_id} | {r.submitted_by for r in rounds})
     return {
         "data": sub.data,
         "rounds": [{"round": r.round, "data": r.data, "submitted_by": names.get(r.submitted_by), "submitted_at": r.submitted_at} for r in rounds],
@@ -81,9 +106,9 @@ def list_submissions(session: Session, principal: Principal, *, campaign: int | 
     return [submission_public(session, s, detail=False) for s in rows]
 
 
-def get_submission(session: Session, principal: Principal, submission_id: int) -> dict[str, Any]:
-    """One submission in detail; 404 outside the caller's townships."""
-    return submission_public(session, service.load_submission(session, principal, submission_id))
+def get_submission(session: Session, principal: Principal, submission_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    """One submission in detail (its checklist as of ``now``); 404 outside the caller's townships."""
+    return submission_public(session, service.load_submission(session, principal, submission_id), now=now)
 
 
 def load_attachment(session: Session, principal: Principal, attachment_id: int) -> Attachment:
@@ -103,8 +128,9 @@ def may_decide(principal: Principal, sub: Submission, spec: ReviewSpec) -> bool:
     return rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role), sub.township_id)
 
 
-def review_queue(session: Session, principal: Principal) -> list[dict[str, Any]]:
-    """Submissions waiting for the caller's decision (administrators and reviewers), soonest due first."""
+def review_queue(session: Session, principal: Principal, *, now: dt.datetime) -> list[dict[str, Any]]:
+    """Submissions waiting for the caller's decision (administrators and reviewers), soonest due first, each
+    with its gate's checklist as of ``now``."""
     principal.require_role("admin", "reviewer")
     stmt = scoped(select(Submission).where(Submission.status == "in_review"), principal, Submission.township_id)
     subs = [s for s in session.exec(stmt) if principal.user.id not in {s.submitted_by, s.created_by}]
@@ -119,23 +145,25 @@ def review_queue(session: Session, principal: Principal) -> list[dict[str, Any]]
     for sub in subs:
         _, spec = service.review_spec(session, sub)
         if may_decide(principal, sub, spec):
-            items.append(submission_public(session, sub, detail=False, spec=spec))
+            items.append(submission_public(session, sub, detail=False, spec=spec)
+                         | {"checks": [i.as_dict() for i in gate_checks.checklist(session, sub, now)]})
     del related
     items.sort(key=lambda s: (s["due_on"] or dt.date.max, s["id"]))
     return items
 
 
-def submission_view(session: Session, principal: Principal, submission_id: int) -> dict[str, Any]:
-    """What the submission page shows: the submission in detail, its form and field labels, whether the
-    caller may decide or submit it, what changed since the last return, and its audit history."""
+def submission_view(session: Session, principal: Principal, submission_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    """What the submission page shows: the submission in detail (its checklist as of ``now``), its form and
+    field labels, whether the caller may decide or submit it (and override failed checks), what changed since
+    the last return, and its audit history."""
     sub = service.load_submission(session, principal, submission_id)
     _, spec = service.review_spec(session, sub)
-    detail = submission_public(session, sub, spec=spec)
+    detail = submission_public(session, sub, spec=spec, now=now)
     campaign = session.get(Campaign, sub.campaign_id)
     form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
     return {
         "submission": detail, "form": form, "labels": {f.key: f.label for f in form.fields} if form else {},
-        "can_decide": may_decide(principal, sub, spec),
+        "can_decide": may_decide(principal, sub, spec), "can_override": principal.user.role == "admin",
         "can_submit": sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id),
         "changes": detail["changes_since_last_round"],
         "last_return": next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None),

@@ -188,6 +188,17 @@ DECISION_CASES: list[tuple[str, Any, str | None]] = [
     ("lone surrogate in the comment", '{"decision": "return", "comment": "\\udfff", "version": @VERSION@}', "comment"),
     ("malformed JSON", '{"decision": "approve", ', None),
     ("empty body", "", None),
+    ("judgements as a list", {"decision": "approve", "version": "@VERSION@", "checks": ["veto"]}, "checks"),
+    ("a judgement without its answer", {"decision": "approve", "version": "@VERSION@",
+                                        "checks": {"veto": {"note": "复查未发现"}}}, "checks.veto.confirmed"),
+    ("a control character in a judgement's note", {"decision": "approve", "version": "@VERSION@",
+                                                   "checks": {"veto": {"confirmed": True, "note": "复查\u0007未发现"}}}, "checks.veto.note"),
+    ("an override reason over 2000", {"decision": "approve", "version": "@VERSION@", "override_reason": "理" * 2001},
+     "override_reason"),
+    ("judgements of a report that passes no gate", {"decision": "approve", "version": "@VERSION@",
+                                                    "checks": {"veto": {"confirmed": True, "note": "复查未发现"}}}, None),
+    ("an override of a report that passes no gate", {"decision": "approve", "version": "@VERSION@",
+                                                     "override_reason": "经研究同意"}, None),
 ]
 
 

@@ -23,6 +23,7 @@ from domain.vocabulary import CampaignStatus, ObligationStatus, RectificationSta
 from models import AuditEvent, Escalation, OrgUnit, Submission
 from tasks import ledger
 from tasks.launch import launch_one
+from tests.support.review_chain import judged
 from tests.support.web import sign_in
 from tests.support.workbooks import sheet_rows, xlsx
 from tests.support.world import SignedIn
@@ -79,7 +80,8 @@ async def _approve_list(w: World, township: str, villages: list[str]) -> None:
     r = await w.client.post(f"{API}/submissions/{sub['id']}/submit", headers=liaison, json={"version": r.json()["version"]})
     assert r.status_code == 200, r.text
     r = await w.client.post(f"{API}/submissions/{sub['id']}/decisions", headers=await w.as_("admin"),
-                            json={"decision": "approve", "version": r.json()["version"]})
+                            json={"decision": "approve", "version": r.json()["version"],
+                                  "checks": await judged(w.client, w, "admin", sub["id"])})
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
 
 

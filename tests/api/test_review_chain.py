@@ -26,6 +26,7 @@ from tests.support.review_chain import (  # the review-chain world over HTTP
     decide,
     draft_list,
     launch,
+    model_site_application,
     move,
     obligation,
     outbox,
@@ -449,16 +450,8 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
     c = anon
     campaign = await launch(c, users, "five_good_model_site")
     assert obligation(campaign, "application")["due_on"] == "2026-03-31"
-    await move(clock, users, at(dt.date(2026, 3, 2)))
-    r = await apply_for_model_site(c, users, campaign)
-    assert r.status_code == 201, r.text
-    sub = r.json()
+    sub = await model_site_application(c, users, clock, campaign)
     assert (sub["gate"], [lv["name"] for lv in sub["chain"]]) == ("application", ["乡（镇）党委检查", "县委组织部复查验收"])
-    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
-                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
-    assert r.status_code == 200, r.text
-    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
     assert sub["status"] == "in_review"
     sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
     assert (sub["status"], sub["current_level_name"]) == ("in_review", "县委组织部复查验收")
@@ -504,13 +497,7 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
 async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
     """A 2025 model-site campaign of QX01 whose application the admin vetoed at the county level."""
     campaign = await launch(c, users, "five_good_model_site")
-    await move(clock, users, at(dt.date(2026, 3, 2)))
-    r = await apply_for_model_site(c, users, campaign)
-    sub = r.json()
-    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
-                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
-    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    sub = await model_site_application(c, users, clock, campaign)
     sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
     r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
     assert (r.status_code, r.json()["status"]) == (200, "rejected")
@@ -551,12 +538,7 @@ async def test_veto_ban_applies_to_applications_not_to_monthly_reports(
 async def test_veto_after_approval_undoes_the_obligation(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
     c = anon
     campaign = await launch(c, users, "five_good_model_site")
-    await move(clock, users, at(dt.date(2026, 3, 2)))
-    sub = (await apply_for_model_site(c, users, campaign)).json()
-    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
-                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
-    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    sub = await model_site_application(c, users, clock, campaign)
     sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
     sub = (await decide(c, users, "admin", sub, "approve")).json()
     assert sub["status"] == "approved"

@@ -117,10 +117,19 @@ def test_five_good_application_gate_is_the_six_no_approvals() -> None:
         "self_check", "public_notice", "satisfaction", "veto", "standard", "standard",
     ]
     checks = {c.kind: c for c in gate.checks}
-    assert checks["public_notice"].days is None  # blank in 001
-    assert checks["satisfaction"].threshold is None  # blank in 001
+    assert checks["public_notice"].days is None  # blank in 001: the reviewer confirms the period
+    assert checks["satisfaction"].threshold == 90  # blank in 001; 002's 90% is the shipped default, percent 0–100
+    assert (checks["self_check"].form, checks["self_check"].score_field) == ("self_check_summary", "score")
     assert gate.veto_ban_years == 3
+    assert gate.requires == ["implementation_plan"]
     assert [level.level for level in gate.review_chain] == ["township", "county"]
+
+
+def test_stage_order_is_declared_by_requires() -> None:
+    gates = {key: {g.key: g.requires for g in d.gates} for key, d in definitions().items()}
+    assert gates["weak_village_rectification"] == {
+        "weak_village_list": [], "village_plan": ["weak_village_list"], "acceptance_application": ["village_plan"]}
+    assert gates["five_good_model_site"]["application"] == ["implementation_plan"]
 
 
 def test_five_good_deadlines_2025() -> None:
@@ -265,6 +274,20 @@ def _missing_due(data: dict[str, Any]) -> None:
     del data["obligations"][0]["due"]
 
 
+def _set(*path: Any, value: Any) -> Callable[[dict[str, Any]], None]:
+    """A change of one setting: ``_set("gates", 1, "requires", value=[...])``."""
+    def mutate(data: dict[str, Any]) -> None:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+def _satisfaction_field_not_in_percent(data: dict[str, Any]) -> None:
+    next(f for f in data["forms"][3]["fields"] if f["key"] == "satisfaction_rate").pop("unit")
+
+
 def _missing_escalation(data: dict[str, Any]) -> None:
     del data["escalation"]
 
@@ -304,6 +327,17 @@ def _unknown_opening_level(data: dict[str, Any]) -> None:
         ("five_good_model_site", _missing_escalation, "escalation", "required"),
         ("cadres_in_villages", _extra_field, "stages[0].deadline", "not permitted"),
         ("five_good_model_site", _extra_nested_field, "gates[1].checks[0].weight", "not permitted"),
+        ("weak_village_rectification", _set("gates", 1, "requires", value=["no_such_gate"]), "gates[1].requires", "unknown gate 'no_such_gate'"),
+        ("weak_village_rectification", _set("gates", 1, "requires", value=["village_plan"]), "gates[1].requires", "unknown gate 'village_plan'"),
+        ("weak_village_rectification", _set("gates", 0, "requires", value=["acceptance_application"]), "gates[0].requires",
+         "circle: weak_village_list → acceptance_application → village_plan → weak_village_list"),
+        ("five_good_model_site", _set("gates", 1, "checks", 2, "threshold", value=0.9), "gates[1].checks[2].threshold", "looks like a fraction"),
+        ("five_good_model_site", _set("gates", 1, "checks", 2, "threshold", value=190), "gates[1].checks[2].threshold", "written 0–100"),
+        ("weak_village_rectification", _set("targets", 0, "threshold", value=0.9), "targets[0]", "looks like a fraction"),
+        ("five_good_model_site", _set("gates", 1, "checks", 1, "end_field", value="summary"), "gates[1].checks[1].end_field", "must be a date field"),
+        ("five_good_model_site", _set("gates", 1, "checks", 1, "threshold", value=90), "gates[1].checks[1]", "threshold does not apply"),
+        ("five_good_model_site", _set("gates", 1, "checks", 0, "form", value="no_such_form"), "gates[1].checks[0].form", "unknown form 'no_such_form'"),
+        ("five_good_model_site", _satisfaction_field_not_in_percent, "gates[1].checks[2].field", "unit: percent"),
     ],
 )
 def test_broken_copy_names_file_and_field(

@@ -21,6 +21,7 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.clock import at
+from tests.support.review_chain import judged
 from tests.support.world import Login, SignedIn, launch_without_prefect
 
 PDF = b"%PDF-1.4 test"
@@ -227,7 +228,8 @@ def issue_document_for(escalation_id: int) -> int:
 async def approve_list(w: World) -> None:
     """The administrator approves QX02's list: its two villages enter rectification."""
     approved = await ok(await w.client.post(f"/api/v1/submissions/{w.ids['list']}/decisions", headers=await w.as_("admin"),
-                                            json={"decision": "approve", "version": await w.version("list")}))
+                                            json={"decision": "approve", "version": await w.version("list"),
+                                                  "checks": await judged(w.client, w, "admin", w.ids["list"])}))
     assert approved["status"] == "approved"
     rows = await ok(await w.client.get("/api/v1/rectifications", params={"campaign": w.ids["campaign"]}, headers=await w.as_("admin")))
     assert [r["village"] for r in rows["items"]] == ["QX02001", "QX02002"]

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core.clock import FakeClock, get_clock
+from core.clock import CHINA_TZ, FakeClock, get_clock
 from core.db import get_engine
 from models import OutboxMessage
 from tasks.launch import launch_one
@@ -72,11 +72,26 @@ async def act(c: httpx.AsyncClient, users: Users, who: str, sid: int, verb: str,
 
 
 async def decide(c: httpx.AsyncClient, users: Users, who: str, sub: dict[str, Any], decision: str,
-                 comment: str | None = None, version: int | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"decision": decision, "version": sub["version"] if version is None else version}
+                 comment: str | None = None, version: int | None = None,
+                 checks: dict[str, dict[str, Any]] | None = None, **extra: Any) -> httpx.Response:
+    """``who`` decides ``sub``. An approval without ``checks`` judges every check that waits for ``who``'s
+    judgement as met, with a note, as a reviewer who went through the checklist would; ``checks={}`` judges
+    nothing."""
+    body: dict[str, Any] = {"decision": decision, "version": sub["version"] if version is None else version} | extra
     if comment is not None:
         body["comment"] = comment
+    if checks is None and decision == "approve":
+        checks = await judged(c, users, who, sub["id"])
+    if checks:
+        body["checks"] = checks
     return await act(c, users, who, sub["id"], "decisions", **body)
+
+
+async def judged(c: httpx.AsyncClient, users: Users, who: str, sid: int) -> dict[str, dict[str, Any]]:
+    """Every check of submission ``sid`` that waits for the judgement of ``who``, judged met with a note."""
+    r = await c.get(f"{API}/submissions/{sid}", headers=await users(who))
+    checks = r.json().get("checks", []) if r.status_code == 200 else []
+    return {x["key"]: {"confirmed": True, "note": f"已核实：{x['name']}"} for x in checks if x["status"] == "needs_judgement"}
 
 
 async def draft_list(c: httpx.AsyncClient, users: Users, listing: dict[str, Any]) -> dict[str, Any]:
@@ -137,3 +152,58 @@ async def submitted_list(c: httpx.AsyncClient, users: Users, campaign: dict[str,
                       json={"version": sub["version"], "data": data | {"committee_minutes": [minutes]}})
     assert r.status_code == 200, r.text
     return await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
+
+
+# ---- a five-good model-site application that meets 001's six no-approvals ------------------------------------
+
+IMPLEMENTATION_PLAN = {
+    "village": ["QX01003"], "goals": "按“五好”标准创建党建示范点", "content": "领导班子好、党员队伍好、制度建设好、工作业绩好、群众反映好",
+    "steps": "宣传动员、组织实施、检查提高三个阶段", "safeguards": "成立创建工作领导小组，落实经费",
+    "mobilization_meeting_date": "2025-03-05",
+}
+
+
+SELF_CHECK = {"score": 92, "summary": "对照《评分表》逐项自查，得92分", "problems_and_fixes": "党员活动记录不全，3月底前补齐",
+              "archives_filed": True}
+
+
+async def answered(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any], key: str, data: dict[str, Any],
+                   file_field: str | None) -> dict[str, Any]:
+    """QX01's liaison answers the obligation ``key`` with ``data`` (and a PDF in ``file_field``) and submits it."""
+    liaison = await users("qx01-liaison")
+    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": obligation(campaign, key)["id"], "data": data})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    if file_field:
+        pdf = await upload_pdf(c, users, sub["id"], "材料.pdf")
+        r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison,
+                          json={"version": sub["version"], "data": data | {file_field: [pdf]}})
+        assert r.status_code == 200, r.text
+        sub = r.json()
+    r = await act(c, users, "qx01-liaison", sub["id"], "submit", version=sub["version"])
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def approved_by_township(c: httpx.AsyncClient, users: Users, sub: dict[str, Any]) -> dict[str, Any]:
+    r = await decide(c, users, "qx01-secretary", sub, "approve")
+    assert (r.status_code, r.json()["status"]) == (200, "approved"), r.text
+    return dict(r.json())
+
+
+async def model_site_application(c: httpx.AsyncClient, users: Users, clock: FakeClock, campaign: dict[str, Any], *,
+                                 plan: bool = True, self_check: dict[str, Any] | None = SELF_CHECK,
+                                 data: dict[str, Any] = APPLICATION) -> dict[str, Any]:
+    """QX01's 2025 model-site application submitted on 2 March 2026 with ``data``: after its implementation plan
+    passed the township (March 2025, unless ``plan`` is False) and its ``self_check`` summary was approved by the
+    township (12 January 2026; None: no self-check)."""
+    if plan:
+        await move(clock, users, dt.datetime(2025, 3, 10, 9, tzinfo=CHINA_TZ))
+        await approved_by_township(c, users, await answered(c, users, campaign, "implementation_plan",
+                                                            IMPLEMENTATION_PLAN, "plan_document"))
+    if self_check is not None:
+        await move(clock, users, dt.datetime(2026, 1, 12, 9, tzinfo=CHINA_TZ))
+        await approved_by_township(c, users, await answered(c, users, campaign, "self_check_summary", self_check,
+                                                            "score_sheet"))
+    await move(clock, users, dt.datetime(2026, 3, 2, 9, tzinfo=CHINA_TZ))
+    return await answered(c, users, campaign, "application", data, "attachments")

@@ -98,3 +98,15 @@ async def launch_many_without_prefect(definition: str, year: int, townships: lis
         with Session(get_engine()) as session:
             townships = all_township_codes(session)
     return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now))
+
+
+def judged_as_met(session: Session, submission_id: int, now: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Every check of the submission that waits for its reviewer's judgement now, judged met with a note: the
+    ``checks`` of an approval by a reviewer who went through the checklist."""
+    from models import Submission
+    from simulation import met
+    from tasks import gate_checks
+
+    sub = session.get(Submission, submission_id)
+    assert sub is not None
+    return met(gate_checks.checklist(session, sub, now))

@@ -42,6 +42,7 @@ from tasks.reads import (
     todos,
 )
 from tasks.registry import get_definition
+from tests.support.world import judged_as_met
 
 LAUNCH = dt.datetime(2025, 1, 2, 9, tzinfo=CHINA_TZ)
 NOW = dt.datetime(2025, 12, 10, 9, tzinfo=CHINA_TZ)
@@ -103,7 +104,8 @@ def _county_findings(s: Session, ids: dict[str, int]) -> None:
     admin = who(s, "admin")
     listed = s.get(Submission, ids["list"])
     assert listed is not None
-    review.decide(s, admin, NOW, ids["list"], decision="approve", comment=None, version=listed.version)
+    review.decide(s, admin, NOW, ids["list"], decision="approve", comment=None, version=listed.version,
+                  checks=judged_as_met(s, ids["list"], NOW))
     flagged = s.exec(select(Escalation).where(Escalation.submission_id == ids["list"])).one()
     report = s.get(Submission, ids["report"])
     campaign = s.get(Campaign, ids["campaign"])
@@ -220,7 +222,7 @@ def test_org_units_are_the_county_the_callers_townships_and_their_villages(world
 def test_the_queues_the_todos_and_the_dashboard_are_scoped(world: World) -> None:
     with world.session() as s:
         for code in ("QX01", "QX02"):
-            assert _codes(submissions.review_queue(s, who(s, f"{code.lower()}-secretary"))) == {code}
+            assert _codes(submissions.review_queue(s, who(s, f"{code.lower()}-secretary"), now=NOW)) == {code}
             own = {o.id for o in s.exec(select(Obligation).where(Obligation.campaign_id == world.ids[code]["campaign"]))}
             listed = todos.todos(s, who(s, f"{code.lower()}-liaison"), TODAY, missing=True)
             assert listed and {i["obligation_id"] for i in listed} <= own
@@ -237,8 +239,8 @@ def test_the_queues_the_todos_and_the_dashboard_are_scoped(world: World) -> None
 Load = Callable[[Session, Principal, int], Any]
 LOADS: dict[str, tuple[str, Load]] = {
     "campaign": ("campaign", lambda s, p, i: campaigns.get_campaign(s, p, i)),
-    "submission": ("report", lambda s, p, i: submissions.get_submission(s, p, i)),
-    "submission page": ("report", lambda s, p, i: submissions.submission_view(s, p, i)),
+    "submission": ("report", lambda s, p, i: submissions.get_submission(s, p, i, now=NOW)),
+    "submission page": ("report", lambda s, p, i: submissions.submission_view(s, p, i, now=NOW)),
     "load_submission": ("report", review.load_submission),
     "attachment": ("attachment", lambda s, p, i: submissions.load_attachment(s, p, i)),
     "obligation": ("obligation", review.load_obligation),
