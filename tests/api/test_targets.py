@@ -112,7 +112,7 @@ async def test_five_good_figures_of_the_self_check_and_a_target_the_document_lea
         "score": 88, "summary": "对照评分表逐项自查", "problems_and_fixes": "电教设备不足，3月底前配齐", "archives_filed": True,
         "activists": 10, "new_members": 3, "new_members_under_30": 2, "new_women_members": 1,
         "farmer_training_attendance": 150, "unposted_participation_rate": 82.5}, "score_sheet")
-    await approve(anon, users, sub, "county-reviewer")
+    await approve(anon, users, sub, "qx01-secretary")  # the self-check summary goes to the township (submit_to: 乡党委)
     found = await targets_of(anon, users, campaign["id"], who="qx01-liaison")
     assert [found[k]["status"] for k in ("activists", "new_members", "new_members_under_30", "new_women_members")] == \
         ["met", "met", "not_met", "met"]
