@@ -30,7 +30,7 @@ from models import (
     VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks import triggers
+from tasks import triggers, vetoes
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
@@ -238,9 +238,10 @@ def create_submission(
     reporting window is taken over; any other answer already there is a 409 naming it."""
     obligation, campaign, definition, _ = _obligation_to_answer(session, principal, obligation_id)
     subject_id = _subject_id(session, campaign, obligation, subject)
-    gate_key = _draft_gate(session, definition, obligation)
-    if gate_key:
-        _refuse_if_vetoed(session, definition, campaign, gate_key)
+    # the ban first: a vetoed applicant hears why, not that its deadline was waived or its slot is taken
+    vetoes.refuse_if_barred(session, definition, campaign, _draft_gate(session, definition, obligation), subject_id)
+    if obligation.status == ObligationStatus.WAIVED:
+        raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     slot = f"obligation:{obligation.id}:{subject_id}"
     sub = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
     if sub is not None:
@@ -262,8 +263,6 @@ def _obligation_to_answer(session: Session, principal: Principal,
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)
     form = _answer_form(definition, obligation)
-    if obligation.status == ObligationStatus.WAIVED:
-        raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     return obligation, campaign, definition, form
 
 
@@ -293,18 +292,11 @@ def _subject_id(session: Session, campaign: Campaign, obligation: Obligation, su
     return villages[subject]
 
 
-def _refuse_if_vetoed(session: Session, definition: Definition, campaign: Campaign, gate_key: str) -> None:
-    """A one-vote veto bars the township from this gate's applications (not from its other work)."""
-    banned = session.exec(
-        select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
-            Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
-            Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
-        )
-    ).first()
-    if banned is not None:
-        raise PermissionDenied(
-            f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
-        )
+def _refuse_if_barred(session: Session, sub: Submission) -> None:
+    """A one-vote veto bars the applicant from this gate's applications on every path (``tasks.vetoes``)."""
+    if sub.gate_key:
+        definition, campaign, _, _ = _context(session, sub)
+        vetoes.refuse_if_barred(session, definition, campaign, sub.gate_key, sub.subject_id)
 
 
 def _refuse_unless_opened_draft(sub: Submission) -> None:
@@ -322,9 +314,11 @@ def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campa
     meanwhile is a 409. The caller has checked who may: :func:`create_submission` for the API, the
     一村一策 import for its rows."""
     definition = get_definition(campaign.definition_key)
+    gate_key = _draft_gate(session, definition, obligation)
+    vetoes.refuse_if_barred(session, definition, campaign, gate_key, subject_id)
     sub = Submission(
         campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id,
-        slot=f"obligation:{obligation.id}:{subject_id}", gate_key=_draft_gate(session, definition, obligation),
+        slot=f"obligation:{obligation.id}:{subject_id}", gate_key=gate_key,
         form_key=_answer_form(definition, obligation), title=obligation.title,
         township_id=campaign.township_id, subject_id=subject_id, data={}, created_by=principal.user.id or 0,
         created_at=now, updated_at=now,
@@ -349,6 +343,7 @@ def save_draft(session: Session, principal: Principal, now: dt.datetime, sub: Su
     system opened. The caller has checked who may (see :func:`new_draft`)."""
     if sub.status not in rules.EDITABLE:
         raise InvalidTransition("只有草稿或被退回的材料可以修改")
+    _refuse_if_barred(session, sub)
     cleaned = _validate(session, sub, data, complete=False)
     before = _snapshot(sub) | {"data": sub.data}
     changes: dict[str, Any] = {"data": cleaned, "updated_at": now}
@@ -393,6 +388,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
                       version: int | None) -> Submission:
     sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.submit(_state(sub), principal.actor)
+    _refuse_if_barred(session, sub)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
     before = _snapshot(sub)
@@ -573,9 +569,11 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
           _audit(principal, "veto", sub, before, now, {"check": check, "comment": (comment or "").strip()}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
                        reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
-    session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
-                     reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
-                     created_by=principal.user.id or 0, created_at=now))
+    # the applicant (申报对象) is barred: the village the application named, or the township
+    veto = Veto(definition_key=definition.key, subject_id=sub.subject_id, submission_id=sub.id or 0, check_key=check,
+                reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
+                created_by=principal.user.id or 0, created_at=now)
+    session.add(veto)
     if stage is not None and stage.status in (StageStatus.IN_NOTICE, StageStatus.PASSED):
         stage.status, stage.notice_ends_on, stage.passed_on = StageStatus.VETOED, None, None
         stage.version += 1
@@ -586,6 +584,9 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
+    applicant = session.get(OrgUnit, sub.subject_id)
+    ban = vetoes.Ban(veto, sub.gate_key, applicant.name if applicant else "", campaign.year)
+    vetoes.waive_barred(session, definition, ban, now, (principal.user.id, principal.user.username))
     submitter = _submitter(session, sub)
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
             _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)

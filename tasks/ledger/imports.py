@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +22,11 @@ from models import (
     OrgKind,
     OrgUnit,
     OrgUnitIn,
+    Stage,
     Submission,
     VillageRectification,
 )
-from tasks import review
+from tasks import review, vetoes
 from tasks.accounts import Principal
 from tasks.audit import append_event
 from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read_xlsx
@@ -286,6 +287,20 @@ def _row_village(row: _Row, villages: _Villages, seen: dict[int, int]) -> tuple[
     return None, key
 
 
+def _barred(session: Session, campaign: Campaign, definition: Definition,
+            obligation: Obligation) -> Callable[[int], str | None]:
+    """Why a village may not have a plan imported (a one-vote veto on its plans, ``tasks.vetoes``), or None."""
+    stage = session.get(Stage, obligation.stage_id) if obligation.stage_id else None
+    gate_key = definition.review_for(obligation.rule_key, stage.key if stage else None, PLAN_FORM)[0]
+    found = vetoes.bans(session, definition.key) if gate_key else []
+
+    def barred(village_id: int) -> str | None:
+        ban = vetoes.ban_for(found, definition.key, gate_key or "", campaign.year, village_id, campaign.township_id)
+        return vetoes.ban_message(definition, ban) if ban else None
+
+    return barred
+
+
 def _cell(f: FormField, raw: Any) -> Any:
     """A cell as the value of ``f`` (ValueError or KeyError when it is not one)."""
     if f.type is FieldType.DATE:
@@ -347,9 +362,13 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
         Submission.campaign_id == campaign.id, col(Submission.slot).startswith(f"obligation:{obligation.id}:")))}
     planned: list[tuple[int, _Village, dict[str, Any]]] = []
     seen: dict[int, int] = {}
+    barred = _barred(session, campaign, definition, obligation)
     for number, cells in rows:
         row = _Row(number, {key: cells[i] if i < len(cells) else None for i, key in columns.by_index.items()}, columns)
         village, key = _row_village(row, villages, seen)
+        if village is not None and barred(village.id):
+            row.problem(key, barred(village.id) or "")
+            village = None
         data = _row_data(row, village, villages.own_codes)
         current = existing.get(village.id) if village is not None else None
         if village is not None and current is not None and current.status not in EDITABLE:

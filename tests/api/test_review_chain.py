@@ -23,6 +23,7 @@ from tests.support.review_chain import (  # the review-chain world over HTTP
     QUARTERLY_DONE,
     Users,
     act,
+    apply_for_model_site,
     decide,
     draft_list,
     launch,
@@ -31,6 +32,7 @@ from tests.support.review_chain import (  # the review-chain world over HTTP
     outbox,
     submitted_list,
     upload_pdf,
+    vetoed_application,
 )
 from tests.support.tick import tick
 
@@ -435,15 +437,6 @@ async def test_village_plan_returned_past_the_bound_escalates(
 # ---- (d) the one-vote veto of a model-site application ----------------------------------------------------
 
 
-async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
-                               subject: str | None = None) -> httpx.Response:
-    application = obligation(campaign, "application")
-    body: dict[str, Any] = {"obligation_id": application["id"], "data": APPLICATION}
-    if subject:
-        body["subject"] = subject
-    return await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
-
-
 async def test_veto_rejects_the_application_and_bans_a_new_one(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
     c = anon
@@ -499,22 +492,6 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
         assert len(applications) == 1
     campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
     assert {s["key"]: s["status"] for s in campaign["stages"]}["inspect"] != "passed"
-
-
-async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A 2025 model-site campaign of QX01 whose application the admin vetoed at the county level."""
-    campaign = await launch(c, users, "five_good_model_site")
-    await move(clock, users, at(dt.date(2026, 3, 2)))
-    r = await apply_for_model_site(c, users, campaign)
-    sub = r.json()
-    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
-                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
-    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
-    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
-    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
-    assert (r.status_code, r.json()["status"]) == (200, "rejected")
-    return campaign, r.json()
 
 
 async def test_veto_ban_cannot_be_sidestepped_with_a_village_subject(

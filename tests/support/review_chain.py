@@ -15,6 +15,7 @@ from core.clock import FakeClock, get_clock
 from core.db import get_engine
 from models import OutboxMessage
 from tasks.launch import launch_one
+from tests.support.clock import at
 from tests.support.world import SignedIn
 
 API = "/api/v1"
@@ -137,3 +138,32 @@ async def submitted_list(c: httpx.AsyncClient, users: Users, campaign: dict[str,
                       json={"version": sub["version"], "data": data | {"committee_minutes": [minutes]}})
     assert r.status_code == 200, r.text
     return await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])
+
+
+async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
+                               subject: str | None = None) -> httpx.Response:
+    """QX01's liaison starts the model-site application of ``campaign`` (for the village ``subject``, or the
+    township)."""
+    application = obligation(campaign, "application")
+    body: dict[str, Any] = {"obligation_id": application["id"], "data": APPLICATION}
+    if subject:
+        body["subject"] = subject
+    return await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
+
+
+async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock,
+                             subject: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 2025 model-site campaign of QX01 whose application (for the village ``subject``, or the township) the
+    admin vetoed at the county level on 2 March 2026 ("发生安全生产责任事故")."""
+    campaign = await launch(c, users, "five_good_model_site")
+    await move(clock, users, at(dt.date(2026, 3, 2)))
+    r = await apply_for_model_site(c, users, campaign, subject)
+    sub = r.json()
+    attachment = await upload_pdf(c, users, sub["id"], "申报材料.pdf")
+    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=await users("qx01-liaison"),
+                      json={"version": sub["version"], "data": APPLICATION | {"attachments": [attachment]}})
+    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
+    assert (r.status_code, r.json()["status"]) == (200, "rejected")
+    return campaign, r.json()
