@@ -168,6 +168,9 @@ RECURRING_RULES = (QuarterLastMonthRule, MonthlyRule, WeeklyRule)
 class VillageFilter(Strict):
     key_contact_class: list[Literal["B", "C"]] | None = None
     max_collective_income: int | None = Field(default=None, ge=0)
+    listed: bool = Field(default=False, description=(
+        "only the villages on the campaign's approved list (the villages of its list obligation): owed from the "
+        "list's approval on and following its later changes, not planned at launch"))
 
 
 class Subject(Strict):
@@ -211,11 +214,19 @@ class Obligation(Strict):
     submit_to: Text = "县委组织部"
     reminders: Reminders | None = None
     review: ReviewSpec | None = None
+    listed_late_workdays: int = Field(default=5, ge=1, le=60, description=(
+        "owed by listed villages: a village listed after this deadline, or fewer working days before it, "
+        "answers within this many working days of being listed (a recurring report owes only the periods ahead)"))
     source: str | None = None
 
     @property
     def recurring(self) -> bool:
         return isinstance(self.due, RECURRING_RULES)
+
+    @property
+    def listed(self) -> bool:
+        """Owed by each village on the campaign's approved list (``subject.villages.listed``)."""
+        return self.subject.kind == "village" and self.subject.villages is not None and self.subject.villages.listed
 
 
 class EscalationRecipient(Strict):
@@ -329,6 +340,10 @@ class Definition(Strict):
                     raise _err(f"obligations[{i}].during", f"unknown stage '{ref}'; known: {sorted(stages)}")
             if ob.recurring and not ob.during:
                 raise _err(f"obligations[{i}].during", "a recurring obligation needs the stages it runs during")
+            if ob.subject.villages is not None and ob.subject.villages.listed and ob.subject.kind != "village":
+                raise _err(f"obligations[{i}].subject.villages.listed", "only an obligation of villages (kind: village) follows the list")
+            if ob.listed and not any(o.kind == "list" for o in self.obligations):
+                raise _err(f"obligations[{i}].subject.villages.listed", "the definition has no list obligation (kind: list)")
         if self.years and self.years[0] > self.years[1]:
             raise _err("years", "the first year is after the last")
         for key, spec in self.escalation.triggers.specs():

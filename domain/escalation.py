@@ -7,11 +7,11 @@ Each level comes a number of working days after the previous one (the first: aft
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.calendar import WorkCalendar
-from domain.definitions import FieldType, Form
+from domain.definitions import FieldType, Form, FormField
 
 
 def level_dates(due_on: dt.date, delays: Sequence[int], calendar: WorkCalendar) -> list[dt.date]:
@@ -58,14 +58,14 @@ def zero_report_findings(
     *,
     boilerplate: Sequence[str],
     min_chars: int,
-    known_weak_villages: Sequence[str],
+    known_weak_villages: Mapping[str, str],
 ) -> list[str]:
     """Why a report is a zero report, one reason per section; empty when it is not.
 
     - a required text section empty, boilerplate only (or its own heading repeated), or too short to
       say anything;
-    - a village list left empty where the township has known weak villages (已知的后进薄弱村),
-      or left empty with a hollow explanation.
+    - a village list that leaves out a village the county knows is weak (已知的后进薄弱村:
+      ``known_weak_villages``, code → how it is described), or left empty with a hollow explanation.
     """
     findings: list[str] = []
     fields = {f.key: f for f in form.fields}
@@ -77,13 +77,25 @@ def zero_report_findings(
                 findings.append(f"“{f.label}”为空")
             elif is_hollow(text, [*boilerplate, f.label], min_chars):
                 findings.append(f"“{f.label}”只填写了“{text.strip()[:40]}”，没有实际内容")
-        elif f.type is FieldType.VILLAGES and not value:
-            if known_weak_villages:
-                findings.append(f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(known_weak_villages)}")
-            else:
-                reasons = [o for o in fields.values() if o.required_when_empty == f.key]
-                for reason in reasons:
-                    explanation = data.get(reason.key)
-                    if not isinstance(explanation, str) or is_hollow(explanation, boilerplate, min_chars):
-                        findings.append(f"“{f.label}”未列出任何村，“{reason.label}”也没有说明实际理由")
+        elif f.type is FieldType.VILLAGES:
+            findings += _list_findings(f, value or [], data, fields, boilerplate, min_chars, known_weak_villages)
+    return findings
+
+
+def _list_findings(f: FormField, listed: Sequence[str], data: dict[str, Any], fields: Mapping[str, FormField],
+                   boilerplate: Sequence[str], min_chars: int, known: Mapping[str, str]) -> list[str]:
+    """000 §四(三): a list that leaves out known weak villages (all of them: 零上报), or an empty one without a
+    real reason."""
+    omitted = [described for code, described in known.items() if code not in listed]
+    if omitted and not listed:
+        return [f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(omitted)}"]
+    if omitted:
+        return [f"“{f.label}”未列入本乡镇已知的后进薄弱村：{'、'.join(omitted)}"]
+    if listed:
+        return []
+    findings = []
+    for reason in (o for o in fields.values() if o.required_when_empty == f.key):
+        explanation = data.get(reason.key)
+        if not isinstance(explanation, str) or is_hollow(explanation, boilerplate, min_chars):
+            findings.append(f"“{f.label}”未列出任何村，“{reason.label}”也没有说明实际理由")
     return findings

@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain import review as rules
-from domain.definitions import Definition, FieldType, ReviewSpec
+from domain.definitions import Definition, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import validate_form
-from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus
+from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus
 from models import (
     Attachment,
     Campaign,
@@ -27,10 +27,9 @@ from models import (
     SubmissionRound,
     User,
     Veto,
-    VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks import triggers, vetoes
+from tasks import triggers, vetoes, village_list
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
@@ -289,6 +288,11 @@ def _subject_id(session: Session, campaign: Campaign, obligation: Obligation, su
     villages = _township_villages(session, campaign.township_id)
     if subject not in villages:
         raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
+    if obligation.subject_id != campaign.township_id and villages[subject] != obligation.subject_id:
+        owner = session.get(OrgUnit, obligation.subject_id)
+        name = f"{owner.name}（{owner.code}）" if owner else ""
+        raise ValidationFailed(f"这个截止事项是{name}的，只能填报该村的材料；其他村请在各自的截止事项下填报",
+                               errors=[{"field": "subject", "message": "not the obligation's village"}])
     return villages[subject]
 
 
@@ -474,28 +478,17 @@ def decide(session: Session, principal: Principal, now: dt.datetime, submission_
     return sub
 
 
-def _all_approved(session: Session, *where: Any, every_listed_village: bool = True) -> bool:
-    """Every live submission matched is approved, and — for township material answered per village,
-    such as 一村一策 plans — every village on the campaign's approved list has one. Material owed by one
-    village (``every_listed_village=False``) needs only that village's."""
+def _all_approved(session: Session, *where: Any) -> bool:
+    """Every live (not withdrawn) submission matched is approved, and there is one."""
     rows = list(session.exec(select(Submission).where(*where)))
     live = [s for s in rows if s.status != SubmissionStatus.WITHDRAWN]
-    if not live or not all(s.status == SubmissionStatus.APPROVED for s in live):
-        return False
-    per_village = [s for s in live if s.subject_id != s.township_id]
-    if per_village and every_listed_village:
-        listed = set(session.exec(select(VillageRectification.village_id).where(
-            VillageRectification.campaign_id == per_village[0].campaign_id)))
-        if not listed <= {s.subject_id for s in per_village}:
-            return False
-    return True
+    return bool(live) and all(s.status == SubmissionStatus.APPROVED for s in live)
 
 
 def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
     today = china_date(now)
     definition, campaign, obligation, stage = _context(session, sub)
-    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id,
-                                                every_listed_village=obligation.subject_id == campaign.township_id):
+    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id):
         on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
         obligation.status = ObligationStatus.MET if on_time else ObligationStatus.LATE
         obligation.met_on = today
@@ -505,21 +498,38 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
                None, {"status": obligation.status, "due_on": obligation.due_on, "met_on": today}, now)
         rule = definition.obligation(obligation.rule_key)
         if rule.kind == "list" and definition.consolidation_days:
-            _open_rectifications(session, sub, definition)
-    if gate_key and stage is not None and _all_approved(session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
-        gate = definition.gate(gate_key)
-        notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
-        before = {"status": stage.status}
-        if notice:
-            stage.status, stage.notice_ends_on = StageStatus.IN_NOTICE, today + dt.timedelta(days=notice)
-        else:
-            stage.status, stage.passed_on = StageStatus.PASSED, today
-        stage.version += 1
-        session.add(stage)
-        _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
-               {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
-        if stage.status == StageStatus.PASSED:
-            _notify_stage_passed(session, stage, campaign, now)
+            village_list.open_list(session, sub, definition, campaign, now)
+    if gate_key and stage is not None:
+        pass_stage_if_complete(session, principal, stage, gate_key, now)
+
+
+def pass_stage_if_complete(session: Session, principal: Principal, stage: Stage, gate_key: str, now: dt.datetime) -> bool:
+    """Pass ``stage`` (or start its public-notice period) once its gate is complete: every live submission of the
+    gate approved and, for a gate answered per listed village, every listed village's (一村一策:
+    ``tasks.village_list.plans_missing``). Returns whether it passed now."""
+    campaign = session.get(Campaign, stage.campaign_id)
+    assert campaign is not None
+    definition = get_definition(campaign.definition_key)
+    if stage.status in (StageStatus.PASSED, StageStatus.IN_NOTICE) or not _all_approved(
+            session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
+        return False
+    if village_list.plans_missing(session, campaign, definition, gate_key):
+        return False
+    today = china_date(now)
+    gate = definition.gate(gate_key)
+    notice = next((c.days for c in gate.checks if c.kind == "public_notice" and c.days), None)
+    before = {"status": stage.status}
+    if notice:
+        stage.status, stage.notice_ends_on = StageStatus.IN_NOTICE, today + dt.timedelta(days=notice)
+    else:
+        stage.status, stage.passed_on = StageStatus.PASSED, today
+    stage.version += 1
+    session.add(stage)
+    _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, campaign.township_id, before,
+           {"status": stage.status, "notice_ends_on": stage.notice_ends_on}, now)
+    if stage.status == StageStatus.PASSED:
+        _notify_stage_passed(session, stage, campaign, now)
+    return True
 
 
 def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now: dt.datetime) -> None:
@@ -591,17 +601,3 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
             _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)
     return sub
-
-
-def _open_rectifications(session: Session, sub: Submission, definition: Definition) -> None:
-    form = definition.form(sub.form_key)
-    codes: set[str] = set()
-    for field in form.fields:
-        if field.type is FieldType.VILLAGES:
-            codes.update(sub.data.get(field.key) or [])
-    villages = _township_villages(session, sub.township_id)
-    for code in sorted(codes):
-        exists = session.exec(select(VillageRectification.id).where(
-            VillageRectification.campaign_id == sub.campaign_id, VillageRectification.village_id == villages[code])).first()
-        if exists is None:
-            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status=RectificationStatus.RECTIFYING))

@@ -21,11 +21,11 @@ from tests.support.review_chain import (
     Users,
     act,
     apply_for_model_site,
+    approve_list,
     decide,
     launch,
     move,
     obligation,
-    submitted_list,
     vetoed_application,
 )
 from tests.support.tick import tick
@@ -115,17 +115,10 @@ async def test_the_plan_import_refuses_a_vetoed_village(
     """The 一村一策 import is a path into the plan gate too: a village whose plan the county vetoed this year is
     refused on its row, with the veto, and nothing is imported."""
     c = anon
-    campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(dt.date(2025, 9, 26)))
-    r = await submitted_list(c, users, campaign, {
-        "villages": ["QX01001", "QX01003", "QX01010"], "investigation": "逐村过筛子，找准问题病灶",
-        "committee_meeting_date": "2025-09-24"})
-    assert (await decide(c, users, "admin", r.json(), "approve")).json()["status"] == "approved"
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await approve_list(c, users, clock, await launch(c, users, "weak_village_rectification"))
     await move(clock, users, at(dt.date(2025, 10, 16)))
-    plan = obligation(campaign, "village_plan")
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": plan["id"], "subject": "QX01003", "data": PLAN, "submit": True})
+        "obligation_id": obligation(campaign, "village_plan:QX01003")["id"], "data": PLAN, "submit": True})
     assert r.status_code == 201, r.text
     sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
     r = await act(c, users, "admin", sub["id"], "veto", check="villager_review", comment="村民代表会议记录系伪造",

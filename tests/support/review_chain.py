@@ -167,3 +167,32 @@ async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeCloc
     r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
     assert (r.status_code, r.json()["status"]) == (200, "rejected")
     return campaign, r.json()
+
+
+LISTED = ["QX01001", "QX01003", "QX01007", "QX01010"]
+"""QX01's weak villages as the township lists them: its two key-contact villages (前何庄村 B, 朱孙冲村 C) and
+老陈山村, 新何湾村."""
+
+
+async def approve_list(c: httpx.AsyncClient, users: Users, clock: FakeClock, campaign: dict[str, Any],
+                       villages: list[str] | None = None) -> dict[str, Any]:
+    """On 26 September of the campaign's year QX01 submits its weak-village list (``LISTED`` unless told) and the
+    county approves it; the campaign as it then stands (with the plans and weekly reports the list owes)."""
+    await move(clock, users, at(dt.date(campaign["year"], 9, 26)))
+    r = await submitted_list(c, users, campaign, {
+        "villages": LISTED if villages is None else villages, "investigation": "逐村过筛子，找准问题病灶",
+        "committee_meeting_date": "2025-09-24"})
+    assert r.status_code == 200, r.text
+    r = await decide(c, users, "admin", r.json(), "approve")
+    assert (r.status_code, r.json()["status"]) == (200, "approved"), r.text
+    r = await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))
+    return dict(r.json())
+
+
+def plan_of(code: str, n: int = 0) -> dict[str, Any]:
+    """A 一村一策 plan of the village ``code``, in words of its own (variant ``n``)."""
+    problems = ["班子软弱，组织生活不正常", "村党组织书记长期外出，三会一课不落实", "集体经济空壳，党员老化",
+                "村两委不团结，矛盾纠纷多"][n % 4]
+    measures = ["治软：调整支部书记；治散：恢复三会一课", "治懒：选派第一书记驻村；治散：建立坐班制度",
+                "治穷：成立合作社发展特色种植；发展年轻党员", "治乱：化解积案；召开两委联席会议"][n % 4]
+    return PLAN | {"village": code, "problems": problems, "measures": measures}
