@@ -18,8 +18,8 @@ from pydantic import Field, ValidationError, model_validator
 from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
 from domain.schema import FieldType, Key, Strict, Text
+from domain.triggers import DEFAULT_BOILERPLATE, TRIGGERS, TriggerSettings, settings_model
 from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
-from domain.triggers import TRIGGERS, TriggerSettings, settings_model
 
 
 class DateSpec(Strict):
@@ -50,11 +50,24 @@ class FormField(Strict):
     min_length: int | None = Field(default=None, ge=0)
     required_when_empty: Key | None = Field(default=None, description="required when this other field is empty")
     help: str | None = None
+    # Checks of a complete answer (on submission), each refused with a message for the field (domain.forms):
+    substantive: bool = Field(default=False, description="a text that is not only stock phrases (the form's "
+                              "boilerplate: 无, 暂无, 见附件 …) or the field's own label")
+    distinct_per_village: bool = Field(default=False, description="a text not copied from another village's "
+                                       "answer to the same form in the campaign (一村一策)")
+    within_stage: Key | None = Field(default=None, description="a date inside this stage's window in the campaign")
+    names_subject: bool = Field(default=False, description="a villages field naming exactly the village the "
+                                "material is about (filled in from it when left empty)")
 
     @model_validator(mode="after")
     def _select_has_options(self) -> FormField:
         if self.type is FieldType.SELECT and not self.options:
             raise ValueError("a select field needs options")
+        text = (FieldType.TEXT, FieldType.TEXTAREA)
+        for flag, ok in (("substantive", self.type in text), ("distinct_per_village", self.type in text),
+                         ("within_stage", self.type is FieldType.DATE), ("names_subject", self.type is FieldType.VILLAGES)):
+            if getattr(self, flag) and not ok:
+                raise ValueError(f"{flag} does not apply to a field of type {self.type.value}")
         return self
 
 
@@ -64,6 +77,8 @@ class Form(Strict):
     key: Key
     name: Text
     fields: list[FormField] = Field(min_length=1)
+    boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE), description=(
+        "stock phrases that are no answer in a substantive field (a repeat of the field's label is none either)"))
 
     @model_validator(mode="after")
     def _unique_fields(self) -> Form:
@@ -329,6 +344,10 @@ class Definition(Strict):
         for i, gate in enumerate(self.gates):
             if gate.form not in forms:
                 raise _err(f"gates[{i}].form", f"unknown form '{gate.form}'; known: {sorted(forms)}")
+        for i, form in enumerate(self.forms):
+            for j, f in enumerate(form.fields):
+                if f.within_stage and f.within_stage not in stages:
+                    raise _err(f"forms[{i}].fields[{j}].within_stage", f"unknown stage '{f.within_stage}'; known: {sorted(stages)}")
         for i, ob in enumerate(self.obligations):
             if ob.form and ob.form not in forms:
                 raise _err(f"obligations[{i}].form", f"unknown form '{ob.form}'; known: {sorted(forms)}")

@@ -100,7 +100,7 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
         if f.type is FieldType.TEXTAREA:
             text = _textarea(f, form_key, rng, township, villages, hollow=hollow, round_no=round_no)
             if text is not None:
-                data[f.key] = text
+                data[f.key] = text + (_village_detail(subject) if f.distinct_per_village and not hollow else "")
         elif f.type is FieldType.TEXT:
             data[f.key] = {"responsible_person": f"{township.name[:1]}书记", "helping_units": "县农业农村局",
                            "county_leader_contact": "李副县长"}.get(f.key, f"{subject.name}{f.label}")
@@ -122,6 +122,13 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
             if f.required_when_empty and f.type is FieldType.TEXTAREA:
                 data[f.key] = rng.choice(HOLLOW)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _village_detail(subject: OrgUnit) -> str:
+    """What makes a village's plan its own (一村一策: a plan copied from another village is refused): a figure of
+    that village, different for each village of a township."""
+    digits = "".join(ch for ch in subject.code if ch.isdigit())[-3:] or "0"
+    return f"（全村现有党员{10 + int(digits)}名）" if subject.kind == "village" else ""
 
 
 def _textarea(f: FormField, form_key: str, rng: random.Random, township: OrgUnit, villages: list[str], *, hollow: bool,

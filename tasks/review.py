@@ -4,6 +4,7 @@ in the caller's transaction; the caller commits once."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import update
@@ -11,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.clock import china_date
+from domain import forms
 from domain import review as rules
-from domain.definitions import Definition, ReviewSpec
+from domain.definitions import Definition, Form, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from domain.forms import validate_form
+from domain.forms import FormContext, validate_form
 from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus
 from models import (
     Attachment,
@@ -116,10 +118,34 @@ def _attachment_ids(session: Session, submission_id: int | None) -> set[int]:
 
 def _validate(session: Session, sub: Submission, data: dict[str, Any], complete: bool) -> dict[str, Any]:
     definition, *_ = _context(session, sub)
+    form = definition.form(sub.form_key)
     return validate_form(
-        definition.form(sub.form_key), data, complete=complete,
-        villages=_township_villages(session, sub.township_id), attachments=_attachment_ids(session, sub.id),
+        form, data, complete=complete, villages=_township_villages(session, sub.township_id),
+        attachments=_attachment_ids(session, sub.id), context=form_context(session, form, sub.campaign_id, sub.subject_id),
     )
+
+
+def form_context(session: Session, form: Form, campaign_id: int, subject_id: int,
+                 others: Iterable[tuple[int, dict[str, Any]]] | None = None) -> FormContext | None:
+    """What the content checks of ``form`` need (``domain.forms.FormContext``), for an answer about ``subject_id``:
+    None for a form without any. ``others`` are the other villages' answers (village id, data); by default their
+    live submissions of the form in the campaign."""
+    fields = form.fields
+    if not any(f.substantive or f.distinct_per_village or f.within_stage or f.names_subject for f in fields):
+        return None
+    if others is None:
+        others = [(s.subject_id, s.data) for s in session.exec(select(Submission).where(
+            Submission.campaign_id == campaign_id, Submission.form_key == form.key, Submission.subject_id != subject_id,
+            Submission.status != SubmissionStatus.WITHDRAWN))]
+    others = list(others)
+    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_([subject_id] + [i for i, _ in others])))}
+    subject = units.get(subject_id)
+    stages = {s.key: forms.Stage(s.name, s.opens_on, s.closes_on)
+              for s in session.exec(select(Stage).where(Stage.campaign_id == campaign_id))}
+    return FormContext(
+        subject=forms.Village(subject.code, subject.name) if subject and subject.kind == "village" else None,
+        others=[(forms.Village(units[i].code, units[i].name), data) for i, data in others if i in units],
+        stages=stages)
 
 
 def _event(session: Session, principal: Principal, action: str, subject_type: str, subject_id: int,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from domain.definitions import Definition, FieldType, Form, FormField
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_message
-from domain.forms import validate_form
+from domain.forms import FormContext, validate_form
 from domain.review import EDITABLE
 from domain.vocabulary import SubmissionStatus
 from models import (
@@ -285,6 +285,31 @@ def _row_village(row: _Row, villages: _Villages, seen: dict[int, int],
     return None, key
 
 
+def _check_villages(session: Session, campaign: Campaign, definition: Definition, rows: list[tuple[int, list[Any]]],
+                    columns: _PlanColumns, villages: _Villages, owed: dict[int, Obligation],
+                    existing: dict[int, Submission]) -> list[tuple[_Row, _Village | None]]:
+    """Each row with its village if it may have a plan imported (on the list, once, not barred by a one-vote
+    veto, not waived, its plan still editable); the row's problems otherwise."""
+    seen: dict[int, int] = {}
+    barred = _barred(session, campaign, definition, next(iter(owed.values()), None))
+    out = []
+    for number, cells in rows:
+        row = _Row(number, {key: cells[i] if i < len(cells) else None for i, key in columns.by_index.items()}, columns)
+        village, key = _row_village(row, villages, seen, owed)
+        current = existing.get(village.id) if village is not None else None
+        if village is not None and barred(village.id):
+            row.problem(key, barred(village.id) or "")
+        elif village is not None and owed[village.id].status == "waived":
+            row.problem(key, f"{village.name}（{village.code}）的“一村一策”方案已标记为不适用，无需导入")
+        elif village is not None and current is not None and current.status not in EDITABLE:
+            row.problem(key, f"{village.name}的方案{SubmissionStatus.label_of(current.status)}，不能再通过导入修改")
+        else:
+            out.append((row, village))
+            continue
+        out.append((row, None))
+    return out
+
+
 def _barred(session: Session, campaign: Campaign, definition: Definition,
             obligation: Obligation | None) -> Callable[[int], str | None]:
     """Why a village may not have a plan imported (a one-vote veto on its plans, ``tasks.vetoes``), or None."""
@@ -310,7 +335,7 @@ def _cell(f: FormField, raw: Any) -> Any:
     return cell_text(raw)
 
 
-def _row_data(row: _Row, village: _Village | None, own_codes: list[str]) -> dict[str, Any]:
+def _row_data(row: _Row, village: _Village | None, own_codes: list[str], context: FormContext | None) -> dict[str, Any]:
     """The row's plan, every cell read and the whole checked against the form (complete)."""
     columns = row.columns
     data: dict[str, Any] = {}
@@ -325,7 +350,7 @@ def _row_data(row: _Row, village: _Village | None, own_codes: list[str]) -> dict
     if village is not None and columns.village_field is not None:
         data[columns.village_field.key] = [village.code]
     try:
-        return validate_form(columns.form, data, complete=True, villages=own_codes)
+        return validate_form(columns.form, data, complete=True, villages=own_codes, context=context)
     except ValidationFailed as exc:
         reported = {e["column"] for e in row.errors}
         village_key = columns.village_field.key if columns.village_field else None
@@ -342,9 +367,10 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
     """One 一村一策 plan per row (one row per village) into the campaign's plan drafts.
 
     Every row is checked first — the village (by 村编码 or 村名称) exists, belongs to the campaign's
-    township, is on its approved list (only listed villages owe a plan), appears once; no one-vote veto bars it;
-    dates and required fields — and any
-    problem rejects the whole file. Otherwise each village's draft is created or updated, audited, in the
+    township, is on its approved list (only listed villages owe a plan), appears once, no one-vote veto bars it;
+    dates, required fields and the plan's content (its own words, not copied from another village's plan, a
+    time limit inside the rectification stage: ``domain.forms.content_problems``) — and any problem rejects the
+    whole file. Otherwise each village's draft is created or updated, audited, in the
     caller's transaction. Plans in review or approved are not overwritten. The township's submitters and
     the administrator may import; others get 403, other townships' campaigns read as missing (404).
     """
@@ -360,25 +386,19 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
     existing = {s.subject_id: s for s in session.exec(select(Submission).where(
         Submission.campaign_id == campaign.id, col(Submission.obligation_id).in_([o.id for o in owed.values()]),
         Submission.status != SubmissionStatus.WITHDRAWN))}
+    checked = _check_villages(session, campaign, definition, rows, columns, villages, owed, existing)
+    # a plan's content is checked for the rows whose village may have one; its text is compared with the other
+    # villages' plans: those in the file, and the others' in duban
+    in_file = {village.id for _, village in checked if village is not None}
+    others = [(vid, sub.data) for vid, sub in existing.items() if vid not in in_file]
     planned: list[tuple[int, _Village, dict[str, Any]]] = []
-    seen: dict[int, int] = {}
-    barred = _barred(session, campaign, definition, next(iter(owed.values()), None))
-    for number, cells in rows:
-        row = _Row(number, {key: cells[i] if i < len(cells) else None for i, key in columns.by_index.items()}, columns)
-        village, key = _row_village(row, villages, seen, owed)
-        if village is not None and barred(village.id):
-            row.problem(key, barred(village.id) or "")
-            village = None
-        elif village is not None and owed[village.id].status == "waived":
-            row.problem(key, f"{village.name}（{village.code}）的“一村一策”方案已标记为不适用，无需导入")
-            village = None
-        data = _row_data(row, village, villages.own_codes)
-        current = existing.get(village.id) if village is not None else None
-        if village is not None and current is not None and current.status not in EDITABLE:
-            row.problem(key, f"{village.name}的方案{SubmissionStatus.label_of(current.status)}，不能再通过导入修改")
+    for row, village in checked:
+        context = review.form_context(session, form, campaign.id or 0, village.id, others) if village else None
+        data = _row_data(row, village, villages.own_codes, context)
         errors.extend(row.errors)
         if not row.errors and village is not None:
-            planned.append((number, village, data))
+            planned.append((row.number, village, data))
+            others.append((village.id, data))
     if errors:
         raise _reject(errors, "“一村一策”方案")
     return _write_plans(session, principal, now, campaign, owed, planned, existing, columns.ignored, filename)

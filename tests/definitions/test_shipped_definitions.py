@@ -291,9 +291,26 @@ def _extra_nested_field(data: dict[str, Any]) -> None:
     data["gates"][1]["checks"][0]["weight"] = 1
 
 
+def _plan_limit_in_unknown_stage(data: dict[str, Any]) -> None:
+    plan = next(f for f in data["forms"] if f["key"] == "village_plan")
+    next(f for f in plan["fields"] if f["key"] == "time_limit")["within_stage"] = "no_such_stage"
+
+
+def _substantive_date(data: dict[str, Any]) -> None:
+    plan = next(f for f in data["forms"] if f["key"] == "village_plan")
+    next(f for f in plan["fields"] if f["key"] == "time_limit")["substantive"] = True
+
+
+def _listed_township(data: dict[str, Any]) -> None:
+    data["obligations"][2]["subject"] = {"kind": "township", "villages": {"listed": True}}
+
+
 @pytest.mark.parametrize(
     ("name", "mutate", "field", "words"),
     [
+        ("weak_village_rectification", _plan_limit_in_unknown_stage, "forms[1].fields[4].within_stage", "no_such_stage"),
+        ("weak_village_rectification", _substantive_date, "forms[1].fields[4]", "substantive does not apply"),
+        ("weak_village_rectification", _listed_township, "obligations[2].subject.villages.listed", "kind: village"),
         ("weak_village_rectification", _set_unknown_gate, "stages[0].gate", "no_such_gate"),
         ("weak_village_rectification", _feb_31, "stages[1].closes", "day 31 does not exist in month 2"),
         ("weak_village_rectification", _missing_due, "obligations[0].due", "required"),
