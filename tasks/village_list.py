@@ -35,7 +35,7 @@ from tasks.calendar import load_work_calendar
 
 Actor = tuple[int | None, str]  # who changed the list: (user id, username), or (None, "system")
 SYSTEM: Actor = (None, "system")
-STILL_OWED = (ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.MISSED)
+STILL_OWED = (ObligationStatus.SCHEDULED, ObligationStatus.OPEN, ObligationStatus.SUBMITTED, ObligationStatus.MISSED)
 STILL_WEAK = (RectificationStatus.RECTIFYING, RectificationStatus.APPLIED)
 WITHDRAWABLE = (SubmissionStatus.DRAFT, SubmissionStatus.RETURNED, SubmissionStatus.IN_REVIEW)
 CONTACT_CLASS = {"B": "市级B类重点联系村", "C": "县级C类重点联系村"}

@@ -152,7 +152,11 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
         requests = {m.key for m in s.exec(select(OutboxMessage)) if m.key.startswith(f"request:{added['id']}:")}
     assert requests  # the township is asked for the new plan at once
 
-    # 新何湾村 (QX01007) is taken off the list: its plan draft is withdrawn, its deadline waived
+    # 新何湾村 (QX01007) is taken off the list while its plan is in review: the plan is withdrawn (out of the
+    # reviewers' queue), its deadline waived
+    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
+        "obligation_id": obligation(campaign, "village_plan:QX01007")["id"], "data": plan_of("QX01007", 1), "submit": True})
+    assert (r.status_code, r.json()["status"]) == (201, "in_review"), r.text
     xinhe = (await _rows(c, users, campaign["id"]))["QX01007"]
     r = await _act(c, users, "admin", xinhe, action="remove", version=xinhe["version"])
     assert (r.status_code, r.json()["detail"]) == (422, "请说明移出名单的理由")
@@ -165,6 +169,8 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
     r = await c.get(f"{API}/submissions", params={"campaign": campaign["id"]}, headers=admin)
     plans = {s["subject"]: s["status"] for s in r.json()["items"] if s["form"] == "village_plan"}
     assert plans["QX01007"] == "withdrawn"
+    queue = (await c.get(f"{API}/reviews/queue", headers=await users("qx01-secretary"))).json()["items"]
+    assert [s["subject"] for s in queue] == []
 
     # every listed village's plan approved: the planning stage passes (the removed village is not waited for)
     for n, code in enumerate(["QX01001", "QX01003", "QX01008", "QX01010"]):
