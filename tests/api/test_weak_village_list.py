@@ -28,6 +28,7 @@ from tests.support.review_chain import (
     submitted_list,
 )
 from tests.support.tick import tick
+from tests.support.workbooks import sheet_rows
 
 CAMPAIGN = "weak_village_rectification"
 
@@ -169,6 +170,10 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
     r = await c.get(f"{API}/submissions", params={"campaign": campaign["id"]}, headers=admin)
     plans = {s["subject"]: s["status"] for s in r.json()["items"] if s["form"] == "village_plan"}
     assert plans["QX01007"] == "withdrawn"
+    ledger = {row["村编码"]: row for row in sheet_rows(await c.get(f"{API}/ledgers/rectifications.xlsx",
+                                                                 params={"campaign": campaign["id"]}, headers=admin))}
+    assert (ledger["QX01007"]["状态"], ledger["QX01007"]["移出名单日期"]) == ("已移出名单", dt.datetime(2025, 10, 21))
+    assert (ledger["QX01008"]["状态"], ledger["QX01008"]["列入名单日期"]) == ("整顿中", dt.datetime(2025, 10, 21))
     queue = (await c.get(f"{API}/reviews/queue", headers=await users("qx01-secretary"))).json()["items"]
     assert [s["subject"] for s in queue] == []
 
