@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
+from domain.hollow import DEFAULT_BOILERPLATE
 from domain.schema import FieldType, Key, NumberUnit, Strict, Text
 from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
 from domain.triggers import TRIGGERS, TriggerSettings, settings_model, text_checks_overlap
@@ -51,6 +52,14 @@ class FormField(Strict):
     required_when_empty: Key | None = Field(default=None, description="required when this other field is empty")
     unit: NumberUnit | None = Field(default=None, description="what a number field measures; percent is 0–100")
     help: str | None = None
+    # Checks of a complete answer (on submission), each refused with a message for the field (domain.forms):
+    substantive: bool = Field(default=False, description="a text that is not only stock phrases (the form's "
+                              "boilerplate: 无, 暂无, 见附件 …) or the field's own label")
+    distinct_per_village: bool = Field(default=False, description="a text not copied from another village's "
+                                       "answer to the same form in the campaign (一村一策)")
+    within_stage: Key | None = Field(default=None, description="a date inside this stage's window in the campaign")
+    names_subject: bool = Field(default=False, description="a villages field naming exactly the village the "
+                                "material is about (filled in from it when left empty)")
 
     @model_validator(mode="after")
     def _select_has_options(self) -> FormField:
@@ -58,6 +67,11 @@ class FormField(Strict):
             raise ValueError("a select field needs options")
         if self.unit is not None and self.type not in NUMBER_TYPES:
             raise ValueError(f"unit: only a number or village_numbers field has a unit, not a {self.type.value} field")
+        text = (FieldType.TEXT, FieldType.TEXTAREA)
+        for flag, ok in (("substantive", self.type in text), ("distinct_per_village", self.type in text),
+                         ("within_stage", self.type is FieldType.DATE), ("names_subject", self.type is FieldType.VILLAGES)):
+            if getattr(self, flag) and not ok:
+                raise ValueError(f"{flag} does not apply to a field of type {self.type.value}")
         return self
 
 
@@ -70,6 +84,8 @@ class Form(Strict):
     key: Key
     name: Text
     fields: list[FormField] = Field(min_length=1)
+    boilerplate: list[Text] = Field(default_factory=lambda: list(DEFAULT_BOILERPLATE), description=(
+        "stock phrases that are no answer in a substantive field (a repeat of the field's label is none either)"))
 
     @model_validator(mode="after")
     def _unique_fields(self) -> Form:
@@ -228,6 +244,9 @@ RECURRING_RULES = (QuarterLastMonthRule, MonthlyRule, WeeklyRule)
 class VillageFilter(Strict):
     key_contact_class: list[Literal["B", "C"]] | None = None
     max_collective_income: int | None = Field(default=None, ge=0)
+    listed: bool = Field(default=False, description=(
+        "only the villages on the campaign's approved list (the villages of its list obligation): owed from the "
+        "list's approval on and following its later changes, not planned at launch"))
 
 
 class Subject(Strict):
@@ -271,11 +290,19 @@ class Obligation(Strict):
     submit_to: Text = "县委组织部"
     reminders: Reminders | None = None
     review: ReviewSpec | None = None
+    listed_late_workdays: int = Field(default=5, ge=1, le=60, description=(
+        "owed by listed villages: a village listed after this deadline, or fewer working days before it, "
+        "answers within this many working days of being listed (a recurring report owes only the periods ahead)"))
     source: str | None = None
 
     @property
     def recurring(self) -> bool:
         return isinstance(self.due, RECURRING_RULES)
+
+    @property
+    def listed(self) -> bool:
+        """Owed by each village on the campaign's approved list (``subject.villages.listed``)."""
+        return self.subject.kind == "village" and self.subject.villages is not None and self.subject.villages.listed
 
 
 class EscalationRecipient(Strict):
@@ -453,6 +480,10 @@ class Definition(Strict):
             if gate.form not in forms:
                 raise _err(f"gates[{i}].form", f"unknown form '{gate.form}'; known: {sorted(forms)}")
         _check_gates(self.gates, {f.key: f for f in self.forms}, {s.gate for s in self.stages if s.gate})
+        for i, form in enumerate(self.forms):
+            for j, f in enumerate(form.fields):
+                if f.within_stage and f.within_stage not in stages:
+                    raise _err(f"forms[{i}].fields[{j}].within_stage", f"unknown stage '{f.within_stage}'; known: {sorted(stages)}")
         for i, ob in enumerate(self.obligations):
             if ob.form and ob.form not in forms:
                 raise _err(f"obligations[{i}].form", f"unknown form '{ob.form}'; known: {sorted(forms)}")
@@ -464,6 +495,10 @@ class Definition(Strict):
                     raise _err(f"obligations[{i}].during", f"unknown stage '{ref}'; known: {sorted(stages)}")
             if ob.recurring and not ob.during:
                 raise _err(f"obligations[{i}].during", "a recurring obligation needs the stages it runs during")
+            if ob.subject.villages is not None and ob.subject.villages.listed and ob.subject.kind != "village":
+                raise _err(f"obligations[{i}].subject.villages.listed", "only an obligation of villages (kind: village) follows the list")
+            if ob.listed and not any(o.kind == "list" for o in self.obligations):
+                raise _err(f"obligations[{i}].subject.villages.listed", "the definition has no list obligation (kind: list)")
         if self.years and self.years[0] > self.years[1]:
             raise _err("years", "the first year is after the last")
         for key, spec in self.escalation.triggers.specs():

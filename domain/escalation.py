@@ -9,12 +9,12 @@ that opens higher up (``level`` in its settings: slow rectification measures go 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.calendar import WorkCalendar
 from domain.definitions import Escalation as EscalationSpec
-from domain.definitions import FieldType, Form
+from domain.definitions import FieldType, Form, FormField
 from domain.hollow import hollow_finding
 from domain.triggers import TRIGGERS
 
@@ -71,24 +71,36 @@ def zero_report_findings(
     *,
     boilerplate: Sequence[str],
     min_chars: int,
-    known_weak_villages: Sequence[str],
+    known_weak_villages: Mapping[str, str],
 ) -> list[str]:
     """Why a report is a zero report, one reason per section; empty when it is not.
 
     - a required text section empty, boilerplate only (or its own heading repeated), or too short to
-      say anything (``hollow_sections``);
-    - a village list left empty where the township has known weak villages (已知的后进薄弱村),
-      or left empty with a hollow explanation (quoted).
+      say anything (``hollow_sections``, quoted);
+    - a village list that leaves out a village the county knows is weak (已知的后进薄弱村:
+      ``known_weak_villages``, code → how it is described), or left empty with a hollow explanation (quoted).
     """
     findings = hollow_sections(form, data, boilerplate=boilerplate, min_chars=min_chars)
     for f in form.fields:
-        if f.type is not FieldType.VILLAGES or data.get(f.key):
-            continue
-        if known_weak_villages:
-            findings.append(f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(known_weak_villages)}")
-            continue
-        for reason in (o for o in form.fields if o.required_when_empty == f.key):
-            why = hollow_finding(reason.label, data.get(reason.key), boilerplate=boilerplate, min_chars=min_chars)
-            if why:
-                findings.append(f"“{f.label}”未列出任何村，{why}")
+        if f.type is FieldType.VILLAGES:
+            findings += _list_findings(f, data.get(f.key) or [], data, form, boilerplate, min_chars, known_weak_villages)
+    return findings
+
+
+def _list_findings(f: FormField, listed: Sequence[str], data: dict[str, Any], form: Form,
+                   boilerplate: Sequence[str], min_chars: int, known: Mapping[str, str]) -> list[str]:
+    """000 §四(三): a list that leaves out known weak villages (all of them: 零上报), or an empty one without a
+    real reason (what was written is quoted)."""
+    omitted = [described for code, described in known.items() if code not in listed]
+    if omitted and not listed:
+        return [f"“{f.label}”未列出任何村，但本乡镇有已知的后进薄弱村：{'、'.join(omitted)}"]
+    if omitted:
+        return [f"“{f.label}”未列入本乡镇已知的后进薄弱村：{'、'.join(omitted)}"]
+    if listed:
+        return []
+    findings = []
+    for reason in (o for o in form.fields if o.required_when_empty == f.key):
+        why = hollow_finding(reason.label, data.get(reason.key), boilerplate=boilerplate, min_chars=min_chars)
+        if why:
+            findings.append(f"“{f.label}”未列出任何村，{why}")
     return findings

@@ -1,16 +1,46 @@
-"""Validate a submission's data against its form from the campaign definition."""
+"""Validate a submission's data against its form from the campaign definition: each field's type always, and —
+for a complete answer — what the definition asks of it (required fields; substantive text, text of its own, a
+date inside a stage, the village it is about: ``FormContext``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any
 
-from domain.definitions import FieldType, Form
+from domain.definitions import FieldType, Form, FormField
 from domain.errors import ValidationFailed
+from domain.hollow import is_hollow, meaningful
+from domain.vocabulary import zh_date
 
 MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Village:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    opens_on: dt.date
+    closes_on: dt.date
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What the checks of a complete answer need besides its data: the village it is about (``names_subject``;
+    a ``distinct_per_village`` text is compared without village names), the other villages' answers to the same
+    form in the campaign (``distinct_per_village``) and the campaign's stages (``within_stage``)."""
+
+    subject: Village | None = None
+    others: Sequence[tuple[Village, Mapping[str, Any]]] = ()
+    stages: Mapping[str, Stage] = default(default_factory=dict)
 
 
 def validate_form(
@@ -20,11 +50,13 @@ def validate_form(
     complete: bool,
     villages: Collection[str] = (),
     attachments: Collection[int] = (),
+    context: FormContext | None = None,
 ) -> dict[str, Any]:
     """Check ``data`` field by field and return the cleaned values.
 
     ``complete=False`` (a draft) accepts missing required fields; unknown fields and wrong types
-    are refused either way. Every error names its field, so the form can show it in place.
+    are refused either way. A complete answer must also pass its fields' content checks (``FormContext``).
+    Every error names its field, so the form can show it in place.
     """
     fields = {f.key: f for f in form.fields}
     errors: list[dict[str, str]] = []
@@ -51,10 +83,63 @@ def validate_form(
             errors.append({"field": f"data.{key}", "message": f"“{field.label}”应为0到100之间的百分数（如93.5表示93.5%）"})
         if field.min_length and isinstance(cleaned[key], str) and complete and len(cleaned[key]) < field.min_length:
             errors.append({"field": f"data.{key}", "message": f"“{field.label}”至少需要{field.min_length}字"})
+    if context is not None:
+        _name_the_subject(form, cleaned, context)
+        if complete:
+            errors += [e for e in content_problems(form, cleaned, context) if e["field"] not in {x["field"] for x in errors}]
     if errors:
         summary = "；".join(e["message"] for e in errors[:10])
         raise ValidationFailed(f"填报内容有误：{summary}", errors=errors)
     return cleaned
+
+
+def _name_the_subject(form: Form, cleaned: dict[str, Any], context: FormContext) -> None:
+    """A ``names_subject`` field left empty names the village the material is about."""
+    for f in form.fields:
+        if f.names_subject and context.subject is not None and not cleaned.get(f.key):
+            cleaned[f.key] = [context.subject.code]
+
+
+def content_problems(form: Form, data: Mapping[str, Any], context: FormContext) -> list[dict[str, str]]:
+    """What a complete answer's content fails, one message per field (004 §一.2 三个不放过 for a 一村一策 plan:
+    real problems, targeted measures, a responsible person and a time limit; 000 §四(二) one plan per village)."""
+    out = []
+    for f in form.fields:
+        value = data.get(f.key)
+        message = _content_problem(f, value, form, context) if value not in (None, "", []) else None
+        if message:
+            out.append({"field": f"data.{f.key}", "message": message})
+    return out
+
+
+def _content_problem(f: FormField, value: Any, form: Form, context: FormContext) -> str | None:
+    if f.substantive and isinstance(value, str):
+        if meaningful(value) == meaningful(f.label):
+            return f"“{f.label}”只重复了栏目名称，请写明实际内容"
+        if is_hollow(value, form.boilerplate, 0):
+            return f"“{f.label}”只填写了“{value.strip()[:40]}”，请写明实际内容"
+    if f.distinct_per_village and isinstance(value, str):
+        copied = next((village for village, data in context.others
+                       if _own_words(data.get(f.key), village, context) == _own_words(value, context.subject, context)
+                       and _own_words(value, context.subject, context)), None)
+        if copied is not None:
+            return f"“{f.label}”与{copied.name}的相同，请针对本村的实际情况填写"
+    if f.within_stage and isinstance(value, str) and f.within_stage in context.stages:
+        stage, day = context.stages[f.within_stage], dt.date.fromisoformat(value)
+        if not stage.opens_on <= day <= stage.closes_on:
+            return f"“{f.label}”应在{stage.name}阶段内（{zh_date(stage.opens_on)}至{zh_date(stage.closes_on)}）"
+    if f.names_subject and context.subject is not None and value != [context.subject.code]:
+        return f"“{f.label}”应为本方案所属的村：{context.subject.name}（{context.subject.code}），一个方案只对应一个村"
+    return None
+
+
+def _own_words(text: Any, village: Village | None, context: FormContext) -> str:
+    """A text as compared between villages: its meaningful characters without any village's name."""
+    if not isinstance(text, str):
+        return ""
+    for name in {v.name for v, _ in context.others} | ({village.name} if village else set()):
+        text = text.replace(name, "")
+    return meaningful(text)
 
 
 def text_problem(value: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from domain.calendar import WorkCalendar, last_day_of_month
@@ -126,22 +126,20 @@ def _nominal_dates(
             day += dt.timedelta(days=7)
 
 
+def owes(ob: Obligation, village: OrgRef) -> bool:
+    """Whether ``village`` matches the village filter of ``ob`` (key-contact class, collective income); whether it
+    is on the list, for an obligation of listed villages, is the caller's to say."""
+    flt = ob.subject.villages
+    if flt and flt.key_contact_class is not None and village.key_contact_class not in flt.key_contact_class:
+        return False
+    return not (flt and flt.max_collective_income is not None
+                and (village.collective_income is None or village.collective_income > flt.max_collective_income))
+
+
 def _subjects(ob: Obligation, township: OrgRef, villages: Sequence[OrgRef]) -> list[OrgRef]:
     if ob.subject.kind == "township":
         return [township]
-    flt = ob.subject.villages
-    chosen = []
-    for village in villages:
-        if flt and flt.key_contact_class is not None and village.key_contact_class not in flt.key_contact_class:
-            continue
-        if (
-            flt
-            and flt.max_collective_income is not None
-            and (village.collective_income is None or village.collective_income > flt.max_collective_income)
-        ):
-            continue
-        chosen.append(village)
-    return chosen
+    return [village for village in villages if owes(ob, village)]
 
 
 def _plan_stages(definition: Definition, year: int, today: dt.date) -> dict[str, StagePlan]:
@@ -202,7 +200,7 @@ def plan_campaign(
 ) -> CampaignPlan:
     """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
     stages = _plan_stages(definition, year, today)
-    obligations = [plan for ob in definition.obligations
+    obligations = [plan for ob in definition.obligations if not ob.listed  # the list brings those: plan_listed
                    for plan in _plan_obligation(ob, stages, _subjects(ob, township, villages), year, calendar, today)]
     obligations.sort(key=lambda o: (o.due_on, o.key))
     years_touched = {s.opens_on.year for s in stages.values()} | {s.closes_on.year for s in stages.values()}
@@ -214,3 +212,28 @@ def plan_campaign(
         definition_key=definition.key, definition_version=definition.version, township_code=township.code,
         year=year, stages=list(stages.values()), obligations=obligations, warnings=warnings,
     )
+
+
+def plan_listed(definition: Definition, listed: Sequence[OrgRef], year: int, calendar: WorkCalendar,
+                today: dt.date) -> list[ObligationPlan]:
+    """Every deadline the villages on the approved list owe (obligations of ``villages: {listed: true}``), as of
+    ``today``, the day the list was approved or changed (000 §四(二): the plans follow the list; 004 §一.3: the
+    key-contact villages among them report weekly).
+
+    A status of ``waived`` marks what was over before the village was listed: a report of a past period is not
+    owed. A one-off deadline closer than ``listed_late_workdays`` working days (or past) moves to that many
+    working days from ``today``; ``nominal_due_on`` keeps the definition's date.
+    """
+    stages = _plan_stages(definition, year, today)
+    out = []
+    for ob in definition.obligations:
+        if not ob.listed:
+            continue
+        latest = calendar.add_workdays(today, ob.listed_late_workdays)
+        for plan in _plan_obligation(ob, stages, [v for v in listed if owes(ob, v)], year, calendar, today):
+            if ob.recurring or plan.due_on >= latest:
+                out.append(replace(plan, status=obligation_status(plan.opens_on, plan.due_on, today)))
+            else:
+                out.append(replace(plan, due_on=latest, opens_on=min(plan.opens_on, today),
+                                   status=obligation_status(min(plan.opens_on, today), latest, today)))
+    return sorted(out, key=lambda o: (o.due_on, o.key))

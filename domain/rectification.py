@@ -5,6 +5,7 @@ rectifying → applied → (accept) consolidating → closed (销号) once the c
                     ↘ (fail) rectifying: the village keeps its stationed cadres and helping unit
                       until it passes (003_0d1c8490fe7db56e.txt)
 consolidating | closed → (relapse 反复回潮) rectifying
+rectifying → (the county takes the village off the list) removed → (listed again) rectifying
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class RectificationState:
     accepted_on: dt.date | None = None
     consolidation_ends_on: dt.date | None = None
     closed_on: dt.date | None = None
+    listed_on: dt.date | None = None
+    removed_on: dt.date | None = None
 
 
 def apply_for_acceptance(state: RectificationState) -> RectificationState:
@@ -59,3 +62,20 @@ def relapse(state: RectificationState, reason: str) -> RectificationState:
         raise ValidationFailed("请说明反复回潮的情况", errors=[{"field": "comment", "message": "required"}])
     return replace(state, status=RectificationStatus.RECTIFYING, relapses=state.relapses + 1, accepted_on=None,
                    consolidation_ends_on=None, closed_on=None)
+
+
+def remove(state: RectificationState, reason: str, today: dt.date) -> RectificationState:
+    """The county takes a village off the approved list (a wrong listing found at its check). Only a village still
+    rectifying: one that applied for acceptance or passed it is decided by the acceptance (验收) instead."""
+    if state.status != RectificationStatus.RECTIFYING:
+        raise InvalidTransition(f"只有整顿中的村可以移出名单（当前状态：{RectificationStatus.label_of(state.status)}）")
+    if not reason.strip():
+        raise ValidationFailed("请说明移出名单的理由", errors=[{"field": "comment", "message": "required"}])
+    return replace(state, status=RectificationStatus.REMOVED, removed_on=today)
+
+
+def relist(state: RectificationState, today: dt.date) -> RectificationState:
+    """A village taken off the list comes back on it: rectifying again from ``today``."""
+    if state.status != RectificationStatus.REMOVED:
+        raise InvalidTransition(f"该村已在名单中（当前状态：{RectificationStatus.label_of(state.status)}）")
+    return replace(state, status=RectificationStatus.RECTIFYING, listed_on=today, removed_on=None)

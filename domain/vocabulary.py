@@ -95,6 +95,7 @@ class RectificationStatus(LabelledStatus):
     APPLIED = "applied", "已申请验收"
     CONSOLIDATING = "consolidating", "已验收（巩固提升）"
     CLOSED = "closed", "已销号"
+    REMOVED = "removed", "已移出名单"
 
 
 class TargetStatus(LabelledStatus):

@@ -328,7 +328,9 @@ class Veto(SQLModel, table=True):
 
 class VillageRectification(SQLModel, table=True):
     """A weak village's way through rectification: listed → rectifying → applied → accepted/failed →
-    consolidating → closed (销号); a relapse (反复回潮) reopens it (004)."""
+    consolidating → closed (销号); a relapse (反复回潮) reopens it (004). The campaign's rows that are not
+    ``removed`` are its approved list of weak villages (000 §四(一)); the county may add a village later
+    (``listed_on``) or remove one still rectifying (``removed_on``)."""
 
     __tablename__ = "village_rectifications"
     __table_args__ = (UniqueConstraint("campaign_id", "village_id", name="uq_rectification_village"),)
@@ -342,5 +344,7 @@ class VillageRectification(SQLModel, table=True):
     accepted_on: dt.date | None = None
     consolidation_ends_on: dt.date | None = None
     closed_on: dt.date | None = None
+    listed_on: dt.date | None = Field(default=None, description="when the village came on the approved list")
+    removed_on: dt.date | None = Field(default=None, description="when the county took it off the list")
     note: str | None = Field(default=None, max_length=2000)
     version: int = Field(default=1)

@@ -102,7 +102,7 @@ def fill_form(definition: Definition, form_key: str, *, township: OrgUnit, subje
         if f.type is FieldType.TEXTAREA:
             text = _textarea(f, form_key, rng, township, villages, hollow=hollow, round_no=round_no)
             if text is not None:
-                data[f.key] = text
+                data[f.key] = text + (_village_detail(subject) if f.distinct_per_village and not hollow else "")
         elif f.type is FieldType.TEXT:
             data[f.key] = {"responsible_person": f"{township.name[:1]}书记", "helping_units": "县农业农村局",
                            "county_leader_contact": "李副县长"}.get(f.key, f"{subject.name}{f.label}")
@@ -155,6 +155,13 @@ def met(checklist: list[CheckItem], note: str = "对照材料逐项审核，符�
     """The judgements of a reviewer who finds met every check of ``checklist`` that waits for one (the ``checks``
     of a decision)."""
     return {i.key: {"confirmed": True, "note": note} for i in checklist if i.status is CheckStatus.NEEDS_JUDGEMENT}
+
+
+def _village_detail(subject: OrgUnit) -> str:
+    """What makes a village's plan its own (一村一策: a plan copied from another village is refused): a figure of
+    that village, different for each village of a township."""
+    digits = "".join(ch for ch in subject.code if ch.isdigit())[-3:] or "0"
+    return f"（全村现有党员{10 + int(digits)}名）" if subject.kind == "village" else ""
 
 
 def _textarea(f: FormField, form_key: str, rng: random.Random, township: OrgUnit, villages: list[str], *, hollow: bool,

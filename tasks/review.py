@@ -4,7 +4,7 @@ in the caller's transaction; the caller commits once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import update
@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.clock import china_date
+from domain import forms
 from domain import review as rules
-from domain.definitions import Definition, FieldType, ReviewSpec
+from domain.definitions import Definition, Form, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from domain.forms import validate_form
-from domain.vocabulary import ObligationStatus, RectificationStatus, StageStatus, SubmissionStatus, zh_date
+from domain.forms import FormContext, validate_form
+from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus, zh_date
 from models import (
     Attachment,
     Campaign,
@@ -28,10 +29,9 @@ from models import (
     SubmissionRound,
     User,
     Veto,
-    VillageRectification,
 )
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks import gate_checks, triggers
+from tasks import gate_checks, triggers, vetoes, village_list
 from tasks.accounts import Principal
 from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
@@ -118,10 +118,34 @@ def _attachment_ids(session: Session, submission_id: int | None) -> set[int]:
 
 def _validate(session: Session, sub: Submission, data: dict[str, Any], complete: bool) -> dict[str, Any]:
     definition, *_ = _context(session, sub)
+    form = definition.form(sub.form_key)
     return validate_form(
-        definition.form(sub.form_key), data, complete=complete,
-        villages=_township_villages(session, sub.township_id), attachments=_attachment_ids(session, sub.id),
+        form, data, complete=complete, villages=_township_villages(session, sub.township_id),
+        attachments=_attachment_ids(session, sub.id), context=form_context(session, form, sub.campaign_id, sub.subject_id),
     )
+
+
+def form_context(session: Session, form: Form, campaign_id: int, subject_id: int,
+                 others: Iterable[tuple[int, dict[str, Any]]] | None = None) -> FormContext | None:
+    """What the content checks of ``form`` need (``domain.forms.FormContext``), for an answer about ``subject_id``:
+    None for a form without any. ``others`` are the other villages' answers (village id, data); by default their
+    live submissions of the form in the campaign."""
+    fields = form.fields
+    if not any(f.substantive or f.distinct_per_village or f.within_stage or f.names_subject for f in fields):
+        return None
+    if others is None:
+        others = [(s.subject_id, s.data) for s in session.exec(select(Submission).where(
+            Submission.campaign_id == campaign_id, Submission.form_key == form.key, Submission.subject_id != subject_id,
+            Submission.status != SubmissionStatus.WITHDRAWN))]
+    others = list(others)
+    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_([subject_id] + [i for i, _ in others])))}
+    subject = units.get(subject_id)
+    stages = {s.key: forms.Stage(s.name, s.opens_on, s.closes_on)
+              for s in session.exec(select(Stage).where(Stage.campaign_id == campaign_id))}
+    return FormContext(
+        subject=forms.Village(subject.code, subject.name) if subject and subject.kind == "village" else None,
+        others=[(forms.Village(units[i].code, units[i].name), data) for i, data in others if i in units],
+        stages=stages)
 
 
 def _event(session: Session, principal: Principal | None, action: str, subject_type: str, subject_id: int,
@@ -240,9 +264,10 @@ def create_submission(
     reporting window is taken over; any other answer already there is a 409 naming it."""
     obligation, campaign, definition, _ = _obligation_to_answer(session, principal, obligation_id)
     subject_id = _subject_id(session, campaign, obligation, subject)
-    gate_key = _draft_gate(session, definition, obligation)
-    if gate_key:
-        _refuse_if_vetoed(session, definition, campaign, gate_key)
+    # the ban first: a vetoed applicant hears why, not that its deadline was waived or its slot is taken
+    vetoes.refuse_if_barred(session, definition, campaign, _draft_gate(session, definition, obligation), subject_id)
+    if obligation.status == ObligationStatus.WAIVED:
+        raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     slot = f"obligation:{obligation.id}:{subject_id}"
     sub = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
     if sub is not None:
@@ -264,8 +289,6 @@ def _obligation_to_answer(session: Session, principal: Principal,
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
     definition = get_definition(campaign.definition_key)
     form = _answer_form(definition, obligation)
-    if obligation.status == ObligationStatus.WAIVED:
-        raise InvalidTransition("这个截止事项已标记为不适用，无需填报")
     return obligation, campaign, definition, form
 
 
@@ -292,21 +315,19 @@ def _subject_id(session: Session, campaign: Campaign, obligation: Obligation, su
     villages = _township_villages(session, campaign.township_id)
     if subject not in villages:
         raise ValidationFailed(f"填报对象 {subject} 不是本乡镇的村", errors=[{"field": "subject", "message": "unknown village"}])
+    if obligation.subject_id != campaign.township_id and villages[subject] != obligation.subject_id:
+        owner = session.get(OrgUnit, obligation.subject_id)
+        name = f"{owner.name}（{owner.code}）" if owner else ""
+        raise ValidationFailed(f"这个截止事项是{name}的，只能填报该村的材料；其他村请在各自的截止事项下填报",
+                               errors=[{"field": "subject", "message": "not the obligation's village"}])
     return villages[subject]
 
 
-def _refuse_if_vetoed(session: Session, definition: Definition, campaign: Campaign, gate_key: str) -> None:
-    """A one-vote veto bars the township from this gate's applications (not from its other work)."""
-    banned = session.exec(
-        select(Veto).join(Submission, col(Veto.submission_id) == Submission.id).where(
-            Veto.definition_key == campaign.definition_key, Veto.subject_id == campaign.township_id,
-            Submission.gate_key == gate_key, col(Veto.banned_until_year) >= campaign.year,
-        )
-    ).first()
-    if banned is not None:
-        raise PermissionDenied(
-            f"因一票否决，{banned.banned_until_year}年（含）以前不得再次申报“{definition.gate(gate_key).name}”"
-        )
+def _refuse_if_barred(session: Session, sub: Submission) -> None:
+    """A one-vote veto bars the applicant from this gate's applications on every path (``tasks.vetoes``)."""
+    if sub.gate_key:
+        definition, campaign, _, _ = _context(session, sub)
+        vetoes.refuse_if_barred(session, definition, campaign, sub.gate_key, sub.subject_id)
 
 
 def _refuse_unless_opened_draft(sub: Submission) -> None:
@@ -324,9 +345,11 @@ def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campa
     meanwhile is a 409. The caller has checked who may: :func:`create_submission` for the API, the
     一村一策 import for its rows."""
     definition = get_definition(campaign.definition_key)
+    gate_key = _draft_gate(session, definition, obligation)
+    vetoes.refuse_if_barred(session, definition, campaign, gate_key, subject_id)
     sub = Submission(
         campaign_id=campaign.id or 0, obligation_id=obligation.id, stage_id=obligation.stage_id,
-        slot=f"obligation:{obligation.id}:{subject_id}", gate_key=_draft_gate(session, definition, obligation),
+        slot=f"obligation:{obligation.id}:{subject_id}", gate_key=gate_key,
         form_key=_answer_form(definition, obligation), title=obligation.title,
         township_id=campaign.township_id, subject_id=subject_id, data={}, created_by=principal.user.id or 0,
         created_at=now, updated_at=now,
@@ -351,6 +374,7 @@ def save_draft(session: Session, principal: Principal, now: dt.datetime, sub: Su
     system opened. The caller has checked who may (see :func:`new_draft`)."""
     if sub.status not in rules.EDITABLE:
         raise InvalidTransition("只有草稿或被退回的材料可以修改")
+    _refuse_if_barred(session, sub)
     cleaned = _validate(session, sub, data, complete=False)
     before = _snapshot(sub) | {"data": sub.data}
     changes: dict[str, Any] = {"data": cleaned, "updated_at": now}
@@ -395,6 +419,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
                       version: int | None) -> Submission:
     sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.submit(_state(sub), principal.actor)
+    _refuse_if_barred(session, sub)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
     before = _snapshot(sub)
@@ -532,28 +557,17 @@ def _after_decision(session: Session, principal: Principal, sub: Submission, now
         _notify(session, submitter, "submission_rejected", key, ctx, now)
 
 
-def _all_approved(session: Session, *where: Any, every_listed_village: bool = True) -> bool:
-    """Every live submission matched is approved, and — for township material answered per village,
-    such as 一村一策 plans — every village on the campaign's approved list has one. Material owed by one
-    village (``every_listed_village=False``) needs only that village's."""
+def _all_approved(session: Session, *where: Any) -> bool:
+    """Every live (not withdrawn) submission matched is approved, and there is one."""
     rows = list(session.exec(select(Submission).where(*where)))
     live = [s for s in rows if s.status != SubmissionStatus.WITHDRAWN]
-    if not live or not all(s.status == SubmissionStatus.APPROVED for s in live):
-        return False
-    per_village = [s for s in live if s.subject_id != s.township_id]
-    if per_village and every_listed_village:
-        listed = set(session.exec(select(VillageRectification.village_id).where(
-            VillageRectification.campaign_id == per_village[0].campaign_id)))
-        if not listed <= {s.subject_id for s in per_village}:
-            return False
-    return True
+    return bool(live) and all(s.status == SubmissionStatus.APPROVED for s in live)
 
 
 def _on_final_approval(session: Session, principal: Principal, sub: Submission, gate_key: str | None, now: dt.datetime) -> None:
     today = china_date(now)
     definition, campaign, obligation, stage = _context(session, sub)
-    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id,
-                                                every_listed_village=obligation.subject_id == campaign.township_id):
+    if obligation is not None and _all_approved(session, Submission.obligation_id == obligation.id):
         on_time = sub.first_submitted_at is not None and china_date(sub.first_submitted_at) <= obligation.due_on
         obligation.status = ObligationStatus.MET if on_time else ObligationStatus.LATE
         obligation.met_on = today
@@ -563,17 +577,32 @@ def _on_final_approval(session: Session, principal: Principal, sub: Submission, 
                None, {"status": obligation.status, "due_on": obligation.due_on, "met_on": today}, now)
         rule = definition.obligation(obligation.rule_key)
         if rule.kind == "list" and definition.consolidation_days:
-            _open_rectifications(session, sub, definition)
-    if gate_key and stage is not None and _all_approved(session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
-        # The public notice (公示, 001 六个不批(二)) runs before the county's decision and is one of the gate's checks,
-        # so the approval passes the stage at once.
-        before = {"status": stage.status}
-        stage.status, stage.passed_on = StageStatus.PASSED, today
-        stage.version += 1
-        session.add(stage)
-        _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, sub.township_id, before,
-               {"status": stage.status}, now)
-        _notify_stage_passed(session, stage, campaign, now)
+            village_list.open_list(session, sub, definition, campaign, now)
+    if gate_key and stage is not None:
+        pass_stage_if_complete(session, principal, stage, gate_key, now)
+
+
+def pass_stage_if_complete(session: Session, principal: Principal, stage: Stage, gate_key: str, now: dt.datetime) -> bool:
+    """Pass ``stage`` once its gate is complete: every live submission of the gate approved and, for a gate
+    answered per listed village, every listed village's (一村一策: ``tasks.village_list.plans_missing``). The
+    public notice (公示, 001 六个不批(二)) runs before the county's decision and is one of the gate's checks, so
+    a complete gate passes its stage at once. Returns whether it passed now."""
+    campaign = session.get(Campaign, stage.campaign_id)
+    assert campaign is not None
+    definition = get_definition(campaign.definition_key)
+    if stage.status in (StageStatus.PASSED, StageStatus.IN_NOTICE) or not _all_approved(
+            session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
+        return False
+    if village_list.plans_missing(session, campaign, definition, gate_key):
+        return False
+    before = {"status": stage.status}
+    stage.status, stage.passed_on = StageStatus.PASSED, china_date(now)
+    stage.version += 1
+    session.add(stage)
+    _event(session, principal, f"stage.{stage.status}", "stage", stage.id or 0, campaign.township_id, before,
+           {"status": stage.status}, now)
+    _notify_stage_passed(session, stage, campaign, now)
+    return True
 
 
 def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now: dt.datetime) -> None:
@@ -624,9 +653,11 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
           _audit(principal, "veto", sub, before, now, {"check": check, "comment": (comment or "").strip()}))
     session.add(Review(submission_id=sub.id or 0, round=sub.round, level=sub.current_level, level_name=names[check].name,
                        reviewer_id=principal.user.id or 0, decision="veto", comment=(comment or "").strip(), created_at=now))
-    session.add(Veto(definition_key=definition.key, subject_id=sub.township_id, submission_id=sub.id or 0, check_key=check,
-                     reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
-                     created_by=principal.user.id or 0, created_at=now))
+    # the applicant (申报对象) is barred: the village the application named, or the township
+    veto = Veto(definition_key=definition.key, subject_id=sub.subject_id, submission_id=sub.id or 0, check_key=check,
+                reason=(comment or "").strip(), banned_until_year=campaign.year + (gate.veto_ban_years or 0),
+                created_by=principal.user.id or 0, created_at=now)
+    session.add(veto)
     if stage is not None and stage.status in (StageStatus.IN_NOTICE, StageStatus.PASSED):
         stage.status, stage.notice_ends_on, stage.passed_on = StageStatus.VETOED, None, None
         stage.version += 1
@@ -637,21 +668,10 @@ def veto_submission(session: Session, principal: Principal, now: dt.datetime, su
         obligation.met_on = None
         obligation.version += 1
         session.add(obligation)
+    applicant = session.get(OrgUnit, sub.subject_id)
+    ban = vetoes.Ban(veto, sub.gate_key, applicant.name if applicant else "", campaign.year)
+    vetoes.waive_barred(session, definition, ban, now, (principal.user.id, principal.user.username))
     submitter = _submitter(session, sub)
     _notify(session, submitter, "submission_rejected", f"veto:{sub.id}",
             _mail_context(session, sub, level_name=names[check].name, comment=(comment or "").strip(), decided_on=china_date(now)), now)
     return sub
-
-
-def _open_rectifications(session: Session, sub: Submission, definition: Definition) -> None:
-    form = definition.form(sub.form_key)
-    codes: set[str] = set()
-    for field in form.fields:
-        if field.type is FieldType.VILLAGES:
-            codes.update(sub.data.get(field.key) or [])
-    villages = _township_villages(session, sub.township_id)
-    for code in sorted(codes):
-        exists = session.exec(select(VillageRectification.id).where(
-            VillageRectification.campaign_id == sub.campaign_id, VillageRectification.village_id == villages[code])).first()
-        if exists is None:
-            session.add(VillageRectification(campaign_id=sub.campaign_id, village_id=villages[code], status=RectificationStatus.RECTIFYING))

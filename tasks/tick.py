@@ -29,7 +29,7 @@ from domain.definitions import Definition
 from domain.vocabulary import CampaignStatus, ObligationStatus, StageStatus
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
 from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
-from tasks import triggers
+from tasks import triggers, vetoes
 from tasks.calendar import load_work_calendar
 from tasks.registry import get_definitions
 
@@ -189,30 +189,45 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     drafts = _drafts(session, ids)
     logged = _logged(session, ids)
     people = _submitters(session, {c.campaign.township_id for c in candidates})
+    known = _Known(drafts, logged, people, vetoes.bans(session))
     opened = 0
     for c in candidates:
         try:
             with session.begin_nested():  # a concurrent tick may have served this window: skip it
-                _open_one(session, c, definitions, drafts, logged, people, today, now)
+                opened += _open_one(session, c, definitions, known, today, now)
                 session.flush()
-            opened += 1
         except IntegrityError:
             continue
     return opened
 
 
+@dataclass
+class _Known:
+    """What opening the windows looks up once: drafts, requests sent, submitters, one-vote-veto bans."""
 
-def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition], drafts: dict[int, Submission],
-              logged: set[tuple[int, int, int]], people: dict[int, list[User]], today: dt.date, now: dt.datetime) -> None:
+    drafts: dict[int, Submission]
+    logged: set[tuple[int, int, int]]
+    people: dict[int, list[User]]
+    bans: list[vetoes.Ban]
+
+
+def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition], known: _Known, today: dt.date,
+              now: dt.datetime) -> bool:
+    """Open one window (its draft, its requests); False when a one-vote veto waived it instead."""
     ob = c.obligation
     definition = definitions[c.campaign.definition_key]
     rule = definition.obligation(ob.rule_key)
+    stage = session.get(Stage, ob.stage_id) if ob.stage_id and rule.form else None
+    gate_key = definition.review_for(rule.key, stage.key if stage else None, rule.form)[0] if rule.form else None
+    ban = vetoes.ban_for(known.bans, definition.key, gate_key, c.campaign.year, ob.subject_id,
+                         c.campaign.township_id) if gate_key else None
+    if ban is not None:  # a vetoed applicant is not asked for what it may not do (001 六个不批(四))
+        vetoes.waive(session, ob, c.campaign.township_id, ban, now)
+        return False
     ob.status = ObligationStatus.OPEN
     ob.version += 1
     session.add(ob)
-    if rule.form and ob.id not in drafts:
-        stage = session.get(Stage, ob.stage_id) if ob.stage_id else None
-        gate_key, _ = definition.review_for(rule.key, stage.key if stage else None, rule.form)
+    if rule.form and ob.id not in known.drafts:
         session.add(Submission(
             campaign_id=c.campaign.id or 0, obligation_id=ob.id, stage_id=ob.stage_id,
             slot=f"obligation:{ob.id}:{ob.subject_id}", gate_key=gate_key, form_key=rule.form, title=ob.title,
@@ -220,14 +235,15 @@ def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition
             created_at=now, updated_at=now,
         ))
     sections = [f.label for f in definition.form(rule.form).fields if f.required] if rule.form else []
-    for user in people.get(c.campaign.township_id, []):
-        if (ob.id or 0, REQUEST_OFFSET, user.id or 0) in logged:
+    for user in known.people.get(c.campaign.township_id, []):
+        if (ob.id or 0, REQUEST_OFFSET, user.id or 0) in known.logged:
             continue
         message = enqueue_mail(session, key=f"request:{ob.id}:{user.id}", to=user, template="obligation_opened",
                                context=_item(c, today) | {"sections": sections}, now=now)
         session.flush()
         session.add(ReminderLog(obligation_id=ob.id or 0, offset=REQUEST_OFFSET, user_id=user.id or 0, remind_on=today,
                                 outbox_id=message.id if message else None, created_at=now))
+    return True
 
 
 def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:

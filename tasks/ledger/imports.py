@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from domain.definitions import Definition, FieldType, Form, FormField
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed, field_message
-from domain.forms import validate_form
+from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_message
+from domain.forms import FormContext, validate_form
 from domain.review import EDITABLE
 from domain.vocabulary import SubmissionStatus
 from models import (
@@ -22,10 +22,10 @@ from models import (
     OrgKind,
     OrgUnit,
     OrgUnitIn,
+    Stage,
     Submission,
-    VillageRectification,
 )
-from tasks import review
+from tasks import review, vetoes, village_list
 from tasks.accounts import Principal
 from tasks.audit import append_event
 from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read_xlsx
@@ -168,7 +168,7 @@ class _Villages:
     township: OrgUnit
     by_code: dict[str, _Village]
     by_name: dict[str, list[_Village]]
-    listed: set[int]  # the approved list of villages to rectify (empty: none yet)
+    listed: set[int]  # the approved list of villages to rectify (empty: none yet, or none listed)
     own_codes: list[str]
 
 
@@ -197,16 +197,14 @@ def _plan_campaign(session: Session, principal: Principal, campaign_id: int) -> 
     return campaign, definition
 
 
-def _plan_obligation(session: Session, campaign: Campaign, definition: Definition) -> tuple[Obligation, Form]:
+def _plan_obligations(session: Session, campaign: Campaign, definition: Definition) -> tuple[dict[int, Obligation], Form]:
+    """The plan each village owes (一村一策: each village on the approved list owes one), by village id."""
     rule = next((o for o in definition.obligations if o.form == PLAN_FORM), None)
-    obligation = session.exec(select(Obligation).where(Obligation.campaign_id == campaign.id,
-                                                       Obligation.rule_key == rule.key)).first() if rule else None
-    if rule is None or obligation is None:
+    if rule is None:
         raise ValidationFailed(f"“{definition.name}”没有“一村一策”方案，不能导入",
                                errors=[{"field": "campaign_id", "message": "campaign has no village plans"}])
-    if obligation.status == "waived":
-        raise InvalidTransition("这个督办任务的“一村一策”方案已标记为不适用，无需导入")
-    return obligation, definition.form(PLAN_FORM)
+    rows = session.exec(select(Obligation).where(Obligation.campaign_id == campaign.id, Obligation.rule_key == rule.key))
+    return {o.subject_id: o for o in rows}, definition.form(PLAN_FORM)
 
 
 def _plan_columns(form: Form, header: list[str]) -> tuple[_PlanColumns, list[dict[str, Any]]]:
@@ -235,8 +233,7 @@ def _villages(session: Session, campaign: Campaign, township: OrgUnit) -> _Villa
     by_name: dict[str, list[_Village]] = {}
     for v in villages:
         by_name.setdefault(v.name, []).append(v)
-    listed = set(session.exec(select(VillageRectification.village_id).where(
-        VillageRectification.campaign_id == campaign.id)))
+    listed = village_list.listed_ids(session, campaign.id or 0)
     return _Villages(township, {v.code: v for v in villages}, by_name, listed,
                      [v.code for v in villages if v.parent_id == township.id])
 
@@ -266,9 +263,10 @@ def _lookup_village(row: _Row, villages: _Villages) -> _Village | None:
     return None
 
 
-def _row_village(row: _Row, villages: _Villages, seen: dict[int, int]) -> tuple[_Village | None, str]:
-    """The row's village if it is the township's, on the campaign's list and not on an earlier row; and the
-    column that names it."""
+def _row_village(row: _Row, villages: _Villages, seen: dict[int, int],
+                 owed: dict[int, Obligation]) -> tuple[_Village | None, str]:
+    """The row's village if it is the township's, owes a plan (it is on the campaign's approved list), and is not
+    on an earlier row; and the column that names it."""
     key = "#code" if cell_text(row.values.get("#code")) is not None else "#name"
     village = _lookup_village(row, villages)
     if village is None:
@@ -276,14 +274,54 @@ def _row_village(row: _Row, villages: _Villages, seen: dict[int, int]) -> tuple[
     township = villages.township
     if village.parent_id != township.id:
         row.problem(key, f"{village.name}（{village.code}）不属于{township.name}，不能导入本乡镇的方案")
-    elif villages.listed and village.id not in villages.listed:
-        row.problem(key, f"{village.name}（{village.code}）不在本次整顿村名单中")
+    elif village.id not in villages.listed or village.id not in owed:
+        row.problem(key, f"{village.name}（{village.code}）不在本次整顿村名单中" if villages.listed
+                    else "本乡镇的后进薄弱村名单尚未经县委组织部审核通过，名单通过后才能导入“一村一策”方案")
     elif village.id in seen:
         row.problem(key, f"{village.name}（{village.code}）与第{seen[village.id]}行重复，每个村只能有一行")
     else:
         seen[village.id] = row.number
         return village, key
     return None, key
+
+
+def _check_villages(session: Session, campaign: Campaign, definition: Definition, rows: list[tuple[int, list[Any]]],
+                    columns: _PlanColumns, villages: _Villages, owed: dict[int, Obligation],
+                    existing: dict[int, Submission]) -> list[tuple[_Row, _Village | None]]:
+    """Each row with its village if it may have a plan imported (on the list, once, not barred by a one-vote
+    veto, not waived, its plan still editable); the row's problems otherwise."""
+    seen: dict[int, int] = {}
+    barred = _barred(session, campaign, definition, next(iter(owed.values()), None))
+    out = []
+    for number, cells in rows:
+        row = _Row(number, {key: cells[i] if i < len(cells) else None for i, key in columns.by_index.items()}, columns)
+        village, key = _row_village(row, villages, seen, owed)
+        current = existing.get(village.id) if village is not None else None
+        if village is not None and barred(village.id):
+            row.problem(key, barred(village.id) or "")
+        elif village is not None and owed[village.id].status == "waived":
+            row.problem(key, f"{village.name}（{village.code}）的“一村一策”方案已标记为不适用，无需导入")
+        elif village is not None and current is not None and current.status not in EDITABLE:
+            row.problem(key, f"{village.name}的方案{SubmissionStatus.label_of(current.status)}，不能再通过导入修改")
+        else:
+            out.append((row, village))
+            continue
+        out.append((row, None))
+    return out
+
+
+def _barred(session: Session, campaign: Campaign, definition: Definition,
+            obligation: Obligation | None) -> Callable[[int], str | None]:
+    """Why a village may not have a plan imported (a one-vote veto on its plans, ``tasks.vetoes``), or None."""
+    stage = session.get(Stage, obligation.stage_id) if obligation and obligation.stage_id else None
+    gate_key = definition.review_for(obligation.rule_key, stage.key if stage else None, PLAN_FORM)[0] if obligation else None
+    found = vetoes.bans(session, definition.key) if gate_key else []
+
+    def barred(village_id: int) -> str | None:
+        ban = vetoes.ban_for(found, definition.key, gate_key or "", campaign.year, village_id, campaign.township_id)
+        return vetoes.ban_message(definition, ban) if ban else None
+
+    return barred
 
 
 def _cell(f: FormField, raw: Any) -> Any:
@@ -297,7 +335,7 @@ def _cell(f: FormField, raw: Any) -> Any:
     return cell_text(raw)
 
 
-def _row_data(row: _Row, village: _Village | None, own_codes: list[str]) -> dict[str, Any]:
+def _row_data(row: _Row, village: _Village | None, own_codes: list[str], context: FormContext | None) -> dict[str, Any]:
     """The row's plan, every cell read and the whole checked against the form (complete)."""
     columns = row.columns
     data: dict[str, Any] = {}
@@ -312,7 +350,7 @@ def _row_data(row: _Row, village: _Village | None, own_codes: list[str]) -> dict
     if village is not None and columns.village_field is not None:
         data[columns.village_field.key] = [village.code]
     try:
-        return validate_form(columns.form, data, complete=True, villages=own_codes)
+        return validate_form(columns.form, data, complete=True, villages=own_codes, context=context)
     except ValidationFailed as exc:
         reported = {e["column"] for e in row.errors}
         village_key = columns.village_field.key if columns.village_field else None
@@ -329,13 +367,15 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
     """One 一村一策 plan per row (one row per village) into the campaign's plan drafts.
 
     Every row is checked first — the village (by 村编码 or 村名称) exists, belongs to the campaign's
-    township, is on its approved list when there is one, appears once; dates and required fields — and any
-    problem rejects the whole file. Otherwise each village's draft is created or updated, audited, in the
+    township, is on its approved list (only listed villages owe a plan), appears once, no one-vote veto bars it;
+    dates, required fields and the plan's content (its own words, not copied from another village's plan, a
+    time limit inside the rectification stage: ``domain.forms.content_problems``) — and any problem rejects the
+    whole file. Otherwise each village's draft is created or updated, audited, in the
     caller's transaction. Plans in review or approved are not overwritten. The township's submitters and
     the administrator may import; others get 403, other townships' campaigns read as missing (404).
     """
     campaign, definition = _plan_campaign(session, principal, campaign_id)
-    obligation, form = _plan_obligation(session, campaign, definition)
+    owed, form = _plan_obligations(session, campaign, definition)
     township = session.get(OrgUnit, campaign.township_id)
     assert township is not None
     header, rows = read_xlsx(content, filename)
@@ -344,25 +384,27 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
         errors.append({"row": 2, "column": "（整行）", "message": "表中没有数据行"})
     villages = _villages(session, campaign, township)
     existing = {s.subject_id: s for s in session.exec(select(Submission).where(
-        Submission.campaign_id == campaign.id, col(Submission.slot).startswith(f"obligation:{obligation.id}:")))}
+        Submission.campaign_id == campaign.id, col(Submission.obligation_id).in_([o.id for o in owed.values()]),
+        Submission.status != SubmissionStatus.WITHDRAWN))}
+    checked = _check_villages(session, campaign, definition, rows, columns, villages, owed, existing)
+    # a plan's content is checked for the rows whose village may have one; its text is compared with the other
+    # villages' plans: those in the file, and the others' in duban
+    in_file = {village.id for _, village in checked if village is not None}
+    others = [(vid, sub.data) for vid, sub in existing.items() if vid not in in_file]
     planned: list[tuple[int, _Village, dict[str, Any]]] = []
-    seen: dict[int, int] = {}
-    for number, cells in rows:
-        row = _Row(number, {key: cells[i] if i < len(cells) else None for i, key in columns.by_index.items()}, columns)
-        village, key = _row_village(row, villages, seen)
-        data = _row_data(row, village, villages.own_codes)
-        current = existing.get(village.id) if village is not None else None
-        if village is not None and current is not None and current.status not in EDITABLE:
-            row.problem(key, f"{village.name}的方案{SubmissionStatus.label_of(current.status)}，不能再通过导入修改")
+    for row, village in checked:
+        context = review.form_context(session, form, campaign.id or 0, village.id, others) if village else None
+        data = _row_data(row, village, villages.own_codes, context)
         errors.extend(row.errors)
         if not row.errors and village is not None:
-            planned.append((number, village, data))
+            planned.append((row.number, village, data))
+            others.append((village.id, data))
     if errors:
         raise _reject(errors, "“一村一策”方案")
-    return _write_plans(session, principal, now, campaign, obligation, planned, existing, columns.ignored, filename)
+    return _write_plans(session, principal, now, campaign, owed, planned, existing, columns.ignored, filename)
 
 
-def _write_plans(session: Session, principal: Principal, now: dt.datetime, campaign: Campaign, obligation: Obligation,
+def _write_plans(session: Session, principal: Principal, now: dt.datetime, campaign: Campaign, owed: dict[int, Obligation],
                  planned: list[tuple[int, _Village, dict[str, Any]]], existing: dict[int, Submission],
                  ignored: list[str], filename: str | None) -> dict[str, Any]:
     """Each village's draft created or updated through the draft functions of the API (:func:`tasks.review.new_draft`,
@@ -374,7 +416,7 @@ def _write_plans(session: Session, principal: Principal, now: dt.datetime, campa
         current = existing.get(village.id)
         try:
             if current is None:
-                sub = review.new_draft(session, principal, now, campaign=campaign, obligation=obligation,
+                sub = review.new_draft(session, principal, now, campaign=campaign, obligation=owed[village.id],
                                        subject_id=village.id, data=data, note=note)
                 created += 1
             else:

@@ -213,21 +213,24 @@ def rectification_rows(session: Session, principal: Principal, filters: LedgerFi
             "plan_status": SubmissionStatus.label_of(plan.status) if plan else "未填报",
             **{column.key: data.get(column.key) for column in PLAN_COLUMNS},
             "accepted_on": r.accepted_on, "consolidation_ends_on": r.consolidation_ends_on, "closed_on": r.closed_on,
-            "failed_acceptances": r.failed_acceptances, "relapses": r.relapses, "note": r.note,
+            "failed_acceptances": r.failed_acceptances, "relapses": r.relapses, "listed_on": r.listed_on,
+            "removed_on": r.removed_on, "note": r.note,
         })
     return out
 
 
 register(Ledger(
     name="rectifications", title="一村一策整改台账",
-    description="每个整顿村一行：整改状态、“一村一策”方案内容（问题、措施、责任人、时限、帮扶单位）、验收和销号日期。",
+    description="每个整顿村一行：整改状态、“一村一策”方案内容（问题、措施、责任人、时限、帮扶单位）、验收和销号日期、"
+                "列入和移出名单日期。",
     columns=(
         Column("编号", "id", "int"), Column("任务编号", "campaign_id", "int"), Column("乡镇", "township_name"),
         Column("村编码", "village"), Column("村", "village_name"), Column("状态", "status"),
         Column("方案状态", "plan_status"), *PLAN_COLUMNS,
         Column("验收日期", "accepted_on", "date"), Column("巩固期满", "consolidation_ends_on", "date"),
         Column("销号日期", "closed_on", "date"), Column("验收未通过次数", "failed_acceptances", "int"),
-        Column("反复回潮次数", "relapses", "int"), Column("备注", "note"),
+        Column("反复回潮次数", "relapses", "int"), Column("列入名单日期", "listed_on", "date"),
+        Column("移出名单日期", "removed_on", "date"), Column("备注", "note"),
     ),
     rows=rectification_rows, filters=frozenset({"campaign"}),
 ))

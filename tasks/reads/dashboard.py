@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, func, select
 
 from domain.errors import PermissionDenied
+from domain.vocabulary import RectificationStatus
 from models import AccountabilityCase, Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
 from tasks.accounts import Principal
 from tasks.reads.org_units import townships
@@ -85,7 +86,8 @@ def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _F
             figures.obligations[ob.campaign_id].append(ob)
         by_campaign = {c.id: c.township_id for c in figures.campaigns.values()}
         for cid, status in session.exec(select(VillageRectification.campaign_id, VillageRectification.status)
-                                        .where(col(VillageRectification.campaign_id).in_(campaign_ids))):
+                                        .where(col(VillageRectification.campaign_id).in_(campaign_ids),
+                                               VillageRectification.status != RectificationStatus.REMOVED)):
             figures.rectifications[by_campaign[cid]][status] += 1
     figures.escalations = dict(session.exec(select(Escalation.township_id, func.count()).where(
         Escalation.status == "open", col(Escalation.township_id).in_(ids)).group_by(col(Escalation.township_id))).all())

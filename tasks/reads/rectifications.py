@@ -17,7 +17,8 @@ def rectification_public(row: VillageRectification, village: OrgUnit | None) -> 
         "id": row.id, "campaign_id": row.campaign_id, "village": village.code if village else None,
         "village_name": village.name if village else None, "status": row.status,
         "failed_acceptances": row.failed_acceptances, "relapses": row.relapses, "accepted_on": row.accepted_on,
-        "consolidation_ends_on": row.consolidation_ends_on, "closed_on": row.closed_on, "note": row.note,
+        "consolidation_ends_on": row.consolidation_ends_on, "closed_on": row.closed_on, "listed_on": row.listed_on,
+        "removed_on": row.removed_on, "note": row.note,
         "version": row.version,
     }
 

@@ -1,35 +1,25 @@
-"""零上报 (000 §四(三)): a submitted village list left empty while the township has known weak villages (or
-with a hollow reason), or with a required section that says nothing (``domain.hollow``: empty, "无"/"暂无"/
-"见附件", its own heading; quoted in the findings). The list is accepted; the escalation waits for the county's
-check before a case opens, and until then only the county's administrators are mailed. (Reports whose
-sections say nothing are sent back for completion by ``hollow_report`` instead.)
+"""零上报 (000 §四(三)): a submitted village list that leaves out a village the county knows is weak
+(``tasks.village_list.known_weak_villages``: a key-contact village, one still rectifying, relapsed or failed at
+acceptance) — left empty, the list is a zero report — or left empty with a hollow reason, or a required section
+that says nothing (``domain.hollow``: empty, "无"/"暂无"/"见附件", its own heading; quoted in the findings). The
+list is accepted; the escalation waits for the county's check before a case opens, and until then only the
+county's administrators are mailed. (Reports whose sections say nothing are sent back for completion by
+``hollow_report`` instead.)
 
 Event-based: fired when a report is submitted (``Submitted``, from ``tasks.review.submit_submission``).
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from domain import escalation as rules
 from domain.triggers import ZERO_REPORT
-from models import Escalation, OrgUnit, VillageRectification
+from models import Escalation, OrgUnit
 from tasks import escalation
 from tasks.triggers.base import EventTrigger, register
 from tasks.triggers.events import Submitted
-
-
-def known_weak_villages(session: Session, township_id: int, campaign_id: int) -> list[str]:
-    """Villages the county already knows are weak: key-contact villages (重点联系村, classes B/C) and
-    villages still in rectification under another campaign."""
-    villages = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.kind == "village", OrgUnit.parent_id == township_id))}
-    names = {u.name for u in villages.values() if u.key_contact_class}
-    if villages:
-        for vid in session.exec(select(VillageRectification.village_id).where(
-                col(VillageRectification.village_id).in_(list(villages)), VillageRectification.campaign_id != campaign_id,
-                col(VillageRectification.status) != "closed")):
-            names.add(villages[vid].name)
-    return sorted(names)
+from tasks.village_list import known_weak_villages
 
 
 def fire(session: Session, event: Submitted) -> Escalation | None:
@@ -41,13 +31,13 @@ def fire(session: Session, event: Submitted) -> Escalation | None:
         return None
     known = known_weak_villages(session, sub.township_id, event.campaign.id or 0)
     findings = rules.zero_report_findings(form, sub.data, boilerplate=spec.boilerplate, min_chars=spec.min_chars,
-                                          known_weak_villages=known)
+                                          known_weak_villages={k.code: k.described for k in known})
     if not findings:
         return None
     return escalation.open_for_submission(
         session, event.principal, event.definition, event.campaign, township, sub, ZERO_REPORT.key, event.now,
         reason=f"“{sub.title}”（第{sub.round}轮）属零上报或内容空泛：{'；'.join(findings)}",
-        evidence={"round": sub.round, "findings": findings, "known_weak_villages": known})
+        evidence={"round": sub.round, "findings": findings, "known_weak_villages": [k.name for k in known]})
 
 
 TRIGGER = register(EventTrigger(ZERO_REPORT, Submitted, fire))

@@ -31,7 +31,7 @@ class Setup:
     secretary: dict[str, str]
     admin: dict[str, str]
     obligations: dict[str, int] = field(default_factory=dict)
-    draft: int = 0  # the weak-village list, a draft
+    draft: int = 0  # the weak-village list of 2026, a draft
     in_review: int = 0  # the 2025 Q4 quarterly report, waiting for the township secretary
 
     async def state(self) -> dict[str, Any]:
@@ -47,18 +47,51 @@ class Setup:
         return out
 
 
+async def _approved_list(client: httpx.AsyncClient, liaison: dict[str, str], admin: dict[str, str], obligation_id: int,
+                         villages: list[str]) -> None:
+    """QX01's weak-village list with its minutes, submitted and approved by the county."""
+    r = await client.post("/api/v1/submissions", headers=liaison, json={"obligation_id": obligation_id, "data": {
+        "villages": villages, "investigation": "逐村排查，找准问题。", "committee_meeting_date": "2025-09-24"}})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    minutes = await client.post(f"/api/v1/submissions/{sid}/attachments", headers=liaison,
+                                files={"file": ("纪要.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")})
+    r = await client.patch(f"/api/v1/submissions/{sid}", headers=liaison, json={
+        "version": r.json()["version"], "data": r.json()["data"] | {"committee_minutes": [minutes.json()["id"]]}})
+    r = await client.post(f"/api/v1/submissions/{sid}/submit", headers=liaison, json={"version": r.json()["version"]})
+    shown = (await client.get(f"/api/v1/submissions/{sid}", headers=admin)).json()
+    checks = {x["key"]: {"confirmed": True, "note": f"已核实：{x['name']}"}
+              for x in shown.get("checks", []) if x["status"] == "needs_judgement"}
+    r = await client.post(f"/api/v1/submissions/{sid}/decisions", headers=admin,
+                          json={"decision": "approve", "version": r.json()["version"], "checks": checks})
+    assert r.json()["status"] == "approved", r.text
+
+
 @pytest.fixture
 async def setup(anon: httpx.AsyncClient, login: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Setup:
-    """QX01's 2025 weak-village rectification on 10 Dec 2025: the list is a draft, the Q4 report in review."""
+    """QX01's 2025 weak-village rectification on 10 Dec 2025: its list approved (a 一村一策 plan owed by QX01002), the
+    Q4 report in review; the list of its 2026 campaign a draft."""
     monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
-    launched = await anon.post("/api/v1/campaigns", headers=await login(anon, "admin"),
-                               json={"definition": "weak_village_rectification", "township": "QX01", "year": 2025})
-    assert launched.status_code == 201, launched.text
+    admin = await login(anon, "admin")
+    campaigns = {}
+    for year in (2025, 2026):
+        launched = await anon.post("/api/v1/campaigns", headers=admin,
+                                   json={"definition": "weak_village_rectification", "township": "QX01", "year": year})
+        assert launched.status_code == 201, launched.text
+        campaigns[year] = launched.json()
+    clock.set(dt.datetime(2025, 9, 26, 9, 0, tzinfo=CHINA_TZ))
+    liaison = await login(anon, "qx01-liaison")
+    listing = next(o["id"] for o in campaigns[2025]["obligations"] if o["kind"] == "list")
+    await _approved_list(anon, liaison, await login(anon, "admin"), listing, ["QX01001", "QX01002", "QX01010"])
     clock.set(dt.datetime(2025, 12, 10, 9, 0, tzinfo=CHINA_TZ))
     s = Setup(anon, await login(anon, "qx01-liaison"), await login(anon, "qx01-secretary"), await login(anon, "admin"))
-    for o in launched.json()["obligations"]:
-        if o["kind"] in ("list", "plan", "application") or (o["kind"] == "quarterly_report" and o["period"] in ("2025Q4", "2026Q1")):
+    current = (await anon.get(f"/api/v1/campaigns/{campaigns[2025]['id']}", headers=s.admin)).json()
+    for o in current["obligations"]:
+        if o["kind"] == "application" or (o["kind"] == "quarterly_report" and o["period"] in ("2025Q4", "2026Q1")):
             s.obligations[o["period"] if o["kind"] == "quarterly_report" else o["kind"]] = o["id"]
+        if o["kind"] == "plan" and o["subject"] == "QX01002":
+            s.obligations["plan"] = o["id"]
+    s.obligations["list"] = next(o["id"] for o in campaigns[2026]["obligations"] if o["kind"] == "list")
     draft = await anon.post("/api/v1/submissions", headers=s.liaison, json={
         "obligation_id": s.obligations["list"], "data": {"villages": ["QX01001"], "investigation": "逐村排查。"}})
     assert draft.status_code == 201, draft.text

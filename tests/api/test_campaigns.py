@@ -52,15 +52,11 @@ async def test_weak_village_deadlines_follow_the_official_calendar(client: httpx
     for o in obligations:
         by_kind.setdefault(o["kind"], []).append(o)
     assert [o["due_on"] for o in by_kind["list"]] == ["2025-10-10"]
-    assert [o["due_on"] for o in by_kind["plan"]] == ["2025-10-24"]
+    assert "plan" not in by_kind and "weekly_report" not in by_kind  # owed by the villages on the approved list
     quarterly = {o["period"]: (o["nominal_due_on"], o["due_on"]) for o in by_kind["quarterly_report"]}
     assert quarterly["2025Q4"] == ("2025-12-20", "2025-12-19")  # Saturday → Friday
     assert quarterly["2026Q2"] == ("2026-06-20", "2026-06-18")  # Saturday after the Dragon Boat Festival
     assert quarterly["2026Q3"] == ("2026-09-20", "2026-09-20")  # a make-up working Sunday (调休)
-    weekly_subjects = {o["subject"] for o in by_kind.get("weekly_report", [])}
-    villages = (await client.get("/api/v1/org-units", params={"parent": "QX01", "limit": 1000})).json()["items"]
-    key_contact = {v["code"] for v in villages if v["key_contact_class"] in {"B", "C"}}
-    assert weekly_subjects == key_contact
 
 
 async def test_duplicate_launch_is_409_naming_the_existing_campaign(client: httpx.AsyncClient) -> None:

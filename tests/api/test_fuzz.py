@@ -55,8 +55,8 @@ CONFIG = {"checks": {"positive_data_acceptance": {
 
 
 def _seed(engine: Engine, clock: FakeClock, app: Any) -> dict[str, dict[str, str]]:
-    """QX01's 2025 weak-village rectification on 10 Dec 2025 (list overdue and escalated, a draft plan, the Q4
-    report in review); returns the Authorization header of each role."""
+    """QX01's 2025 weak-village rectification on 10 Dec 2025 (list overdue and escalated — so no village owes a
+    plan —, a draft of the 2026 Q1 report, the Q4 report in review); returns the Authorization header of each role."""
     launch(engine, ["QX01"], at(dt.date(2025, 1, 2)))
     tick(engine, at(dt.date(2025, 10, 20)))
     clock.set(at(dt.date(2025, 12, 10)))
@@ -70,7 +70,7 @@ def _seed(engine: Engine, clock: FakeClock, app: Any) -> dict[str, dict[str, str
         obligations = http.get(f"/api/v1/campaigns/{campaign}", headers=headers["admin"]).json()["obligations"]
         by_key = {o["period"] if o["kind"] == "quarterly_report" else o["kind"]: o["id"] for o in obligations}
         draft = http.post("/api/v1/submissions", headers=headers["qx01-liaison"], json={
-            "obligation_id": by_key["plan"], "data": {"village": ["QX01001"]}})
+            "obligation_id": by_key["2026Q1"], "data": {"basic_situation": "全镇后进村整顿有序推进"}})
         report = http.post("/api/v1/submissions", headers=headers["qx01-liaison"], json={
             "obligation_id": by_key["2025Q4"], "data": QUARTERLY, "submit": True})
         assert draft.status_code == 201 and report.status_code == 201, (draft.text, report.text)

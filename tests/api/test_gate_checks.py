@@ -225,37 +225,29 @@ async def test_only_an_administrator_overrides_and_only_what_failed(
 
 async def test_the_planning_gate_waits_for_the_weak_village_list(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
-    """Finding: the planning gate passed while no weak-village list was ever submitted."""
+    """Finding: the planning gate passed while no weak-village list was ever submitted. The plans are owed by the
+    villages of the approved list, so before it there is no plan to approve and the planning stage cannot pass;
+    and a gate that requires another waits for it: the model-site application for its implementation plan."""
     c = anon
     campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(dt.date(2025, 10, 16)))
-    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": obligation(campaign, "village_plan")["id"], "subject": "QX01003", "data": PLAN, "submit": True})
-    assert r.status_code == 201, r.text  # drafts and submissions may come early
-    sub = r.json()
-    assert statuses(sub)["requires.weak_village_list"] == "pending"
-    r = await decide(c, users, "qx01-secretary", sub, "approve")
-    assert r.status_code == 200, r.text  # so may the township's review
-    sub = r.json()
-    assert statuses(sub)["requires.weak_village_list"] == "failed"
+    five_good = await launch(c, users, "five_good_model_site")  # in January: its mobilisation stage lies ahead
+    assert not [o for o in campaign["obligations"] if o["key"].startswith("village_plan")]
+    await move(clock, users, at(dt.date(2025, 10, 27)))
+    campaign_now = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    assert {s["key"]: s["status"] for s in campaign_now["stages"]}["planning"] != "passed"
 
-    waiting = ("不能批准：前置关口“后进薄弱村党组织名单报送”（摸底排查阶段）尚未通过，须待其通过后才能批准本关口。"
+    sub = await model_site_application(c, users, clock, five_good, plan=False)
+    assert statuses(sub)["requires.implementation_plan"] == "pending"
+    r = await decide(c, users, "qx01-secretary", sub, "approve")
+    assert r.status_code == 200, r.text  # the township's review may go ahead
+    sub = r.json()
+    assert statuses(sub)["requires.implementation_plan"] == "failed"
+    waiting = ("不能批准：前置关口“创建实施方案审核”（宣传动员阶段）尚未通过，须待其通过后才能批准本关口。"
                "草稿和前面环节的审核可以先进行")
     for extra in ({}, {"override_reason": "时间紧迫，先行审批"}):
         r = await decide(c, users, "admin", sub, "approve", **extra)
         assert (r.status_code, r.json()["detail"]) == (409, waiting)
-    campaign_now = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
-    assert {s["key"]: s["status"] for s in campaign_now["stages"]}["planning"] != "passed"
-    assert obligation(campaign_now, "village_plan")["status"] != "met"
-
-    listed = await submitted_list(c, users, campaign, {
-        "villages": ["QX01003"], "investigation": "逐村过筛子", "committee_meeting_date": "2025-10-09"})
-    assert (await decide(c, users, "admin", listed.json(), "approve")).json()["status"] == "approved"
-    sub = (await c.get(f"{API}/submissions/{sub['id']}", headers=await users("admin"))).json()
-    assert statuses(sub)["requires.weak_village_list"] == "passed"
-    r = await decide(c, users, "admin", sub, "approve")
-    assert (r.status_code, r.json()["status"]) == (200, "approved")
-    assert (await stages_of(c, users, campaign))["planning"] == "passed"
+    assert (await stages_of(c, users, five_good))["inspect"] != "passed"
 
 
 async def test_a_reviewer_judges_on_the_page(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:

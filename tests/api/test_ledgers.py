@@ -366,7 +366,7 @@ async def test_bad_plan_import_reports_every_row_and_writes_nothing(world: World
         good,                                                         # row 2: fine
         ["QX01999"] + good[1:],                                       # row 3: unknown village
         ["QX02001"] + good[1:],                                       # row 4: another township's village
-        ["QX01007", None] + good[2:5] + ["明年六月"] + good[6:],       # row 5: bad date
+        ["QX01007", None, "集体经济薄弱", "治穷：发展合作社", "王主任", "明年六月"] + good[6:],  # row 5: bad date
         ["QX01007", None, "问题", "", "张三"] + good[5:],              # row 6: missing measures (and duplicate of 5)
         ["QX01003"] + good[1:],                                       # row 7: duplicate of row 2
         ["QX01005"] + good[1:],                                       # row 8: not on the approved list

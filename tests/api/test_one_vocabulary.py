@@ -10,22 +10,19 @@ from sqlalchemy.engine import Engine
 
 from core.clock import FakeClock
 from tests.support.clock import at
-from tests.support.review_chain import API, PLAN, Users, decide, launch, move, obligation, submitted_list
+from tests.support.review_chain import API, PLAN, Users, approve_list, decide, launch, move, obligation
 from tests.support.statuses import assert_every_status_is_known
 from tests.support.web import sign_in
 from tests.support.workbooks import sheet_rows
 
 
 async def rejected_plan(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> int:  # noqa: F811
-    """QX01's list names QX01003; its 一村一策 plan is submitted and the township does not pass it."""
-    campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(dt.date(2025, 9, 26)))
-    listed = await submitted_list(c, users, campaign, {
-        "villages": ["QX01003"], "investigation": "逐村过筛子", "committee_meeting_date": "2025-09-24"})
-    assert (await decide(c, users, "admin", listed.json(), "approve")).json()["status"] == "approved"
+    """QX01's list names QX01003 (and its other weak villages); QX01003's 一村一策 plan is submitted and the
+    township does not pass it."""
+    campaign = await approve_list(c, users, clock, await launch(c, users, "weak_village_rectification"))
     await move(clock, users, at(dt.date(2025, 10, 16)))
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": obligation(campaign, "village_plan")["id"], "subject": "QX01003", "data": PLAN, "submit": True})
+        "obligation_id": obligation(campaign, "village_plan:QX01003")["id"], "data": PLAN, "submit": True})
     assert r.status_code == 201, r.text
     r = await decide(c, users, "qx01-secretary", r.json(), "reject", comment="措施与问题不对应，不予通过")
     assert r.status_code == 200, r.text

@@ -178,7 +178,7 @@ async def test_roles_inside_the_township(world: World) -> None:
     assert (download.content, download.headers["content-type"]) == (PDF, "application/pdf")
     draft_version, quarterly_version = await w.version("draft"), await w.version("quarterly")
     refused(await c.patch(f"/api/v1/submissions/{ids['draft']}", headers=observer,
-                          json={"version": draft_version, "data": {"problems": "观察员改的"}}))
+                          json={"version": draft_version, "data": {"basic_situation": "观察员改的"}}))
     refused(await c.post(f"/api/v1/submissions/{ids['draft']}/submit", headers=observer, json={"version": draft_version}))
     refused(await c.post(f"/api/v1/submissions/{ids['draft']}/attachments", headers=observer,
                          files={"file": ("x.pdf", PDF, "application/pdf")}))

@@ -16,13 +16,14 @@ from models import Escalation, OrgUnit, OutboxMessage, Review, Submission, Veto,
 from tests.support.clock import at
 from tests.support.review_chain import (  # the review-chain world over HTTP
     API,
-    APPLICATION,
     EMAIL,
     PDF,
     PLAN,
     QUARTERLY_DONE,
     Users,
     act,
+    apply_for_model_site,
+    approve_list,
     decide,
     draft_list,
     launch,
@@ -30,8 +31,10 @@ from tests.support.review_chain import (  # the review-chain world over HTTP
     move,
     obligation,
     outbox,
+    plan_of,
     submitted_list,
     upload_pdf,
+    vetoed_application,
 )
 from tests.support.tick import tick
 
@@ -375,9 +378,9 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
 async def test_village_plan_returned_past_the_bound_escalates(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine) -> None:
     c = anon
-    campaign = await launch(c, users, "weak_village_rectification")
-    plan = obligation(campaign, "village_plan")
-    assert plan["due_on"] == "2025-10-24"
+    campaign = await approve_list(c, users, clock, await launch(c, users, "weak_village_rectification"))
+    plan = obligation(campaign, "village_plan:QX01003")
+    assert (plan["due_on"], plan["subject_name"]) == ("2025-10-24", "老陈山村")
     await move(clock, users, at(dt.date(2025, 10, 16)))
     liaison = await users("qx01-liaison")
     r = await c.post(f"{API}/submissions", headers=liaison,
@@ -385,14 +388,17 @@ async def test_village_plan_returned_past_the_bound_escalates(
     assert r.status_code == 422  # not a village of this township
     assert r.json()["errors"] == [{"field": "subject", "message": "unknown village"}]
     r = await c.post(f"{API}/submissions", headers=liaison,
-                     json={"obligation_id": plan["id"], "subject": "QX01003", "data": PLAN, "submit": True})
+                     json={"obligation_id": plan["id"], "subject": "QX01007", "data": PLAN, "submit": True})
+    assert (r.status_code, r.json()["detail"]) == (
+        422, "这个截止事项是老陈山村（QX01003）的，只能填报该村的材料；其他村请在各自的截止事项下填报")
+    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": plan["id"], "data": PLAN, "submit": True})
     assert r.status_code == 201, r.text
     sub = r.json()
     assert (sub["subject"], sub["gate"], sub["max_return_rounds"], sub["status"]) == ("QX01003", "village_plan", 2, "in_review")
     sid = sub["id"]
-    # a second village's plan answers the same deadline in its own slot
+    # a second village's plan answers its own deadline
     r = await c.post(f"{API}/submissions", headers=liaison,
-                     json={"obligation_id": plan["id"], "subject": "QX01007", "data": PLAN | {"village": "QX01007"}})
+                     json={"obligation_id": obligation(campaign, "village_plan:QX01007")["id"], "data": plan_of("QX01007", 1)})
     assert (r.status_code, r.json()["subject"]) == (201, "QX01007")
 
     def escalations() -> list[Escalation]:
@@ -434,15 +440,6 @@ async def test_village_plan_returned_past_the_bound_escalates(
 
 
 # ---- (d) the one-vote veto of a model-site application ----------------------------------------------------
-
-
-async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
-                               subject: str | None = None) -> httpx.Response:
-    application = obligation(campaign, "application")
-    body: dict[str, Any] = {"obligation_id": application["id"], "data": APPLICATION}
-    if subject:
-        body["subject"] = subject
-    return await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
 
 
 async def test_veto_rejects_the_application_and_bans_a_new_one(
@@ -492,16 +489,6 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
         assert len(applications) == 1
     campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
     assert {s["key"]: s["status"] for s in campaign["stages"]}["inspect"] != "passed"
-
-
-async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A 2025 model-site campaign of QX01 whose application the admin vetoed at the county level."""
-    campaign = await launch(c, users, "five_good_model_site")
-    sub = await model_site_application(c, users, clock, campaign)
-    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
-    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
-    assert (r.status_code, r.json()["status"]) == (200, "rejected")
-    return campaign, r.json()
 
 
 async def test_veto_ban_cannot_be_sidestepped_with_a_village_subject(
@@ -565,42 +552,12 @@ async def test_zero_report_with_a_reason_can_be_submitted(anon: httpx.AsyncClien
     assert r.json()["status"] == "in_review"
 
 
-async def test_planning_gate_needs_a_plan_for_every_listed_village(
-        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
-    c = anon
-    campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(dt.date(2025, 9, 26)))
-    r = await submitted_list(c, users, campaign, {
-        "villages": ["QX01003", "QX01007"], "investigation": "逐村过筛子", "committee_meeting_date": "2025-09-24"})
-    assert (await decide(c, users, "admin", r.json(), "approve")).json()["status"] == "approved"
-    await move(clock, users, at(dt.date(2025, 10, 16)))
-    r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": obligation(campaign, "village_plan")["id"], "subject": "QX01003", "data": PLAN, "submit": True})
-    sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
-    assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
-    stages = {s["key"]: s["status"] for s in campaign["stages"]}
-    assert stages["screening"] == "passed"
-    # QX01007 is listed but has no plan at all
-    assert (stages["planning"], obligation(campaign, "village_plan")["status"]) != ("passed", "met")
-
-
 async def test_a_village_weekly_report_is_met_by_that_village_alone(
         anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
-    """A weekly report is owed by one key-contact village: approving it meets the obligation even though
-    the township's weak-village list names other villages too (unlike 一村一策 plans, owed per listed village)."""
+    """A weekly report is owed by one listed key-contact village: approving it meets the obligation even though
+    the township's weak-village list names other villages too (unlike 一村一策 plans, owed by every listed village)."""
     c = anon
-    campaign = await launch(c, users, "weak_village_rectification")
-    await move(clock, users, at(dt.date(2025, 9, 26)))
-    listing = obligation(campaign, "weak_village_list")
-    liaison = await users("qx01-liaison")
-    sub = await draft_list(c, users, listing)
-    r = await c.patch(f"{API}/submissions/{sub['id']}", headers=liaison, json={
-        "version": sub["version"], "data": sub["data"] | {"committee_minutes": [await upload_pdf(c, users, sub["id"])]}})
-    assert r.status_code == 200, r.text
-    sub = (await act(c, users, "qx01-liaison", sub["id"], "submit", version=r.json()["version"])).json()
-    assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
-
+    campaign = await approve_list(c, users, clock, await launch(c, users, "weak_village_rectification"))
     weekly = sorted((o for o in campaign["obligations"] if o["kind"] == "weekly_report"),
                     key=lambda o: (o["due_on"], o["subject"]))
     first = weekly[0]

@@ -93,6 +93,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/todos": R(frozenset({"qx02-liaison", "qx01-liaison"})),  # a township's to-do list
     "GET /api/v1/reviews/queue": R(REVIEWERS),
     "GET /api/v1/rectifications": R(SIGNED_IN),
+    "POST /api/v1/rectifications": R(ADMIN, "campaign"),  # the county adds a village to a township's list
     "POST /api/v1/rectifications/{rectification_id}/actions": R(LIAISON, "rectification"),
     # county-wide administration
     "GET /api/v1/audit": R(ADMIN),
@@ -203,6 +204,8 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/campaigns/batch": {"json": {"definition": "five_good_model_site", "year": 2026,
                                                       "townships": ["QX03"]}},
             "POST /api/v1/submissions": {"json": {"obligation_id": w.ids["obligation"], "data": QUARTERLY}},
+            "POST /api/v1/rectifications": {"json": {"campaign_id": w.ids["campaign"], "village": "QX02003",
+                                                     "comment": "经县委组织部核实，补入名单"}},
             "GET /api/v1/ratings/consequences": {"params": {"year": 2025}},
             "GET /api/v1/assessments": {"params": {"year": 2025}},
             "POST /api/v1/ledgers/org-units": {"files": {"file": ("组织.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},

@@ -16,7 +16,7 @@ import yaml
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition, load_definition, load_definitions
 from domain.errors import DefinitionError
-from domain.planning import CampaignPlan, ObligationPlan, OrgRef, plan_campaign
+from domain.planning import CampaignPlan, ObligationPlan, OrgRef, plan_campaign, plan_listed
 
 REPO = Path(__file__).resolve().parents[2]
 DEFINITIONS = REPO / "definitions"
@@ -30,7 +30,6 @@ VILLAGES = [
     OrgRef(code="QX01004", name="河口村", kind="village", key_contact_class="C", collective_income=20000),
     OrgRef(code="QX01005", name="新街村", kind="village", collective_income=50000),
 ]
-KEY_CONTACT = {"QX01001", "QX01002", "QX01004"}
 BEFORE_LAUNCH = dt.date(2024, 12, 1)
 
 
@@ -200,7 +199,7 @@ def test_weak_village_plan_2025_on_the_official_calendar() -> None:
     for o in p.obligations:
         by_kind.setdefault(o.kind, []).append(o)
     assert [(o.subject_code, o.due_on) for o in by_kind["list"]] == [("QX01", d("2025-10-10"))]
-    assert [(o.subject_code, o.due_on) for o in by_kind["plan"]] == [("QX01", d("2025-10-24"))]
+    assert "plan" not in by_kind and "weekly_report" not in by_kind  # owed by the villages the list approves
     quarterly = {o.period: (o.nominal_due_on, o.due_on) for o in by_kind["quarterly_report"]}
     assert quarterly == {
         "2025Q4": (d("2025-12-20"), d("2025-12-19")),  # Saturday → Friday
@@ -210,21 +209,42 @@ def test_weak_village_plan_2025_on_the_official_calendar() -> None:
         "2026Q4": (d("2026-12-20"), d("2026-12-18")),  # Sunday → Friday
     }
     assert all(o.subject_code == "QX01" for o in by_kind["quarterly_report"])
-
-    weekly = by_kind["weekly_report"]
-    assert {o.subject_code for o in weekly} == KEY_CONTACT  # only class B and C villages
-    first = min(o.nominal_due_on for o in weekly)
-    last = max(o.nominal_due_on for o in weekly)
-    assert (first, last) == (d("2025-10-31"), d("2026-09-25"))  # Fridays within stage rectification
-    assert all(o.nominal_due_on.isoweekday() == 5 for o in weekly)
-    assert len(weekly) == 48 * len(KEY_CONTACT)
-    assert all(o.due_on - o.opens_on <= dt.timedelta(days=6) for o in weekly)
     assert len({o.key for o in p.obligations}) == len(p.obligations)
 
     calendar = WorkCalendar()
     assert all(calendar.is_workday(o.due_on) for o in p.obligations)
     assert all(o.status == "scheduled" for o in p.obligations)
     assert p.warnings == []
+
+
+def test_the_approved_list_owes_a_plan_per_village_and_weekly_reports_of_its_key_contact_villages() -> None:
+    """000 §四(二): a 一村一策 plan for each listed village by 24 October; 004 §一.3: the key-contact (B/C) villages
+    among them report weekly through concentrated rectification. A B/C village left off the list owes nothing."""
+    listed = [VILLAGES[0], VILLAGES[2], VILLAGES[4]]  # QX01001 (B), QX01003, QX01005
+    owed = plan_listed(definitions()["weak_village_rectification"], listed, 2025, WorkCalendar(), d("2025-10-13"))
+    plans = [(o.subject_code, o.nominal_due_on, o.due_on, o.status) for o in owed if o.kind == "plan"]
+    assert plans == [(code, d("2025-10-24"), d("2025-10-24"), "open") for code in ("QX01001", "QX01003", "QX01005")]
+    weekly = [o for o in owed if o.kind == "weekly_report"]
+    assert {o.subject_code for o in weekly} == {"QX01001"}
+    first = min(o.nominal_due_on for o in weekly)
+    last = max(o.nominal_due_on for o in weekly)
+    assert (first, last, len(weekly)) == (d("2025-10-31"), d("2026-09-25"), 48)  # Fridays within stage rectification
+    assert all(o.nominal_due_on.isoweekday() == 5 and o.due_on - o.opens_on <= dt.timedelta(days=6) for o in weekly)
+    assert all(o.status == "scheduled" for o in weekly)
+
+
+def test_a_village_listed_late_gets_time_for_its_plan_and_owes_only_the_weeks_ahead() -> None:
+    """Listed on Tuesday 21 October, three working days before the 24th: the plan is due five working days later
+    (``listed_late_workdays``); listed on 1 December, the weekly reports of past weeks are not owed."""
+    definition = definitions()["weak_village_rectification"]
+    late = plan_listed(definition, [VILLAGES[1]], 2025, WorkCalendar(), d("2025-10-21"))
+    assert [(o.nominal_due_on, o.due_on, o.status) for o in late if o.kind == "plan"] == [
+        (d("2025-10-24"), d("2025-10-28"), "open")]
+    december = plan_listed(definition, [VILLAGES[1]], 2025, WorkCalendar(), d("2025-12-01"))
+    assert [(o.due_on, o.status) for o in december if o.kind == "plan"] == [(d("2025-12-08"), "open")]
+    weekly = [o for o in december if o.kind == "weekly_report"]
+    assert {o.status for o in weekly if o.due_on < d("2025-12-01")} == {"waived"}  # not owed: the caller skips them
+    assert min(o.due_on for o in weekly if o.status != "waived") == d("2025-12-05")
 
 
 def test_plans_for_2025_have_no_warnings_but_2026_reaches_into_2027() -> None:
@@ -310,6 +330,18 @@ def _climb_settings_on_an_event_trigger(data: dict[str, Any]) -> None:
 
 def _unknown_opening_level(data: dict[str, Any]) -> None:
     data["escalation"]["triggers"]["measures_overdue"]["level"] = "talk"
+def _plan_limit_in_unknown_stage(data: dict[str, Any]) -> None:
+    plan = next(f for f in data["forms"] if f["key"] == "village_plan")
+    next(f for f in plan["fields"] if f["key"] == "time_limit")["within_stage"] = "no_such_stage"
+
+
+def _substantive_date(data: dict[str, Any]) -> None:
+    plan = next(f for f in data["forms"] if f["key"] == "village_plan")
+    next(f for f in plan["fields"] if f["key"] == "time_limit")["substantive"] = True
+
+
+def _listed_township(data: dict[str, Any]) -> None:
+    data["obligations"][2]["subject"] = {"kind": "township", "villages": {"listed": True}}
 
 
 @pytest.mark.parametrize(
@@ -321,6 +353,9 @@ def _unknown_opening_level(data: dict[str, Any]) -> None:
          "escalation.triggers.hollow_report.after_workdays", "not permitted"),
         ("weak_village_rectification", _unknown_opening_level, "escalation.triggers.measures_overdue.level",
          "unknown ladder level 'talk'"),
+        ("weak_village_rectification", _plan_limit_in_unknown_stage, "forms[1].fields[4].within_stage", "no_such_stage"),
+        ("weak_village_rectification", _substantive_date, "forms[1].fields[4]", "substantive does not apply"),
+        ("weak_village_rectification", _listed_township, "obligations[2].subject.villages.listed", "kind: village"),
         ("weak_village_rectification", _set_unknown_gate, "stages[0].gate", "no_such_gate"),
         ("weak_village_rectification", _feb_31, "stages[1].closes", "day 31 does not exist in month 2"),
         ("weak_village_rectification", _missing_due, "obligations[0].due", "required"),

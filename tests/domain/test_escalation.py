@@ -62,16 +62,27 @@ LIST_FORM = Form.model_validate({"key": "weak_village_list", "name": "名单", "
 
 def test_an_empty_list_is_a_zero_report_when_weak_villages_are_known() -> None:
     data = {"villages": [], "investigation": "镇党委逐村走访，召开党员座谈会。", "zero_report_reason": "经调查，本镇各村运行正常。"}
-    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
-                                known_weak_villages=["石桥村", "柳塘村"]) == [
-        "“后进薄弱村党组织名单”未列出任何村，但本乡镇有已知的后进薄弱村：石桥村、柳塘村"]
-    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == []
+    known = {"QX01002": "石桥村（县级C类重点联系村）", "QX01005": "柳塘村（2024年整顿尚未销号，曾反复回潮）"}
+    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=known) == [
+        "“后进薄弱村党组织名单”未列出任何村，但本乡镇有已知的后进薄弱村：石桥村（县级C类重点联系村）、"
+        "柳塘村（2024年整顿尚未销号，曾反复回潮）"]
+    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages={}) == []
     hollow = data | {"zero_report_reason": "无"}
-    assert zero_report_findings(LIST_FORM, hollow, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=[]) == [
+    assert zero_report_findings(LIST_FORM, hollow, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages={}) == [
         "“后进薄弱村党组织名单”未列出任何村，“零上报情况说明”只填写了“无”，没有实际内容"]
-    listed = data | {"villages": ["QX01001"], "investigation": "暂无"}
+    listed = data | {"villages": ["QX01001", "QX01002"], "investigation": "暂无"}
     assert zero_report_findings(LIST_FORM, listed, boilerplate=DEFAULT_BOILERPLATE, min_chars=4,
-                                known_weak_villages=["石桥村"]) == ["“调查摸底情况”只填写了“暂无”，没有实际内容"]
+                                known_weak_villages={"QX01002": known["QX01002"]}) == ["“调查摸底情况”只填写了“暂无”，没有实际内容"]
+
+
+def test_a_list_that_leaves_out_a_known_weak_village_is_flagged() -> None:
+    """000 §四(三): not only an empty list — a list that names some villages but leaves out one the county knows
+    is weak (a key-contact village, one still rectifying, relapsed or failed at acceptance) is flagged too."""
+    data = {"villages": ["QX01003"], "investigation": "镇党委逐村走访，召开党员座谈会。"}
+    known = {"QX01002": "石桥村（县级C类重点联系村）", "QX01003": "杨柳村（市级B类重点联系村）",
+             "QX01005": "柳塘村（2024年整顿尚未销号，验收未通过）"}
+    assert zero_report_findings(LIST_FORM, data, boilerplate=DEFAULT_BOILERPLATE, min_chars=4, known_weak_villages=known) == [
+        "“后进薄弱村党组织名单”未列入本乡镇已知的后进薄弱村：石桥村（县级C类重点联系村）、柳塘村（2024年整顿尚未销号，验收未通过）"]
 
 
 def test_case_decisions_and_their_rating_effects() -> None:

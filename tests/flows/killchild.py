@@ -73,8 +73,8 @@ LAUNCH = dt.datetime(2025, 9, 25, 9, tzinfo=CHINA_TZ)
 LAUNCH_TOWNSHIPS = ["QX01", "QX02", "QX03", "QX04", "QX05", "QX06"]
 LAUNCH_CHUNK = 1
 # The days the tick runs at 09:00: those of the autumn of 2025 on which it has something to do (reminders of
-# the list of weak villages, its deadline missed and escalated, weekly-report windows opening), the quiet
-# days in between left out as a downtime would.
+# QX01's list of weak villages, its deadline missed and escalated; the plans and weekly-report windows of the
+# villages on QX02's approved list opening, then missed), the quiet days in between left out as a downtime would.
 TICK_DAYS = [dt.date(2025, 9, 26), dt.date(2025, 9, 29), dt.date(2025, 10, 9), dt.date(2025, 10, 10),
              dt.date(2025, 10, 11), dt.date(2025, 10, 15), dt.date(2025, 10, 25), dt.date(2025, 11, 1),
              dt.date(2025, 11, 8)]

@@ -11,10 +11,11 @@ workers that ignore the lease run the tick and the delivery for the same moment 
 written once and sent once. Two deterministic interleavings on PostgreSQL show what a tick that is not
 alone did wrong before the retry-on-unique-key and the escalation unique key were added.
 
-The scene: the weak-village rectification of 2025 launched for 清溪县's three townships on 25 Sep, ticked and
-delivered every day at 09:00 up to 5 Nov; the ticks of 6 and 7 Nov are missed, so the tick of Sat 8 Nov
-09:00 opens the weekly-report windows of the key-contact villages (drafts and requests) and climbs the
-escalation ladder of the missed deadlines (escalation mail).
+The scene: the weak-village rectification of 2025 launched for 清溪县's three townships on 25 Sep, each listing
+its key-contact villages (approved at once), ticked and delivered every day at 09:00 up to 5 Nov; the ticks of
+6 and 7 Nov are missed, so the tick of Sat 8 Nov 09:00 opens the weekly-report windows of the listed
+key-contact villages (drafts and requests) and climbs the escalation ladder of the missed deadlines (their
+一村一策 plans: escalation mail).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import MemoryMailer
 from tests.support.clock import at, days
 from tests.support.tick import tick, tick_step, tick_until
-from tests.support.world import launch
+from tests.support.world import approve_weak_village_list, launch
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = at(dt.date(2025, 9, 25))
@@ -54,8 +55,11 @@ TOWNSHIPS = ("QX01", "QX02", "QX03")
 
 
 def prepare(engine: Engine) -> set[str]:
-    """Launch the three townships and run the days up to PREPARED_UNTIL; the Message-IDs sent so far."""
+    """Launch the three townships, approve their lists and run the days up to PREPARED_UNTIL; the Message-IDs sent
+    so far."""
     launch(engine, TOWNSHIPS, LAUNCH)
+    for code in TOWNSHIPS:
+        approve_weak_village_list(engine, code, None, LAUNCH)
     mailer = MemoryMailer()
     asyncio.run(deliver_pending(engine, mailer, LAUNCH, holder="setup", batch=1000))
     for day in days(LAUNCH.date() + dt.timedelta(days=1), PREPARED_UNTIL):

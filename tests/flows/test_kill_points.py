@@ -65,7 +65,7 @@ from tests.support.databases import copy_database
 from tests.support.postgres import drop_database
 from tests.support.smtp import RecordingHandler, smtp_server
 from tests.support.tick import tick_days
-from tests.support.world import as_user, launch
+from tests.support.world import approve_weak_village_list, as_user, launch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -126,13 +126,15 @@ def smtp() -> Iterator[tuple[RecordingHandler, int]]:
 
 
 def prepare(job: str, engine: Engine, state: Path) -> None:
-    """What each job starts from: launch needs nothing; the tick has a launched campaign; the review has two
-    quarterly reports filled in; the delivery has the mail of two launches and five days of ticks."""
+    """What each job starts from: launch needs nothing; the tick has two launched campaigns, QX01's list still
+    owed (reminders, then the ladder) and QX02's approved (its villages' plans and weekly reports to open); the
+    review has two quarterly reports filled in; the delivery has the mail of two launches and five days of ticks."""
     from tasks import review
 
     if job in ("tick", "deliver"):
-        launch(engine, ("QX01",) if job == "tick" else ("QX01", "QX02"), killchild.LAUNCH,
-               year=killchild.YEAR, definition=killchild.DEFINITION)
+        launch(engine, ("QX01", "QX02"), killchild.LAUNCH, year=killchild.YEAR, definition=killchild.DEFINITION)
+    if job == "tick":
+        approve_weak_village_list(engine, "QX02", ["QX02001", "QX02004"], killchild.LAUNCH)
     if job == "deliver":
         tick_days(engine, DELIVERY_PREP_DAYS)
     if job == "review":

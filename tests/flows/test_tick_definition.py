@@ -37,9 +37,10 @@ from tests.support.databases import copy_database, db_snapshot
 from tests.support.world import launch
 
 LAUNCH = at(dt.date(2025, 9, 25))
-# 9 Oct: the list of weak villages is one working day from its deadline (reminders); 28 Oct: the list and the
-# plans are missed and climb the ladder, the weekly-report windows of the key-contact villages open.
-MOMENTS = (at(dt.date(2025, 10, 9)), at(dt.date(2025, 10, 28)))
+# 9 Oct: the list of weak villages is one working day from its deadline (reminders); 8 Dec: the list was missed
+# and climbs the ladder (no list, so no village owes a plan or weekly reports), stage 集中整顿 opens, and so does
+# the window of the Q4 quarterly report.
+MOMENTS = (at(dt.date(2025, 10, 9)), at(dt.date(2025, 12, 8)))
 COMMIT = "COMMIT"
 # A PDF carries the wall-clock time it was typeset at (and its hash with it): the only difference allowed.
 TYPESET = frozenset({"official_documents.pdf", "official_documents.sha256"})

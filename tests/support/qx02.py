@@ -4,7 +4,8 @@ with the request that a user allowed to use it would send.
 
 QX01 and QX02 run the 2025 weak-village rectification; on 10 Dec 2025 QX02 has a submitted Q4 quarterly report
 with a PDF attachment, a weak-village list in review (its minutes attached), an unanswered 2026 Q1 report, an
-escalation with an urging notice, an accountability case and a 一村一策 draft.
+escalation with an urging notice, an accountability case and a draft of its 2026 Q2 report (the 一村一策 plans
+are owed only once the list is approved: ``approve_list``).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ async def obligation_id(client: httpx.AsyncClient, headers: dict[str, str], camp
 async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
     """QX01 and QX02 run the 2025 weak-village rectification; on 10 Dec 2025 QX02 has a submitted Q4
     quarterly report with a PDF attachment, a weak-village list in review (its minutes attached), and a
-    一村一策 draft."""
+    draft of the 2026 Q2 report."""
     monkeypatch.setattr(campaigns_routes, "launch_campaign", launch_without_prefect)
     w = World(anon, login, clock)
     admin = await w.as_("admin")
@@ -193,9 +194,10 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
     w.ids["case"] = case["id"]
     w.ids["document"] = issue_document_for(flagged["id"])
 
-    # A 一村一策 draft, saved incomplete.
+    # A draft of the 2026 Q2 report, saved incomplete.
     draft = await ok(await anon.post("/api/v1/submissions", headers=liaison, json={
-        "obligation_id": await obligation_id(anon, liaison, campaign, "plan"), "data": {"problems": "班子不团结"}}), 201)
+        "obligation_id": await obligation_id(anon, liaison, campaign, "quarterly_report", "2026Q2"),
+        "data": {"basic_situation": "两个后进村班子调整已启动"}}), 201)
     w.ids["draft"] = draft["id"]
     return w
 
@@ -260,7 +262,7 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
     version = await w.version(row.target or "")
     payloads: dict[str, dict[str, Any]] = {
         "version": {"version": version},
-        "patch": {"version": version, "data": {"problems": "班子软弱", "measures": "调整充实班子"}},
+        "patch": {"version": version, "data": {"basic_situation": "班子软弱", "results": "调整充实班子"}},
         "decision": {"decision": "approve", "comment": "同意", "version": version},
         "veto": {"check": "verified", "comment": "经核实存在随意上报", "version": version},
     }
@@ -304,7 +306,8 @@ async def _decide(w: World) -> dict[str, Any]:
 
 
 async def _edit(w: World) -> dict[str, Any]:
-    return {"action": "save", "version": await _form_version(w, "draft"), "f_problems": "班子软弱涣散", "f_measures": "调整班子"}
+    return {"action": "save", "version": await _form_version(w, "draft"), "f_basic_situation": "班子软弱涣散",
+            "f_results": "调整班子"}
 
 
 async def _interview(w: World) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from core.clock import CHINA_TZ, FakeClock, get_clock
 from core.db import get_engine
 from models import OutboxMessage
 from tasks.launch import launch_one
+from tests.support.clock import at
 from tests.support.world import SignedIn
 
 API = "/api/v1"
@@ -168,10 +169,14 @@ SELF_CHECK = {"score": 92, "summary": "对照《评分表》逐项自查，得92
 
 
 async def answered(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any], key: str, data: dict[str, Any],
-                   file_field: str | None) -> dict[str, Any]:
-    """QX01's liaison answers the obligation ``key`` with ``data`` (and a PDF in ``file_field``) and submits it."""
+                   file_field: str | None, *, subject: str | None = None) -> dict[str, Any]:
+    """QX01's liaison answers the obligation ``key`` with ``data`` (and a PDF in ``file_field``; about the village
+    ``subject`` when given) and submits it."""
     liaison = await users("qx01-liaison")
-    r = await c.post(f"{API}/submissions", headers=liaison, json={"obligation_id": obligation(campaign, key)["id"], "data": data})
+    body: dict[str, Any] = {"obligation_id": obligation(campaign, key)["id"], "data": data}
+    if subject:
+        body["subject"] = subject
+    r = await c.post(f"{API}/submissions", headers=liaison, json=body)
     assert r.status_code == 201, r.text
     sub = r.json()
     if file_field:
@@ -193,7 +198,7 @@ async def approved_by_township(c: httpx.AsyncClient, users: Users, sub: dict[str
 
 async def model_site_application(c: httpx.AsyncClient, users: Users, clock: FakeClock, campaign: dict[str, Any], *,
                                  plan: bool = True, self_check: dict[str, Any] | None = SELF_CHECK,
-                                 data: dict[str, Any] = APPLICATION) -> dict[str, Any]:
+                                 data: dict[str, Any] = APPLICATION, subject: str | None = None) -> dict[str, Any]:
     """QX01's 2025 model-site application submitted on 2 March 2026 with ``data``: after its implementation plan
     passed the township (March 2025, unless ``plan`` is False) and its ``self_check`` summary was approved by the
     township (12 January 2026; None: no self-check)."""
@@ -206,4 +211,56 @@ async def model_site_application(c: httpx.AsyncClient, users: Users, clock: Fake
         await approved_by_township(c, users, await answered(c, users, campaign, "self_check_summary", self_check,
                                                             "score_sheet"))
     await move(clock, users, dt.datetime(2026, 3, 2, 9, tzinfo=CHINA_TZ))
-    return await answered(c, users, campaign, "application", data, "attachments")
+    return await answered(c, users, campaign, "application", data, "attachments", subject=subject)
+
+
+async def apply_for_model_site(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any],
+                               subject: str | None = None) -> httpx.Response:
+    """QX01's liaison starts the model-site application of ``campaign`` (for the village ``subject``, or the
+    township)."""
+    application = obligation(campaign, "application")
+    body: dict[str, Any] = {"obligation_id": application["id"], "data": APPLICATION}
+    if subject:
+        body["subject"] = subject
+    return await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json=body)
+
+
+async def vetoed_application(c: httpx.AsyncClient, users: Users, clock: FakeClock,
+                             subject: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A 2025 model-site campaign of QX01 whose application (for the village ``subject``, or the township) the
+    admin vetoed at the county level on 2 March 2026 ("发生安全生产责任事故")."""
+    campaign = await launch(c, users, "five_good_model_site")
+    sub = await model_site_application(c, users, clock, campaign, subject=subject)
+    sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
+    r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="发生安全生产责任事故", version=sub["version"])
+    assert (r.status_code, r.json()["status"]) == (200, "rejected")
+    return campaign, r.json()
+
+
+LISTED = ["QX01001", "QX01003", "QX01007", "QX01010"]
+"""QX01's weak villages as the township lists them: its two key-contact villages (前何庄村 B, 朱孙冲村 C) and
+老陈山村, 新何湾村."""
+
+
+async def approve_list(c: httpx.AsyncClient, users: Users, clock: FakeClock, campaign: dict[str, Any],
+                       villages: list[str] | None = None) -> dict[str, Any]:
+    """On 26 September of the campaign's year QX01 submits its weak-village list (``LISTED`` unless told) and the
+    county approves it; the campaign as it then stands (with the plans and weekly reports the list owes)."""
+    await move(clock, users, at(dt.date(campaign["year"], 9, 26)))
+    r = await submitted_list(c, users, campaign, {
+        "villages": LISTED if villages is None else villages, "investigation": "逐村过筛子，找准问题病灶",
+        "committee_meeting_date": "2025-09-24"})
+    assert r.status_code == 200, r.text
+    r = await decide(c, users, "admin", r.json(), "approve")
+    assert (r.status_code, r.json()["status"]) == (200, "approved"), r.text
+    r = await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))
+    return dict(r.json())
+
+
+def plan_of(code: str, n: int = 0) -> dict[str, Any]:
+    """A 一村一策 plan of the village ``code``, in words of its own (variant ``n``)."""
+    problems = ["班子软弱，组织生活不正常", "村党组织书记长期外出，三会一课不落实", "集体经济空壳，党员老化",
+                "村两委不团结，矛盾纠纷多"][n % 4]
+    measures = ["治软：调整支部书记；治散：恢复三会一课", "治懒：选派第一书记驻村；治散：建立坐班制度",
+                "治穷：成立合作社发展特色种植；发展年轻党员", "治乱：化解积案；召开两委联席会议"][n % 4]
+    return PLAN | {"village": code, "problems": problems, "measures": measures}

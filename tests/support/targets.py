@@ -72,10 +72,11 @@ async def listed_and_planned(c: httpx.AsyncClient, users: Users, clock: FakeCloc
     assert r.status_code == 200, r.text
     await approve(c, users, r.json(), "admin")
     await move(clock, users, at(dt.date(year, 10, 16)))
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()  # the plans owed
     for code in villages:
         plan = PLANS[code] | {"village": code, "time_limit": f"{year + 1}-06-30", "committee_meeting_date": f"{year}-10-15",
                               "villager_review": f"{year}年10月14日村民代表会议审议通过"}
-        sub = await submitted(c, users, obligation(campaign, "village_plan"), plan, subject=code)
+        sub = await submitted(c, users, obligation(campaign, f"village_plan:{code}"), plan, subject=code)
         await approve(c, users, sub, "qx01-secretary", "admin")
     return campaign
 

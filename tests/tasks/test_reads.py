@@ -106,7 +106,8 @@ def _county_findings(s: Session, ids: dict[str, int]) -> None:
     assert listed is not None
     review.decide(s, admin, NOW, ids["list"], decision="approve", comment=None, version=listed.version,
                   checks=judged_as_met(s, ids["list"], NOW))
-    flagged = s.exec(select(Escalation).where(Escalation.submission_id == ids["list"])).one()
+    flagged = s.exec(select(Escalation).where(Escalation.submission_id == ids["list"],  # not "verified" (a list
+                                              Escalation.trigger == "unverified")).one()  # leaving out B/C: zero_report)
     report = s.get(Submission, ids["report"])
     campaign = s.get(Campaign, ids["campaign"])
     assert report is not None and campaign is not None

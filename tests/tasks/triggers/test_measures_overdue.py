@@ -32,8 +32,9 @@ async def _village_with_an_approved_plan(c: httpx.AsyncClient, users: Users, clo
     assert listed.status_code == 200, listed.text
     assert (await decide(c, users, "admin", listed.json(), "approve")).json()["status"] == "approved"
     await move(clock, users, at(dt.date(2025, 10, 16)))
+    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()  # the plans owed
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
-        "obligation_id": obligation(campaign, "village_plan")["id"], "subject": VILLAGE,
+        "obligation_id": obligation(campaign, f"village_plan:{VILLAGE}")["id"], "subject": VILLAGE,
         "data": PLAN | {"village": [VILLAGE], "time_limit": time_limit}, "submit": True})
     assert r.status_code == 201, r.text
     plan = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()

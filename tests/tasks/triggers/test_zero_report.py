@@ -98,7 +98,8 @@ async def test_findings_quote_what_was_written_and_say_empty_only_for_an_empty_s
     campaign = await launch(c, users, "weak_village_rectification")
     await move(clock, users, at(dt.date(2025, 9, 26)))
     r = await submitted_list(c, users, campaign, {
-        "villages": ["QX01003"], "investigation": "——", "committee_meeting_date": "2025-09-24", "verified": True})
+        "villages": ["QX01001", "QX01003", "QX01010"],  # its key-contact villages listed: only the section is hollow
+        "investigation": "——", "committee_meeting_date": "2025-09-24", "verified": True})
     assert r.status_code == 200, r.text
     [esc] = (await c.get(f"{API}/escalations", params={"trigger": "zero_report"}, headers=await users("admin"))).json()["items"]
     assert esc["evidence"]["findings"] == ["“调查摸底情况”只填写了“——”，没有实际内容"]
