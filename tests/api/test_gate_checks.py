@@ -19,14 +19,12 @@ from tests.support.clock import at
 from tests.support.review_chain import (
     API,
     APPLICATION,
-    PLAN,
     Users,
     act,
     decide,
     launch,
     model_site_application,
     move,
-    obligation,
     submitted_list,
 )
 from tests.support.web import HTML, sign_in, version_of
