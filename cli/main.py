@@ -93,13 +93,17 @@ def seed_demo(
 ) -> None:
     """Create (or refresh) the fictional demo county 清溪县."""
     from tasks.accounts import DEMO_PASSWORD, seed_demo_users
+    from tasks.cadres import seed_demo_people
     from tasks.org import demo_county_rows, import_org_units
 
     with session_scope() as session:
         result = import_org_units(session, demo_county_rows(seed, townships, villages), source="demo")
         session.flush()
+        people = seed_demo_people(session)
         users = seed_demo_users(session, get_clock().now())
-    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；新增演示账户 {len(users)} 个（密码 {DEMO_PASSWORD}）")
+    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；"
+              f"派出单位 {people['units']} 个、驻村干部 {people['cadres']} 名、挂点领导 {people['leaders']} 名；"
+              f"新增演示账户 {len(users)} 个（密码 {DEMO_PASSWORD}）")
 
 
 @app.command("launch")
