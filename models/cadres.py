@@ -9,6 +9,7 @@ from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
+from domain.forms import text_problem
 from models.org import blank_is_none, code_chars
 
 
@@ -61,6 +62,14 @@ class _PersonIn(SQLModel):
 
     _blank = field_validator("phone", mode="before")(blank_is_none)
     _code = field_validator("code")(code_chars)
+
+    @field_validator("name", "post")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("phone")
     @classmethod

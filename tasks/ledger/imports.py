@@ -37,7 +37,7 @@ from tasks.scope import visible
 MAX_ERRORS_IN_DETAIL = 20
 
 
-def _reject(errors: list[dict[str, Any]], what: str) -> ValidationFailed:
+def reject_rows(errors: list[dict[str, Any]], what: str) -> ValidationFailed:
     errors.sort(key=lambda e: (e["row"], e["column"]))
     shown = "；".join(f"第{e['row']}行“{e['column']}”：{e['message']}" for e in errors[:MAX_ERRORS_IN_DETAIL])
     if len(errors) > MAX_ERRORS_IN_DETAIL:
@@ -92,9 +92,9 @@ def import_org_units_xlsx(session: Session, principal: Principal, now: dt.dateti
         if key not in written:
             errors.append({"row": 1, "column": ORG_LABEL[key], "message": f"缺少必填列“{ORG_LABEL[key]}”（{key}）"})
     if errors:
-        raise _reject(errors, "组织")
+        raise reject_rows(errors, "组织")
     if not rows:
-        raise _reject([{"row": 2, "column": "（整行）", "message": "表中没有数据行"}], "组织")
+        raise reject_rows([{"row": 2, "column": "（整行）", "message": "表中没有数据行"}], "组织")
 
     parsed: list[tuple[int, dict[str, Any]]] = []
     messages: dict[tuple[int, str], str] = {}
@@ -127,7 +127,7 @@ def import_org_units_xlsx(session: Session, principal: Principal, now: dt.dateti
             "row": e["line"], "column": written.get(e["field"], ORG_LABEL.get(e["field"], e["field"])),
             "message": messages.get((e["line"], e["field"]), e["message"]),
         } for e in exc.errors]
-        raise _reject(row_errors, "组织") from None
+        raise reject_rows(row_errors, "组织") from None
     county = session.exec(select(OrgUnit.id).where(OrgUnit.kind == OrgKind.COUNTY.value)).first()
     append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="org.import",
                  subject_type="org_unit", subject_id=county or 0, township_id=None, before=None,
@@ -407,7 +407,7 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
             planned.append((row.number, village, data))
             others.append((village.id, data))
     if errors:
-        raise _reject(errors, "“一村一策”方案")
+        raise reject_rows(errors, "“一村一策”方案")
     return _write_plans(session, principal, now, campaign, owed, planned, existing, columns.ignored, filename)
 
 
