@@ -105,3 +105,17 @@ async def test_the_cadres_page_lists_and_imports(anon: httpx.AsyncClient) -> Non
                            files={"file": ("干部.xlsx", good, XLSX)}, headers={"Accept": "text/html"})
     assert done.status_code == 303 and done.headers["location"].startswith("/cadres")
     assert "陈静" in await page_text(anon, "/cadres", page=2)
+
+
+async def test_bad_input_is_a_chinese_4xx_and_writes_nothing(client: httpx.AsyncClient) -> None:
+    before = (await client.get("/api/v1/cadres")).json()["total"]
+    cases = [({"code": "Z-1", "name": "张\x07三", "unit": "QXD01", "post": "科员"}, "name: 含有不可见的控制字符"),
+             ({"code": "Z 1", "name": "张三", "unit": "QXD01", "post": "科员"}, "code: 编码只能包含字母、数字、- 和 _"),
+             ({"code": "Z-1", "name": "张三", "unit": "QXD01", "post": "科员", "extra": 1}, "extra: 不认识的字段，请删除"),
+             ({"code": "Z-1", "name": "张三", "unit": "QXD01"}, "post: 必填")]
+    for body, message in cases:
+        refused = await client.post("/api/v1/cadres", json=body)
+        assert refused.status_code == 422, body
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["detail"] == f"请求内容有误，请修改后重试：{message}"
+    assert (await client.get("/api/v1/cadres")).json()["total"] == before
