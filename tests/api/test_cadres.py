@@ -119,3 +119,20 @@ async def test_bad_input_is_a_chinese_4xx_and_writes_nothing(client: httpx.Async
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["detail"] == f"请求内容有误，请修改后重试：{message}"
     assert (await client.get("/api/v1/cadres")).json()["total"] == before
+
+
+async def test_units_import_with_the_org_workbook_in_chinese(client: httpx.AsyncClient) -> None:
+    header = ["编码", "名称", "类型", "上级编码", "单位级别", "编制人数"]
+    bad = xlsx([header, ["QXD20", "县水利局", "派出单位", "QX", "部级", 30],
+                ["QXD21", "县林业局", "派出单位", "QX", "县直", ""]])
+    refused = await client.post("/api/v1/ledgers/org-units", files={"file": ("组织.xlsx", bad, XLSX)})
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "组织导入失败，未导入任何数据。第2行“单位级别”：只能是 county（县直）、city（市驻县）或 province（省驻县）；"
+        "第3行“编制人数”：派出单位必须填写编制人数")
+    good = xlsx([header, ["QXD20", "县水利局", "派出单位", "QX", "市驻县", 30]])
+    assert (await client.post("/api/v1/ledgers/org-units", files={"file": ("组织.xlsx", good, XLSX)})).json() == {
+        "rows": 1, "created": 1, "updated": 0}
+    units = (await client.get("/api/v1/org-units", params={"kind": "unit"})).json()["items"]
+    assert {"code": "QXD20", "name": "县水利局", "kind": "unit", "parent": "QX", "collective_income": None,
+            "key_contact_class": None, "unit_level": "city", "establishment_size": 30} in units
