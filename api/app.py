@@ -17,6 +17,7 @@ from api.routes import (
     assessments,
     audit,
     auth,
+    cadres,
     calendar,
     campaigns,
     definitions,
@@ -29,6 +30,7 @@ from api.routes import (
     web,
     web_admin,
     web_assessments,
+    web_cadres,
     web_dashboard,
     web_escalations,
     web_forms,
@@ -87,6 +89,8 @@ def create_app() -> FastAPI:
     for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web, web_forms, web_admin, web_dashboard):
         app.include_router(module.router)
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import
+        app.include_router(module.router)
+    for module in (cadres, web_cadres):  # 干部驻村: units, cadres, leaders
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)

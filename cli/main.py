@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="督办 duban — campaign orchestration for county Organisation Departments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-org_app = typer.Typer(help="Organisation hierarchy (county → township → village).", no_args_is_help=True)
+org_app = typer.Typer(help="Organisation hierarchy (county → township → village; dispatching units, cadres, leaders).",
+                      no_args_is_help=True)
 cal_app = typer.Typer(help="Working-day calendar (statutory holidays and 调休).", no_args_is_help=True)
 def_app = typer.Typer(help="Campaign definitions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -85,6 +86,27 @@ def org_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     out.print(f"已导入 {file.name}：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
 
 
+@org_app.command("import-people")
+def org_import_people(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    kind: Annotated[str, typer.Option(help="cadre (columns code, name, unit, post, phone) or leader "
+                                           "(code, name, level, post, phone, village)")] = "cadre",
+) -> None:
+    """Import cadres (驻村干部) or leaders (挂点领导) from CSV or YAML; all rows or none, errors by line."""
+    from tasks.cadres import IMPORTERS
+    from tasks.org import read_org_file
+
+    if kind not in IMPORTERS:
+        out.print("[red]--kind 只能是 cadre（驻村干部）或 leader（挂点领导）[/red]")
+        raise SystemExit(2)
+    with refusals():
+        rows = read_org_file(file)
+        with session_scope() as session:
+            result = IMPORTERS[kind](session, rows, source=file.name)
+    label = "驻村干部" if kind == "cadre" else "挂点领导"
+    out.print(f"已导入 {file.name}：新增 {result['created']} 名，更新 {result['updated']} 名{label}")
+
+
 @app.command("seed-demo")
 def seed_demo(
     townships: int = typer.Option(12, min=1, max=2000),
@@ -93,13 +115,17 @@ def seed_demo(
 ) -> None:
     """Create (or refresh) the fictional demo county 清溪县."""
     from tasks.accounts import DEMO_PASSWORD, seed_demo_users
+    from tasks.cadres import seed_demo_people
     from tasks.org import demo_county_rows, import_org_units
 
     with session_scope() as session:
         result = import_org_units(session, demo_county_rows(seed, townships, villages), source="demo")
         session.flush()
+        people = seed_demo_people(session)
         users = seed_demo_users(session, get_clock().now())
-    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；新增演示账户 {len(users)} 个（密码 {DEMO_PASSWORD}）")
+    out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；"
+              f"派出单位 {people['units']} 个、驻村干部 {people['cadres']} 名、挂点领导 {people['leaders']} 名；"
+              f"新增演示账户 {len(users)} 个（密码 {DEMO_PASSWORD}）")
 
 
 @app.command("launch")

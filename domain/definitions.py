@@ -19,6 +19,7 @@ from domain.calendar import DuePolicy, last_day_of_month
 from domain.errors import DefinitionError
 from domain.hollow import DEFAULT_BOILERPLATE
 from domain.schema import FieldType, Key, NumberUnit, Strict, Text
+from domain.stationing import StationingRules
 from domain.triggers import TRIGGER_LABELS as TRIGGER_LABELS  # re-exported: pages, ledgers and mails read it here
 from domain.triggers import TRIGGERS, TriggerSettings, settings_model, text_checks_overlap
 
@@ -460,6 +461,8 @@ class Definition(Strict):
     consolidation_days: int | None = Field(
         default=None, ge=1, le=3650, description="after acceptance, days of consolidation (巩固提升) before closing (销号)"
     )
+    stationing: StationingRules | None = Field(
+        default=None, description="the stationing plan's settings (003 三(二)): team sizes, unit share, arrival days")
 
     @model_validator(mode="after")
     def _cross_references(self) -> Definition:

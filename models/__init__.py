@@ -1,6 +1,7 @@
 """SQLModel tables and API schemas. Importing this package registers every table."""
 
 from models.accounts import ApiToken, User, UserScope, WebSession
+from models.cadres import Cadre, CadreIn, CadrePublic, Leader, LeaderIn, LeaderLevel, LeaderPublic
 from models.campaign import (
     BatchItem,
     BatchLaunchRequest,
@@ -35,6 +36,7 @@ from models.review import (
 )
 
 __all__ = [
+    "Cadre", "CadreIn", "CadrePublic", "Leader", "LeaderIn", "LeaderLevel", "LeaderPublic",
     "BatchItem", "BatchLaunchRequest", "BatchResult", "CalendarYear", "Campaign", "CampaignPublic",
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
     "OrgKind", "OrgUnit", "OrgUnitIn", "OrgUnitPublic", "Stage", "StagePublic",

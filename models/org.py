@@ -14,9 +14,31 @@ class OrgKind(StrEnum):
     COUNTY = "county"
     TOWNSHIP = "township"
     VILLAGE = "village"
+    UNIT = "unit"  # 派出单位: a county department or a province/city unit stationed in the county (003 三(二))
 
 
-PARENT_KIND = {OrgKind.COUNTY: None, OrgKind.TOWNSHIP: OrgKind.COUNTY, OrgKind.VILLAGE: OrgKind.TOWNSHIP}
+class UnitLevel(StrEnum):
+    """Who a dispatching unit belongs to: 县直 or 省、市驻县单位 (003 三(二), 四(五))."""
+
+    COUNTY = "county"
+    CITY = "city"
+    PROVINCE = "province"
+
+
+PARENT_KIND = {OrgKind.COUNTY: None, OrgKind.TOWNSHIP: OrgKind.COUNTY, OrgKind.VILLAGE: OrgKind.TOWNSHIP,
+               OrgKind.UNIT: OrgKind.COUNTY}
+
+
+def blank_is_none(value: object) -> object:
+    """An empty cell is no value."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def code_chars(value: str) -> str:
+    """Codes (of units, cadres, leaders) are letters, digits, - and _."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ValueError("编码只能包含字母、数字、- 和 _")
+    return value
 
 
 class OrgUnit(SQLModel, table=True):
@@ -26,9 +48,11 @@ class OrgUnit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=100)
-    kind: str = Field(max_length=16, description="county | township | village")
+    kind: str = Field(max_length=16, description="county | township | village | unit")
     collective_income: int | None = Field(default=None, description="village collective net income, yuan/yr")
     key_contact_class: str | None = Field(default=None, max_length=1, description="key-contact class B or C")
+    unit_level: str | None = Field(default=None, max_length=16, description="dispatching unit: county | city | province")
+    establishment_size: int | None = Field(default=None, description="dispatching unit: 编制人数")
     parent_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("org_units.id", ondelete="RESTRICT"), nullable=True)
     )
@@ -45,18 +69,12 @@ class OrgUnitIn(SQLModel):
     parent: str | None = Field(default=None, max_length=32)
     collective_income: int | None = Field(default=None, ge=0, le=10**10)
     key_contact_class: str | None = Field(default=None)
+    unit_level: UnitLevel | None = None
+    establishment_size: int | None = Field(default=None, ge=1, le=100_000)
 
-    @field_validator("parent", "key_contact_class", "collective_income", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("code")
-    @classmethod
-    def _code_chars(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
-            raise ValueError("编码只能包含字母、数字、- 和 _")
-        return value
+    _blank = field_validator("parent", "key_contact_class", "collective_income", "unit_level", "establishment_size",
+                             mode="before")(blank_is_none)
+    _code = field_validator("code")(code_chars)
 
     @field_validator("key_contact_class")
     @classmethod
@@ -73,3 +91,5 @@ class OrgUnitPublic(SQLModel):
     parent: str | None
     collective_income: int | None
     key_contact_class: str | None
+    unit_level: UnitLevel | None = None
+    establishment_size: int | None = None

@@ -5,18 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
-from domain.errors import ValidationFailed
+from domain.errors import ValidationFailed, field_message
 from models import OrgKind, OrgUnit, OrgUnitIn
 from models.org import PARENT_KIND
 
-KIND_LABEL = {"county": "县", "township": "乡镇", "village": "村"}
+KIND_LABEL = {"county": "县", "township": "乡镇", "village": "村", "unit": "派出单位"}
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -62,15 +63,21 @@ def read_org_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
     raise ValidationFailed(f"{path.name}：只支持 .csv、.yaml 或 .yml 文件")
 
 
-def _parse_rows(rows: list[tuple[int, dict[str, Any]]], errors: list[dict[str, Any]]) -> list[tuple[int, OrgUnitIn]]:
-    parsed: list[tuple[int, OrgUnitIn]] = []
+M = TypeVar("M", bound=SQLModel)
+
+
+def parse_rows(rows: list[tuple[int, dict[str, Any]]], errors: list[dict[str, Any]], model: type[M],
+               templates: Mapping[str, str] | None = None) -> list[tuple[int, M]]:
+    """The rows that ``model`` accepts; what it refuses goes to ``errors`` with its line and field (in the
+    words of ``templates`` by pydantic error type, see :func:`domain.errors.field_message`)."""
+    parsed: list[tuple[int, M]] = []
     for line, raw in rows:
         try:
-            parsed.append((line, OrgUnitIn.model_validate(raw)))
+            parsed.append((line, model.model_validate(raw)))
         except ValidationError as exc:
             for e in exc.errors():
                 field = ".".join(str(p) for p in e["loc"]) or "(row)"
-                msg = str(e["msg"]).removeprefix("Value error, ")
+                msg = field_message(dict(e), templates or {})
                 errors.append({"line": line, "field": field, "message": msg})
     return parsed
 
@@ -94,15 +101,32 @@ def _hierarchy_errors(line: int, unit: OrgUnitIn, kinds: dict[str, OrgKind], old
         })
     if unit.kind is not OrgKind.VILLAGE and (unit.key_contact_class or unit.collective_income is not None):
         errors.append({"line": line, "field": "kind", "message": "重点联系类别和集体收入只适用于村"})
+    errors.extend(_unit_errors(line, unit))
     if old is not None and old.kind != unit.kind:
         errors.append({"line": line, "field": "kind", "message": f"{unit.code} 已存在且类型为 {old.kind}，不能改为 {unit.kind}"})
+    return errors
+
+
+def _unit_errors(line: int, unit: OrgUnitIn) -> list[dict[str, Any]]:
+    """A dispatching unit (派出单位) needs its level and its establishment size (编制人数), which 003 三(二)
+    uses to size what it sends ("按在编干部的20%左右选派"); no other kind of unit has either."""
+    if unit.kind is not OrgKind.UNIT:
+        if unit.unit_level is not None or unit.establishment_size is not None:
+            return [{"line": line, "field": "kind", "message": "单位级别和编制人数只适用于派出单位"}]
+        return []
+    errors = []
+    if unit.unit_level is None:
+        errors.append({"line": line, "field": "unit_level",
+                       "message": "派出单位必须填写单位级别：county（县直）、city（市驻县）或 province（省驻县）"})
+    if unit.establishment_size is None:
+        errors.append({"line": line, "field": "establishment_size", "message": "派出单位必须填写编制人数"})
     return errors
 
 
 def _write_units(session: Session, parsed: list[tuple[int, OrgUnitIn]], existing: dict[str, OrgUnit]) -> dict[str, int]:
     """Create or update every unit, parents first (a township before its villages)."""
     created = updated = 0
-    order = {OrgKind.COUNTY: 0, OrgKind.TOWNSHIP: 1, OrgKind.VILLAGE: 2}
+    order = {OrgKind.COUNTY: 0, OrgKind.TOWNSHIP: 1, OrgKind.UNIT: 1, OrgKind.VILLAGE: 2}
     by_code = dict(existing)
     for _, unit in sorted(parsed, key=lambda p: order[p[1].kind]):
         row = by_code.get(unit.code)
@@ -114,6 +138,8 @@ def _write_units(session: Session, parsed: list[tuple[int, OrgUnitIn]], existing
         row.name = unit.name
         row.collective_income = unit.collective_income
         row.key_contact_class = unit.key_contact_class
+        row.unit_level = unit.unit_level.value if unit.unit_level else None
+        row.establishment_size = unit.establishment_size
         row.parent_id = by_code[unit.parent].id if unit.parent else None
         session.add(row)
         session.flush()
@@ -123,9 +149,8 @@ def _write_units(session: Session, parsed: list[tuple[int, OrgUnitIn]], existing
 
 def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], source: str = "") -> dict[str, int]:
     """Validate every row, then create or update units by code. Any error: nothing is written."""
-    prefix = f"{source} " if source else ""
     errors: list[dict[str, Any]] = []
-    parsed = _parse_rows(rows, errors)
+    parsed = parse_rows(rows, errors, OrgUnitIn)
     existing = {u.code: u for u in session.exec(select(OrgUnit))}
     seen: dict[str, int] = {}
     kinds = {code: OrgKind(u.kind) for code, u in existing.items()}
@@ -136,13 +161,20 @@ def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], s
         kinds[unit.code] = unit.kind
     for line, unit in parsed:
         errors.extend(_hierarchy_errors(line, unit, kinds, existing.get(unit.code)))
-    if errors:
-        errors.sort(key=lambda e: e["line"])
-        detail = "；".join(f"{prefix}第{e['line']}行 {e['field']}：{e['message']}" for e in errors[:20])
-        if len(errors) > 20:
-            detail += f"；另有{len(errors) - 20}处错误"
-        raise ValidationFailed(f"导入失败，未导入任何数据。{detail}", errors=errors)
+    reject_if_any(errors, source)
     return _write_units(session, parsed, existing)
+
+
+def reject_if_any(errors: list[dict[str, Any]], source: str = "") -> None:
+    """Refuse a whole import when any row is wrong, naming each row's line, field and what to fix."""
+    if not errors:
+        return
+    prefix = f"{source} " if source else ""
+    errors.sort(key=lambda e: e["line"])
+    detail = "；".join(f"{prefix}第{e['line']}行 {e['field']}：{e['message']}" for e in errors[:20])
+    if len(errors) > 20:
+        detail += f"；另有{len(errors) - 20}处错误"
+    raise ValidationFailed(f"导入失败，未导入任何数据。{detail}", errors=errors)
 
 
 _TOWNSHIPS = [

@@ -6,7 +6,8 @@ reviewers see their own; an observer sees the townships (or villages' townships)
 ``in_scope``/``scoped``, and every load by id goes through ``visible``: an object of another township
 answers exactly like a missing one (404, never 403), so ids do not reveal what exists elsewhere.
 Org units follow the same rule one level up and down: the county itself, one's townships and their
-villages (``units_in_scope``, ``may_see_unit``)."""
+villages (``units_in_scope``, ``may_see_unit``); the dispatching units (派出单位) are county-wide like the
+county. Cadres follow their unit's township, leaders the township they contact (``tasks.reads.cadres``)."""
 
 from __future__ import annotations
 
@@ -61,12 +62,12 @@ def units_in_scope(principal: Principal) -> ColumnElement[bool]:
     townships' villages (every unit for county-wide roles)."""
     if principal.townships is None:
         return true()
-    return or_(col(OrgUnit.kind) == "county", col(OrgUnit.id).in_(principal.townships),
+    return or_(col(OrgUnit.kind).in_(("county", "unit")), col(OrgUnit.id).in_(principal.townships),
                col(OrgUnit.parent_id).in_(principal.townships))
 
 
 def may_see_unit(principal: Principal, unit: OrgUnit) -> bool:
     """Whether ``unit`` is one the caller may see (the rule of ``units_in_scope``, for one loaded unit)."""
-    if unit.kind == "county":
+    if unit.kind in ("county", "unit"):  # the county and its dispatching units are county-wide
         return True
     return principal.can_see(unit.id if unit.kind == "township" else unit.parent_id)

@@ -71,6 +71,31 @@ async def import_org_units(session: SessionDep, principal: CurrentPrincipal, clo
     return result
 
 
+PeopleFile = Annotated[UploadFile, File(description="cadres: 编码, 姓名, 派出单位编码, 职务, 联系电话; "
+                                                   "leaders: 编码, 姓名, 级别, 职务, 联系电话, 联系村编码")]
+
+
+async def _import_people(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, what: str,
+                         file: UploadFile) -> dict[str, Any]:
+    principal.require_role("admin")
+    content = await read_upload(file)
+    result = service.import_people_xlsx(session, principal, clock.now(), what, content, file.filename)
+    session.commit()
+    return result
+
+
+@router.post("/cadres", summary="Import cadres (驻村干部) from .xlsx (administrators; all rows or none)", responses=WRITE | UPLOAD)
+async def import_cadres(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                        file: PeopleFile) -> dict[str, Any]:
+    return await _import_people(session, principal, clock, "cadre", file)
+
+
+@router.post("/leaders", summary="Import leaders (挂点领导) from .xlsx (administrators; all rows or none)", responses=WRITE | UPLOAD)
+async def import_leaders(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                         file: PeopleFile) -> dict[str, Any]:
+    return await _import_people(session, principal, clock, "leader", file)
+
+
 @router.post("/rectification-plans", summary="Import 一村一策 plans of a campaign from .xlsx (one row per village)", responses=WRITE | UPLOAD)
 async def import_rectification_plans(
     session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,

@@ -5,6 +5,7 @@ the 一村一策 plans imported from Excel, every row checked before anything is
 * :mod:`tasks.ledger.registry` — ``Ledger``, ``LedgerFilters``, ``register``, the export;
 * :mod:`tasks.ledger.rows` — the registered ledgers and their row queries;
 * :mod:`tasks.ledger.imports` — the org hierarchy and 一村一策 plan importers;
+* :mod:`tasks.ledger.people` — the cadre and leader importers;
 * :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township.
 
 A new ledger such as accountability cases is one more ``register(Ledger(...))``.
@@ -23,6 +24,7 @@ from tasks.ledger.excel import (
     write_workbook,
 )
 from tasks.ledger.imports import import_org_units_xlsx, import_rectification_plans_xlsx
+from tasks.ledger.people import import_people_xlsx
 from tasks.ledger.registry import (
     LEDGERS,
     Ledger,
@@ -72,6 +74,7 @@ __all__ = [
     "filename_for",
     "get_ledger",
     "import_org_units_xlsx",
+    "import_people_xlsx",
     "import_rectification_plans_xlsx",
     "ledger_rows",
     "obligation_rows",

@@ -37,7 +37,7 @@ from tasks.scope import visible
 MAX_ERRORS_IN_DETAIL = 20
 
 
-def _reject(errors: list[dict[str, Any]], what: str) -> ValidationFailed:
+def reject_rows(errors: list[dict[str, Any]], what: str) -> ValidationFailed:
     errors.sort(key=lambda e: (e["row"], e["column"]))
     shown = "；".join(f"第{e['row']}行“{e['column']}”：{e['message']}" for e in errors[:MAX_ERRORS_IN_DETAIL])
     if len(errors) > MAX_ERRORS_IN_DETAIL:
@@ -55,19 +55,24 @@ ORG_COLUMNS: dict[str, tuple[str, ...]] = {
     "parent": ("上级编码", "上级", "上级组织编码"),
     "collective_income": ("集体收入", "村集体经济收入", "集体经济收入"),
     "key_contact_class": ("重点联系类别", "重点联系"),
+    "unit_level": ("单位级别", "派出单位级别"),
+    "establishment_size": ("编制人数", "在编人数"),
 }
 ORG_LABEL = {key: aliases[0] for key, aliases in ORG_COLUMNS.items()}
 KIND_ALIASES = {"县": "county", "县级": "county", "乡镇": "township", "乡": "township", "镇": "township",
-                "村": "village", "社区": "village"}
+                "村": "village", "社区": "village", "派出单位": "unit", "单位": "unit"}
+LEVEL_ALIASES = {"县直": "county", "县": "county", "市驻县": "city", "市": "city", "省驻县": "province", "省": "province"}
 _PYDANTIC_ZH = {
     "missing": "必填", "string_too_short": "不能为空", "string_too_long": "不能超过{max_length}个字符",
     "int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数", "string_type": "应为文字",
     "greater_than_equal": "不能小于{ge}", "less_than_equal": "不能大于{le}", "extra_forbidden": "不认识的列",
-    "enum": "只能是 county（县）、township（乡镇）或 village（村）",
+    "enum": "只能是 county（县）、township（乡镇）、village（村）或 unit（派出单位）",
 }
 
 
 def _zh(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "enum" and tuple(error.get("loc", ())) == ("unit_level",):
+        return "只能是 county（县直）、city（市驻县）或 province（省驻县）"
     message = field_message(error, _PYDANTIC_ZH)
     if message.startswith("must be B"):
         return "只能填 B（市级重点联系）、C（县级重点联系）或留空"
@@ -87,9 +92,9 @@ def import_org_units_xlsx(session: Session, principal: Principal, now: dt.dateti
         if key not in written:
             errors.append({"row": 1, "column": ORG_LABEL[key], "message": f"缺少必填列“{ORG_LABEL[key]}”（{key}）"})
     if errors:
-        raise _reject(errors, "组织")
+        raise reject_rows(errors, "组织")
     if not rows:
-        raise _reject([{"row": 2, "column": "（整行）", "message": "表中没有数据行"}], "组织")
+        raise reject_rows([{"row": 2, "column": "（整行）", "message": "表中没有数据行"}], "组织")
 
     parsed: list[tuple[int, dict[str, Any]]] = []
     messages: dict[tuple[int, str], str] = {}
@@ -97,13 +102,15 @@ def import_org_units_xlsx(session: Session, principal: Principal, now: dt.dateti
         raw: dict[str, Any] = {}
         for index, key in by_index.items():
             value = cells[index] if index < len(cells) else None
-            if key == "collective_income":
+            if key in ("collective_income", "establishment_size"):
                 value = int(value) if isinstance(value, float) and value.is_integer() else value
                 value = cell_text(value) if isinstance(value, str) else value
             else:
                 value = cell_text(value)
             if key == "kind" and isinstance(value, str):
                 value = KIND_ALIASES.get(value, value.lower())
+            if key == "unit_level" and isinstance(value, str):
+                value = LEVEL_ALIASES.get(value, value.lower())
             if value is not None:
                 raw[key] = value
         try:
@@ -120,7 +127,7 @@ def import_org_units_xlsx(session: Session, principal: Principal, now: dt.dateti
             "row": e["line"], "column": written.get(e["field"], ORG_LABEL.get(e["field"], e["field"])),
             "message": messages.get((e["line"], e["field"]), e["message"]),
         } for e in exc.errors]
-        raise _reject(row_errors, "组织") from None
+        raise reject_rows(row_errors, "组织") from None
     county = session.exec(select(OrgUnit.id).where(OrgUnit.kind == OrgKind.COUNTY.value)).first()
     append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="org.import",
                  subject_type="org_unit", subject_id=county or 0, township_id=None, before=None,
@@ -400,7 +407,7 @@ def import_rectification_plans_xlsx(session: Session, principal: Principal, now:
             planned.append((row.number, village, data))
             others.append((village.id, data))
     if errors:
-        raise _reject(errors, "“一村一策”方案")
+        raise reject_rows(errors, "“一村一策”方案")
     return _write_plans(session, principal, now, campaign, owed, planned, existing, columns.ignored, filename)
 
 

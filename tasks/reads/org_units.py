@@ -73,7 +73,8 @@ def list_org_units(session: Session, principal: Principal, *, kind: OrgKind | No
         stmt = stmt.where(OrgUnit.parent_id == _parent_id(session, principal, parent))
     rows, total = fetch_page(session, stmt, col(OrgUnit.code), limit=limit, offset=offset)
     items = [OrgUnitPublic(code=u.code, name=u.name, kind=OrgKind(u.kind), parent=parent_code,
-                           collective_income=u.collective_income, key_contact_class=u.key_contact_class).model_dump()
+                           collective_income=u.collective_income, key_contact_class=u.key_contact_class,
+                           unit_level=u.unit_level, establishment_size=u.establishment_size).model_dump()
              for u, parent_code in rows]
     return Page(items, total, limit, offset)
 
@@ -81,7 +82,7 @@ def list_org_units(session: Session, principal: Principal, *, kind: OrgKind | No
 def units(session: Session, principal: Principal, *, kind: str = "") -> list[OrgUnit]:
     """Every unit the caller may see, by code (only those of ``kind`` when it names one)."""
     stmt = select(OrgUnit).where(units_in_scope(principal)).order_by(col(OrgUnit.code))
-    if kind in ("county", "township", "village"):
+    if kind in ("county", "township", "village", "unit"):
         stmt = stmt.where(OrgUnit.kind == kind)
     return list(session.exec(stmt))
 

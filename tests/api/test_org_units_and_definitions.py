@@ -10,7 +10,7 @@ async def test_org_units_by_kind_and_parent(client: httpx.AsyncClient) -> None:
     assert townships["total"] == 12
     assert townships["items"][0] == {
         "code": "QX01", "name": "青石镇", "kind": "township", "parent": "QX",
-        "collective_income": None, "key_contact_class": None,
+        "collective_income": None, "key_contact_class": None, "unit_level": None, "establishment_size": None,
     }
     villages = (await client.get("/api/v1/org-units", params={"kind": "village", "parent": "QX02"})).json()
     assert villages["total"] == 10

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.clock import FakeClock
-from models import CalendarYear, Campaign, Obligation, OrgUnit
+from models import Cadre, CalendarYear, Campaign, Obligation, OrgUnit
 
 runner = CliRunner()
 
@@ -56,6 +56,23 @@ def test_org_import_reports_line_and_imports_nothing(engine: Engine, tmp_path: P
         assert s.exec(select(func.count()).select_from(OrgUnit)).one() == 0
     path.write_text("code,name,kind,parent\nC,县,county,\nC01,镇,township,C\n", encoding="utf-8")
     assert runner.invoke(app, ["org", "import", str(path)]).exit_code == 0
+
+
+def test_cadre_import_reports_line_and_imports_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "org.csv"
+    path.write_text("code,name,kind,parent,unit_level,establishment_size\nC,县,county,,,\n"
+                    "CD1,县农业农村局,unit,C,county,40\n", encoding="utf-8")
+    assert runner.invoke(app, ["org", "import", str(path)]).exit_code == 0
+    path = tmp_path / "cadres.csv"
+    path.write_text("code,name,unit,post,phone\nK1,王强,CD1,科员,\nK2,李明,C99,科员,\n", encoding="utf-8")
+    result = runner.invoke(app, ["org", "import-people", str(path)])
+    assert result.exit_code == 2
+    assert "第3行" in result.output and "派出单位编码 C99 不存在" in result.output
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(Cadre)).one() == 0
+    path.write_text("code,name,unit,post,phone\nK1,王强,CD1,科员,\n", encoding="utf-8")
+    done = runner.invoke(app, ["org", "import-people", str(path), "--kind", "cadre"])
+    assert done.exit_code == 0 and "新增 1 名" in done.output
 
 
 def test_calendar_load_makes_a_year_official(engine: Engine, tmp_path: Path) -> None:

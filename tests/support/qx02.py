@@ -346,6 +346,8 @@ FORMS: dict[tuple[str, str], FormCase] = {
                                                       {"file": ("x.yaml", DEFINITION_YAML, "application/x-yaml")}),
     ("POST", "/ledgers/org-units"): FormCase("admin", None, lambda w: {},
                                              {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/cadres/import"): FormCase("admin", None, lambda w: {"what": "leader"},
+                                         {"file": ("领导.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
     ("POST", "/ledgers/rectification-plans"): FormCase(
         "qx02-liaison", None, lambda w: {"campaign_id": str(w.ids["campaign"])},
         {"file": ("方案.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
