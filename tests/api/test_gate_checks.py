@@ -25,6 +25,7 @@ from tests.support.review_chain import (
     launch,
     model_site_application,
     move,
+    refreshed,
     submitted_list,
 )
 from tests.support.web import HTML, sign_in, version_of
@@ -59,7 +60,7 @@ def statuses(sub: dict[str, Any]) -> dict[str, str]:
 
 
 async def stages_of(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any]) -> dict[str, str]:
-    body = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    body = await refreshed(c, users, campaign)
     return {s["key"]: s["status"] for s in body["stages"]}
 
 
@@ -231,7 +232,7 @@ async def test_the_planning_gate_waits_for_the_weak_village_list(
     five_good = await launch(c, users, "five_good_model_site")  # in January: its mobilisation stage lies ahead
     assert not [o for o in campaign["obligations"] if o["key"].startswith("village_plan")]
     await move(clock, users, at(dt.date(2025, 10, 27)))
-    campaign_now = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign_now = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in campaign_now["stages"]}["planning"] != "passed"
 
     sub = await model_site_application(c, users, clock, five_good, plan=False)

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from core.clock import FakeClock
 from models import Escalation, OrgUnit, OutboxMessage, Review, Submission, Veto, VillageRectification
 from tests.support.clock import at
-from tests.support.review_chain import (  # the review-chain world over HTTP
+from tests.support.review_chain import (
     API,
     EMAIL,
     PDF,
@@ -32,6 +32,7 @@ from tests.support.review_chain import (  # the review-chain world over HTTP
     obligation,
     outbox,
     plan_of,
+    refreshed,  # the review-chain world over HTTP
     submitted_list,
     upload_pdf,
     vetoed_application,
@@ -138,7 +139,7 @@ async def test_quarterly_report_chain(anon: httpx.AsyncClient, users: Users, clo
     assert detail["changes_since_last_round"] == [
         {"field": "results", "before": QUARTERLY_DONE["results"], "after": revised["results"]}]
 
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "met"
     assert all(o["status"] != "met" for o in campaign["obligations"] if o["id"] != q4["id"])
     assert q4["id"] not in [t["obligation_id"] for t in (await c.get(f"{API}/todos", headers=liaison)).json()["items"]]
@@ -200,7 +201,7 @@ async def test_quarterly_report_first_submitted_after_the_due_date_is_late(
     r = await decide(c, users, "admin", sub, "approve")  # an admin may decide at a county reviewer level
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved"
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "late"
     events = (await c.get(f"{API}/audit", params={"subject": f"obligation:{q4['id']}"}, headers=await users("admin"))).json()
     assert [(e["action"], e["after"]["due_on"], e["after"]["met_on"]) for e in events["items"]] == [
@@ -487,7 +488,7 @@ async def test_veto_rejects_the_application_and_bans_a_new_one(
         applications = s.exec(select(Submission).where(Submission.campaign_id == campaign["id"],
                                                        Submission.form_key == "application")).all()
         assert len(applications) == 1
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in campaign["stages"]}["inspect"] != "passed"
 
 
@@ -529,12 +530,12 @@ async def test_veto_after_approval_undoes_the_obligation(anon: httpx.AsyncClient
     sub = (await decide(c, users, "qx01-secretary", sub, "approve")).json()
     sub = (await decide(c, users, "admin", sub, "approve")).json()
     assert sub["status"] == "approved"
-    before = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    before = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in before["stages"]}["inspect"] == "passed"
     assert obligation(before, "application")["status"] == "met"
     r = await act(c, users, "admin", sub["id"], "veto", check="veto", comment="复查发现信访稳定问题", version=sub["version"])
     assert (r.status_code, r.json()["status"]) == (200, "rejected")
-    after = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    after = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in after["stages"]}["inspect"] == "vetoed"
     assert obligation(after, "application")["status"] != "met"
 
@@ -574,7 +575,7 @@ async def test_a_village_weekly_report_is_met_by_that_village_alone(
         assert r.status_code == 200, r.text
         sub = r.json()
     assert sub["status"] == "approved"
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     statuses = {o["id"]: o["status"] for o in campaign["obligations"]}
     assert statuses[first["id"]] == "met"
     assert all(statuses[o["id"]] != "met" for o in weekly[1:])  # the other villages still owe theirs
@@ -602,7 +603,7 @@ async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
     assert r.status_code == 200, r.text
     sub = r.json()
     tick(demo_county, at(dt.date(2025, 12, 23)))
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     revised = obligation(campaign, "quarterly_report", "2025Q4")
     assert (revised["status"], revised["due_on"], revised["nominal_due_on"]) == ("open", "2025-12-29", "2025-12-20")
 
@@ -622,7 +623,7 @@ async def test_a_report_sent_on_time_and_returned_late_gets_time_to_revise(
     assert (await decide(c, users, "qx01-secretary", subs[q1["id"]], "return", comment="请重写")).status_code == 200
     tick(demo_county, at(dt.date(2026, 3, 30)))
     tick(demo_county, at(dt.date(2026, 3, 31)))
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+    campaign = await refreshed(c, users, campaign)
     assert obligation(campaign, "quarterly_report", "2025Q4")["status"] == "met"
     late_q1 = obligation(campaign, "quarterly_report", "2026Q1")
     assert (late_q1["status"], late_q1["due_on"]) == ("missed", "2026-03-30")

@@ -27,10 +27,9 @@ from tests.support.review_chain import (
     move,
     obligation,
     plan_of,
+    refreshed,
 )
-from tests.support.workbooks import xlsx
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from tests.support.workbooks import XLSX, xlsx
 
 
 async def _listed_campaign(c: httpx.AsyncClient, users: Users, clock: FakeClock) -> dict[str, Any]:
@@ -112,7 +111,7 @@ async def test_the_planning_stage_waits_for_every_listed_village(
         assert r.status_code == 201, r.text
         sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
         assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
-        current = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()
+        current = await refreshed(c, users, campaign)
         assert obligation(current, f"village_plan:{code}")["status"] == "met"
     assert (await _stages(c, users, campaign["id"]))["planning"] == "passed"
 

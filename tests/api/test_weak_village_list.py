@@ -25,18 +25,13 @@ from tests.support.review_chain import (
     move,
     obligation,
     plan_of,
+    refreshed,
     submitted_list,
 )
 from tests.support.tick import tick
 from tests.support.workbooks import sheet_rows
 
 CAMPAIGN = "weak_village_rectification"
-
-
-async def _campaign(c: httpx.AsyncClient, users: Users, campaign_id: int) -> dict[str, Any]:
-    r = await c.get(f"{API}/campaigns/{campaign_id}", headers=await users("admin"))
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 def _owed(campaign: dict[str, Any], kind: str) -> dict[str, list[str]]:
@@ -119,7 +114,7 @@ async def test_a_list_that_leaves_out_a_known_weak_village_is_flagged_for_the_co
         r = await c.post(f"{API}/rectifications", headers=await users("admin"), json={
             "campaign_id": campaign["id"], "village": code, "comment": "经县委组织部核实，该村属后进薄弱村，补入名单"})
         assert (r.status_code, r.json()["status"], r.json()["listed_on"]) == (201, "rectifying", "2025-09-29"), r.text
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await refreshed(c, users, campaign)
     assert sorted(_owed(campaign, "plan")) == ["QX01001", "QX01003", "QX01005", "QX01010"]
     assert sorted(_owed(campaign, "weekly_report")) == ["QX01001", "QX01010"]
 
@@ -145,7 +140,7 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
         assert (r.status_code, r.json()["detail"]) == (status, detail)
     r = await c.post(f"{API}/rectifications", headers=admin, json=body)
     assert r.status_code == 201, r.text
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await refreshed(c, users, campaign)
     added = obligation(campaign, "village_plan:QX01008")
     assert (added["status"], added["nominal_due_on"], added["due_on"]) == ("open", "2025-10-24", "2025-10-28")
     assert "QX01008" not in _owed(campaign, "weekly_report")  # not a key-contact village
@@ -164,7 +159,7 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
     r = await _act(c, users, "admin", xinhe, action="remove", version=xinhe["version"],
                    comment="经核实该村班子已调整到位，不属后进薄弱村")
     assert (r.status_code, r.json()["status"], r.json()["removed_on"]) == (200, "removed", "2025-10-21")
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await refreshed(c, users, campaign)
     assert sorted(_owed(campaign, "plan")) == ["QX01001", "QX01003", "QX01008", "QX01010"]
     assert obligation(campaign, "village_plan:QX01007")["status"] == "waived"
     r = await c.get(f"{API}/submissions", params={"campaign": campaign["id"]}, headers=admin)
@@ -183,16 +178,16 @@ async def test_the_county_changes_the_list_and_the_village_work_follows(
             "obligation_id": obligation(campaign, f"village_plan:{code}")["id"], "data": plan_of(code, n), "submit": True})
         assert r.status_code == 201, r.text
         sub = (await decide(c, users, "qx01-secretary", r.json(), "approve")).json()
-        stages = {s["key"]: s["status"] for s in (await _campaign(c, users, campaign["id"]))["stages"]}
+        stages = {s["key"]: s["status"] for s in (await refreshed(c, users, campaign))["stages"]}
         assert stages["planning"] != "passed"
         assert (await decide(c, users, "admin", sub, "approve")).json()["status"] == "approved"
-    stages = {s["key"]: s["status"] for s in (await _campaign(c, users, campaign["id"]))["stages"]}
+    stages = {s["key"]: s["status"] for s in (await refreshed(c, users, campaign))["stages"]}
     assert stages["planning"] == "passed"
 
     # taken off once, listed again: rectifying, its plan owed again
     r = await c.post(f"{API}/rectifications", headers=admin, json=body | {"village": "QX01007"})
     assert (r.status_code, r.json()["status"], r.json()["removed_on"]) == (201, "rectifying", None)
-    assert obligation(await _campaign(c, users, campaign["id"]), "village_plan:QX01007")["status"] == "open"
+    assert obligation(await refreshed(c, users, campaign), "village_plan:QX01007")["status"] == "open"
 
 
 async def test_the_list_can_be_changed_only_once_approved_and_a_village_only_while_it_rectifies(
@@ -224,13 +219,13 @@ async def test_an_empty_approved_list_owes_no_plans_until_a_village_is_added(
         "villages": [], "investigation": "逐村排查，未发现后进薄弱村", "committee_meeting_date": "2025-09-24",
         "zero_report_reason": "全镇10个村党组织均达到“五好”标准，经党委会逐一研究确认"})
     assert (await decide(c, users, "admin", r.json(), "approve")).json()["status"] == "approved"
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in campaign["stages"]}["planning"] == "waived"
     assert _owed(campaign, "plan") == {}
     await move(clock, users, at(dt.date(2025, 10, 13)))
     r = await c.post(f"{API}/rectifications", headers=await users("admin"), json={
         "campaign_id": campaign["id"], "village": "QX01001", "comment": "经核实，市级B类重点联系村应列入名单"})
     assert r.status_code == 201, r.text
-    campaign = await _campaign(c, users, campaign["id"])
+    campaign = await refreshed(c, users, campaign)
     assert {s["key"]: s["status"] for s in campaign["stages"]}["planning"] == "open"
     assert _owed(campaign, "plan") == {"QX01001": ["2025-10-24"]}

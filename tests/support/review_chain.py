@@ -72,6 +72,14 @@ async def act(c: httpx.AsyncClient, users: Users, who: str, sid: int, verb: str,
     return await c.post(f"{API}/submissions/{sid}/{verb}", json=body, headers=await users(who))
 
 
+async def refreshed(c: httpx.AsyncClient, users: Users, campaign: dict[str, Any]) -> dict[str, Any]:
+    """``campaign`` as the county's administrator sees it now: its stages and the obligations opened since (a
+    list's approval opens the plans and weekly reports of its villages)."""
+    r = await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
 async def decide(c: httpx.AsyncClient, users: Users, who: str, sub: dict[str, Any], decision: str,
                  comment: str | None = None, version: int | None = None,
                  checks: dict[str, dict[str, Any]] | None = None, **extra: Any) -> httpx.Response:
@@ -253,8 +261,7 @@ async def approve_list(c: httpx.AsyncClient, users: Users, clock: FakeClock, cam
     assert r.status_code == 200, r.text
     r = await decide(c, users, "admin", r.json(), "approve")
     assert (r.status_code, r.json()["status"]) == (200, "approved"), r.text
-    r = await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))
-    return dict(r.json())
+    return await refreshed(c, users, campaign)
 
 
 def plan_of(code: str, n: int = 0) -> dict[str, Any]:

@@ -11,7 +11,17 @@ import httpx
 
 from core.clock import FakeClock
 from tests.support.clock import at
-from tests.support.review_chain import API, Users, decide, launch, move, obligation, submitted_list, upload_pdf
+from tests.support.review_chain import (
+    API,
+    Users,
+    decide,
+    launch,
+    move,
+    obligation,
+    refreshed,
+    submitted_list,
+    upload_pdf,
+)
 
 LISTED = ("QX01003", "QX01007")
 """老陈山村 and 新何湾村, the weak villages of QX01's list."""
@@ -72,7 +82,7 @@ async def listed_and_planned(c: httpx.AsyncClient, users: Users, clock: FakeCloc
     assert r.status_code == 200, r.text
     await approve(c, users, r.json(), "admin")
     await move(clock, users, at(dt.date(year, 10, 16)))
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()  # the plans owed
+    campaign = await refreshed(c, users, campaign)  # the plans owed
     for code in villages:
         plan = PLANS[code] | {"village": code, "time_limit": f"{year + 1}-06-30", "committee_meeting_date": f"{year}-10-15",
                               "villager_review": f"{year}年10月14日村民代表会议审议通过"}

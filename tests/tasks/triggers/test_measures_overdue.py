@@ -14,7 +14,18 @@ from sqlmodel import Session, col, select
 from core.clock import FakeClock
 from models import OutboxMessage
 from tests.support.clock import at
-from tests.support.review_chain import API, EMAIL, PLAN, Users, decide, launch, move, obligation, submitted_list
+from tests.support.review_chain import (
+    API,
+    EMAIL,
+    PLAN,
+    Users,
+    decide,
+    launch,
+    move,
+    obligation,
+    refreshed,
+    submitted_list,
+)
 from tests.support.tick import tick
 
 VILLAGE = "QX01003"
@@ -32,7 +43,7 @@ async def _village_with_an_approved_plan(c: httpx.AsyncClient, users: Users, clo
     assert listed.status_code == 200, listed.text
     assert (await decide(c, users, "admin", listed.json(), "approve")).json()["status"] == "approved"
     await move(clock, users, at(dt.date(2025, 10, 16)))
-    campaign = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=await users("admin"))).json()  # the plans owed
+    campaign = await refreshed(c, users, campaign)  # the plans owed
     r = await c.post(f"{API}/submissions", headers=await users("qx01-liaison"), json={
         "obligation_id": obligation(campaign, f"village_plan:{VILLAGE}")["id"], "subject": VILLAGE,
         "data": PLAN | {"village": [VILLAGE], "time_limit": time_limit}, "submit": True})
