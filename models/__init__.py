@@ -34,8 +34,24 @@ from models.review import (
     Veto,
     VillageRectification,
 )
+from models.stationing import (
+    Acceptance,
+    CadreAssessment,
+    DiaryEntry,
+    LeaderVisit,
+    PlanStatus,
+    Programme,
+    StationingPlan,
+    StationingTeam,
+    TeamMember,
+    TeamMonthlyRecord,
+    UnitAssessment,
+    UnitReport,
+)
 
 __all__ = [
+    "Acceptance", "CadreAssessment", "DiaryEntry", "LeaderVisit", "PlanStatus", "Programme", "StationingPlan",
+    "StationingTeam", "TeamMember", "TeamMonthlyRecord", "UnitAssessment", "UnitReport",
     "Cadre", "CadreIn", "CadrePublic", "Leader", "LeaderIn", "LeaderLevel", "LeaderPublic",
     "BatchItem", "BatchLaunchRequest", "BatchResult", "CalendarYear", "Campaign", "CampaignPublic",
     "CampaignSummary", "IdempotencyRecord", "LaunchRequest", "Obligation", "ObligationPublic",
