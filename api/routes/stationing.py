@@ -63,9 +63,9 @@ def plan_rows(year: Year, session: SessionDep, principal: CurrentPrincipal, cloc
 
 
 @router.post("/stationing/plans/{year}/submit", summary="Submit the plan to the county's review", responses=WRITE)
-def submit_plan(year: Year, body: VersionIn, session: SessionDep, principal: CurrentPrincipal,
-                clock: ClockDep) -> dict[str, Any]:
-    service.submit_plan(session, principal, clock.now(), year, body.version)
+def submit_plan(year: Year, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                body: VersionIn | None = None) -> dict[str, Any]:
+    service.submit_plan(session, principal, clock.now(), year, body.version if body else None)
     return _plan(session, principal, clock, year)
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import ClockDep, PagePrincipal, SessionDep
 from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, render
 from core.clock import china_date
-from domain.errors import DubanError, NotFound
+from domain.errors import NotFound, ValidationFailed
 from models.stationing_io import ArrivalIn
 from tasks import stationing as service
 from tasks.accounts import Principal
@@ -51,21 +51,17 @@ def plan_page(year: int, request: Request, session: SessionDep, principal: PageP
     return render(request, "stationing.html", {
         "user": principal.user, "programmes": [], "plan": plan, "year": year, "townships": townships,
         "problem_fields": problems, "today": today,
-        "may_submit": bool(plan) and principal.user.role == "admin" and plan["status"] in ("draft", "returned"),
-        "may_decide": bool(plan) and _may_decide(principal, plan),
-        "may_arrive": bool(plan) and principal.user.role in ("admin", "submitter") and plan["status"] == "approved",
+        "may_submit": plan is not None and principal.user.role == "admin" and plan["status"] in ("draft", "returned"),
+        "may_decide": plan is not None and _may_decide(principal, plan),
+        "may_arrive": plan is not None and principal.user.role in ("admin", "submitter")
+        and plan["status"] == "approved",
     })
 
 
 def _act(session: SessionDep, year: int, action: Callable[[], Any], done: str) -> RedirectResponse:
-    try:
-        action()
-        session.commit()
-    except DubanError as exc:
-        session.rollback()
-        if exc.status in (401, 403, 404):
-            raise
-        return flash_redirect(f"/stationing/{year}", exc.detail, "error")
+    """Run the action and commit; a refusal (its Chinese message) shows as the error page with its status."""
+    action()
+    session.commit()
     return flash_redirect(f"/stationing/{year}", done)
 
 
@@ -96,7 +92,7 @@ def arrive(year: int, request: Request, session: SessionDep, principal: PagePrin
     check_csrf(request, csrf_token)
     principal.require_role("admin", "submitter")
     if not cadre or arrived_on is None:
-        return flash_redirect(f"/stationing/{year}", "请选择驻村干部并填写到位日期", "error")
+        raise ValidationFailed("请选择驻村干部并填写到位日期", errors=[{"field": "arrived_on", "message": "required"}])
     body = ArrivalIn(cadre=cadre, arrived_on=arrived_on)
     return _act(session, year, lambda: service.record_arrival(session, principal, clock.now(), year, body),
                 f"已登记 {cadre} 于{arrived_on:%Y年%-m月%-d日}到位")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from core.clock import get_clock, china_date
+from core.clock import china_date, get_clock
 from models import StationingPlan
 from tasks.accounts import Principal
 from tasks.ledger.excel import Column

@@ -155,8 +155,9 @@ async def test_review_return_resubmit_approve_and_arrivals(client: httpx.AsyncCl
 
 
 async def test_ledger_rows_are_the_api_rows(client: httpx.AsyncClient, users: Any, demo_county: Engine) -> None:
-    from openpyxl import load_workbook
     import io
+
+    from openpyxl import load_workbook
 
     await _programme(client)
     await _approved(client, users, full_teams(demo_county, 2025))
