@@ -26,6 +26,7 @@ from api.routes import (
     org_units,
     outbox,
     rectifications,
+    stationing,
     submissions,
     web,
     web_admin,
@@ -35,6 +36,7 @@ from api.routes import (
     web_escalations,
     web_forms,
     web_ledgers,
+    web_stationing,
 )
 from api.security import install_security
 from core.settings import get_settings
@@ -91,6 +93,8 @@ def create_app() -> FastAPI:
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import
         app.include_router(module.router)
     for module in (cadres, web_cadres):  # 干部驻村: units, cadres, leaders
+        app.include_router(module.router)
+    for module in (stationing, web_stationing):  # 驻村周期、选派安排表、到位
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)

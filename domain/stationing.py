@@ -30,6 +30,8 @@ class StationingRules(Strict):
     first_arrival: tuple[int, int] = Field(default=(1, 8), description="(month, day) the first batch is on site")
     later_arrival: tuple[int, int] = Field(
         default=(1, 8), description="(month, day) later batches are on site (003 is silent: the first batch's day)")
+    programme_years: int = Field(
+        default=3, ge=1, le=10, description="campaign years of a programme (003: 用3年时间; 三年一验收)")
 
     def arrival_due(self, year: int, first_batch: bool) -> dt.date:
         """The day a batch's cadres must be on site: 8 January for the first (003 三(二)), a setting after."""

@@ -123,10 +123,40 @@ class OutboxStatus(LabelledStatus):
     DEAD = "dead", "发送失败"
 
 
+class StationingPlanStatus(LabelledStatus):
+    """A year's stationing plan (选派安排表) through the county's review (values of ``models.PlanStatus``)."""
+
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待审核"
+    RETURNED = "returned", "已退回修改"
+    APPROVED = "approved", "已批准"
+
+
+class ArrivalStatus(LabelledStatus):
+    """Where a stationed cadre stands against the batch's arrival day (003 §三(二): 1月8日前到挂钩联系点)."""
+
+    ON_TIME = "on_time", "按时到位"
+    LATE = "late", "迟到"
+    AWAITED = "awaited", "待到位"
+    MISSING = "missing", "逾期未到位"
+    LEFT = "left", "已提前离岗"
+
+
+class ProgrammeStatus(LabelledStatus):
+    """A three-year programme (003: 用3年时间) as of a day: before, in one of its years, or after them — still
+    open while a village that failed acceptance keeps its team (直至验收合格)."""
+
+    UPCOMING = "upcoming", "未开始"
+    RUNNING = "running", "实施中"
+    CARRYING_OVER = "carrying_over", "验收未通过村继续派驻"
+    ENDED = "ended", "已结束"
+
+
 STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
     "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
+    "stationing_plan": StationingPlanStatus, "arrival": ArrivalStatus, "programme": ProgrammeStatus,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -50,6 +50,7 @@ from tasks.ledger.rows import (
 # isort: split
 # Registered after the ledgers of rows.py, so that it comes last on the page and in the CLI.
 from tasks.ledger.assessments import assessment_rows
+from tasks.ledger.stationing import stationing_rows
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -80,6 +81,7 @@ __all__ = [
     "obligation_rows",
     "read_xlsx",
     "rectification_rows",
+    "stationing_rows",
     "register",
     "visible_ledgers",
     "write_workbook",

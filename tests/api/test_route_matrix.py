@@ -30,6 +30,7 @@ from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
+from tests.support.stationing import approved_plan
 from tests.support.web import WebUser, app_routes, web_sign_in
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
@@ -110,6 +111,17 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/leaders": R(SIGNED_IN),
     "POST /api/v1/leaders": R(ADMIN),
     "POST /api/v1/ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
+    # the stationing programme (驻村周期、选派安排表): county-wide plans, teams scoped to the township
+    "POST /api/v1/programmes": R(ADMIN),
+    "GET /api/v1/programmes": R(SIGNED_IN),
+    "GET /api/v1/programmes/{programme_id}": R(SIGNED_IN),
+    "PUT /api/v1/stationing/plans/{year}": R(ADMIN),
+    "GET /api/v1/stationing/plans/{year}": R(SIGNED_IN),
+    "GET /api/v1/stationing/plans/{year}/rows": R(SIGNED_IN),
+    "POST /api/v1/stationing/plans/{year}/submit": R(ADMIN),
+    "POST /api/v1/stationing/plans/{year}/decision": R(frozenset({"admin", "county-reviewer"})),
+    "POST /api/v1/stationing/plans/{year}/arrivals": R(frozenset({"admin", "qx02-liaison"})),
+    "POST /api/v1/stationing/plans/{year}/departures": R(frozenset({"admin", "qx02-liaison"})),
     # escalations (督办), documents and accountability cases (问责)
     "GET /api/v1/escalations": R(SIGNED_IN),
     "GET /api/v1/escalations/ledger": R(SIGNED_IN),
@@ -171,6 +183,12 @@ RULES: dict[str, Rule] = {
     "POST /cases/{case_id}/close": R(ADMIN, "case"),
     "GET /assessments": R(SIGNED_IN),
     "GET /assessments/{township}/{year}": R(IN_SCOPE, "township"),
+    "GET /stationing": R(SIGNED_IN),
+    "GET /stationing/{year}": R(SIGNED_IN),
+    "POST /stationing/{year}/submit": R(ADMIN),
+    "POST /stationing/{year}/decision": R(frozenset({"admin", "county-reviewer"})),
+    # an empty form names no cadre: any township liaison gets the form's 422; the API names QX02's cadre
+    "POST /stationing/{year}/arrivals": R(frozenset({"admin", "qx02-liaison", "qx01-liaison"})),
 }
 # The routes found on the day these tests were written; the list may grow, never shrink.
 KNOWN_ROUTES = 83
@@ -190,7 +208,8 @@ def test_every_route_has_a_rule() -> None:
 
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
-SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02"}
+SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
+           "programme_id": "1"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -223,6 +242,12 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/cadres": {"json": {"code": "M-1", "name": "测试干部", "unit": "QXD01", "post": "科员"}},
             "POST /api/v1/leaders": {"json": {"code": "M-2", "name": "测试领导", "level": "county", "post": "县委常委",
                                               "village": "QX02003"}},
+            "POST /api/v1/programmes": {"json": {"name": "矩阵周期", "start_year": 2040}},
+            "PUT /api/v1/stationing/plans/{year}": {"json": {"teams": []}},
+            "POST /api/v1/stationing/plans/{year}/decision": {"json": {"decision": "approve"}},
+            "POST /api/v1/stationing/plans/{year}/arrivals": {"json": {"cadre": "QXD01-01", "arrived_on": "2025-01-02"}},
+            "POST /api/v1/stationing/plans/{year}/departures": {"json": {"cadre": "QXD01-01", "left_on": "2025-01-02",
+                                                                          "reason": "调回原单位"}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -318,6 +343,7 @@ async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: p
     monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
     monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
     await approve_list(w)  # QX02's villages enter rectification: a rectification to act on
+    approved_plan(get_engine(), 2025, {"QX02001": ("QXD01", ["QXD01-01"])})  # programme 1, a QX02 team
     callers = {ANON: Caller(ANON, {}, None)}
     for role in ROLES[1:]:
         callers[role] = Caller(role, await w.as_(role), await web_sign_in(w.client, role))
