@@ -142,8 +142,8 @@ def decide_cadre_assessment(session: Session, principal: Principal, now: dt.date
                             decision: str, note: str | None, version: int | None) -> CadreAssessment:
     """The Organisation Department approves (审定, then it is on the cadre's record) or returns the 工作鉴定
     (003 四(五) "由县委组织部审定后记入其个人档案"); nobody decides on what they drafted."""
+    row = _assessment(session, principal, code, year)  # 404 before 403: ids of other townships stay hidden
     principal.require_role("admin")
-    row = _assessment(session, principal, code, year)
     if row.drafted_by == principal.user.id:
         raise PermissionDenied("不能审定自己起草的工作鉴定")
     if row.status != AppraisalStatus.SUBMITTED:
