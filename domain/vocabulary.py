@@ -169,7 +169,8 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
     "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
-    "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus,
+    "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus, "cadre_grade": CadreGrade,
+    "unit_rating": UnitRating, "acceptance_level": AcceptanceLevel,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 
