@@ -27,6 +27,7 @@ from api.routes import (
     outbox,
     rectifications,
     stationing,
+    stationing_assessment,
     submissions,
     web,
     web_admin,
@@ -37,6 +38,7 @@ from api.routes import (
     web_forms,
     web_ledgers,
     web_stationing,
+    web_stationing_assessment,
 )
 from api.security import install_security
 from core.settings import get_settings
@@ -99,6 +101,8 @@ def create_app() -> FastAPI:
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)
     for module in (assessments, web_assessments):  # 目标和年度考核
+        app.include_router(module.router)
+    for module in (stationing_assessment, web_stationing_assessment):  # 驻村考核和验收
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

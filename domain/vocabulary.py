@@ -150,6 +150,46 @@ class ProgrammeStatus(LabelledStatus):
     RUNNING = "running", "实施中"
     CARRYING_OVER = "carrying_over", "验收未通过村继续派驻"
     ENDED = "ended", "已结束"
+class CadreGrade(LabelledStatus):
+    """The grade of a stationed cadre's yearly 工作鉴定 (003 四(五))."""
+
+    EXCELLENT = "excellent", "优秀"
+    COMPETENT = "competent", "称职"
+    BASICALLY_COMPETENT = "basically_competent", "基本称职"
+    INCOMPETENT = "incompetent", "不称职"
+
+
+class AppraisalStatus(LabelledStatus):
+    """A cadre's 工作鉴定: drafted by the township, submitted, approved (审定) by the Organisation Department."""
+
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待组织部审定"
+    RETURNED = "returned", "已退回"
+    APPROVED = "approved", "已审定"
+
+
+class UnitRating(LabelledStatus):
+    """A county unit's yearly rating (年度考核档次), which the dispatch of cadres may downgrade (003 四(五))."""
+
+    EXCELLENT = "excellent", "优秀"
+    GOOD = "good", "良好"
+    PASS = "pass", "合格"
+    FAIL = "fail", "不合格"
+
+
+class AcceptanceStatus(LabelledStatus):
+    """Where a village or township stands in the graded acceptance (分级验收, 003 四(五))."""
+
+    PENDING = "pending", "待验收"
+    PASSED = "passed", "验收合格"
+    FAILED = "failed", "验收不合格（继续驻村）"
+
+
+class AcceptanceLevel(LabelledStatus):
+    """Who gave an acceptance verdict (县区乡镇验收村、市县区验收乡镇)."""
+
+    TOWNSHIP = "township", "乡镇验收"
+    COUNTY = "county", "县验收"
 
 
 STATUSES: dict[str, type[LabelledStatus]] = {
@@ -157,6 +197,8 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
     "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
     "stationing_plan": StationingPlanStatus, "arrival": ArrivalStatus, "programme": ProgrammeStatus,
+    "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus, "cadre_grade": CadreGrade,
+    "unit_rating": UnitRating, "acceptance_level": AcceptanceLevel,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -117,17 +117,18 @@ def weak_village_ids(session: Session, year: int) -> set[int]:
             if record.status in village_list.STILL_WEAK}
 
 
-def carried_villages(session: Session, year: int) -> dict[int, str]:
+def carried_villages(session: Session, year: int | None = None) -> dict[int, str]:
     """Villages that failed the county's acceptance and have not passed since (village id → reason): they keep
-    their team in ``year`` (003 §四(五): 继续安排领导干部挂点和派出干部驻村，直至验收合格)."""
+    their leader and team in ``year`` (003 §四(五): 继续安排领导干部挂点和派出干部驻村，直至验收合格). Without a
+    year, as of every verdict recorded."""
     verdicts: dict[int, list[Verdict]] = {}
-    rows = session.exec(select(Acceptance, OrgUnit).join(OrgUnit, col(Acceptance.subject_id) == OrgUnit.id)
-                        .where(OrgUnit.kind == "village", Acceptance.year < year))
-    for row, _ in rows:
+    stmt = select(Acceptance, OrgUnit).join(OrgUnit, col(Acceptance.subject_id) == OrgUnit.id).where(
+        OrgUnit.kind == "village")
+    for row, _ in session.exec(stmt if year is None else stmt.where(Acceptance.year < year)):
         verdicts.setdefault(row.subject_id, []).append(Verdict(row.year, row.level, row.passed, row.note))
     carried: dict[int, str] = {}
     for village_id, found in verdicts.items():
-        failed = still_failing(found, year)
+        failed = still_failing(found, year if year is not None else max(v.year for v in found) + 1)
         if failed is not None:
             carried[village_id] = f"{failed.year}年县级验收未通过（{failed.note}）"
     return carried

@@ -51,6 +51,7 @@ from tasks.ledger.rows import (
 # Registered after the ledgers of rows.py, so that it comes last on the page and in the CLI.
 from tasks.ledger.assessments import assessment_rows
 from tasks.ledger.stationing import stationing_rows
+from tasks.ledger.stationing_assessment import acceptance_rows, cadre_assessment_rows, unit_assessment_rows
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -63,7 +64,10 @@ __all__ = [
     "PLAN_COLUMNS",
     "PLAN_FORM",
     "XLSX_MEDIA_TYPE",
+    "acceptance_rows",
     "assessment_rows",
+    "cadre_assessment_rows",
+    "unit_assessment_rows",
     "Column",
     "Ledger",
     "LedgerFilters",

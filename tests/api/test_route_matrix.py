@@ -16,6 +16,7 @@ CSRF check never hides the permission check). Asserted for every call:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.stationing import approved_plan
+from tests.support.stationing_assessment import diary
 from tests.support.web import WebUser, app_routes, web_sign_in
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
@@ -142,6 +144,17 @@ RULES: dict[str, Rule] = {
     # targets and the year-end assessment (年度考核)
     "GET /api/v1/assessments": R(SIGNED_IN),
     "GET /api/v1/assessments/{township}/{year}": R(IN_SCOPE, "township"),
+    # the stationing programme's assessment (工作鉴定, 派出单位考核) and graded acceptance (验收)
+    "GET /api/v1/cadre-assessments": R(SIGNED_IN),
+    "PUT /api/v1/cadre-assessments/{cadre}/{year}": R(frozenset(HOME), "cadre"),
+    "POST /api/v1/cadre-assessments/{cadre}/{year}/submit": R(frozenset(HOME), "cadre"),
+    "POST /api/v1/cadre-assessments/{cadre}/{year}/decision": R(ADMIN, "cadre"),
+    "GET /api/v1/cadres/{code}/record": R(IN_SCOPE, "cadre"),
+    "GET /api/v1/unit-assessments": R(SIGNED_IN),
+    "PUT /api/v1/unit-assessments/{unit}/{year}": R(ADMIN),
+    "POST /api/v1/programmes/{programme_id}/acceptances": R(frozenset({"admin", "county-reviewer", "qx02-secretary"}),
+                                                            "programme"),
+    "GET /api/v1/programmes/{programme_id}/acceptance": R(SIGNED_IN),
     # web pages
     "GET /healthz": PUBLIC,
     "GET /login": PUBLIC,
@@ -189,6 +202,8 @@ RULES: dict[str, Rule] = {
     "POST /stationing/{year}/decision": R(frozenset({"admin", "county-reviewer"})),
     # an empty form names no cadre: any township liaison gets the form's 422; the API names QX02's cadre
     "POST /stationing/{year}/arrivals": R(frozenset({"admin", "qx02-liaison", "qx01-liaison"})),
+    "GET /cadre-assessments": R(SIGNED_IN),
+    "GET /programmes/{programme_id}/acceptance": R(SIGNED_IN),
 }
 # The routes found on the day these tests were written; the list may grow, never shrink.
 KNOWN_ROUTES = 83
@@ -209,7 +224,7 @@ def test_every_route_has_a_rule() -> None:
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
 SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
-           "programme_id": "1"}
+           "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -236,6 +251,12 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                                      "comment": "经县委组织部核实，补入名单"}},
             "GET /api/v1/ratings/consequences": {"params": {"year": 2025}},
             "GET /api/v1/assessments": {"params": {"year": 2025}},
+            "PUT /api/v1/cadre-assessments/{cadre}/{year}": {"json": {"appraisal": "吃住在村", "grade": "competent",
+                                                                      "version": 1}},
+            "POST /api/v1/cadre-assessments/{cadre}/{year}/submit": {"json": {"version": 1}},
+            "POST /api/v1/cadre-assessments/{cadre}/{year}/decision": {"json": {"decision": "approve", "version": 1}},
+            "PUT /api/v1/unit-assessments/{unit}/{year}": {"json": {"proposed_rating": "good"}},
+            "POST /api/v1/programmes/{programme_id}/acceptances": {"json": {"subject": "QX02001", "passed": True}},
             "POST /api/v1/ledgers/org-units": {"files": {"file": ("组织.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/cadres": {"files": {"file": ("干部.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/leaders": {"files": {"file": ("领导.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -335,7 +356,16 @@ def _judge(role: str, method: str, path: str, rule: Rule, response: httpx.Respon
 
 @pytest.fixture
 async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
-    return await build_world(anon, login, clock, monkeypatch)
+    w = await build_world(anon, login, clock, monkeypatch)
+    # programme 1's approved 2025 plan: QX02's own cadre in QX02001, with a diary and a drafted 工作鉴定, and a
+    # county unit's cadre in QX02002 (arrivals and departures)
+    approved_plan(get_engine(), 2025, {"QX02001": ("QX02", ["QX02-C1"]), "QX02002": ("QXD01", ["QXD01-01"])},
+                  arrived_on=dt.date(2025, 1, 6))
+    diary(get_engine(), "QX02-C1", "QX02001", dt.date(2025, 1, 10))
+    drafted = await w.client.put("/api/v1/cadre-assessments/QX02-C1/2025", headers=await w.as_("qx02-liaison"),
+                                 json={"appraisal": "吃住在村，帮助理清发展思路", "grade": "competent"})
+    assert drafted.status_code == 200, drafted.text
+    return w
 
 
 async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,7 +373,6 @@ async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: p
     monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
     monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
     await approve_list(w)  # QX02's villages enter rectification: a rectification to act on
-    approved_plan(get_engine(), 2025, {"QX02001": ("QXD01", ["QXD01-01"])})  # programme 1, a QX02 team
     callers = {ANON: Caller(ANON, {}, None)}
     for role in ROLES[1:]:
         callers[role] = Caller(role, await w.as_(role), await web_sign_in(w.client, role))
