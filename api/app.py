@@ -35,6 +35,8 @@ from api.routes import (
     web_escalations,
     web_forms,
     web_ledgers,
+    web_work_records,
+    work_records,
 )
 from api.security import install_security
 from core.settings import get_settings
@@ -91,6 +93,8 @@ def create_app() -> FastAPI:
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import
         app.include_router(module.router)
     for module in (cadres, web_cadres):  # 干部驻村: units, cadres, leaders
+        app.include_router(module.router)
+    for module in (work_records, web_work_records):  # 驻村工作记录: diaries, visits, quarterly reports
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)

@@ -30,6 +30,8 @@ class StationingRules(Strict):
     first_arrival: tuple[int, int] = Field(default=(1, 8), description="(month, day) the first batch is on site")
     later_arrival: tuple[int, int] = Field(
         default=(1, 8), description="(month, day) later batches are on site (003 is silent: the first batch's day)")
+    leader_min_visits: int = Field(
+        default=3, ge=0, le=50, description="visits a county leader makes to the contact village each half-year (不少于3次)")
 
     def arrival_due(self, year: int, first_batch: bool) -> dt.date:
         """The day a batch's cadres must be on site: 8 January for the first (003 三(二)), a setting after."""

@@ -123,10 +123,19 @@ class OutboxStatus(LabelledStatus):
     DEAD = "dead", "发送失败"
 
 
+class UnitReportStatus(LabelledStatus):
+    """A quarterly written report to the 县委基层办 (003 §四(六)) from a township or a dispatching unit."""
+
+    SUBMITTED = "submitted", "已报送"
+    ACCEPTED = "accepted", "已采纳"
+    RETURNED = "returned", "已退回"
+
+
 STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
     "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
+    "unit_report": UnitReportStatus,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 
