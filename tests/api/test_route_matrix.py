@@ -31,6 +31,7 @@ from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.web import WebUser, app_routes, web_sign_in
+from tests.support.work_records import submitted_report
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
 ANON = "anonymous"
@@ -109,6 +110,16 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/cadres": R(ADMIN),
     "GET /api/v1/leaders": R(SIGNED_IN),
     "POST /api/v1/leaders": R(ADMIN),
+    # work records of the stationing programme (003 三(一), 四(三)(六))
+    "POST /api/v1/diaries": R(frozenset({"admin", "qx02-liaison", "qx01-liaison"})),  # a liaison writes for own villages
+    "GET /api/v1/diaries": R(SIGNED_IN),
+    "PUT /api/v1/teams/{village}/{year}/{month}": R(frozenset({"admin", "qx02-liaison"}), "village"),
+    "GET /api/v1/teams/monthly": R(SIGNED_IN),
+    "POST /api/v1/leader-visits": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/leader-visits": R(SIGNED_IN),
+    "POST /api/v1/unit-reports": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/unit-reports": R(SIGNED_IN),
+    "POST /api/v1/unit-reports/{report_id}/review": R(frozenset({"admin", "county-reviewer"}), "unit_report"),
     "POST /api/v1/ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
     # escalations (督办), documents and accountability cases (问责)
     "GET /api/v1/escalations": R(SIGNED_IN),
@@ -161,6 +172,10 @@ RULES: dict[str, Rule] = {
     "POST /ledgers/org-units": R(ADMIN),
     "GET /cadres": R(SIGNED_IN),
     "POST /cadres/import": R(ADMIN),
+    "GET /diaries": R(SIGNED_IN),
+    "POST /diaries": R(frozenset({"admin", "qx02-liaison", "qx01-liaison"})),
+    "GET /leader-visits": R(SIGNED_IN),
+    "GET /unit-reports": R(SIGNED_IN),
     "POST /ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
     "GET /escalations": R(SIGNED_IN),
     "GET /escalations/{escalation_id}": R(IN_SCOPE, "escalation"),
@@ -190,7 +205,8 @@ def test_every_route_has_a_rule() -> None:
 
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
-SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02"}
+SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
+           "village": "QX02001", "month": "3"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -223,6 +239,12 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/cadres": {"json": {"code": "M-1", "name": "测试干部", "unit": "QXD01", "post": "科员"}},
             "POST /api/v1/leaders": {"json": {"code": "M-2", "name": "测试领导", "level": "county", "post": "县委常委",
                                               "village": "QX02003"}},
+            "POST /api/v1/diaries": {"json": {"cadre": "QX02-C1", "entry_date": "2025-03-02", "place": "村委会",
+                                              "work": "走访党员"}},
+            "PUT /api/v1/teams/{village}/{year}/{month}": {"json": {"work": "组织学习"}},
+            "POST /api/v1/leader-visits": {"json": {"leader": "QX02-L1", "visited_on": "2025-03-02", "purpose": "调研"}},
+            "POST /api/v1/unit-reports": {"json": {"unit": "QX02", "year": 2025, "quarter": 1, "progress": "有序推进"}},
+            "POST /api/v1/unit-reports/{report_id}/review": {"json": {"decision": "accept", "version": 1}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -318,6 +340,7 @@ async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: p
     monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
     monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
     await approve_list(w)  # QX02's villages enter rectification: a rectification to act on
+    w.ids["unit_report"] = await submitted_report(w.client, w.as_, "QX02", 2025, 4)  # a quarterly report to review
     callers = {ANON: Caller(ANON, {}, None)}
     for role in ROLES[1:]:
         callers[role] = Caller(role, await w.as_(role), await web_sign_in(w.client, role))

@@ -11,7 +11,6 @@ import httpx
 
 from core.clock import FakeClock
 from tests.support.clock import at
-from tests.support.work_records import record_visits
 from tests.support.review_chain import (
     API,
     Users,
@@ -23,6 +22,7 @@ from tests.support.review_chain import (
     submitted_list,
     upload_pdf,
 )
+from tests.support.work_records import record_visits
 
 LISTED = ("QX01003", "QX01007")
 """老陈山村 and 新何湾村, the weak villages of QX01's list."""
