@@ -118,13 +118,14 @@ def _team_of(session: Session, village: OrgUnit, year: int) -> StationingTeam:
 
 
 def save_monthly(session: Session, principal: Principal, now: dt.datetime, today: dt.date, village_code: str,
-                 year: int, month: int, data: dict[str, Any]) -> TeamMonthlyRecord:
+                 year: int, month_text: str, data: dict[str, Any]) -> TeamMonthlyRecord:
     """Create a team's record of one month, or update it at the version the writer read (optimistic lock)."""
     village = session.exec(select(OrgUnit).where(OrgUnit.code == village_code, OrgUnit.kind == "village")).first()
     if village is None or not may_see_unit(principal, village):
         raise NotFound(f"没有编码为 {village_code} 的村")
     principal.require_role(*WRITERS)
     _may_write_for(principal, village.parent_id)
+    month = int(month_text) if month_text.isdigit() else 0
     problem = rules.month_problem(year, month, today)
     if problem:
         raise _invalid("month", problem)

@@ -93,12 +93,14 @@ def list_diaries(session: SessionDep, principal: CurrentPrincipal, cadre: Code =
             summary="Create or update a team's monthly record (versioned)")
 def save_monthly(body: MonthlyIn, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
                  village: Annotated[CleanStr, Path(max_length=32)], year: Annotated[int, Path(ge=2000, le=2100)],
-                 month: Annotated[int, Path(ge=1, le=12)]) -> dict[str, Any]:
+                 month: Annotated[CleanStr, Path(max_length=32, description="1..12")]) -> dict[str, Any]:
+    # ``month`` is read after the village is found and visible, so that a village of another township answers
+    # 404 whatever the month (as a missing one does).
     now = clock.now()
-    service.save_monthly(session, principal, now, china_date(now), village, year, month, body.model_dump())
+    row = service.save_monthly(session, principal, now, china_date(now), village, year, month, body.model_dump())
     session.commit()
     rows = reads.list_monthly(session, principal, village=village, year=year).items
-    return next(r for r in rows if r["month"] == month)
+    return next(r for r in rows if r["id"] == row.id)
 
 
 @router.get("/teams/monthly", summary="Teams' monthly records within the caller's townships")

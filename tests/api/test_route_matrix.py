@@ -31,7 +31,6 @@ from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.web import WebUser, app_routes, web_sign_in
-from tests.support.work_records import submitted_report
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
 ANON = "anonymous"
@@ -241,10 +240,8 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                               "village": "QX02003"}},
             "POST /api/v1/diaries": {"json": {"cadre": "QX02-C1", "entry_date": "2025-03-02", "place": "村委会",
                                               "work": "走访党员"}},
-            "PUT /api/v1/teams/{village}/{year}/{month}": {"json": {"work": "组织学习"}},
             "POST /api/v1/leader-visits": {"json": {"leader": "QX02-L1", "visited_on": "2025-03-02", "purpose": "调研"}},
             "POST /api/v1/unit-reports": {"json": {"unit": "QX02", "year": 2025, "quarter": 1, "progress": "有序推进"}},
-            "POST /api/v1/unit-reports/{report_id}/review": {"json": {"decision": "accept", "version": 1}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -340,7 +337,6 @@ async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: p
     monkeypatch.setattr(launch_flows, "launch_campaign", launch_without_prefect)
     monkeypatch.setattr(campaigns_routes, "launch_for_townships", launch_many_without_prefect)
     await approve_list(w)  # QX02's villages enter rectification: a rectification to act on
-    w.ids["unit_report"] = await submitted_report(w.client, w.as_, "QX02", 2025, 4)  # a quarterly report to review
     callers = {ANON: Caller(ANON, {}, None)}
     for role in ROLES[1:]:
         callers[role] = Caller(role, await w.as_(role), await web_sign_in(w.client, role))
