@@ -358,6 +358,8 @@ FORMS: dict[tuple[str, str], FormCase] = {
                                              {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
     ("POST", "/cadres/import"): FormCase("admin", None, lambda w: {"what": "leader"},
                                          {"file": ("领导.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/diaries"): FormCase("qx02-liaison", None, lambda w: {
+        "cadre": "QX02-C1", "entry_date": "2025-12-09", "place": "村委会", "work": "走访党员"}),
     ("POST", "/ledgers/rectification-plans"): FormCase(
         "qx02-liaison", None, lambda w: {"campaign_id": str(w.ids["campaign"])},
         {"file": ("方案.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
