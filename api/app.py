@@ -39,6 +39,8 @@ from api.routes import (
     web_ledgers,
     web_stationing,
     web_stationing_assessment,
+    web_work_records,
+    work_records,
 )
 from api.security import install_security
 from core.settings import get_settings
@@ -97,6 +99,8 @@ def create_app() -> FastAPI:
     for module in (cadres, web_cadres):  # 干部驻村: units, cadres, leaders
         app.include_router(module.router)
     for module in (stationing, web_stationing):  # 驻村周期、选派安排表、到位
+        app.include_router(module.router)
+    for module in (work_records, web_work_records):  # 驻村工作记录: diaries, visits, quarterly reports
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)

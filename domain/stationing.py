@@ -35,6 +35,8 @@ class StationingRules(Strict):
     acceptance_opens: tuple[int, int] = Field(
         default=(12, 1), description="(month, day) of the programme's last year from which acceptance (验收) is "
                                      "recorded (003 is silent on the day: 1 December)")
+    leader_min_visits: int = Field(
+        default=3, ge=0, le=50, description="visits a county leader makes to the contact village each half-year (不少于3次)")
 
     def arrival_due(self, year: int, first_batch: bool) -> dt.date:
         """The day a batch's cadres must be on site: 8 January for the first (003 三(二)), a setting after."""

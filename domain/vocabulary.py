@@ -190,6 +190,12 @@ class AcceptanceLevel(LabelledStatus):
 
     TOWNSHIP = "township", "乡镇验收"
     COUNTY = "county", "县验收"
+class UnitReportStatus(LabelledStatus):
+    """A quarterly written report to the 县委基层办 (003 §四(六)) from a township or a dispatching unit."""
+
+    SUBMITTED = "submitted", "已报送"
+    ACCEPTED = "accepted", "已采纳"
+    RETURNED = "returned", "已退回"
 
 
 STATUSES: dict[str, type[LabelledStatus]] = {
@@ -199,6 +205,7 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "stationing_plan": StationingPlanStatus, "arrival": ArrivalStatus, "programme": ProgrammeStatus,
     "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus, "cadre_grade": CadreGrade,
     "unit_rating": UnitRating, "acceptance_level": AcceptanceLevel,
+    "unit_report": UnitReportStatus,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -6,7 +6,8 @@ the 一村一策 plans imported from Excel, every row checked before anything is
 * :mod:`tasks.ledger.rows` — the registered ledgers and their row queries;
 * :mod:`tasks.ledger.imports` — the org hierarchy and 一村一策 plan importers;
 * :mod:`tasks.ledger.people` — the cadre and leader importers;
-* :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township.
+* :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township;
+* :mod:`tasks.ledger.work_records` — work diaries, leaders' visits and quarterly reports (003).
 
 A new ledger such as accountability cases is one more ``register(Ledger(...))``.
 """
@@ -52,6 +53,7 @@ from tasks.ledger.rows import (
 from tasks.ledger.assessments import assessment_rows
 from tasks.ledger.stationing import stationing_rows
 from tasks.ledger.stationing_assessment import acceptance_rows, cadre_assessment_rows, unit_assessment_rows
+from tasks.ledger.work_records import diary_rows, report_rows, visit_rows
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -68,6 +70,9 @@ __all__ = [
     "assessment_rows",
     "cadre_assessment_rows",
     "unit_assessment_rows",
+    "diary_rows",
+    "report_rows",
+    "visit_rows",
     "Column",
     "Ledger",
     "LedgerFilters",

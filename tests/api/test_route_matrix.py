@@ -112,6 +112,16 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/cadres": R(ADMIN),
     "GET /api/v1/leaders": R(SIGNED_IN),
     "POST /api/v1/leaders": R(ADMIN),
+    # work records of the stationing programme (003 三(一), 四(三)(六))
+    "POST /api/v1/diaries": R(frozenset({"admin", "qx02-liaison"})),  # the liaison of the cadre's village
+    "GET /api/v1/diaries": R(SIGNED_IN),
+    "PUT /api/v1/teams/{village}/{year}/{month}": R(frozenset({"admin", "qx02-liaison"}), "village"),
+    "GET /api/v1/teams/monthly": R(SIGNED_IN),
+    "POST /api/v1/leader-visits": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/leader-visits": R(SIGNED_IN),
+    "POST /api/v1/unit-reports": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/unit-reports": R(SIGNED_IN),
+    "POST /api/v1/unit-reports/{report_id}/review": R(frozenset({"admin", "county-reviewer"}), "unit_report"),
     "POST /api/v1/ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
     # the stationing programme (驻村周期、选派安排表): county-wide plans, teams scoped to the township
     "POST /api/v1/programmes": R(ADMIN),
@@ -186,6 +196,10 @@ RULES: dict[str, Rule] = {
     "POST /ledgers/org-units": R(ADMIN),
     "GET /cadres": R(SIGNED_IN),
     "POST /cadres/import": R(ADMIN),
+    "GET /diaries": R(SIGNED_IN),
+    "POST /diaries": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /leader-visits": R(SIGNED_IN),
+    "GET /unit-reports": R(SIGNED_IN),
     "POST /ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
     "GET /escalations": R(SIGNED_IN),
     "GET /escalations/{escalation_id}": R(IN_SCOPE, "escalation"),
@@ -224,7 +238,8 @@ def test_every_route_has_a_rule() -> None:
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
 SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
-           "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1"}
+           "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1",
+           "village": "QX02001", "month": "3"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -269,6 +284,10 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/stationing/plans/{year}/arrivals": {"json": {"cadre": "QXD01-01", "arrived_on": "2025-01-02"}},
             "POST /api/v1/stationing/plans/{year}/departures": {"json": {"cadre": "QXD01-01", "left_on": "2025-01-02",
                                                                           "reason": "调回原单位"}},
+            "POST /api/v1/diaries": {"json": {"cadre": "QX02-C1", "entry_date": "2025-03-02", "place": "村委会",
+                                              "work": "走访党员"}},
+            "POST /api/v1/leader-visits": {"json": {"leader": "QX02-L1", "visited_on": "2025-03-02", "purpose": "调研"}},
+            "POST /api/v1/unit-reports": {"json": {"unit": "QX02", "year": 2025, "quarter": 1, "progress": "有序推进"}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},

@@ -12,6 +12,7 @@ TABLE_KINDS = {
     "campaigns": "campaign", "stages": "stage", "obligations": "obligation", "submissions": "submission",
     "escalations": "escalation", "accountability_cases": "case", "village_rectifications": "rectification",
     "outbox": "outbox", "cadre_assessments": "appraisal", "stationing_plans": "stationing_plan",
+    "unit_reports": "unit_report",
 }
 """The kind of status each table with a ``status`` column stores."""
 
