@@ -195,14 +195,15 @@ def _share_problems(session: Session, sent: dict[int, int], rules_: StationingRu
 def plan_problems(session: Session, plan: StationingPlan) -> list[dict[str, str]]:
     """What keeps the plan from going to review, each ``{"field", "message"}`` in Chinese (fields name the teams
     in the order the plan lists them, by village code): team sizes, leaders, cadres in two teams, villages
-    without a team (every village during the programme, the carried ones after it), and county units' shares."""
+    without a team (every village during the programme, the carried ones after it), and county units' shares
+    (during the programme's years)."""
     rules_ = rules()
     carried = carried_villages(session, plan.year)
     facts = _facts(session, plan.year, carried)
     stored = stored_teams(session, plan)
     programme = session.get(Programme, plan.programme_id)
-    required = {code: f for code, (vid, f) in facts.items()
-                if (programme is not None and in_programme_years(programme, plan.year)) or vid in carried}
+    running = programme is not None and in_programme_years(programme, plan.year)
+    required = {code: f for code, (vid, f) in facts.items() if running or vid in carried}
     villages = required | {v.code: facts[v.code][1] for _, v, _ in stored}
     cadre_ids = {c.code: c for _, _, cadres in stored for c in cadres}
     teams = [Team(v.code, tuple(c.code for c in cadres), _leader_code(session, t)) for t, v, cadres in stored]
@@ -219,7 +220,8 @@ def plan_problems(session: Session, plan: StationingPlan) -> list[dict[str, str]
     sent: dict[int, int] = {}
     for cadre in cadre_ids.values():
         sent[cadre.unit_id] = sent.get(cadre.unit_id, 0) + 1
-    return problems + _share_problems(session, sent, rules_)
+    # After the programme's years only the carried villages are staffed: the units' yearly share no longer applies.
+    return problems + (_share_problems(session, sent, rules_) if running else [])
 
 
 # ---- drafting ---------------------------------------------------------------------------------------------
