@@ -207,6 +207,7 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
 
     w.ids["unit_report"] = await submitted_report(anon, w.as_, "QX02", 2025, 4)
     w.codes["village"] = "QX02001"
+    w.ids["plan_year"] = 2025  # the stationing plan forms of a year
     return w
 
 
@@ -358,6 +359,10 @@ FORMS: dict[tuple[str, str], FormCase] = {
                                              {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
     ("POST", "/cadres/import"): FormCase("admin", None, lambda w: {"what": "leader"},
                                          {"file": ("领导.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/stationing/{year}/submit"): FormCase("admin", "plan_year", lambda w: {}),
+    ("POST", "/stationing/{year}/decision"): FormCase("county-reviewer", "plan_year", lambda w: {"decision": "approve"}),
+    ("POST", "/stationing/{year}/arrivals"): FormCase("qx02-liaison", "plan_year", lambda w: {
+        "cadre": "QX02-C1", "arrived_on": "2025-01-06"}),
     ("POST", "/diaries"): FormCase("qx02-liaison", None, lambda w: {
         "cadre": "QX02-C1", "entry_date": "2025-12-09", "place": "村委会", "work": "走访党员"}),
     ("POST", "/ledgers/rectification-plans"): FormCase(
