@@ -101,18 +101,16 @@ def seed(db: BenchDB, now: dt.datetime) -> dict[str, Any]:
     from core.db import get_engine, session_scope
     from domain.errors import DubanError
     from models import Campaign, Obligation, Submission, User
-    from tasks.accounts import principal_for, seed_demo_users
+    from tasks.accounts import principal_for
+    from tasks.demo import seed_demo
     from tasks.launch import all_township_codes, launch_many
-    from tasks.org import demo_county_rows, import_org_units
     from tasks.registry import get_definitions
     from tasks.tick import run_tick
 
     use_database(db.url)
     engine = get_engine()
     with session_scope(engine) as s:
-        import_org_units(s, demo_county_rows(), source="demo")
-        s.flush()
-        seed_demo_users(s, now)
+        seed_demo(s, now, plan=False)
         codes = all_township_codes(s)
     for key in sorted(get_definitions()):
         items = launch_many(engine, key, codes, now.year, now)

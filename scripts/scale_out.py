@@ -174,8 +174,7 @@ def prepare_duban_database(config: Config) -> None:
     from core.db import session_scope
     from models import OrgUnit
     from models.migrate import upgrade
-    from tasks.accounts import seed_demo_users
-    from tasks.org import demo_county_rows, import_org_units
+    from tasks.demo import seed_demo
 
     upgrade(config.duban_database_url)
     if not config.seed_demo:
@@ -184,9 +183,7 @@ def prepare_duban_database(config: Config) -> None:
     try:
         with session_scope(engine) as session:
             if session.exec(select(func.count()).select_from(OrgUnit)).one() == 0:
-                import_org_units(session, demo_county_rows(), source="demo")
-                session.flush()
-                seed_demo_users(session, get_clock().now())
+                seed_demo(session, get_clock().now())
     finally:
         engine.dispose()
 

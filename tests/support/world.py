@@ -25,15 +25,10 @@ WEAK_VILLAGES = "weak_village_rectification"
 
 def seed_demo_county(engine: Engine) -> Engine:
     """清溪县 with its townships, villages and demo accounts (all with the demo password)."""
-    from tasks.accounts import seed_demo_users
-    from tasks.cadres import seed_demo_people
-    from tasks.org import demo_county_rows, import_org_units
+    from tasks.demo import seed_demo
 
     with session_scope(engine) as session:
-        import_org_units(session, demo_county_rows())
-        session.flush()
-        seed_demo_people(session)
-        seed_demo_users(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+        seed_demo(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC), plan=False)
     return engine
 
 

@@ -1,0 +1,28 @@
+"""The fictional demo county 清溪县, seeded the same way by `make run`, `duban seed-demo`, the scale-out script and
+the benchmarks: its townships and villages, dispatching units, cadres and leaders, the 2027—2029 stationing
+programme with its approved 2027 plan, and the demo accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session
+
+from tasks.accounts import seed_demo_users
+from tasks.cadres import seed_demo_people
+from tasks.org import demo_county_rows, import_org_units
+from tasks.stationing_demo import seed_demo_plan
+
+
+def seed_demo(session: Session, now: dt.datetime, *, rows: list[tuple[int, dict[str, Any]]] | None = None,
+              plan: bool = True) -> dict[str, Any]:
+    """Create or refresh the demo county (idempotent, by code); ``plan`` also seeds the stationing programme.
+    What was done: the org import's counts, the people's counts and the accounts created."""
+    org = import_org_units(session, rows if rows is not None else demo_county_rows(), source="demo")
+    session.flush()
+    people = seed_demo_people(session)
+    if plan:
+        seed_demo_plan(session, now)
+    users = seed_demo_users(session, now)
+    return {"org": org, "people": people, "users": users}
