@@ -148,3 +148,50 @@ def zh_date(value: Any) -> str:
     if not isinstance(value, dt.date):
         raise TypeError(f"zh_date needs a date or datetime, not {type(value).__name__}")
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+_QUARTERS = {"1": "第一季度", "2": "第二季度", "3": "第三季度", "4": "第四季度"}
+_HALVES = {"1": "上半年", "2": "下半年"}
+
+
+def period_label(period: str | None) -> str:
+    """A deadline's period as a county clerk says it: ``2026`` → 2026年度, ``2026Q4`` → 2026年第四季度,
+    ``2026H1`` → 2026年上半年, ``2026-03`` → 2026年3月, ``2026-W50`` → 2026年第50周（12月7日—12月11日）, the
+    working week Monday to Friday of that ISO week. Anything else shows as it is; nothing as empty."""
+    if not period:
+        return ""
+    text = str(period)
+    if text.isdigit() and len(text) == 4:
+        return f"{text}年度"
+    year, sep, rest = text[:4], text[4:5], text[5:]
+    if not year.isdigit():
+        return text
+    if sep == "Q" and rest in _QUARTERS:
+        return f"{year}年{_QUARTERS[rest]}"
+    if sep == "H" and rest in _HALVES:
+        return f"{year}年{_HALVES[rest]}"
+    if sep == "-" and rest.isdigit() and 1 <= int(rest) <= 12:
+        return f"{year}年{int(rest)}月"
+    if sep == "-" and rest[:1] == "W" and rest[1:].isdigit():
+        try:
+            monday = dt.date.fromisocalendar(int(year), int(rest[1:]), 1)
+        except ValueError:
+            return text
+        friday = monday + dt.timedelta(days=4)
+        return f"{year}年第{int(rest[1:])}周（{monday.month}月{monday.day}日—{friday.month}月{friday.day}日）"
+    return text
+
+
+def place_label(township: str | None, subject: str | None) -> str:
+    """Where a deadline lies: the township, and the village after it when the subject is a village
+    (``青石镇前何庄村``); the township alone when the township itself owes it."""
+    township = township or ""
+    if not subject or subject == township:
+        return township
+    return f"{township}{subject}"
+
+
+def heading(title: str, township: str | None, subject: str | None, period: str | None) -> str:
+    """The one title of a deadline's material on every page, queue row, form, mail and ledger row: where,
+    for which period, what — ``青石镇前何庄村 2026年第50周（12月7日—12月11日） 重点联系村整顿工作周报``."""
+    return " ".join(part for part in (place_label(township, subject), period_label(period), title) if part)

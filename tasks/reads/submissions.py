@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from domain import review as rules
 from domain.definitions import ReviewSpec
+from domain.vocabulary import heading, period_label
 from models import (
     Attachment,
     Campaign,
@@ -62,12 +63,31 @@ def submission_public(session: Session, sub: Submission, *, now: dt.datetime | N
         "chain": [{"level": lv.level, "name": lv.name, "role": lv.role} for lv in spec.chain],
         "max_return_rounds": spec.max_return_rounds, "due_on": obligation.due_on if obligation else None,
         "submitted_at": sub.submitted_at, "decided_at": sub.decided_at, "version": sub.version,
+        "period": obligation.period if obligation else None,
+        "period_label": period_label(obligation.period if obligation else None),
+        "heading": heading(sub.title, township.name if township else None, subject.name if subject else None,
+                           obligation.period if obligation else None),
     }
     if not detail:
         return out
     assert now is not None, "a submission in detail shows its checklist as of now"
     return out | _details(session, sub) | {"checks": gate_checks.shown(session, sub, now),
                                            "overrides": overrides_of_submission(session, sub)}
+
+
+def material_heading(session: Session, *, title: str, township_id: int, subject_id: int | None,
+                     period: str | None) -> str:
+    """The title of a deadline's material naming its township, village and period (``domain.vocabulary.heading``)."""
+    township = session.get(OrgUnit, township_id)
+    subject = session.get(OrgUnit, subject_id) if subject_id else None
+    return heading(title, township.name if township else None, subject.name if subject else None, period)
+
+
+def submission_heading(session: Session, sub: Submission) -> str:
+    """The title of ``sub`` naming its township, village and period."""
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    return material_heading(session, title=sub.title, township_id=sub.township_id, subject_id=sub.subject_id,
+                            period=obligation.period if obligation else None)
 
 
 def overrides_of_submission(session: Session, sub: Submission) -> list[dict[str, Any]]:

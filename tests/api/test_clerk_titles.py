@@ -1,0 +1,48 @@
+"""Every title of a deadline's material names its township, village and period in Chinese: the to-do list, the
+review queue, the submission page, the form and the mail subjects."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.clock import CHINA_TZ, FakeClock
+from models import OutboxMessage
+from tests.support.clock import at
+from tests.support.review_chain import API, QUARTERLY_DONE, Users, launch, obligation
+from tests.support.web import sign_in
+
+HEADING = "青石镇 2025年第四季度 后进薄弱村党组织建设季度报告"
+
+
+async def test_queue_form_page_and_mail_name_the_township_and_the_period(
+        client: httpx.AsyncClient, users: Users, clock: FakeClock, engine: Engine) -> None:
+    clock.set(at(dt.date(2025, 12, 8)))
+    campaign = await launch(client, users, "weak_village_rectification")
+    ob = obligation(campaign, "quarterly_report", "2025Q4")
+    todos = (await client.get(f"{API}/todos", headers=await users("qx01-liaison"))).json()["items"]
+    todo = next(t for t in todos if t["obligation_id"] == ob["id"])
+    assert (todo["heading"], todo["period_label"]) == (HEADING, "2025年第四季度")
+    r = await client.post(f"{API}/submissions", headers=await users("qx01-liaison"),
+                          json={"obligation_id": ob["id"], "data": QUARTERLY_DONE, "submit": True})
+    assert r.status_code == 201, r.text
+    assert r.json()["heading"] == HEADING
+    queue = (await client.get(f"{API}/reviews/queue", headers=await users("qx01-secretary"))).json()["items"]
+    assert [s["heading"] for s in queue] == [HEADING]
+    with Session(engine) as s:
+        subjects = [m.subject for m in s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))]
+    assert "【待审核】青石镇·2025年第四季度·后进薄弱村党组织建设季度报告（乡（镇）党委审核）" in subjects
+
+
+async def test_pages_show_the_heading(anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    clock.set(dt.datetime(2025, 12, 8, 9, 0, tzinfo=CHINA_TZ))
+    campaign = await launch(anon, users, "weak_village_rectification")
+    ob = obligation(campaign, "quarterly_report", "2025Q4")
+    await sign_in(anon, "qx01-liaison")
+    todos = await anon.get("/todos")
+    assert HEADING in todos.text and "2025年第四季度" in todos.text and "2025Q4" not in todos.text
+    form = await anon.get(f"/obligations/{ob['id']}/form", follow_redirects=True)
+    assert f"填报：{HEADING}" in form.text
