@@ -195,3 +195,42 @@ def heading(title: str, township: str | None, subject: str | None, period: str |
     """The one title of a deadline's material on every page, queue row, form, mail and ledger row: where,
     for which period, what — ``青石镇前何庄村 2026年第50周（12月7日—12月11日） 重点联系村整顿工作周报``."""
     return " ".join(part for part in (place_label(township, subject), period_label(period), title) if part)
+
+
+def zh_datetime(value: Any) -> str:
+    """``2027年3月20日 09:30`` in China time: when something happened, for histories. Nothing shows as empty."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, dt.datetime):
+        return zh_date(value)
+    local = value.astimezone(CHINA_TZ) if value.tzinfo is not None else value
+    return f"{zh_date(local)} {local.hour:02d}:{local.minute:02d}"
+
+
+ACTION_LABELS: dict[str, str] = {
+    "submission.create": "创建材料", "submission.update": "保存草稿", "submission.submit": "提交审核",
+    "submission.approve": "审核通过", "submission.return": "退回修改", "submission.reject": "不予通过",
+    "submission.withdraw": "撤回", "submission.veto": "一票否决", "submission.send_back": "系统退回（内容空泛）",
+    "stage.passed": "阶段通过", "stage.open": "阶段开始", "stage.closed": "阶段结束", "stage.overdue": "阶段逾期",
+    "stage.waived": "阶段不适用", "stage.in_notice": "进入公示", "stage.vetoed": "阶段被否决",
+    "obligation.open": "开始报送", "obligation.met": "按时完成", "obligation.late": "逾期完成",
+    "obligation.missed": "逾期未报", "obligation.waived": "标记为不适用",
+    "escalation.open": "启动督办", "escalation.resolve": "督办办结", "gate.override": "例外批准",
+    "case.open": "立案问责", "rectification.add": "列入整顿名单", "org.import": "导入组织机构",
+    "user.password_changed": "修改密码", "user.deactivated": "停用账户",
+    "interview": "记录约谈", "dismiss": "核实后撤销", "decide": "作出决定", "confirm": "核实确认", "close": "结案",
+}
+"""What each audit event's action means, as the histories on the pages say it."""
+
+
+def action_label(action: str | None) -> str:
+    """The Chinese label of an audit action (``submission.return`` → 退回修改); an unknown action shows its
+    object's label with 变更 rather than a code."""
+    if not action:
+        return ""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    kind = action.split(".", 1)[0]
+    objects = {"submission": "材料", "stage": "阶段", "obligation": "截止事项", "escalation": "督办", "case": "问责案件",
+               "rectification": "整顿记录", "user": "账户", "campaign": "督办任务", "org": "组织机构"}
+    return f"{objects[kind]}变更" if kind in objects else "其他操作"

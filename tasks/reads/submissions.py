@@ -187,8 +187,15 @@ def submission_view(session: Session, principal: Principal, submission_id: int, 
         "can_submit": sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id),
         "changes": detail["changes_since_last_round"],
         "last_return": next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None),
-        "history": events_for(session, "submission", sub.id, 500, 0),
+        "history": (history := events_for(session, "submission", sub.id, 500, 0)),
+        "actors": _actor_names(session, {e.actor for e in history}),
     }
+
+
+def _actor_names(session: Session, usernames: set[str]) -> dict[str, str]:
+    """Who acted, by username, as the histories name them (the system's own steps as 系统)."""
+    names = {u.username: u.display_name for u in session.exec(select(User).where(col(User.username).in_(usernames)))}
+    return names | {"system": service.SYSTEM_REVIEWER}
 
 
 def submission_for(session: Session, obligation_id: int) -> Submission | None:
