@@ -21,6 +21,9 @@ from core.clock import get_clock  # noqa: E402
 from core.db import get_engine, session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from domain.errors import DubanError  # noqa: E402
+from flows.quiet import quiet_refusals  # noqa: E402
+
+quiet_refusals()  # a refused launch is the line the command prints, not Prefect's traceback
 
 if TYPE_CHECKING:
     from simulation import SimulationResult

@@ -4,6 +4,7 @@ review queue, the submission page, the form and the mail subjects."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -46,3 +47,52 @@ async def test_pages_show_the_heading(anon: httpx.AsyncClient, users: Users, clo
     assert HEADING in todos.text and "2025年第四季度" in todos.text and "2025Q4" not in todos.text
     form = await anon.get(f"/obligations/{ob['id']}/form", follow_redirects=True)
     assert f"填报：{HEADING}" in form.text
+
+
+async def test_a_report_is_not_submitted_before_its_window_opens(
+        client: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    clock.set(at(dt.date(2025, 12, 8)))
+    campaign = await launch(client, users, "weak_village_rectification")
+    early = obligation(campaign, "quarterly_report", "2026Q1")
+    opens = dt.date.fromisoformat(early["opens_on"])
+    liaison = await users("qx01-liaison")
+    r = await client.post(f"{API}/submissions", headers=liaison,
+                          json={"obligation_id": early["id"], "data": QUARTERLY_DONE, "submit": True})
+    assert r.status_code == 409, r.text
+    assert f"{opens.year}年{opens.month}月{opens.day}日起才能提交" in r.json()["detail"]
+    assert "2026年第一季度" in r.json()["detail"]
+    draft = await client.post(f"{API}/submissions", headers=liaison,
+                              json={"obligation_id": early["id"], "data": QUARTERLY_DONE})
+    assert draft.status_code == 201 and draft.json()["status"] == "draft"
+    refused = await client.post(f"{API}/submissions/{draft.json()['id']}/submit", headers=liaison,
+                                json={"version": draft.json()["version"]})
+    assert refused.status_code == 409
+    clock.set(at(opens))
+    users.tokens.clear()
+    sent = await client.post(f"{API}/submissions/{draft.json()['id']}/submit", headers=await users("qx01-liaison"),
+                             json={"version": draft.json()["version"]})
+    assert sent.status_code == 200 and sent.json()["status"] == "in_review", sent.text
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_a_refused_launch_leaves_no_traceback_in_the_log(client: httpx.AsyncClient) -> None:
+    seen = _Records()
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    for logger in loggers:
+        logger.addHandler(seen)
+    try:
+        r = await client.post(f"{API}/campaigns", json={"definition": "weak_village_rectification", "township": "QX99",
+                                                        "year": 2026})
+    finally:
+        for logger in loggers:
+            logger.removeHandler(seen)
+    assert r.status_code == 422 and "QX99" in r.json()["detail"]
+    assert [rec.getMessage() for rec in seen.records if rec.levelno >= logging.ERROR] == []
