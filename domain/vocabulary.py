@@ -234,3 +234,17 @@ def action_label(action: str | None) -> str:
     objects = {"submission": "材料", "stage": "阶段", "obligation": "截止事项", "escalation": "督办", "case": "问责案件",
                "rectification": "整顿记录", "user": "账户", "campaign": "督办任务", "org": "组织机构"}
     return f"{objects[kind]}变更" if kind in objects else "其他操作"
+
+
+COUNT_LABELS: dict[str, str] = {
+    "stages_opened": "开始的阶段", "stages_overdue": "逾期的阶段", "stages_closed": "结束的阶段",
+    "obligations_missed": "新逾期事项", "escalations": "新督办", "stages_passed_after_notice": "公示期满通过的阶段",
+    "windows_opened": "开始报送的事项", "reminders": "催报提醒", "digests": "每日汇总",
+    "sent": "已发送", "retried": "稍后重试", "dead": "发送失败", "skipped": "跳过",
+}
+"""What the counts of a tick and of a mail delivery count, as ``duban tick`` prints them."""
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """``新逾期事项 3 个，催报提醒 12 个``: a tick's or a delivery's counts in Chinese, in their order."""
+    return "，".join(f"{COUNT_LABELS.get(key, key)} {value} 个" for key, value in counts.items()) or "无"

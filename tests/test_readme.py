@@ -4,8 +4,10 @@ demo county at a fixed moment: every command answers what the README says it ans
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.clock import CHINA_TZ, FakeClock
-from tests.support.live import readme_blocks, run_walkthrough, serving
+from tests.support.live import README, readme_blocks, run_walkthrough, serving
 
 DAY = dt.datetime(2026, 12, 7, 9, 0, tzinfo=CHINA_TZ)
 """A Monday in December: the 2026 rectification is launched late, its Q4 report window is open."""
@@ -52,3 +54,33 @@ def test_the_try_it_walkthrough_does_what_the_readme_says(demo_county: Engine, c
     final = json.loads(done.output[done.output.rindex("{\n"):])
     assert final == {"status": "returned", "comment": "取得的成效请用数据说明到村"}
     assert "问责" not in done.output
+
+
+def test_the_console_script_examples_run_as_written(demo_county: Engine, clock: FakeClock,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `duban` line of the README's console block runs against the demo county, with the files it names
+    (they ship in examples/), and does what its comment says."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    clock.set(DAY)
+    monkeypatch.chdir(README.parent)
+    block = readme_blocks("Try it")[1]
+    outputs = {}
+    for command in _commands(block):
+        assert command[0] == ".venv/bin/duban", command
+        args = [a for part in command[1:] for a in (sorted(glob.glob(part)) if "*" in part else [part])]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (command, result.output)
+        outputs[" ".join(command[1:3])] = result.output
+    assert "新启动 12 个" in outputs["launch --definition"]
+    assert "已导入 county.csv：新增 0 个，更新 12 个组织单位" in outputs["org import"]
+    assert "已导入 2 个账户" in outputs["users import"] and "qx04-liaison：初始密码" in outputs["users import"]
+    assert "数据库：sqlite:" in outputs["users add"]
+
+
+def _commands(block: str) -> list[list[str]]:
+    """The block's commands, continuation lines joined and comments dropped."""
+    joined = block.replace("\\\n", " ")
+    return [shlex.split(line, comments=True) for line in joined.splitlines() if shlex.split(line, comments=True)]
