@@ -96,3 +96,23 @@ async def test_a_refused_launch_leaves_no_traceback_in_the_log(client: httpx.Asy
             logger.removeHandler(seen)
     assert r.status_code == 422 and "QX99" in r.json()["detail"]
     assert [rec.getMessage() for rec in seen.records if rec.levelno >= logging.ERROR] == []
+
+
+async def test_the_escalation_page_links_the_report_and_quotes_what_was_written(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock) -> None:
+    clock.set(at(dt.date(2025, 12, 8)))
+    campaign = await launch(anon, users, "weak_village_rectification")
+    ob = obligation(campaign, "quarterly_report", "2025Q4")
+    hollow = {"basic_situation": "……", "results": "暂无", "main_problems": "无", "next_steps": "……"}
+    r = await anon.post(f"{API}/submissions", headers=await users("qx01-liaison"),
+                        json={"obligation_id": ob["id"], "data": hollow, "submit": True})
+    assert r.status_code == 201 and r.json()["status"] == "returned", r.text
+    sid = r.json()["id"]
+    found = (await anon.get(f"{API}/escalations", headers=await users("admin"))).json()["items"]
+    (esc,) = [e for e in found if e["submission_id"] == sid]
+    await sign_in(anon, "admin")
+    page = (await anon.get(f"/escalations/{esc['id']}")).text
+    assert f'href="/submissions/{sid}"' in page and f'href="/campaigns/{campaign["id"]}"' in page
+    assert "只填写了“……”" in page and "为空" not in page
+    history = (await anon.get(f"/submissions/{sid}")).text
+    assert "系统退回（内容空泛）" in history and "submission.send_back" not in history
