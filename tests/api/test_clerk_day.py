@@ -116,3 +116,33 @@ async def test_the_escalation_page_links_the_report_and_quotes_what_was_written(
     assert "只填写了“……”" in page and "为空" not in page
     history = (await anon.get(f"/submissions/{sid}")).text
     assert "系统退回（内容空泛）" in history and "submission.send_back" not in history
+
+
+async def test_the_dashboard_counts_only_the_selected_campaigns_escalations(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, engine: Engine) -> None:
+    from tasks.reads import dashboard
+    from tests.support.world import as_user
+
+    clock.set(at(dt.date(2025, 12, 8)))
+    campaign = await launch(anon, users, "weak_village_rectification")
+    await launch(anon, users, "five_good_model_site", year=2026)
+    ob = obligation(campaign, "quarterly_report", "2025Q4")
+    hollow = {"basic_situation": "……", "results": "暂无", "main_problems": "无", "next_steps": "……"}
+    r = await anon.post(f"{API}/submissions", headers=await users("qx01-liaison"),
+                        json={"obligation_id": ob["id"], "data": hollow, "submit": True})
+    assert r.status_code == 201, r.text
+
+    def escalations(definition: str, year: int) -> int:
+        with Session(engine) as s:
+            view = dashboard.dashboard(s, as_user(s, "admin"), dt.date(2025, 12, 8), definition=definition, year=year)
+        return next(row["escalations"] for row in view["rows"] if row["township"].code == "QX01")
+
+    assert escalations("weak_village_rectification", 2025) == 1
+    assert escalations("five_good_model_site", 2026) == 0
+
+
+async def test_the_escalations_page_offers_townships_by_name(anon: httpx.AsyncClient) -> None:
+    await sign_in(anon, "admin")
+    page = (await anon.get("/escalations", params={"township": "QX04"})).text
+    assert '<select id="township" name="township">' in page
+    assert '<option value="QX04" selected>云岭乡</option>' in page and "乡镇编码" not in page
