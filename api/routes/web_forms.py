@@ -139,12 +139,13 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
         sub = service.create_submission(session, principal, clock.now(), obligation_id=obligation_id, subject=None,
                                         data=data, submit=submit)
         session.commit()
-    except ValidationFailed as exc:
+    except (ValidationFailed, InvalidTransition) as exc:  # incomplete, or its window not open yet: what was typed stays
         session.rollback()
         return _render_form(request, session, principal, form=form, title=_obligation_heading(session, obligation, campaign.township_id),
                             township_id=campaign.township_id, action=f"/obligations/{obligation_id}/form", data=data,
-                            sub=None, due_on=obligation.due_on, errors=field_errors(exc), message=exc.detail,
-                            status_code=422)
+                            sub=None, due_on=obligation.due_on,
+                            errors=field_errors(exc) if isinstance(exc, ValidationFailed) else {}, message=exc.detail,
+                            status_code=exc.status)
     return flash_redirect(f"/submissions/{sub.id}", "已提交审核" if submit else "草稿已保存")
 
 
