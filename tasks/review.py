@@ -332,8 +332,11 @@ def _refuse_if_barred(session: Session, sub: Submission) -> None:
 
 
 def _refuse_before_window(session: Session, sub: Submission, now: dt.datetime) -> None:
-    """A deadline's material is submitted in its window, not months before it opens (a draft may be saved
-    any time): the refusal names the day the window opens."""
+    """A report is submitted in its window, not months before it opens (a draft may be saved any time): the
+    refusal names the day the window opens. A gate's material (a list, a plan, an application) follows the
+    order of its stages instead (``domain.gate_checks``): a plan may go in as soon as the list has passed."""
+    if sub.gate_key:
+        return
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
     if obligation is not None and china_date(now) < obligation.opens_on:
         raise InvalidTransition(
