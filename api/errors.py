@@ -73,6 +73,10 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from flows.quiet import quiet_refusals
+
+    quiet_refusals()  # a 4xx is one line in the log (the access log's), not Prefect's traceback
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)

@@ -21,6 +21,9 @@ from core.clock import get_clock  # noqa: E402
 from core.db import get_engine, session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from domain.errors import DubanError  # noqa: E402
+from flows.quiet import quiet_refusals  # noqa: E402
+
+quiet_refusals()  # a refused launch is the line the command prints, not Prefect's traceback
 
 if TYPE_CHECKING:
     from simulation import SimulationResult
@@ -74,9 +77,21 @@ def _safe_url() -> str:
     return get_engine().url.render_as_string(hide_password=True)
 
 
+def _announce(*, sends: bool = False) -> None:
+    """Where a command that writes (and sends) acts, before it does: the database and the SMTP server, as the
+    settings (the environment, then ``.env``) give them, so that a command never writes to another database or
+    mails through another server than ``duban run`` without saying so."""
+    settings = get_settings()
+    line = f"数据库：{_safe_url()}"
+    if sends:
+        line += f"；邮件服务器：smtp://{settings.smtp_host}:{settings.smtp_port}"
+    err.print(line, highlight=False)
+
+
 @org_app.command("import")
 def org_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Import org units from CSV or YAML; a bad row is reported with its line number and nothing is imported."""
+    _announce()
     from tasks.org import import_org_units, read_org_file
 
     with refusals():
@@ -93,6 +108,7 @@ def org_import_people(
                                            "(code, name, level, post, phone, village)")] = "cadre",
 ) -> None:
     """Import cadres (驻村干部) or leaders (挂点领导) from CSV or YAML; all rows or none, errors by line."""
+    _announce()
     from tasks.cadres import IMPORTERS
     from tasks.org import read_org_file
 
@@ -114,6 +130,7 @@ def seed_demo(
     seed: int = 2027,
 ) -> None:
     """Create (or refresh) the fictional demo county 清溪县."""
+    _announce()
     from tasks.accounts import DEMO_PASSWORD
     from tasks.demo import seed_demo as seed_county
     from tasks.org import demo_county_rows
@@ -134,6 +151,7 @@ def launch(
     all_townships: Annotated[bool, typer.Option("--all-townships", help="every township of the county")] = False,
 ) -> None:
     """Launch a campaign for some or all townships; failures are reported per township."""
+    _announce()
     from flows.launch import launch_for_townships
     from tasks.launch import LaunchStatus, all_township_codes, check_year
     from tasks.registry import get_definition
@@ -166,6 +184,7 @@ def launch(
 @cal_app.command("load")
 def calendar_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Load a year's official holiday arrangement (YAML: year, holidays, makeup_workdays)."""
+    _announce()
     from tasks.calendar import read_arrangement_file, reapply_year, save_arrangement
 
     with refusals():
@@ -288,6 +307,7 @@ def users_add(
     daily_digest: Annotated[bool, typer.Option("--daily-digest", help="reminders as one mail a day")] = False,
 ) -> None:
     """Add one account; a generated password is printed once."""
+    _announce()
     import secrets
 
     from tasks.accounts import create_user
@@ -304,6 +324,7 @@ def users_add(
 @users_app.command("import")
 def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Import accounts from CSV (username,display_name,role,level,unit,email,password,scopes,daily_digest); all or nothing."""
+    _announce()
     import csv
     import secrets
 
@@ -331,6 +352,7 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 @users_app.command("deactivate")
 def users_deactivate(username: Annotated[str, typer.Argument()]) -> None:
     """Deactivate an account: no more sign-ins, and its web sessions and API tokens end at once."""
+    _announce()
     from tasks.accounts import deactivate_user
 
     with refusals(), session_scope() as session:
@@ -344,6 +366,7 @@ def users_set_password(
     password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
 ) -> None:
     """Set a new password; the account's web sessions and API tokens end at once."""
+    _announce()
     import secrets
 
     from tasks.accounts import set_password
@@ -373,11 +396,14 @@ def tick_once(
             err.print(f"--at：无法识别的时间 {at}，格式如 2027-03-10T09:00")
             raise typer.Exit(2) from None
         now = now if now.tzinfo else now.replace(tzinfo=CHINA_TZ)
+    from domain.vocabulary import counts_line
+
+    _announce(sends=deliver)
     counts = asyncio.run(tick(now=now))
-    out.print("tick: " + "，".join(f"{k} {v}" for k, v in counts.items()))
+    out.print(f"督办巡检（{now.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}）：{counts_line(counts)}", highlight=False)
     if deliver:
         stats = asyncio.run(deliver_notifications(now=now))
-        out.print("deliver: " + "，".join(f"{k} {v}" for k, v in stats.items()))
+        out.print(f"邮件投递：{counts_line(stats)}", highlight=False)
 
 
 @app.command("simulate")

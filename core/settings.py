@@ -13,7 +13,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=".env", extra="ignore")
+    # The checkout's .env, then one in the working directory: `duban run` and every other command read the same
+    # file wherever they are started from (variables set in the environment win over both).
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_file=(REPO_ROOT / ".env", ".env"), extra="ignore")
 
     var_dir: Path = REPO_ROOT / "var"
     # Secrets (the URL may hold the database password) are SecretStr: hidden in repr, str and dumps.

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from domain.errors import InvalidTransition, ValidationFailed
-from domain.vocabulary import RectificationStatus
+from domain.vocabulary import RectificationStatus, zh_date
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def close_out(state: RectificationState, today: dt.date) -> RectificationState:
     if state.status != RectificationStatus.CONSOLIDATING or state.consolidation_ends_on is None:
         raise InvalidTransition("只有巩固提升期的村可以销号")
     if today <= state.consolidation_ends_on:
-        raise InvalidTransition(f"巩固提升期到{state.consolidation_ends_on.isoformat()}结束，之后才能销号")
+        raise InvalidTransition(f"巩固提升期到{zh_date(state.consolidation_ends_on)}结束，之后才能销号")
     return replace(state, status=RectificationStatus.CLOSED, closed_on=today)
 
 

@@ -227,3 +227,103 @@ def zh_date(value: Any) -> str:
     if not isinstance(value, dt.date):
         raise TypeError(f"zh_date needs a date or datetime, not {type(value).__name__}")
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+_QUARTERS = {"1": "第一季度", "2": "第二季度", "3": "第三季度", "4": "第四季度"}
+_HALVES = {"1": "上半年", "2": "下半年"}
+
+
+def period_label(period: str | None) -> str:
+    """A deadline's period as a county clerk says it: ``2026`` → 2026年度, ``2026Q4`` → 2026年第四季度,
+    ``2026H1`` → 2026年上半年, ``2026-03`` → 2026年3月, ``2026-W50`` → 2026年第50周（12月7日—12月11日）, the
+    working week Monday to Friday of that ISO week. Anything else shows as it is; nothing as empty."""
+    if not period:
+        return ""
+    text = str(period)
+    if text.isdigit() and len(text) == 4:
+        return f"{text}年度"
+    year, sep, rest = text[:4], text[4:5], text[5:]
+    if not year.isdigit():
+        return text
+    if sep == "Q" and rest in _QUARTERS:
+        return f"{year}年{_QUARTERS[rest]}"
+    if sep == "H" and rest in _HALVES:
+        return f"{year}年{_HALVES[rest]}"
+    if sep == "-" and rest.isdigit() and 1 <= int(rest) <= 12:
+        return f"{year}年{int(rest)}月"
+    if sep == "-" and rest[:1] == "W" and rest[1:].isdigit():
+        try:
+            monday = dt.date.fromisocalendar(int(year), int(rest[1:]), 1)
+        except ValueError:
+            return text
+        friday = monday + dt.timedelta(days=4)
+        return f"{year}年第{int(rest[1:])}周（{monday.month}月{monday.day}日—{friday.month}月{friday.day}日）"
+    return text
+
+
+def place_label(township: str | None, subject: str | None) -> str:
+    """Where a deadline lies: the township, and the village after it when the subject is a village
+    (``青石镇前何庄村``); the township alone when the township itself owes it."""
+    township = township or ""
+    if not subject or subject == township:
+        return township
+    return f"{township}{subject}"
+
+
+def heading(title: str, township: str | None, subject: str | None, period: str | None) -> str:
+    """The one title of a deadline's material on every page, queue row, form, mail and ledger row: where,
+    for which period, what — ``青石镇前何庄村 2026年第50周（12月7日—12月11日） 重点联系村整顿工作周报``."""
+    return " ".join(part for part in (place_label(township, subject), period_label(period), title) if part)
+
+
+def zh_datetime(value: Any) -> str:
+    """``2027年3月20日 09:30`` in China time: when something happened, for histories. Nothing shows as empty."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, dt.datetime):
+        return zh_date(value)
+    local = value.astimezone(CHINA_TZ) if value.tzinfo is not None else value
+    return f"{zh_date(local)} {local.hour:02d}:{local.minute:02d}"
+
+
+ACTION_LABELS: dict[str, str] = {
+    "submission.create": "创建材料", "submission.update": "保存草稿", "submission.submit": "提交审核",
+    "submission.approve": "审核通过", "submission.return": "退回修改", "submission.reject": "不予通过",
+    "submission.withdraw": "撤回", "submission.veto": "一票否决", "submission.send_back": "系统退回（内容空泛）",
+    "stage.passed": "阶段通过", "stage.open": "阶段开始", "stage.closed": "阶段结束", "stage.overdue": "阶段逾期",
+    "stage.waived": "阶段不适用", "stage.in_notice": "进入公示", "stage.vetoed": "阶段被否决",
+    "obligation.open": "开始报送", "obligation.met": "按时完成", "obligation.late": "逾期完成",
+    "obligation.missed": "逾期未报", "obligation.waived": "标记为不适用",
+    "escalation.open": "启动督办", "escalation.resolve": "督办办结", "gate.override": "例外批准",
+    "case.open": "立案问责", "rectification.add": "列入整顿名单", "org.import": "导入组织机构",
+    "user.password_changed": "修改密码", "user.deactivated": "停用账户",
+    "interview": "记录约谈", "dismiss": "核实后撤销", "decide": "作出决定", "confirm": "核实确认", "close": "结案",
+}
+"""What each audit event's action means, as the histories on the pages say it."""
+
+
+def action_label(action: str | None) -> str:
+    """The Chinese label of an audit action (``submission.return`` → 退回修改); an unknown action shows its
+    object's label with 变更 rather than a code."""
+    if not action:
+        return ""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    kind = action.split(".", 1)[0]
+    objects = {"submission": "材料", "stage": "阶段", "obligation": "截止事项", "escalation": "督办", "case": "问责案件",
+               "rectification": "整顿记录", "user": "账户", "campaign": "督办任务", "org": "组织机构"}
+    return f"{objects[kind]}变更" if kind in objects else "其他操作"
+
+
+COUNT_LABELS: dict[str, str] = {
+    "stages_opened": "开始的阶段", "stages_overdue": "逾期的阶段", "stages_closed": "结束的阶段",
+    "obligations_missed": "新逾期事项", "escalations": "新督办", "stages_passed_after_notice": "公示期满通过的阶段",
+    "windows_opened": "开始报送的事项", "reminders": "催报提醒", "digests": "每日汇总",
+    "sent": "已发送", "retried": "稍后重试", "dead": "发送失败", "skipped": "跳过",
+}
+"""What the counts of a tick and of a mail delivery count, as ``duban tick`` prints them."""
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """``新逾期事项 3 个，催报提醒 12 个``: a tick's or a delivery's counts in Chinese, in their order."""
+    return "，".join(f"{COUNT_LABELS.get(key, key)} {value} 个" for key, value in counts.items()) or "无"

@@ -49,6 +49,13 @@ def zh_date(value: Any) -> str:
     return vocabulary.zh_date(value)
 
 
+def period_label(value: Any) -> str:
+    """:func:`domain.vocabulary.period_label` as a template filter, strict like ``zh_date``."""
+    if isinstance(value, Undefined):
+        return str(value)
+    return vocabulary.period_label(value)
+
+
 def template_environment(directory: Path, *, keep_trailing_newline: bool = False) -> Environment:
     """Templates of mails or official documents: HTML autoescaped, a missing variable raises, ``zh_date``."""
     env = Environment(
@@ -61,6 +68,7 @@ def template_environment(directory: Path, *, keep_trailing_newline: bool = False
         auto_reload=False,
     )
     env.filters["zh_date"] = zh_date
+    env.filters["period_label"] = period_label
     return env
 
 

@@ -28,7 +28,7 @@ from domain.calendar import WorkCalendar
 from domain.definitions import Definition, EscalationLevel
 from domain.errors import Conflict, PermissionDenied, ValidationFailed
 from domain.triggers import TRIGGER_LABELS, TRIGGERS, case_mail_key, escalation_key, escalation_mail_key
-from domain.vocabulary import EscalationStatus
+from domain.vocabulary import EscalationStatus, zh_date
 from models import (
     AccountabilityCase,
     Campaign,
@@ -118,7 +118,7 @@ def record_step(session: Session, definition: Definition, step: Step, now: dt.da
     new_due_on = step.new_due_on or (
         calendar.add_workdays(today, level.new_deadline_workdays) if level.new_deadline_workdays else None)
     days_late = _days_late(step.due_on, today)
-    reason = step.reason + (f"，限于{new_due_on.isoformat()}前办结" if new_due_on else "")
+    reason = step.reason + (f"，限于{zh_date(new_due_on)}前办结" if new_due_on else "")
     esc = Escalation(
         key=step.key, campaign_id=step.campaign.id or 0, township_id=step.township.id or 0,
         obligation_id=step.obligation.id if step.obligation else None, submission_id=step.submission_id,
@@ -425,7 +425,7 @@ def resolve(session: Session, now: dt.datetime, *, trigger: str, what: str, obli
         esc.status = "resolved"
         esc.resolved_at = now
         esc.days_late = late
-        esc.resolution = f"已于{today.isoformat()}{what}" + (f"，超过期限{late}天" if late and late > 0 else "")
+        esc.resolution = f"已于{zh_date(today)}{what}" + (f"，超过期限{late}天" if late and late > 0 else "")
         esc.version += 1
         session.add(esc)
         append_event(session, actor_id=None, actor=SYSTEM_ACTOR, action="escalation.resolve", subject_type="escalation",
@@ -474,7 +474,7 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
         raise Conflict("已撤销的督办事项不能登记约谈")
     created = china_date(esc.created_at)
     if interview_on < created:
-        raise ValidationFailed(f"约谈日期不能早于约谈决定日期（{created.isoformat()}）",
+        raise ValidationFailed(f"约谈日期不能早于约谈决定日期（{zh_date(created)}）",
                                errors=[{"field": "interview_on", "message": "too early"}])
     if outcome and interview_on > china_date(now):
         raise ValidationFailed("约谈尚未进行，不能登记结果", errors=[{"field": "outcome", "message": "interview in the future"}])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,8 +66,27 @@ def read_org_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
 M = TypeVar("M", bound=SQLModel)
 
 
+ORG_FIELD_ZH = {
+    "missing": "必填", "string_too_short": "不能为空", "string_too_long": "不能超过{max_length}个字符",
+    "int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数", "string_type": "应为文字",
+    "greater_than_equal": "不能小于{ge}", "less_than_equal": "不能大于{le}", "extra_forbidden": "不认识的列",
+    "enum": "只能是 county（县）、township（乡镇）、village（村）或 unit（派出单位）",
+}
+"""Pydantic's refusals of an org row in the county's words, by error type."""
+
+
+def org_field_message(error: Mapping[str, Any]) -> str:
+    """What is wrong with one field of an org row, in Chinese (CSV, YAML and Excel imports alike)."""
+    if error.get("type") == "enum" and tuple(error.get("loc", ())) == ("unit_level",):
+        return "只能是 county（县直）、city（市驻县）或 province（省驻县）"
+    message = field_message(error, ORG_FIELD_ZH)
+    if message.startswith("must be B"):
+        return "只能填 B（市级重点联系）、C（县级重点联系）或留空"
+    return message
+
+
 def parse_rows(rows: list[tuple[int, dict[str, Any]]], errors: list[dict[str, Any]], model: type[M],
-               templates: Mapping[str, str] | None = None) -> list[tuple[int, M]]:
+               templates: Mapping[str, str] | Callable[[Mapping[str, Any]], str] | None = None) -> list[tuple[int, M]]:
     """The rows that ``model`` accepts; what it refuses goes to ``errors`` with its line and field (in the
     words of ``templates`` by pydantic error type, see :func:`domain.errors.field_message`)."""
     parsed: list[tuple[int, M]] = []
@@ -77,7 +96,7 @@ def parse_rows(rows: list[tuple[int, dict[str, Any]]], errors: list[dict[str, An
         except ValidationError as exc:
             for e in exc.errors():
                 field = ".".join(str(p) for p in e["loc"]) or "(row)"
-                msg = field_message(dict(e), templates or {})
+                msg = templates(dict(e)) if callable(templates) else field_message(dict(e), templates or {})
                 errors.append({"line": line, "field": field, "message": msg})
     return parsed
 
@@ -150,7 +169,7 @@ def _write_units(session: Session, parsed: list[tuple[int, OrgUnitIn]], existing
 def import_org_units(session: Session, rows: list[tuple[int, dict[str, Any]]], source: str = "") -> dict[str, int]:
     """Validate every row, then create or update units by code. Any error: nothing is written."""
     errors: list[dict[str, Any]] = []
-    parsed = parse_rows(rows, errors, OrgUnitIn)
+    parsed = parse_rows(rows, errors, OrgUnitIn, org_field_message)
     existing = {u.code: u for u in session.exec(select(OrgUnit))}
     seen: dict[str, int] = {}
     kinds = {code: OrgKind(u.kind) for code, u in existing.items()}

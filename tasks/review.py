@@ -17,7 +17,7 @@ from domain import review as rules
 from domain.definitions import Definition, Form, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import FormContext, validate_form
-from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus, zh_date
+from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus, period_label, zh_date
 from models import (
     Attachment,
     Campaign,
@@ -241,6 +241,7 @@ def _mail_context(session: Session, sub: Submission, **extra: Any) -> dict[str, 
         "title": sub.title,
         "township": township.name if township else "",
         "subject_unit": subject.name if subject else "",
+        "period": obligation.period if obligation else None,
         "round": sub.round,
         "due_date": obligation.due_on if obligation else None,
         "link": absolute_url(f"/submissions/{sub.id}"),
@@ -328,6 +329,20 @@ def _refuse_if_barred(session: Session, sub: Submission) -> None:
     if sub.gate_key:
         definition, campaign, _, _ = _context(session, sub)
         vetoes.refuse_if_barred(session, definition, campaign, sub.gate_key, sub.subject_id)
+
+
+def _refuse_before_window(session: Session, sub: Submission, now: dt.datetime) -> None:
+    """A report is submitted in its window, not months before it opens (a draft may be saved any time): the
+    refusal names the day the window opens. A gate's material (a list, a plan, an application) follows the
+    order of its stages instead (``domain.gate_checks``): a plan may go in as soon as the list has passed."""
+    if sub.gate_key:
+        return
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    if obligation is not None and china_date(now) < obligation.opens_on:
+        raise InvalidTransition(
+            f"“{sub.title}”（{period_label(obligation.period)}）{zh_date(obligation.opens_on)}起才能提交；"
+            "现在可以先保存草稿，届时再提交审核",
+            errors=[{"field": "submit", "message": "window_not_open"}], opens_on=obligation.opens_on.isoformat())
 
 
 def _refuse_unless_opened_draft(sub: Submission) -> None:
@@ -420,6 +435,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     sub, expected = _load_at(session, principal, submission_id, version)
     outcome = rules.submit(_state(sub), principal.actor)
     _refuse_if_barred(session, sub)
+    _refuse_before_window(session, sub, now)
     data = _validate(session, sub, sub.data, complete=True)
     _, spec = review_spec(session, sub)
     before = _snapshot(sub)

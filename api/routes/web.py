@@ -18,7 +18,7 @@ from core.clock import local_today
 from core.settings import get_settings
 from domain.errors import DubanError, PermissionDenied
 from domain.targets import requirement
-from domain.vocabulary import status_label, zh_date
+from domain.vocabulary import action_label, period_label, status_label, zh_date, zh_datetime
 from tasks.accounts import close_session, open_session
 from tasks.login_guard import Lockout, attempt_login
 from tasks.reads import campaigns as campaign_reads
@@ -32,6 +32,9 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 templates.env.undefined = StrictUndefined
 
 templates.env.filters["zh_date"] = zh_date
+templates.env.filters["zh_datetime"] = zh_datetime  # histories: 2027年3月20日 09:30
+templates.env.filters["action_label"] = action_label  # audit actions: submission.return → 退回修改
+templates.env.filters["period_label"] = period_label  # 2026Q4 → 2026年第四季度
 templates.env.filters["status_label"] = status_label  # {{ s.status | status_label('stage') }}
 
 FLASH_COOKIE = "duban_flash"
@@ -196,6 +199,16 @@ def _decoded_header(value: str | None) -> str:
     return str(make_header(decode_header(value))) if value else ""
 
 
+def _mail_date(header: str | None) -> str:
+    """A mail's Date header as 2026年12月6日 16:04 in China time (an unreadable one as it is)."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return zh_datetime(parsedate_to_datetime(header)) if header else ""
+    except (TypeError, ValueError):
+        return header or ""
+
+
 @router.get("/admin/mail", response_class=HTMLResponse, response_model=None)
 def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLResponse:
     """The local SMTP sink's captured mail, so a newcomer sees the reminders arrive (admins only)."""
@@ -214,7 +227,7 @@ def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLR
                     break
             messages.append({
                 "key": key, "subject": _decoded_header(msg["Subject"]), "to": _decoded_header(msg["To"]),
-                "date": msg["Date"] or "", "text": text, "mtime": (folder / "new" / key).stat().st_mtime
+                "date": _mail_date(msg["Date"]), "text": text, "mtime": (folder / "new" / key).stat().st_mtime
                 if (folder / "new" / key).exists() else 0,
             })
     messages.sort(key=lambda m: m["mtime"], reverse=True)

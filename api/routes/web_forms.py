@@ -85,6 +85,11 @@ def field_errors(exc: DubanError) -> dict[str, str]:
     return out
 
 
+def _obligation_heading(session: Session, obligation: Obligation, township_id: int) -> str:
+    return submission_reads.material_heading(session, title=obligation.title, township_id=township_id,
+                                             subject_id=obligation.subject_id, period=obligation.period)
+
+
 def _render_form(request: Request, session: Session, principal: Principal, *, form: Form, title: str, township_id: int,
                  action: str, data: dict[str, Any], sub: Submission | None, due_on: Any, errors: dict[str, str],
                  message: str | None = None, status_code: int = 200) -> HTMLResponse:
@@ -111,7 +116,8 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
     if not rule.form:
         raise InvalidTransition("这个截止事项不需要填报材料")
     form = get_definition(campaign.definition_key).form(rule.form)
-    return _render_form(request, session, principal, form=form, title=obligation.title, township_id=campaign.township_id,
+    return _render_form(request, session, principal, form=form, title=_obligation_heading(session, obligation, campaign.township_id),
+                        township_id=campaign.township_id,
                         action=f"/obligations/{obligation_id}/form", data={}, sub=None, due_on=obligation.due_on, errors={})
 
 
@@ -133,12 +139,13 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
         sub = service.create_submission(session, principal, clock.now(), obligation_id=obligation_id, subject=None,
                                         data=data, submit=submit)
         session.commit()
-    except ValidationFailed as exc:
+    except (ValidationFailed, InvalidTransition) as exc:  # incomplete, or its window not open yet: what was typed stays
         session.rollback()
-        return _render_form(request, session, principal, form=form, title=obligation.title,
+        return _render_form(request, session, principal, form=form, title=_obligation_heading(session, obligation, campaign.township_id),
                             township_id=campaign.township_id, action=f"/obligations/{obligation_id}/form", data=data,
-                            sub=None, due_on=obligation.due_on, errors=field_errors(exc), message=exc.detail,
-                            status_code=422)
+                            sub=None, due_on=obligation.due_on,
+                            errors=field_errors(exc) if isinstance(exc, ValidationFailed) else {}, message=exc.detail,
+                            status_code=exc.status)
     return flash_redirect(f"/submissions/{sub.id}", "已提交审核" if submit else "草稿已保存")
 
 
@@ -164,7 +171,7 @@ def edit_submission_form(submission_id: DbId, request: Request, session: Session
     if sub.status not in rules.EDITABLE:
         return flash_redirect(f"/submissions/{sub.id}", "这份材料已提交，当前状态不能修改", "error")
     form, due_on = _form_and_due_date(session, sub)
-    return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
+    return _render_form(request, session, principal, form=form, title=submission_reads.submission_heading(session, sub), township_id=sub.township_id,
                         action=f"/submissions/{sub.id}/edit", data=dict(sub.data), sub=sub,
                         due_on=due_on, errors={})
 
@@ -214,7 +221,7 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
     except ValidationFailed as exc:
         session.rollback()
         session.refresh(sub)
-        return _render_form(request, session, principal, form=form, title=sub.title, township_id=sub.township_id,
+        return _render_form(request, session, principal, form=form, title=submission_reads.submission_heading(session, sub), township_id=sub.township_id,
                             action=f"/submissions/{sub.id}/edit", data=data, sub=sub,
                             due_on=due_on, errors=field_errors(exc),
                             message=exc.detail, status_code=422)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from domain.definitions import Definition, FieldType, Form, FormField
-from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, field_message
+from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from domain.forms import FormContext, validate_form
 from domain.review import EDITABLE
 from domain.vocabulary import SubmissionStatus
@@ -30,7 +30,7 @@ from tasks.accounts import Principal
 from tasks.audit import append_event
 from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read_xlsx
 from tasks.ledger.rows import PLAN_FORM
-from tasks.org import import_org_units
+from tasks.org import import_org_units, org_field_message
 from tasks.registry import get_definitions
 from tasks.scope import visible
 
@@ -62,21 +62,7 @@ ORG_LABEL = {key: aliases[0] for key, aliases in ORG_COLUMNS.items()}
 KIND_ALIASES = {"县": "county", "县级": "county", "乡镇": "township", "乡": "township", "镇": "township",
                 "村": "village", "社区": "village", "派出单位": "unit", "单位": "unit"}
 LEVEL_ALIASES = {"县直": "county", "县": "county", "市驻县": "city", "市": "city", "省驻县": "province", "省": "province"}
-_PYDANTIC_ZH = {
-    "missing": "必填", "string_too_short": "不能为空", "string_too_long": "不能超过{max_length}个字符",
-    "int_parsing": "应为整数", "int_from_float": "应为整数", "int_type": "应为整数", "string_type": "应为文字",
-    "greater_than_equal": "不能小于{ge}", "less_than_equal": "不能大于{le}", "extra_forbidden": "不认识的列",
-    "enum": "只能是 county（县）、township（乡镇）、village（村）或 unit（派出单位）",
-}
-
-
-def _zh(error: Mapping[str, Any]) -> str:
-    if error.get("type") == "enum" and tuple(error.get("loc", ())) == ("unit_level",):
-        return "只能是 county（县直）、city（市驻县）或 province（省驻县）"
-    message = field_message(error, _PYDANTIC_ZH)
-    if message.startswith("must be B"):
-        return "只能填 B（市级重点联系）、C（县级重点联系）或留空"
-    return message
+_zh = org_field_message  # the words of the CSV import (tasks.org), for the same problems in a workbook
 
 
 def import_org_units_xlsx(session: Session, principal: Principal, now: dt.datetime, content: bytes,

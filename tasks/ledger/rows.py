@@ -19,6 +19,7 @@ from domain.vocabulary import (
     RectificationStatus,
     StageStatus,
     SubmissionStatus,
+    period_label,
 )
 from models import (
     AccountabilityCase,
@@ -135,7 +136,8 @@ def obligation_rows(session: Session, principal: Principal, filters: LedgerFilte
     return [{
         "id": o.id, "campaign_id": c.id, "township": t.code, "township_name": t.name,
         "definition_name": _definition_name(c.definition_key), "year": c.year, "stage": s.name if s else "",
-        "subject": u.code, "subject_name": u.name, "title": o.title, "period": o.period, "opens_on": o.opens_on,
+        "subject": u.code, "subject_name": u.name, "title": o.title, "period": o.period,
+        "period_label": period_label(o.period), "opens_on": o.opens_on,
         "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "status": ObligationStatus.label_of(o.status),
         "met_on": o.met_on, "on_time": ON_TIME.get(o.status, ""),
         "escalation": _ladder_name(c.definition_key, level=o.escalation_level),
@@ -164,7 +166,7 @@ register(Ledger(
     columns=(
         Column("编号", "id", "int"), Column("任务编号", "campaign_id", "int"), Column("乡镇", "township_name"),
         Column("督办类型", "definition_name"), Column("年度", "year", "int"), Column("阶段", "stage"),
-        Column("对象", "subject_name"), Column("事项", "title"), Column("周期", "period"),
+        Column("对象", "subject_name"), Column("事项", "title"), Column("周期", "period_label"),
         Column("开始日", "opens_on", "date"), Column("规定截止日", "nominal_due_on", "date"),
         Column("截止日", "due_on", "date"), Column("状态", "status"), Column("完成日期", "met_on", "date"),
         Column("是否按时", "on_time"), Column("督办级别", "escalation"), Column("例外批准（审查项不符合）", "override"),
@@ -251,7 +253,7 @@ def escalation_rows(session: Session, principal: Principal, filters: LedgerFilte
     return [{
         "id": e.id, "campaign_id": c.id, "township": t.code, "township_name": t.name,
         "definition_name": _definition_name(c.definition_key), "year": c.year,
-        "item": (o.title if o else None) or (s.title if s else ""), "period": o.period if o else "",
+        "item": (o.title if o else None) or (s.title if s else ""), "period": o.period if o else "", "period_label": period_label(o.period if o else None),
         "trigger": TRIGGER_LABELS.get(e.trigger, e.trigger), "level": e.level,
         "level_name": _ladder_name(c.definition_key, key=e.level_key), "status": EscalationStatus.label_of(e.status),
         "reason": e.reason, "created_at": e.created_at,
@@ -264,7 +266,7 @@ register(Ledger(
     columns=(
         Column("编号", "id", "int"), Column("任务编号", "campaign_id", "int"), Column("乡镇", "township_name"),
         Column("督办类型", "definition_name"), Column("年度", "year", "int"), Column("事项", "item"),
-        Column("周期", "period"), Column("触发原因", "trigger"), Column("级别", "level", "int"),
+        Column("周期", "period_label"), Column("触发原因", "trigger"), Column("级别", "level", "int"),
         Column("级别名称", "level_name"), Column("状态", "status"), Column("原因", "reason", width=60),
         Column("时间", "created_at", "datetime"),
     ),

@@ -40,12 +40,12 @@ def on_time_counts(obligations: Sequence[_Deadline], today: dt.date) -> tuple[in
     return sum(1 for o in due if o.status == "met"), len(due)
 
 
-def accountability_case_counts(session: Session, township_ids: list[int]) -> dict[int, int]:
-    """Open accountability cases (问责) per township."""
-    if not township_ids:
+def accountability_case_counts(session: Session, campaign_ids: list[int]) -> dict[int, int]:
+    """Open accountability cases (问责) of the campaigns ``campaign_ids``, per township."""
+    if not campaign_ids:
         return {}
     rows = session.exec(select(AccountabilityCase.township_id, func.count())
-                        .where(col(AccountabilityCase.township_id).in_(township_ids), AccountabilityCase.status == "open")
+                        .where(col(AccountabilityCase.campaign_id).in_(campaign_ids), AccountabilityCase.status == "open")
                         .group_by(col(AccountabilityCase.township_id)))
     return {int(t): int(n) for t, n in rows}
 
@@ -89,9 +89,11 @@ def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _F
                                         .where(col(VillageRectification.campaign_id).in_(campaign_ids),
                                                VillageRectification.status != RectificationStatus.REMOVED)):
             figures.rectifications[by_campaign[cid]][status] += 1
+    # Every count follows the selected campaign: another campaign's escalations are not this one's.
     figures.escalations = dict(session.exec(select(Escalation.township_id, func.count()).where(
-        Escalation.status == "open", col(Escalation.township_id).in_(ids)).group_by(col(Escalation.township_id))).all())
-    figures.cases = accountability_case_counts(session, ids)
+        Escalation.status == "open", col(Escalation.campaign_id).in_(campaign_ids))
+        .group_by(col(Escalation.township_id))).all()) if campaign_ids else {}
+    figures.cases = accountability_case_counts(session, campaign_ids)
     return figures
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from domain import review as rules
 from domain.definitions import ReviewSpec
+from domain.vocabulary import heading, period_label
 from models import (
     Attachment,
     Campaign,
@@ -62,12 +63,31 @@ def submission_public(session: Session, sub: Submission, *, now: dt.datetime | N
         "chain": [{"level": lv.level, "name": lv.name, "role": lv.role} for lv in spec.chain],
         "max_return_rounds": spec.max_return_rounds, "due_on": obligation.due_on if obligation else None,
         "submitted_at": sub.submitted_at, "decided_at": sub.decided_at, "version": sub.version,
+        "period": obligation.period if obligation else None,
+        "period_label": period_label(obligation.period if obligation else None),
+        "heading": heading(sub.title, township.name if township else None, subject.name if subject else None,
+                           obligation.period if obligation else None),
     }
     if not detail:
         return out
     assert now is not None, "a submission in detail shows its checklist as of now"
     return out | _details(session, sub) | {"checks": gate_checks.shown(session, sub, now),
                                            "overrides": overrides_of_submission(session, sub)}
+
+
+def material_heading(session: Session, *, title: str, township_id: int, subject_id: int | None,
+                     period: str | None) -> str:
+    """The title of a deadline's material naming its township, village and period (``domain.vocabulary.heading``)."""
+    township = session.get(OrgUnit, township_id)
+    subject = session.get(OrgUnit, subject_id) if subject_id else None
+    return heading(title, township.name if township else None, subject.name if subject else None, period)
+
+
+def submission_heading(session: Session, sub: Submission) -> str:
+    """The title of ``sub`` naming its township, village and period."""
+    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
+    return material_heading(session, title=sub.title, township_id=sub.township_id, subject_id=sub.subject_id,
+                            period=obligation.period if obligation else None)
 
 
 def overrides_of_submission(session: Session, sub: Submission) -> list[dict[str, Any]]:
@@ -167,8 +187,15 @@ def submission_view(session: Session, principal: Principal, submission_id: int, 
         "can_submit": sub.status in rules.EDITABLE and rules.may_submit(principal.actor, sub.township_id),
         "changes": detail["changes_since_last_round"],
         "last_return": next((r for r in reversed(detail["reviews"]) if r["decision"] == "return"), None),
-        "history": events_for(session, "submission", sub.id, 500, 0),
+        "history": (history := events_for(session, "submission", sub.id, 500, 0)),
+        "actors": _actor_names(session, {e.actor for e in history}),
     }
+
+
+def _actor_names(session: Session, usernames: set[str]) -> dict[str, str]:
+    """Who acted, by username, as the histories name them (the system's own steps as 系统)."""
+    names = {u.username: u.display_name for u in session.exec(select(User).where(col(User.username).in_(usernames)))}
+    return names | {"system": service.SYSTEM_REVIEWER}
 
 
 def submission_for(session: Session, obligation_id: int) -> Submission | None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.review import EDITABLE
+from domain.vocabulary import heading, period_label
 from models import Campaign, Obligation, OrgUnit, Submission
 from tasks.accounts import Principal
 from tasks.registry import get_definition
@@ -30,12 +31,17 @@ def todos(session: Session, principal: Principal, today: dt.date, *, limit: int 
     rows = session.exec(stmt.order_by(col(Obligation.due_on), col(Obligation.id)).limit(limit)).all()
     subs = {s.obligation_id: s for s in session.exec(select(Submission).where(
         col(Submission.obligation_id).in_([o.id for o, _, _ in rows])))} if rows else {}
+    townships = {u.id: u.name for u in session.exec(select(OrgUnit).where(
+        col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
     items = []
     for obligation, campaign, subject in rows:
         sub = subs.get(obligation.id)
+        township = townships.get(campaign.township_id)
         items.append({
             "obligation_id": obligation.id, "campaign_id": campaign.id, "title": obligation.title, "kind": obligation.kind,
-            "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
+            "township_name": township, "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
+            "period_label": period_label(obligation.period),
+            "heading": heading(obligation.title, township, subject.name, obligation.period),
             "due_on": obligation.due_on, "days_left": (obligation.due_on - today).days,
             "status": "open" if obligation.status == "scheduled" else obligation.status,
             "submission_id": sub.id if sub else None, "submission_status": sub.status if sub else None,

@@ -20,6 +20,7 @@ from domain import escalation as rules
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition
 from domain.triggers import MEASURES_OVERDUE, MeasuresOverdueSpec
+from domain.vocabulary import zh_date
 from models import Campaign, Escalation, OrgUnit, Submission, User, VillageRectification
 from tasks import escalation
 from tasks.registry import get_definitions
@@ -129,8 +130,8 @@ def _climb_village(session: Session, x: Late, units: dict[int, OrgUnit], today: 
             campaign=x.campaign, township=units[x.campaign.township_id], trigger=MEASURES_OVERDUE.key, level=level,
             key=MEASURES_OVERDUE.step_key(rect.id or 0, level), item_title=f"{village.name}整顿措施落实",
             subject=village, submission_id=plan.id, rectification_id=rect.id, due_on=limit,
-            period=f"整改时限{limit.isoformat()}",
-            reason=f"{village.name}“一村一策”整改时限为{limit.isoformat()}，已超过{days}天仍在整顿中、未申请验收，"
+            period=f"整改时限{zh_date(limit)}",
+            reason=f"{village.name}“一村一策”整改时限为{zh_date(limit)}，已超过{days}天仍在整顿中、未申请验收，"
                    f"工作进展缓慢、整顿措施不力，{'直接' if level == opening > 1 else '升级为'}{name}",
             evidence={"plan_submission_id": plan.id, "time_limit": limit, "days_over": days,
                       "measures": measures, "rectification_status": rect.status},

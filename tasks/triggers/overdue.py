@@ -17,6 +17,7 @@ from domain import escalation as rules
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition
 from domain.triggers import OVERDUE
+from domain.vocabulary import period_label, zh_date
 from models import Campaign, Escalation, Obligation, OrgUnit, User
 from tasks import escalation
 from tasks.registry import get_definitions
@@ -83,7 +84,7 @@ def _climb_obligation(session: Session, x: Missed, township: OrgUnit, today: dt.
         return escalation.Step(
             campaign=x.campaign, township=township, trigger=OVERDUE.key, level=level, key=OVERDUE.step_key(ob.id or 0, level),
             item_title=ob.title, subject=subject, obligation=ob, due_on=ob.due_on, period=ob.period,
-            reason=f"“{ob.title}”（{subject.name}，{ob.period}）应于{ob.due_on.isoformat()}前报送，"
+            reason=f"“{ob.title}”（{subject.name}，{period_label(ob.period)}）应于{zh_date(ob.due_on)}前报送，"
                    f"逾期{days_late}天仍未报送，升级为{ladder[level - 1].name}",
             evidence={"due_on": ob.due_on, "days_late": days_late, "checked_on": today},
         )

@@ -19,7 +19,7 @@ from sqlmodel import Session, func, select
 
 from core.clock import CHINA_TZ, FakeClock
 from core.db import get_engine
-from domain.vocabulary import CampaignStatus, ObligationStatus, RectificationStatus
+from domain.vocabulary import CampaignStatus, ObligationStatus, RectificationStatus, period_label
 from models import AuditEvent, Escalation, OrgUnit, Submission
 from tasks import ledger
 from tasks.launch import launch_one
@@ -122,7 +122,7 @@ async def test_campaign_and_obligation_ledgers_hold_the_api_rows(world: World, u
              CampaignStatus(c["status"]).label, china(c["launched_at"])) for c in api], params
 
         details = [(await w.get(username, f"{API}/campaigns/{c['id']}")).json() for c in api]
-        expected = [(o["id"], c["id"], c["township_name"], o["subject_name"], o["title"], o["period"], day(o["opens_on"]),
+        expected = [(o["id"], c["id"], c["township_name"], o["subject_name"], o["title"], period_label(o["period"]), day(o["opens_on"]),
                      day(o["due_on"]), ObligationStatus(o["status"]).label) for c in details for o in c["obligations"]]
         rows = sheet_rows(await w.get(username, f"{API}/ledgers/obligations.xlsx", **params))
         assert [(r["编号"], r["任务编号"], r["乡镇"], r["对象"], r["事项"], r["周期"], r["开始日"], r["截止日"], r["状态"])

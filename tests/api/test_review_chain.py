@@ -338,7 +338,7 @@ async def test_weak_village_list_passes_the_screening_gate_and_opens_rectificati
     await move(clock, users, at(dt.date(2026, 11, 2)))
     r = await rect("admin", "close", 3)
     assert r.status_code == 409
-    assert "2026-11-03" in r.json()["detail"]
+    assert "2026年11月3日" in r.json()["detail"]
     await move(clock, users, at(dt.date(2026, 11, 4)))
     assert (await rect("county-reviewer", "close", 2)).status_code == 409  # stale
     r = await rect("county-reviewer", "close", 3)

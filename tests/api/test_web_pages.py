@@ -37,7 +37,7 @@ async def test_township_and_reviewer_pages(anon: httpx.AsyncClient, demo_county:
     detail = await anon.get(f"/submissions/{sid}")
     assert detail.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail.text and "<script>alert(1)" not in detail.text
-    assert "审核通过" in detail.text and "submission.submit" in detail.text
+    assert "审核通过" in detail.text and "<td>提交审核</td>" in detail.text and "submission.submit" not in detail.text
     version = version_of(detail.text)
 
     refused = await anon.post(f"/submissions/{sid}/decide", data={"decision": "approve", "version": version, "csrf_token": "forged"})

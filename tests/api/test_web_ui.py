@@ -197,8 +197,12 @@ async def test_township_fills_in_the_generated_form_and_the_review_chain_decides
     for label in ("基本情况", "取得的成效", "存在的主要问题", "下步打算"):
         assert re.search(rf'<label for="f_\w+">{label}', form.text), label
     assert "截止 2026年3月20日" in form.text and "保存草稿" in form.text and "提交审核" in form.text
+    # Submitting before the window opens: refused with the day it opens, what was typed stays; nothing is stored.
+    early = await anon.post(f"/obligations/{later}/form",
+                            data={"csrf_token": csrf, "action": "submit", "f_basic_situation": "只写了一部分"})
+    assert early.status_code == 409 and "起才能提交" in early.text and "只写了一部分" in early.text
     # Submitting an incomplete form: each missing field is named next to it; nothing is stored.
-    incomplete = await anon.post(f"/obligations/{later}/form",
+    incomplete = await anon.post(f"/obligations/{obligation}/form",
                                  data={"csrf_token": csrf, "action": "submit", "f_basic_situation": "只写了一部分"})
     assert incomplete.status_code == 422
     assert re.search(r'id="err-results"[^>]*>请填写“取得的成效”', incomplete.text)

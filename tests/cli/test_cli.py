@@ -137,3 +137,22 @@ def test_users_add_with_daily_digest(engine: Engine) -> None:
         from models import User
 
         assert s.exec(select(User).where(User.username == "qx05-liaison")).one().daily_digest is True
+
+
+def test_org_import_explains_a_wrong_value_in_chinese(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "org.csv"
+    path.write_text("code,name,kind,parent,collective_income\nC,县,county,,\nC01,镇,town,C,\nC01001,村,village,C01,三万\n",
+                    encoding="utf-8")
+    result = runner.invoke(app, ["org", "import", str(path)])
+    assert result.exit_code == 2
+    assert "第3行 kind：只能是 county（县）、township（乡镇）、village（村）或 unit（派出单位）" in result.output
+    assert "第4行 collective_income：应为整数" in result.output
+    assert "Input should" not in result.output
+
+
+def test_a_command_that_writes_says_which_database_first(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "org.csv"
+    path.write_text("code,name,kind,parent\nC,县,county,\n", encoding="utf-8")
+    result = runner.invoke(app, ["org", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"数据库：{engine.url.render_as_string(hide_password=True)}" in result.output

@@ -31,3 +31,20 @@ def test_settings_read_the_duban_prefix(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("DUBAN_SCHEDULER", "sometimes")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_a_dot_env_in_the_working_directory_is_read_and_the_environment_wins(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DUBAN_SMTP_PORT=2525\nDUBAN_SMTP_HOST=mail.qingxi.example\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DUBAN_SMTP_PORT", raising=False)
+    monkeypatch.delenv("DUBAN_SMTP_HOST", raising=False)
+    assert (Settings().smtp_host, Settings().smtp_port) == ("mail.qingxi.example", 2525)
+    monkeypatch.setenv("DUBAN_SMTP_PORT", "2626")
+    assert Settings().smtp_port == 2626
+
+
+def test_the_checkouts_dot_env_is_read_from_anywhere() -> None:
+    from core.settings import REPO_ROOT
+
+    assert REPO_ROOT / ".env" in Settings.model_config["env_file"]  # type: ignore[operator]

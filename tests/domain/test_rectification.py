@@ -63,7 +63,7 @@ def test_close_only_after_the_consolidation_period() -> None:
     for early in (DAY, end - dt.timedelta(days=1)):
         with pytest.raises(InvalidTransition) as exc:
             rules.close_out(state, early)
-        assert end.isoformat() in exc.value.detail
+        assert f"{end.year}年{end.month}月{end.day}日" in exc.value.detail
     closed = rules.close_out(state, end + dt.timedelta(days=1))
     assert closed.status == "closed"
     assert closed.closed_on == end + dt.timedelta(days=1)

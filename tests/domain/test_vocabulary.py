@@ -173,3 +173,35 @@ def test_statuses_are_named_by_their_enum_members() -> None:
             if str(path.relative_to(ROOT)).startswith(WRITTEN_WITH_ENUMS)
             for c in status_literals(ast.parse(path.read_text(encoding="utf-8")))]
     assert bare == [], "write SubmissionStatus.APPROVED, not 'approved'"
+
+
+def test_periods_read_as_a_county_clerk_says_them() -> None:
+    from domain.vocabulary import period_label
+
+    assert period_label("2026Q4") == "2026年第四季度"
+    assert period_label("2026-W50") == "2026年第50周（12月7日—12月11日）"
+    assert period_label("2027-W01") == "2027年第1周（1月4日—1月8日）"
+    assert period_label("2026") == "2026年度"
+    assert period_label("2027-03") == "2027年3月"
+    assert period_label("2027H2") == "2027年下半年"
+    assert period_label("整改时限") == "整改时限" and period_label(None) == ""
+
+
+def test_a_heading_names_the_township_the_village_and_the_period() -> None:
+    from domain.vocabulary import heading
+
+    assert heading("后进薄弱村党组织建设季度报告", "青石镇", "青石镇", "2026Q4") == "青石镇 2026年第四季度 后进薄弱村党组织建设季度报告"
+    assert heading("重点联系村整顿工作周报", "青石镇", "前何庄村", "2026-W50") == (
+        "青石镇前何庄村 2026年第50周（12月7日—12月11日） 重点联系村整顿工作周报")
+
+
+def test_audit_actions_and_moments_read_in_chinese() -> None:
+    import datetime as dt
+
+    from core.clock import CHINA_TZ
+    from domain.vocabulary import action_label, zh_datetime
+
+    assert action_label("submission.return") == "退回修改"
+    assert action_label("submission.frobnicate") == "材料变更" and action_label("x") == "其他操作"
+    assert zh_datetime(dt.datetime(2026, 12, 7, 1, 5, tzinfo=dt.UTC)) == "2026年12月7日 09:05"
+    assert zh_datetime(dt.datetime(2026, 12, 7, 9, 5, tzinfo=CHINA_TZ)) == "2026年12月7日 09:05"

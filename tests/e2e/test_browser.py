@@ -38,9 +38,9 @@ def test_quarterly_report_through_the_browser(chromium: str, live_server: str, c
 
         def open_edit_form() -> None:
             page.goto(f"{base}/todos")
-            row = page.locator("tr", has_text="后进薄弱村党组织建设季度报告").filter(has_text="2025Q4")
+            row = page.locator("tr", has_text="后进薄弱村党组织建设季度报告").filter(has_text="2025年第四季度")
             row.get_by_role("link", name="修改").click()
-            expect(page.locator("h1")).to_contain_text("填报：后进薄弱村党组织建设季度报告")
+            expect(page.locator("h1")).to_contain_text("填报：青石镇 2025年第四季度 后进薄弱村党组织建设季度报告")
 
         def decide(username: str, decision: str, comment: str = "") -> None:
             sign_in(username)

@@ -197,7 +197,7 @@ async def test_a_late_submission_stops_the_ladder_and_records_how_late(campaign:
         (1, "urge", "resolved"), (2, "supervise", "resolved")]
     with Session(campaign) as s:
         supervise = s.exec(select(Escalation).where(Escalation.key == f"overdue:{ob.id}:2")).one()
-        assert supervise.days_late == 11 and supervise.resolution == "已于2025-12-30报送，超过期限11天"
+        assert supervise.days_late == 11 and supervise.resolution == "已于2025年12月30日报送，超过期限11天"
         assert s.get(Obligation, ob.id).escalation_level == 2  # type: ignore[union-attr]
         assert s.exec(select(AccountabilityCase).where(AccountabilityCase.obligation_id == ob.id)).all() == []
         assert s.exec(select(Escalation).where(Escalation.trigger == "zero_report")).all() == []  # a real report

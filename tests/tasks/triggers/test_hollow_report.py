@@ -75,7 +75,7 @@ async def test_a_hollow_quarterly_report_is_sent_back_for_completion_not_to_acco
     [step] = await _steps(c, users)
     assert (step["level"], step["level_key"], step["trigger_label"], step["status"]) == (1, "urge", "内容空泛", "open")
     assert step["evidence"]["findings"] == FINDINGS and step["new_due_on"] == "2025-12-19"
-    assert step["reason"] == f"“{sub['title']}”（第1轮）内容空泛，已退回补充完善：{'；'.join(FINDINGS)}，限于2025-12-19前办结"
+    assert step["reason"] == f"“{sub['title']}”（第1轮）内容空泛，已退回补充完善：{'；'.join(FINDINGS)}，限于2025年12月19日前办结"
     assert step["document"]["kind"] == "urging_notice"
     mails = _mails(demo_county, "escalation:hollow_report:")
     assert {m.to_addr for m in mails} == {EMAIL["qx01-liaison"]}  # 催办 goes to the township's liaison
@@ -106,7 +106,7 @@ async def test_each_hollow_round_climbs_one_rung_and_a_complete_report_ends_the_
     assert (sub["status"], sub["round"], sub["current_level_name"]) == ("in_review", 3, "乡（镇）党委审核")
     steps = await _steps(c, users)
     assert [e["status"] for e in steps] == ["resolved", "resolved"]
-    assert steps[1]["resolution"] == "已于2025-12-12补充完善后重新报送"
+    assert steps[1]["resolution"] == "已于2025年12月12日补充完善后重新报送"
     queue = (await c.get(f"{API}/reviews/queue", headers=await users("qx01-secretary"))).json()["items"]
     assert sub["id"] in [x["id"] for x in queue]
 

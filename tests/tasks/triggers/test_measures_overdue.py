@@ -75,7 +75,7 @@ async def test_slow_measures_go_straight_to_an_interview_of_the_townships_main_l
     # No 催办 or 督办 first: the first step is the interview (004 §一.3 直接约谈), with its notice.
     assert (step["level"], step["level_key"], step["level_name"]) == (3, "interview", "约谈乡镇党委主要负责同志")
     assert (step["rectification_id"], step["subject"], step["status"]) == (rect["id"], VILLAGE, "open")
-    assert "整改时限为2026-03-31" in step["reason"] and "工作进展缓慢、整顿措施不力" in step["reason"]
+    assert "整改时限为2026年3月31日" in step["reason"] and "工作进展缓慢、整顿措施不力" in step["reason"]
     assert step["document"]["kind"] == "interview_notice"
     with Session(demo_county) as s:
         mails = s.exec(select(OutboxMessage).where(
@@ -110,4 +110,4 @@ async def test_after_the_interview_the_ladder_goes_on_until_the_village_applies(
     await move(clock, users, at(dt.date(2026, 6, 1), 10))
     steps = await _steps(c, users)
     assert [(e["level_key"], e["status"]) for e in steps] == [("interview", "resolved"), ("notice", "resolved")]
-    assert steps[1]["resolution"] == "已于2026-04-09申请验收，超过期限9天"
+    assert steps[1]["resolution"] == "已于2026年4月9日申请验收，超过期限9天"
