@@ -20,7 +20,7 @@ from domain.calendar import DuePolicy
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from domain.programme import Verdict, batch_of, still_failing
 from domain.stationing import StationingRules, Team, VillageFacts, team_problems, unit_share_problem
-from domain.vocabulary import StationingPlanStatus
+from domain.vocabulary import StationingPlanStatus, zh_date
 from models import (
     Acceptance,
     AuditEvent,
@@ -419,9 +419,9 @@ def _member(session: Session, principal: Principal, plan: StationingPlan,
 
 def _approved_member(session: Session, principal: Principal, year: int,
                      cadre: str) -> tuple[StationingPlan, TeamMember, OrgUnit]:
-    principal.require_role("admin", "submitter")
     plan = load_plan(session, year)
-    member, village = _member(session, principal, plan, cadre)
+    member, village = _member(session, principal, plan, cadre)  # 404 first: a cadre out of scope is not named
+    principal.require_role("admin", "submitter")
     if plan.status != PlanStatus.APPROVED:
         raise InvalidTransition(f"{year}年选派安排表批准后才能登记到位和离岗")
     return plan, member, village
@@ -429,7 +429,7 @@ def _approved_member(session: Session, principal: Principal, year: int,
 
 def _day_problem(field: str, day: dt.date, year: int, today: dt.date, what: str) -> None:
     if day > today:
-        raise ValidationFailed(f"{what}不能晚于今天（{today:%Y-%m-%d}）", errors=[{"field": field, "message": "future"}])
+        raise ValidationFailed(f"{what}不能晚于今天（{zh_date(today)}）", errors=[{"field": field, "message": "future"}])
     if day < dt.date(year, 1, 1):
         raise ValidationFailed(f"{what}不能早于{year}年1月1日", errors=[{"field": field, "message": "before the year"}])
 

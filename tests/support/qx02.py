@@ -30,6 +30,22 @@ QUARTERLY = {"basic_situation": "柳河乡共有后进薄弱村2个，已逐村�
              "main_problems": "个别村集体经济薄弱，带头人能力不足。", "next_steps": "下季度完成村级活动场所改造，加强培训。"}
 
 
+async def _stationing(w: World) -> None:
+    """Programme 1's approved 2025 plan: QX02's own cadre in QX02001, with a diary and a drafted 工作鉴定, and a county
+    unit's cadre in QX02002 (arrivals and departures)."""
+    from core.db import get_engine
+    from tests.support.stationing import approved_plan
+    from tests.support.stationing_assessment import diary
+
+    approved_plan(get_engine(), 2025, {"QX02001": ("QX02", ["QX02-C1"]), "QX02002": ("QXD01", ["QXD01-01"])},
+                  arrived_on=dt.date(2025, 1, 6))
+    diary(get_engine(), "QX02-C1", "QX02001", dt.date(2025, 1, 10))
+    drafted = await w.client.put("/api/v1/cadre-assessments/QX02-C1/2025", headers=await w.as_("qx02-liaison"),
+                                 json={"appraisal": "吃住在村，帮助理清发展思路", "grade": "competent"})
+    assert drafted.status_code == 200, drafted.text
+    w.codes["cadre"] = "QX02-C1"
+
+
 # ---- the route table ------------------------------------------------------------------------------------
 #
 # Every /api/v1 route (and web page) with a path parameter: what object of QX02 it is walked with, and the body that a
@@ -66,6 +82,35 @@ ROUTES: list[Row] = [
         expect=403),
     Row("PUT", "/api/v1/teams/{village}/{year}/{month}", "village", "team_month"),
     Row("POST", "/api/v1/unit-reports/{report_id}/review", "unit_report", "unit_report_review"),
+    # The stationing programme (003): county-wide programmes and yearly plans, a township's teams within them.
+    Row("GET", "/api/v1/programmes/{programme_id}", None, reason="a programme is county-wide and names no township"),
+    Row("GET", "/api/v1/programmes/{programme_id}/acceptance", None,
+        reason="county-wide; a township sees only its own townships and villages in it (test_stationing_assessment.py)"),
+    Row("POST", "/api/v1/programmes/{programme_id}/acceptances", None, "acceptance", expect=404,
+        reason="the body names QX02's village: outsiders get 404 as for a village that does not exist"),
+    Row("GET", "/api/v1/stationing/plans/{year}", None,
+        reason="a year's plan is county-wide; a township sees only its villages' teams (test_stationing.py)"),
+    Row("GET", "/api/v1/stationing/plans/{year}/rows", None, reason="the plan's ledger rows, scoped like the plan"),
+    Row("PUT", "/api/v1/stationing/plans/{year}", None, "plan", expect=403, reason="the 基层办 drafts the plan"),
+    Row("POST", "/api/v1/stationing/plans/{year}/submit", None, expect=403, reason="the 基层办 submits the plan"),
+    Row("POST", "/api/v1/stationing/plans/{year}/decision", None, "plan_decision", expect=403,
+        reason="the county reviews the plan"),
+    Row("POST", "/api/v1/stationing/plans/{year}/arrivals", None, "arrival", expect=404,
+        reason="the body names QX02's cadre: outsiders get 404 as for a cadre not in the plan"),
+    Row("POST", "/api/v1/stationing/plans/{year}/departures", None, "departure", expect=404,
+        reason="the body names QX02's cadre: outsiders get 404 as for a cadre not in the plan"),
+    Row("GET", "/api/v1/cadres/{code}/record", "cadre"),
+    Row("PUT", "/api/v1/cadre-assessments/{cadre}/{year}", "cadre", "appraisal"),
+    Row("POST", "/api/v1/cadre-assessments/{cadre}/{year}/submit", "cadre", "appraisal_version"),
+    Row("POST", "/api/v1/cadre-assessments/{cadre}/{year}/decision", "cadre", "appraisal_decision"),
+    Row("PUT", "/api/v1/unit-assessments/{unit}/{year}", None, "unit_rating", expect=403,
+        reason="a dispatching unit's rating is the county's, for administrators only"),
+    Row("GET", "/stationing/{year}", None, reason="the plan's page, scoped like the plan"),
+    Row("POST", "/stationing/{year}/submit", None, "plan_form", expect=403, reason="the 基层办 submits the plan"),
+    Row("POST", "/stationing/{year}/decision", None, "plan_form", expect=403, reason="the county reviews the plan"),
+    Row("POST", "/stationing/{year}/arrivals", None, "arrival_form", expect=403,
+        reason="a form without the page's CSRF token is refused first; test_csrf.py sends it with one"),
+    Row("GET", "/programmes/{programme_id}/acceptance", None, reason="the acceptance page, scoped like its API"),
     Row("GET", "/api/v1/ledgers/{name}.xlsx", None,
         reason="names a kind of ledger, not an object; its rows are scoped to the caller (tests/api/test_ledgers.py)"),
     # The web pages name the same objects as the API.
@@ -208,6 +253,7 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
     w.ids["unit_report"] = await submitted_report(anon, w.as_, "QX02", 2025, 4)
     w.codes["village"] = "QX02001"
     w.ids["plan_year"] = 2025  # the stationing plan forms of a year
+    await _stationing(w)
     return w
 
 
@@ -267,7 +313,20 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
         "case_decision": {"decision": "admonishment", "note": "诫勉谈话", "version": 1},
         "team_month": {"work": "组织党员学习"},
         "unit_report_review": {"decision": "accept", "version": 1},
+        "acceptance": {"subject": "QX02001", "passed": True},
+        "plan": {"teams": []},
+        "plan_decision": {"decision": "approve"},
+        "arrival": {"cadre": "QX02-C1", "arrived_on": "2025-01-06"},
+        "departure": {"cadre": "QX02-C1", "left_on": "2025-06-30", "reason": "调回原单位"},
+        "appraisal": {"appraisal": "吃住在村，帮助理清发展思路", "grade": "competent", "version": 1},
+        "appraisal_version": {"version": 1},
+        "appraisal_decision": {"decision": "approve", "version": 2},
+        "unit_rating": {"proposed_rating": "good"},
     }
+    if row.body == "plan_form":
+        return {"data": {"decision": "approve", "csrf_token": ""}}
+    if row.body == "arrival_form":
+        return {"data": {"cadre": "QX02-C1", "arrived_on": "2025-01-06", "csrf_token": ""}}
     if row.body in extra:
         return {"json": extra[row.body]}
     version = await w.version(row.target or "")
