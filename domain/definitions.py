@@ -461,6 +461,9 @@ class Definition(Strict):
     consolidation_days: int | None = Field(
         default=None, ge=1, le=3650, description="after acceptance, days of consolidation (巩固提升) before closing (销号)"
     )
+    desk: bool = Field(default=False, description=(
+        "a container of the 督办 desk (assigned items): never launched; its obligations are written by the desk "
+        "(tasks.desk), one per recipient of an item"))
     stationing: StationingRules | None = Field(
         default=None, description="the stationing plan's settings (003 三(二)): team sizes, unit share, arrival days")
 

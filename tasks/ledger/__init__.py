@@ -50,6 +50,7 @@ from tasks.ledger.rows import (
 # isort: split
 # Registered after the ledgers of rows.py, so that it comes last on the page and in the CLI.
 from tasks.ledger.assessments import assessment_rows
+from tasks.ledger.desk import desk_rows  # 交办事项: the 督办 desk
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -63,6 +64,7 @@ __all__ = [
     "PLAN_FORM",
     "XLSX_MEDIA_TYPE",
     "assessment_rows",
+    "desk_rows",
     "Column",
     "Ledger",
     "LedgerFilters",

@@ -1,0 +1,146 @@
+"""The 督办 desk over JSON (``tasks.desk``): assigned items, signing, extension requests, traffic lights, the
+三色督办单, bulletins and scores. The 办结报告 itself goes through ``/api/v1/submissions`` like any report: a
+return is 退办, the final approval 办结销号."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+
+from api.deps import ClockDep, CurrentPrincipal, SessionDep
+from api.routes.problems import READ, WRITE
+from api.types import CleanStr, DbId, DbOffset
+from core.clock import Clock, local_today
+from domain.errors import NotFound
+from models.desk import Bulletin, BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
+from tasks.accounts import Principal
+from tasks.calendar import load_work_calendar
+from tasks.desk import bulletins, extensions, items, urges
+from tasks.desk.records import extension_dict, recipient_rows
+from tasks.reads import desk as reads
+
+router = APIRouter(prefix="/api/v1/desk", tags=["desk"], responses=READ)
+
+Year = Annotated[int | None, Query(ge=2000, le=2100)]
+Light = Annotated[CleanStr | None, Query(pattern="^(green|yellow|red)$")]
+
+
+def _recipient(session: Session, principal: Principal, clock: Clock, recipient_id: int) -> dict[str, Any]:
+    session.commit()
+    recipient = items.load_recipient(session, principal, recipient_id)
+    rows = recipient_rows(session, principal, local_today(clock), load_work_calendar(session), item_id=recipient.item_id)
+    return next(r for r in rows if r["recipient_id"] == recipient_id)
+
+
+@router.post("/items", status_code=201, summary="Assign an item to townships (交办; administrators)", responses=WRITE)
+def assign(body: ItemIn, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+           response: Response) -> dict[str, Any]:
+    item = items.assign(session, principal, clock.now(), body)
+    session.commit()
+    response.headers["Location"] = f"/api/v1/desk/items/{item.id}"
+    return reads.get_item(session, principal, item.id or 0, local_today(clock))
+
+
+@router.get("/items", summary="Assigned items I may see, newest first, with their recipients' lights")
+def list_items(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, year: Year = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[DbOffset, Query()] = 0) -> dict[str, Any]:
+    return reads.list_items(session, principal, local_today(clock), year=year, limit=limit, offset=offset).as_dict()
+
+
+@router.get("/items/{item_id}", summary="One assigned item with its recipients and their lights")
+def read_item(item_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+    return reads.get_item(session, principal, item_id, local_today(clock))
+
+
+@router.get("/recipients", summary="Recipients of assigned items, filterable by light (green, yellow, red)")
+def list_recipients(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, light: Light = None,
+                    township: Annotated[CleanStr | None, Query(max_length=32)] = None,
+                    year: Year = None) -> dict[str, Any]:
+    rows = recipient_rows(session, principal, local_today(clock), load_work_calendar(session), light=light,
+                          township=township, year=year)
+    return {"items": rows, "total": len(rows)}
+
+
+@router.post("/recipients/{recipient_id}/acknowledge", summary="Sign for an item (签收; the township)", responses=WRITE)
+def acknowledge(recipient_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+    items.acknowledge(session, principal, clock.now(), recipient_id)
+    return _recipient(session, principal, clock, recipient_id)
+
+
+@router.post("/recipients/{recipient_id}/extensions", status_code=201,
+             summary="Ask for more time before the deadline (延期申请; the township)", responses=WRITE)
+def request_extension(recipient_id: DbId, body: ExtensionIn, session: SessionDep, principal: CurrentPrincipal,
+                      clock: ClockDep) -> dict[str, Any]:
+    request = extensions.request_extension(session, principal, clock.now(), recipient_id, body)
+    session.commit()
+    return extension_dict(request)
+
+
+@router.get("/extensions", summary="Extension requests waiting for my decision")
+def waiting_extensions(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"items": reads.waiting_extensions(session, principal)}
+
+
+@router.post("/extensions/{request_id}/decision",
+             summary="Decide an extension request: the township's reviewer, then the office", responses=WRITE)
+def decide_extension(request_id: DbId, body: ExtensionDecision, session: SessionDep, principal: CurrentPrincipal,
+                     clock: ClockDep) -> dict[str, Any]:
+    request = extensions.decide_extension(session, principal, clock.now(), request_id, decision=body.decision,
+                                          comment=body.comment, version=body.version)
+    session.commit()
+    return extension_dict(request)
+
+
+@router.post("/recipients/{recipient_id}/urges", status_code=201,
+             summary="Issue a 三色督办单 by hand (蓝/黄/红; administrators)", responses=WRITE)
+def issue_urge(recipient_id: DbId, body: UrgeIn, session: SessionDep, principal: CurrentPrincipal,
+               clock: ClockDep) -> dict[str, Any]:
+    urge = urges.issue_urge(session, principal, clock.now(), recipient_id, body)
+    session.commit()
+    return {"id": urge.id, "colour": urge.colour, "note": urge.note, "document_id": urge.document_id,
+            "pdf": f"/api/v1/documents/{urge.document_id}/pdf"}
+
+
+@router.get("/bulletins", summary="Bulletins of supervision work (定期通报), newest first")
+def list_bulletins(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"items": reads.list_bulletins(session, principal)}
+
+
+@router.post("/bulletins", status_code=201, summary="Draft a month's bulletin on demand (administrators)",
+             responses=WRITE)
+def draft_bulletin(body: BulletinDraftIn, session: SessionDep, principal: CurrentPrincipal,
+                   clock: ClockDep) -> dict[str, Any]:
+    principal.require_role("admin")
+    bulletin = bulletins.draft(session, body.year, body.month, clock.now(), principal)
+    session.commit()
+    return reads.bulletin_dict(bulletin)
+
+
+def _bulletin(session: Session, principal: Principal, bulletin_id: int) -> Bulletin:
+    bulletin = session.get(Bulletin, bulletin_id)
+    if bulletin is None or (principal.townships is not None and bulletin.status != "published"):
+        raise NotFound(f"没有编号为 {bulletin_id} 的通报")
+    return bulletin
+
+
+@router.get("/bulletins/{bulletin_id}", summary="One bulletin with its rows per township")
+def read_bulletin(bulletin_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return reads.bulletin_dict(_bulletin(session, principal, bulletin_id))
+
+
+@router.post("/bulletins/{bulletin_id}/publish", summary="Edit and publish a bulletin as a numbered document",
+             responses=WRITE)
+def publish_bulletin(bulletin_id: DbId, body: BulletinPublishIn, session: SessionDep, principal: CurrentPrincipal,
+                     clock: ClockDep) -> dict[str, Any]:
+    bulletin = bulletins.publish(session, principal, clock.now(), bulletin_id, body)
+    session.commit()
+    return reads.bulletin_dict(bulletin)
+
+
+@router.get("/scores", summary="Each township's supervision score for a year, with the rule")
+def scores(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, year: Year = None) -> dict[str, Any]:
+    today = local_today(clock)
+    return reads.scores(session, principal, year or today.year, today)

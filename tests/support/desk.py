@@ -1,0 +1,60 @@
+"""The 督办 desk over HTTP as the demo users: assigning an item, signing, the 办结报告 through its review chain,
+and the desk's escalations read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models import Escalation, OrgUnit
+from tests.support.world import SignedIn
+
+DESK = "/api/v1/desk"
+CLOSING = {"done": "已逐村核查并建立台账，问题全部整改到位", "results": "完成整改问题12个，建立长效机制3项"}
+
+
+async def assign(c: httpx.AsyncClient, users: SignedIn, townships: list[str], due_on: dt.date,
+                 **extra: Any) -> dict[str, Any]:
+    body = {"title": "清理村级组织挂牌", "source": "instruction", "document_number": "清组〔2025〕12号",
+            "requirement": "按照县委主要领导批示，全面清理村级组织牌子，规范挂牌", "townships": townships,
+            "due_on": due_on.isoformat()} | extra
+    r = await c.post(f"{DESK}/items", json=body, headers=await users("admin"))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def recipient(item: dict[str, Any], township: str) -> dict[str, Any]:
+    return next(r for r in item["recipients"] if r["township"] == township)
+
+
+async def item_now(c: httpx.AsyncClient, users: SignedIn, item_id: int) -> dict[str, Any]:
+    r = await c.get(f"{DESK}/items/{item_id}", headers=await users("admin"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def close_report(c: httpx.AsyncClient, users: SignedIn, township: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The township's liaison submits the 办结报告, its secretary approves, the office closes it (办结销号)."""
+    code = township.lower()
+    r = await c.post("/api/v1/submissions", headers=await users(f"{code}-liaison"),
+                     json={"obligation_id": row["obligation_id"], "data": CLOSING, "submit": True})
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    for who in (f"{code}-secretary", "admin"):
+        r = await c.post(f"/api/v1/submissions/{sub['id']}/decisions", headers=await users(who),
+                         json={"decision": "approve", "version": sub["version"]})
+        assert r.status_code == 200, r.text
+        sub = r.json()
+    return dict(sub)
+
+
+def desk_escalations(engine: Engine, township: str) -> list[tuple[str, int, str]]:
+    """(trigger, level, level name) of the escalations of the desk's deadlines of ``township``."""
+    with Session(engine) as s:
+        town = s.exec(select(OrgUnit).where(OrgUnit.code == township)).one()
+        rows = s.exec(select(Escalation).where(Escalation.township_id == town.id).order_by(col(Escalation.id))).all()
+        return [(e.trigger, e.level, e.level_name or "") for e in rows]
