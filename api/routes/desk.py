@@ -13,8 +13,7 @@ from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from core.clock import Clock, local_today
-from domain.errors import NotFound
-from models.desk import Bulletin, BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
+from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
 from tasks.desk import bulletins, extensions, items, urges
@@ -119,16 +118,9 @@ def draft_bulletin(body: BulletinDraftIn, session: SessionDep, principal: Curren
     return reads.bulletin_dict(bulletin)
 
 
-def _bulletin(session: Session, principal: Principal, bulletin_id: int) -> Bulletin:
-    bulletin = session.get(Bulletin, bulletin_id)
-    if bulletin is None or (principal.townships is not None and bulletin.status != "published"):
-        raise NotFound(f"没有编号为 {bulletin_id} 的通报")
-    return bulletin
-
-
 @router.get("/bulletins/{bulletin_id}", summary="One bulletin with its rows per township")
 def read_bulletin(bulletin_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return reads.bulletin_dict(_bulletin(session, principal, bulletin_id))
+    return reads.bulletin_dict(bulletins.load_bulletin(session, principal, bulletin_id))
 
 
 @router.post("/bulletins/{bulletin_id}/publish", summary="Edit and publish a bulletin as a numbered document",

@@ -95,14 +95,20 @@ def _paragraphs(bulletin: Bulletin) -> list[str]:
     return lines
 
 
+def load_bulletin(session: Session, principal: Principal, bulletin_id: int) -> Bulletin:
+    """A bulletin the caller may see: the county sees drafts too, a township the published ones (404 otherwise)."""
+    bulletin = session.get(Bulletin, bulletin_id)
+    if bulletin is None or (principal.townships is not None and bulletin.status != BulletinStatus.PUBLISHED):
+        raise NotFound(f"没有编号为 {bulletin_id} 的通报")
+    return bulletin
+
+
 def publish(session: Session, principal: Principal, now: dt.datetime, bulletin_id: int,
             body: BulletinPublishIn) -> Bulletin:
     """The office's edits (intro, best, worst) and publication: numbered, rendered, mailed to the townships'
     leaders (their Party secretaries) with the PDF."""
+    bulletin = load_bulletin(session, principal, bulletin_id)
     principal.require_role("admin")
-    bulletin = session.get(Bulletin, bulletin_id)
-    if bulletin is None:
-        raise NotFound(f"没有编号为 {bulletin_id} 的通报")
     expected = require_version(bulletin, body.version, what="通报")
     if bulletin.status == BulletinStatus.PUBLISHED:
         raise InvalidTransition("该通报已印发，不能再修改")
@@ -144,6 +150,6 @@ def _mail(session: Session, bulletin: Bulletin, document: OfficialDocument, text
         message = enqueue_mail(session, key=f"desk:bulletin:{bulletin.id}:{user.id}", to=user, template="desk_notice",
                                context={"subject": f"【通报】{document.doc_number} {bulletin.title}",
                                         "lines": text + [f"印发日期：{zh_date(document.issued_on)}"],
-                                        "link": absolute_url(f"/desk/bulletins/{bulletin.id}")}, now=now)
+                                        "link": absolute_url("/desk")}, now=now)
         if message is not None:
             message.document_id = document.id

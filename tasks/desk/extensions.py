@@ -38,8 +38,7 @@ def request_extension(session: Session, principal: Principal, now: dt.datetime, 
     """The township's submitter asks for more time; refused with the reason when the deadline has passed, the item
     is done, a request is pending or the item's extensions are used up."""
     recipient = load_recipient(session, principal, recipient_id)
-    if not may_submit(principal.actor, recipient.township_id):
-        raise PermissionDenied("只有本乡镇的填报人员可以申请延期")
+    require_requester(principal, recipient)
     item = session.get(AssignedItem, recipient.item_id)
     closing = session.get(Obligation, recipient.obligation_id)
     assert item is not None and closing is not None
@@ -63,12 +62,18 @@ def request_extension(session: Session, principal: Principal, now: dt.datetime, 
     return request
 
 
+def require_requester(principal: Principal, recipient: ItemRecipient) -> None:
+    """Only the township's own submitters ask for more time."""
+    if not may_submit(principal.actor, recipient.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以申请延期")
+
+
 def load_request(session: Session, principal: Principal, request_id: int) -> ExtensionRequest:
     request = session.get(ExtensionRequest, request_id)
     return visible(principal, request, request.township_id if request else None, f"没有编号为 {request_id} 的延期申请")
 
 
-def _may_decide(principal: Principal, request: ExtensionRequest) -> None:
+def require_decider(principal: Principal, request: ExtensionRequest) -> None:
     user = principal.user
     if request.status == ExtensionStatus.PENDING_TOWNSHIP:
         if not (user.role == "reviewer" and user.level == "township" and user.org_unit_id == request.township_id):
@@ -88,7 +93,7 @@ def decide_extension(session: Session, principal: Principal, now: dt.datetime, r
     to the proposed date) or refuses (the deadline stays)."""
     request = load_request(session, principal, request_id)
     expected = require_version(request, version, what=WHAT)
-    _may_decide(principal, request)
+    require_decider(principal, request)
     if decision == "refuse" and not (comment or "").strip():
         raise ValidationFailed("不予延期须写明理由", errors=[{"field": "comment", "message": "required"}])
     today = china_date(now)

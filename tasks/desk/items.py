@@ -23,7 +23,7 @@ from tasks.audit import append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.desk.settings import ACK_RULE, CLOSING_RULES, FEEDBACK_RULE, ITEMS, SIGNING, desk_settings, item_number
 from tasks.registry import get_definition
-from tasks.scope import visible
+from tasks.scope import in_scope, visible
 
 
 def desk_event(session: Session, principal: Principal, action: str, subject_type: str, subject_id: int,
@@ -158,7 +158,7 @@ def load_item(session: Session, principal: Principal, item_id: int) -> AssignedI
     item = session.get(AssignedItem, item_id)
     if item is not None and principal.townships is not None:
         mine = session.exec(select(ItemRecipient.id).where(ItemRecipient.item_id == item_id,
-                                                           col(ItemRecipient.township_id).in_(principal.townships))).first()
+                                                           in_scope(principal, ItemRecipient.township_id))).first()
         item = item if mine else None
     if item is None:
         raise NotFound(f"没有编号为 {item_id} 的交办事项")

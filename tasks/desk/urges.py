@@ -38,8 +38,8 @@ def _body(item: AssignedItem, closing: Obligation, colour: UrgeColour, note: str
 
 def issue_urge(session: Session, principal: Principal, now: dt.datetime, recipient_id: int, body: UrgeIn) -> DeskUrge:
     """Issue a 三色督办单 to one recipient of an item (administrators); an item already closed is not urged."""
-    principal.require_role("admin")
     recipient: ItemRecipient = load_recipient(session, principal, recipient_id)
+    principal.require_role("admin")
     item = session.get(AssignedItem, recipient.item_id)
     closing = session.get(Obligation, recipient.obligation_id)
     township = session.get(OrgUnit, recipient.township_id)
@@ -69,7 +69,7 @@ def issue_urge(session: Session, principal: Principal, now: dt.datetime, recipie
     for user in session.exec(select(User).where(User.active == True, User.org_unit_id == township.id)):  # noqa: E712
         message = enqueue_mail(session, key=f"desk:urge:{urge.id}:{user.id}", to=user, template="desk_notice", context={
             "subject": f"【{COLOUR_NAMES[colour]}督办单】{doc_number} {item.title}", "lines": text,
-            "link": absolute_url(f"/desk/items/{item.id}")}, now=now)
+            "link": absolute_url("/desk")}, now=now)
         if message is not None:
             message.document_id = document.id
     return urge

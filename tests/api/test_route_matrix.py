@@ -29,6 +29,7 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
+from tests.support.desk import desk_world
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.web import WebUser, app_routes, web_sign_in
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
@@ -66,6 +67,27 @@ def R(allowed: frozenset[str], target: str | None = None) -> Rule:  # noqa: N802
 PUBLIC = Rule(frozenset(ROLES), public=True)
 
 RULES: dict[str, Rule] = {
+    # the 督办 desk (assigned items, issue 18)
+    "POST /api/v1/desk/items": R(ADMIN),
+    "GET /api/v1/desk/items": R(SIGNED_IN),
+    "GET /api/v1/desk/items/{item_id}": R(IN_SCOPE, "desk_item"),
+    "GET /api/v1/desk/recipients": R(SIGNED_IN),
+    "POST /api/v1/desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),
+    "POST /api/v1/desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),
+    "GET /api/v1/desk/extensions": R(SIGNED_IN),
+    "POST /api/v1/desk/extensions/{request_id}/decision": R(frozenset({"qx02-secretary"}), "desk_extension"),
+    "POST /api/v1/desk/recipients/{recipient_id}/urges": R(ADMIN, "desk_recipient"),
+    "GET /api/v1/desk/bulletins": R(SIGNED_IN),
+    "POST /api/v1/desk/bulletins": R(ADMIN),
+    "GET /api/v1/desk/bulletins/{bulletin_id}": R(frozenset({"admin", "county-reviewer"}), "desk_bulletin"),  # a draft: county-wide roles only
+    "POST /api/v1/desk/bulletins/{bulletin_id}/publish": R(ADMIN, "desk_bulletin"),
+    "GET /api/v1/desk/scores": R(SIGNED_IN),
+    "GET /desk": R(SIGNED_IN),
+    "POST /desk/items": R(ADMIN),
+    "POST /desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),
+    "POST /desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),
+    "POST /desk/extensions/{request_id}/decision": R(frozenset({"qx02-secretary"}), "desk_extension"),
+    "POST /desk/recipients/{recipient_id}/urges": R(ADMIN, "desk_recipient"),
     # sign-in and reference data
     "POST /api/v1/auth/token": PUBLIC,
     "GET /api/v1/me": R(SIGNED_IN),
@@ -223,6 +245,14 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/cadres": {"json": {"code": "M-1", "name": "测试干部", "unit": "QXD01", "post": "科员"}},
             "POST /api/v1/leaders": {"json": {"code": "M-2", "name": "测试领导", "level": "county", "post": "县委常委",
                                               "village": "QX02003"}},
+            "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
+                                                 "townships": ["QX03"], "due_on": "2025-12-30"}},
+            "POST /api/v1/desk/recipients/{recipient_id}/extensions": {"json": {
+                "reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"}},
+            "POST /api/v1/desk/extensions/{request_id}/decision": {"json": {"decision": "approve", "version": 1}},
+            "POST /api/v1/desk/recipients/{recipient_id}/urges": {"json": {"colour": "blue", "note": "临近期限"}},
+            "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
+            "POST /api/v1/desk/bulletins/{bulletin_id}/publish": {"json": {"version": 1}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -310,7 +340,9 @@ def _judge(role: str, method: str, path: str, rule: Rule, response: httpx.Respon
 
 @pytest.fixture
 async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
-    return await build_world(anon, login, clock, monkeypatch)
+    w = await build_world(anon, login, clock, monkeypatch)
+    await desk_world(anon, w, w.ids)
+    return w
 
 
 async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,3 +58,17 @@ def desk_escalations(engine: Engine, township: str) -> list[tuple[str, int, str]
         town = s.exec(select(OrgUnit).where(OrgUnit.code == township)).one()
         rows = s.exec(select(Escalation).where(Escalation.township_id == town.id).order_by(col(Escalation.id))).all()
         return [(e.trigger, e.level, e.level_name or "") for e in rows]
+
+
+async def desk_world(c: httpx.AsyncClient, users: SignedIn, ids: dict[str, int]) -> None:
+    """QX02's desk objects for the route matrix (the clock at 10 Dec 2025): an item assigned to it, an extension
+    request waiting for its secretary, and a draft bulletin of November; their ids under ``desk_*``."""
+    item = await assign(c, users, ["QX02"], dt.date(2025, 12, 31))
+    row = recipient(item, "QX02")
+    r = await c.post(f"{DESK}/recipients/{row['recipient_id']}/extensions", headers=await users("qx02-liaison"),
+                     json={"reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"})
+    assert r.status_code == 201, r.text
+    b = await c.post(f"{DESK}/bulletins", headers=await users("admin"), json={"year": 2025, "month": 11})
+    assert b.status_code == 201, b.text
+    ids |= {"desk_item": item["id"], "desk_recipient": row["recipient_id"], "desk_extension": r.json()["id"],
+            "desk_bulletin": b.json()["id"]}
