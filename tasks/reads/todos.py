@@ -7,9 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from domain.desk import light
 from domain.review import EDITABLE
 from models import Campaign, Obligation, OrgUnit, Submission
 from tasks.accounts import Principal
+from tasks.calendar import load_work_calendar
+from tasks.desk.settings import desk_settings
 from tasks.registry import get_definition
 from tasks.scope import scoped
 
@@ -31,9 +34,12 @@ def todos(session: Session, principal: Principal, today: dt.date, *, limit: int 
     subs = {s.obligation_id: s for s in session.exec(select(Submission).where(
         col(Submission.obligation_id).in_([o.id for o, _, _ in rows])))} if rows else {}
     items = []
+    calendar, yellow = load_work_calendar(session), desk_settings().yellow_workdays
     for obligation, campaign, subject in rows:
         sub = subs.get(obligation.id)
+        colour = light(obligation.status, obligation.due_on, today, calendar, yellow_workdays=yellow)
         items.append({
+            "light": colour.value if colour else None, "light_label": colour.label if colour else "",
             "obligation_id": obligation.id, "campaign_id": campaign.id, "title": obligation.title, "kind": obligation.kind,
             "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
             "due_on": obligation.due_on, "days_left": (obligation.due_on - today).days,

@@ -11,7 +11,7 @@ from domain.vocabulary import STATUSES
 TABLE_KINDS = {
     "campaigns": "campaign", "stages": "stage", "obligations": "obligation", "submissions": "submission",
     "escalations": "escalation", "accountability_cases": "case", "village_rectifications": "rectification",
-    "outbox": "outbox",
+    "outbox": "outbox", "extension_requests": "extension", "desk_bulletins": "bulletin",
 }
 """The kind of status each table with a ``status`` column stores."""
 
