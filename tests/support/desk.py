@@ -17,11 +17,11 @@ DESK = "/api/v1/desk"
 CLOSING = {"done": "已逐村核查并建立台账，问题全部整改到位", "results": "完成整改问题12个，建立长效机制3项"}
 
 
-async def assign(c: httpx.AsyncClient, users: SignedIn, townships: list[str], due_on: dt.date,
+async def assign(c: httpx.AsyncClient, users: SignedIn, townships: list[str], due_on: dt.date | None,
                  **extra: Any) -> dict[str, Any]:
     body = {"title": "清理村级组织挂牌", "source": "instruction", "document_number": "清组〔2025〕12号",
             "requirement": "按照县委主要领导批示，全面清理村级组织牌子，规范挂牌", "townships": townships,
-            "due_on": due_on.isoformat()} | extra
+            "due_on": due_on.isoformat() if due_on else None} | extra
     r = await c.post(f"{DESK}/items", json=body, headers=await users("admin"))
     assert r.status_code == 201, r.text
     return dict(r.json())

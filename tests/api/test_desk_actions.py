@@ -1,0 +1,133 @@
+"""The desk's other paths through the API: bad items refused in Chinese, bulk assignment, a deadline counted from
+signing, 退办 then 办结销号, a refused extension, the 三色督办单, periodic feedback turning the light yellow, the
+scores, and the containers that cannot be launched."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from core.clock import FakeClock
+from models import OfficialDocument, OutboxMessage
+from tests.support.clock import at, days
+from tests.support.desk import CLOSING, DESK, assign, item_now, recipient
+from tests.support.review_chain import move
+from tests.support.tick import tick_days
+from tests.support.world import SignedIn
+
+MONDAY = dt.date(2025, 3, 3)
+
+
+async def test_a_bad_item_is_refused_in_chinese_and_writes_nothing(client: httpx.AsyncClient, users: SignedIn,
+                                                                  clock: FakeClock) -> None:
+    await move(clock, users, at(MONDAY))
+    admin = await users("admin")
+    base = {"title": "清理挂牌", "source": "meeting", "requirement": "全面清理", "townships": ["QX01"]}
+    cases = [
+        (base, "二选一"),
+        (base | {"due_on": "2025-03-20", "due_workdays": 5}, "二选一"),
+        (base | {"due_on": "2025-03-01"}, "须晚于今天"),
+        (base | {"due_on": "2025-03-20", "townships": ["QX01", "QX02001"]}, "QX02001"),
+    ]
+    for body, words in cases:
+        r = await client.post(f"{DESK}/items", json=body, headers=admin)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json") and words in r.json()["detail"]
+    by_township = await client.post(f"{DESK}/items", json=base | {"due_on": "2025-03-20"},
+                                    headers=await users("qx01-liaison"))
+    assert by_township.status_code == 403
+    assert (await client.get(f"{DESK}/items", headers=admin)).json()["total"] == 0
+    launched = await client.post("/api/v1/campaigns", headers=admin,
+                                 json={"definition": "supervision_desk", "township": "QX01", "year": 2025})
+    assert launched.status_code == 422 and "不能作为督办活动启动" in launched.json()["detail"]
+
+
+async def test_every_township_at_once_and_a_deadline_counted_from_signing(client: httpx.AsyncClient,
+                                                                         users: SignedIn, clock: FakeClock) -> None:
+    await move(clock, users, at(MONDAY))
+    item = await assign(client, users, [], None, due_workdays=5, all_townships=True)
+    assert len(item["recipients"]) == 12 and item["due_workdays"] == 5
+    row = recipient(item, "QX01")
+    assert row["due_on"] == "2025-03-11"  # signed on the last day (4 March): five working days from then
+    await move(clock, users, at(dt.date(2025, 3, 4), 10))
+    r = await client.post(f"{DESK}/recipients/{row['recipient_id']}/acknowledge", headers=await users("qx01-liaison"))
+    assert r.json()["due_on"] == "2025-03-11" and r.json()["original_due_on"] == "2025-03-11"
+    mine = (await client.get(f"{DESK}/items", headers=await users("qx01-liaison"))).json()
+    assert mine["total"] == 1 and mine["items"][0]["recipients"] == 1
+
+
+async def test_a_return_then_closing_and_a_refused_extension(client: httpx.AsyncClient, users: SignedIn,
+                                                            clock: FakeClock, engine: Engine) -> None:
+    await move(clock, users, at(MONDAY))
+    item = await assign(client, users, ["QX01"], dt.date(2025, 3, 14), review="county")
+    row = recipient(item, "QX01")
+    r = await client.post(f"{DESK}/recipients/{row['recipient_id']}/extensions", headers=await users("qx01-liaison"),
+                          json={"reason": "需要协调", "progress": "已启动", "proposed_on": "2025-03-28"})
+    request = r.json()
+    r = await client.post(f"{DESK}/extensions/{request['id']}/decision", headers=await users("qx01-secretary"),
+                          json={"decision": "approve", "version": request["version"]})
+    no_reason = await client.post(f"{DESK}/extensions/{request['id']}/decision", headers=await users("admin"),
+                                  json={"decision": "refuse", "version": r.json()["version"]})
+    assert no_reason.status_code == 422 and "理由" in no_reason.json()["detail"]
+    refused = await client.post(f"{DESK}/extensions/{request['id']}/decision", headers=await users("admin"),
+                                json={"decision": "refuse", "version": r.json()["version"], "comment": "时间充足"})
+    assert refused.json()["status"] == "refused"
+    assert recipient(await item_now(client, users, item["id"]), "QX01")["due_on"] == "2025-03-14"
+    sub = (await client.post("/api/v1/submissions", headers=await users("qx01-liaison"),
+                             json={"obligation_id": row["obligation_id"], "data": CLOSING, "submit": True})).json()
+    returned = await client.post(f"/api/v1/submissions/{sub['id']}/decisions", headers=await users("admin"),
+                                 json={"decision": "return", "version": sub["version"], "comment": "请补充佐证材料"})
+    assert returned.json()["status"] == "returned"  # 退办
+    resent = await client.post(f"/api/v1/submissions/{sub['id']}/submit", headers=await users("qx01-liaison"),
+                               json={"version": returned.json()["version"]})
+    closed = await client.post(f"/api/v1/submissions/{sub['id']}/decisions", headers=await users("admin"),
+                               json={"decision": "approve", "version": resent.json()["version"]})
+    assert closed.json()["status"] == "approved"  # 办结销号
+    done = recipient(await item_now(client, users, item["id"]), "QX01")
+    assert (done["status"], done["closed_on"], done["days_late"], done["light"]) == ("closed", "2025-03-03", 0, None)
+    urged = await client.post(f"{DESK}/recipients/{row['recipient_id']}/urges", json={"colour": "red", "note": "逾期"},
+                              headers=await users("admin"))
+    assert urged.status_code == 409 and "已办结" in urged.json()["detail"]
+
+
+async def test_the_three_colour_urge_is_numbered_and_mailed_with_its_pdf(client: httpx.AsyncClient, users: SignedIn,
+                                                                        clock: FakeClock, engine: Engine) -> None:
+    await move(clock, users, at(MONDAY))
+    item = await assign(client, users, ["QX02"], dt.date(2025, 3, 6))
+    row = recipient(item, "QX02")
+    r = await client.post(f"{DESK}/recipients/{row['recipient_id']}/urges", headers=await users("admin"),
+                          json={"colour": "blue", "note": "临近办理期限，请抓紧办结"})
+    assert r.status_code == 201, r.text
+    pdf = await client.get(r.json()["pdf"], headers=await users("admin"))
+    assert pdf.content.startswith(b"%PDF")
+    with Session(engine) as s:
+        doc = s.exec(select(OfficialDocument).where(OfficialDocument.id == r.json()["document_id"])).one()
+        mails = s.exec(select(OutboxMessage).where(OutboxMessage.document_id == doc.id)).all()
+    assert doc.doc_number == "清组督〔2025〕1号" and doc.title == "蓝色督办单（清理村级组织挂牌）"
+    assert {m.to_addr.split("@")[0] for m in mails} == {"qx02-liaison", "qx02-secretary"}
+    refused = await client.post(f"{DESK}/recipients/{row['recipient_id']}/urges", headers=await users("qx02-secretary"),
+                                json={"colour": "blue", "note": "x"})
+    assert refused.status_code == 403
+
+
+async def test_periodic_feedback_behind_turns_the_light_yellow(client: httpx.AsyncClient, users: SignedIn,
+                                                              clock: FakeClock, engine: Engine) -> None:
+    await move(clock, users, at(MONDAY))
+    item = await assign(client, users, ["QX03"], dt.date(2025, 4, 30), feedback="weekly")
+    campaigns = (await client.get("/api/v1/campaigns", params={"township": "QX03"},
+                                  headers=await users("admin"))).json()["items"]
+    assert {c["definition"] for c in campaigns} == {"supervision_desk", "supervision_desk_signing"}
+    tick_days(engine, days(MONDAY, dt.date(2025, 3, 10)))
+    await move(clock, users, at(dt.date(2025, 3, 10), 10))
+    row = recipient(await item_now(client, users, item["id"]), "QX03")
+    assert row["light"] == "yellow"  # the first Friday's feedback is missing, the deadline far off
+    yellow = (await client.get(f"{DESK}/recipients", params={"light": "yellow"}, headers=await users("admin"))).json()
+    assert [r["township"] for r in yellow["items"]] == ["QX03"]
+    todos = (await client.get("/api/v1/todos", params={"light": "red"}, headers=await users("qx03-liaison"))).json()
+    assert {t["title"] for t in todos["items"]} >= {"签收：清理村级组织挂牌", "进展反馈：清理村级组织挂牌"}
+    scores = (await client.get(f"{DESK}/scores", params={"year": 2025}, headers=await users("admin"))).json()
+    qx03 = next(s for s in scores["items"] if s["township"] == "QX03")
+    assert qx03["assigned"] == 1 and "按期办结率" in scores["rule"]
