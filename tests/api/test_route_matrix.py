@@ -29,7 +29,6 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
-from tests.support.desk import desk_world
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.web import WebUser, app_routes, web_sign_in
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
@@ -247,12 +246,7 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                               "village": "QX02003"}},
             "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
                                                  "townships": ["QX03"], "due_on": "2025-12-30"}},
-            "POST /api/v1/desk/recipients/{recipient_id}/extensions": {"json": {
-                "reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"}},
-            "POST /api/v1/desk/extensions/{request_id}/decision": {"json": {"decision": "approve", "version": 1}},
-            "POST /api/v1/desk/recipients/{recipient_id}/urges": {"json": {"colour": "blue", "note": "临近期限"}},
             "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
-            "POST /api/v1/desk/bulletins/{bulletin_id}/publish": {"json": {"version": 1}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
@@ -340,9 +334,7 @@ def _judge(role: str, method: str, path: str, rule: Rule, response: httpx.Respon
 
 @pytest.fixture
 async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
-    w = await build_world(anon, login, clock, monkeypatch)
-    await desk_world(anon, w, w.ids)
-    return w
+    return await build_world(anon, login, clock, monkeypatch)
 
 
 async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.clock import at
+from tests.support.desk import desk_world
 from tests.support.review_chain import judged
 from tests.support.world import Login, SignedIn, launch_without_prefect
 
@@ -93,6 +94,18 @@ ROUTES: list[Row] = [
     Row("GET", "/cases/{case_id}", "case"),
     Row("POST", "/cases/{case_id}/decision", "case", "form"),
     Row("POST", "/cases/{case_id}/close", "case", "form"),
+    # The 督办 desk (tests/support/desk.py builds its objects).
+    Row("GET", "/api/v1/desk/items/{item_id}", "desk_item"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/acknowledge", "desk_recipient"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/extensions", "desk_recipient", "desk_extension"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/urges", "desk_recipient", "desk_urge"),
+    Row("POST", "/api/v1/desk/extensions/{request_id}/decision", "desk_extension", "desk_decision"),
+    Row("GET", "/api/v1/desk/bulletins/{bulletin_id}", "desk_bulletin"),
+    Row("POST", "/api/v1/desk/bulletins/{bulletin_id}/publish", "desk_bulletin", "desk_publish"),
+    Row("POST", "/desk/recipients/{recipient_id}/acknowledge", "desk_recipient"),
+    Row("POST", "/desk/recipients/{recipient_id}/extensions", "desk_recipient"),
+    Row("POST", "/desk/recipients/{recipient_id}/urges", "desk_recipient"),
+    Row("POST", "/desk/extensions/{request_id}/decision", "desk_extension"),
 ]
 
 @dataclass
@@ -199,6 +212,8 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
         "obligation_id": await obligation_id(anon, liaison, campaign, "quarterly_report", "2026Q2"),
         "data": {"basic_situation": "两个后进村班子调整已启动"}}), 201)
     w.ids["draft"] = draft["id"]
+    # The 督办 desk: an item assigned to QX02, its extension request, a draft bulletin (ids desk_*).
+    await desk_world(anon, w, w.ids)
     return w
 
 
@@ -256,6 +271,10 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
         "interview": {"interview_on": "2025-12-10", "outcome": "已约谈", "version": 1},
         "check": {"note": "经核实", "version": 1},
         "case_decision": {"decision": "admonishment", "note": "诫勉谈话", "version": 1},
+        "desk_extension": {"reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"},
+        "desk_urge": {"colour": "blue", "note": "临近期限"},
+        "desk_decision": {"decision": "approve", "version": 1},
+        "desk_publish": {"version": 1},
     }
     if row.body in extra:
         return {"json": extra[row.body]}
