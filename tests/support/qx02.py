@@ -374,4 +374,15 @@ FORMS: dict[tuple[str, str], FormCase] = {
     ("POST", "/escalations/{escalation_id}/check"): FormCase("admin", "escalation", _check),
     ("POST", "/cases/{case_id}/decision"): FormCase("admin", "case", _case_decision),
     ("POST", "/cases/{case_id}/close"): FormCase("admin", "case", _case_close),
+    # the 督办 desk
+    ("POST", "/desk/items"): FormCase("admin", None, lambda w: {
+        "title": "核查党员信息", "source": "meeting", "requirement": "逐一核对", "due_on": "2025-12-30",
+        "townships": ["QX03"]}),
+    ("POST", "/desk/recipients/{recipient_id}/acknowledge"): FormCase("qx02-liaison", "desk_recipient", lambda w: {}),
+    ("POST", "/desk/recipients/{recipient_id}/extensions"): FormCase("qx02-liaison", "desk_recipient", lambda w: {
+        "reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"}),
+    ("POST", "/desk/recipients/{recipient_id}/urges"): FormCase("admin", "desk_recipient", lambda w: {
+        "colour": "yellow", "note": "进度滞后"}),
+    ("POST", "/desk/extensions/{request_id}/decision"): FormCase("qx02-secretary", "desk_extension", lambda w: {
+        "decision": "approve", "version": "1"}),
 }
