@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from sqlmodel import Session
 
 from api.deps import ClockDep, CurrentPrincipal, SessionDep
-from api.routes.problems import READ, WRITE
+from api.routes.ledgers import read_upload
+from api.routes.problems import READ, UPLOAD, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from core.clock import Clock, local_today
 from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
-from tasks.desk import bulletins, extensions, items, urges
+from tasks.desk import bulletins, extensions, imports, items, urges
 from tasks.desk.records import extension_dict, recipient_rows
 from tasks.reads import desk as reads
 
@@ -40,6 +41,19 @@ def assign(body: ItemIn, session: SessionDep, principal: CurrentPrincipal, clock
     session.commit()
     response.headers["Location"] = f"/api/v1/desk/items/{item.id}"
     return reads.get_item(session, principal, item.id or 0, local_today(clock))
+
+
+@router.post("/items/import", status_code=201, responses=WRITE | UPLOAD,
+             summary="Assign a list of items from .xlsx (administrators; all rows or none)")
+async def import_items(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                       file: Annotated[UploadFile, File(description="事项名称, 来源, 文号, 办理要求, 承办乡镇（编码，"
+                                                        "以、分隔，或“全部”）, 办理期限 或 签收后工作日数, 反馈方式, 审核流程")],
+                       ) -> dict[str, Any]:
+    principal.require_role("admin")
+    content = await read_upload(file)
+    result = imports.import_items_xlsx(session, principal, clock.now(), content, file.filename)
+    session.commit()
+    return result
 
 
 @router.get("/items", summary="Assigned items I may see, newest first, with their recipients' lights")

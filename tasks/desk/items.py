@@ -108,13 +108,18 @@ def _write_recipient(session: Session, item: AssignedItem, township: OrgUnit, to
     return recipient
 
 
+def check_item(session: Session, body: ItemIn, today: dt.date) -> list[OrgUnit]:
+    """An item's deadline and townships as the rules want them (422 in Chinese otherwise); its townships."""
+    _check_deadline(body, today)
+    return _recipients(session, body)
+
+
 def assign(session: Session, principal: Principal, now: dt.datetime, body: ItemIn) -> AssignedItem:
     """Assign an item to its townships (administrators): the item, numbered per year, and per township its
     deadlines, opened at once (the request mails go out in this transaction)."""
     principal.require_role("admin")
     today = china_date(now)
-    _check_deadline(body, today)
-    townships = _recipients(session, body)
+    townships = check_item(session, body, today)
     settings = desk_settings()
     calendar = load_work_calendar(session)
     ack_workdays = settings.ack_workdays if body.ack_workdays is None else body.ack_workdays

@@ -16,9 +16,11 @@ from tests.support.clock import at, days
 from tests.support.desk import CLOSING, DESK, assign, item_now, recipient
 from tests.support.review_chain import move
 from tests.support.tick import tick_days
+from tests.support.workbooks import xlsx
 from tests.support.world import SignedIn
 
 MONDAY = dt.date(2025, 3, 3)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def test_a_bad_item_is_refused_in_chinese_and_writes_nothing(client: httpx.AsyncClient, users: SignedIn,
@@ -131,3 +133,27 @@ async def test_periodic_feedback_behind_turns_the_light_yellow(client: httpx.Asy
     scores = (await client.get(f"{DESK}/scores", params={"year": 2025}, headers=await users("admin"))).json()
     qx03 = next(s for s in scores["items"] if s["township"] == "QX03")
     assert qx03["assigned"] == 1 and "按期办结率" in scores["rule"]
+
+
+async def test_a_list_of_items_from_excel_all_rows_or_none(client: httpx.AsyncClient, users: SignedIn,
+                                                          clock: FakeClock) -> None:
+    await move(clock, users, at(MONDAY))
+    admin = await users("admin")
+    header = ["事项名称", "来源", "文号", "办理要求", "承办乡镇", "办理期限", "反馈方式"]
+    good = ["规范村级组织挂牌", "领导批示", "清组〔2025〕3号", "全面清理牌子", "QX01、QX02", dt.date(2025, 3, 20), "每月反馈"]
+    bad = [["核查党员信息", "会议议定", "", "逐一核对", "QX99", "2025-03-20", ""],
+           ["整改问题台账", "听说", "", "建立台账", "全部", "2025-02-01", ""]]
+    refused = await client.post(f"{DESK}/items/import", headers=admin,
+                                files={"file": ("交办.xlsx", xlsx([header, good, *bad]), XLSX)})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("交办事项导入失败，未导入任何数据")
+    assert "第3行“承办乡镇”" in detail and "QX99" in detail and "第4行“来源”" in detail
+    assert (await client.get(f"{DESK}/items", headers=admin)).json()["total"] == 0
+    done = await client.post(f"{DESK}/items/import", headers=admin,
+                             files={"file": ("交办.xlsx", xlsx([header, good, ["整改问题台账", "检查发现", "", "建立台账",
+                                                                                "全部", "2025-03-28", ""]]), XLSX)})
+    assert done.status_code == 201, done.text
+    listed = (await client.get(f"{DESK}/items", headers=admin)).json()["items"]
+    assert [(i["title"], i["recipients"], i["feedback"]) for i in listed] == [
+        ("整改问题台账", 12, "once"), ("规范村级组织挂牌", 2, "monthly")]

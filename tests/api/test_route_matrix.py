@@ -68,6 +68,7 @@ PUBLIC = Rule(frozenset(ROLES), public=True)
 RULES: dict[str, Rule] = {
     # the 督办 desk (assigned items, issue 18)
     "POST /api/v1/desk/items": R(ADMIN),
+    "POST /api/v1/desk/items/import": R(ADMIN),
     "GET /api/v1/desk/items": R(SIGNED_IN),
     "GET /api/v1/desk/items/{item_id}": R(IN_SCOPE, "desk_item"),
     "GET /api/v1/desk/recipients": R(SIGNED_IN),
@@ -247,6 +248,7 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
                                                  "townships": ["QX03"], "due_on": "2025-12-30"}},
             "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
+            "POST /api/v1/desk/items/import": {"files": {"file": ("交办.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
