@@ -113,3 +113,17 @@ def list_bulletins(session: Session, principal: Principal) -> list[dict[str, Any
     if principal.townships is not None:
         stmt = stmt.where(Bulletin.status == BulletinStatus.PUBLISHED)
     return [bulletin_dict(b) for b in session.exec(stmt)]
+
+
+def year_scores(session: Session, year: int) -> dict[str, dict[str, Any]]:
+    """Each township's score of ``year`` as the year-end assessment shows it (as the year ends), by township code,
+    with the rule beside it."""
+    records = township_records(session, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    weights = desk_settings().weights
+    out = {}
+    for town in session.exec(select(OrgUnit).where(OrgUnit.kind == "township")):
+        record = records.get(town.id or 0, rules.TownshipRecord())
+        out[town.code] = {"score": rules.score(record, weights), "rule": weights.rule(), "assigned": record.assigned,
+                          "on_time": record.on_time, "late": record.late, "overdue": record.overdue,
+                          "extensions": record.extensions, "levels": record.levels, "cases": record.cases}
+    return out

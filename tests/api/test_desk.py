@@ -128,6 +128,10 @@ async def _bulletin_and_ledger(client: httpx.AsyncClient, users: SignedIn, clock
     extended = next(s for s in sheet if s["延期至"] is not None)
     assert (extended["原定期限"].date(), extended["延期至"].date()) == (DUE, EXTENDED)
     assert extended["延期理由"] == "涉及村多，需逐村核对" and extended["批准人"]
+    assessment = (await client.get("/api/v1/assessments/QX03/2025")).json()
+    assert assessment["desk"]["overdue"] == 1 and assessment["desk"]["score"] < 100 and "按期办结率" in assessment["desk"]["rule"]
+    year_end = sheet_rows(await client.get("/api/v1/ledgers/assessments.xlsx", params={"township": "QX01", "year": 2025}))
+    assert [(r["类别"], r["实际"]) for r in year_end if r["类别"] == "督办台评分"] == [("督办台评分", 100)]
     audit = (await client.get("/api/v1/audit", params={"limit": 1000})).json()["items"]
     actions = [e["action"] for e in audit]
     for action in ("desk.assign", "desk.acknowledge", "desk.extension.request", "desk.extension.approve",
