@@ -127,3 +127,14 @@ def year_scores(session: Session, year: int) -> dict[str, dict[str, Any]]:
                           "on_time": record.on_time, "late": record.late, "overdue": record.overdue,
                           "extensions": record.extensions, "levels": record.levels, "cases": record.cases}
     return out
+
+
+def light_counts(session: Session, principal: Principal, today: dt.date) -> list[dict[str, Any]]:
+    """Per township (in scope) the open assigned items by light, for the dashboard; townships with none left out."""
+    counts: dict[str, dict[str, Any]] = {}
+    for row in recipient_rows(session, principal, today, load_work_calendar(session)):
+        if row["light"]:
+            line = counts.setdefault(row["township"], {"township": row["township"], "township_name": row["township_name"],
+                                                        "green": 0, "yellow": 0, "red": 0})
+            line[row["light"]] += 1
+    return [counts[code] for code in sorted(counts)]

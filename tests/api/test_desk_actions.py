@@ -16,6 +16,7 @@ from tests.support.clock import at, days
 from tests.support.desk import CLOSING, DESK, assign, item_now, recipient
 from tests.support.review_chain import move
 from tests.support.tick import tick_days
+from tests.support.web import page_text, sign_in
 from tests.support.workbooks import xlsx
 from tests.support.world import SignedIn
 
@@ -157,3 +158,20 @@ async def test_a_list_of_items_from_excel_all_rows_or_none(client: httpx.AsyncCl
     listed = (await client.get(f"{DESK}/items", headers=admin)).json()["items"]
     assert [(i["title"], i["recipients"], i["feedback"]) for i in listed] == [
         ("整改问题台账", 12, "once"), ("规范村级组织挂牌", 2, "monthly")]
+
+
+async def test_the_desk_page_dashboard_and_to_do_list_show_the_lights(anon: httpx.AsyncClient, users: SignedIn,
+                                                                      clock: FakeClock) -> None:
+    await move(clock, users, at(MONDAY))
+    await assign(anon, users, ["QX01"], dt.date(2025, 3, 5))  # two working days away: yellow
+    await sign_in(anon, "admin")
+    desk = await page_text(anon, "/desk")
+    assert "清理村级组织挂牌" in desk and "light-yellow" in desk and "新建交办事项" in desk
+    assert "没有符合条件的交办事项" in await page_text(anon, "/desk", light="red")
+    dashboard = await page_text(anon, "/dashboard")
+    assert "督办台：各乡镇交办事项督办灯" in dashboard and "青石镇" in dashboard
+    await sign_in(anon, "qx01-liaison")
+    todos = await page_text(anon, "/todos")
+    assert "签收：清理村级组织挂牌" in todos and "light-yellow" in todos
+    mine = await page_text(anon, "/desk")
+    assert ">签收</button>" in mine and "新建交办事项" not in mine
