@@ -19,10 +19,10 @@ from api.types import DbId
 from core.clock import Clock, local_today
 from domain.errors import DubanError, ValidationFailed
 from domain.vocabulary import ExtensionStatus, ItemFeedback, ItemReview, ItemSource, Light, UrgeColour
-from models.desk import ExtensionIn, ItemIn, UrgeIn
+from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
-from tasks.desk import extensions, items, urges
+from tasks.desk import bulletins, extensions, items, urges
 from tasks.desk.records import recipient_rows
 from tasks.reads import desk as reads
 from tasks.reads import org_units as org_unit_reads
@@ -161,5 +161,42 @@ def issue_urge(recipient_id: DbId, request: Request, session: SessionDep, princi
         urge = urges.issue_urge(session, principal, clock.now(), recipient_id, UrgeIn.model_validate(
             {"colour": colour, "note": note}))
         return f"已发出{UrgeColour.label_of(urge.colour)}"
+
+    return _act(request, session, principal, clock, act)
+
+
+@router.post("/desk/bulletins", response_model=None)
+def draft_bulletin(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+                   csrf_token: Annotated[str, Form()] = "", month: Text = "") -> HTMLResponse | RedirectResponse:
+    check_csrf(request, csrf_token)
+
+    def act() -> str:
+        principal.require_role("admin")
+        year, _, number = month.partition("-")
+        if not (year.isascii() and year.isdigit() and number.isascii() and number.isdigit()):
+            raise ValidationFailed("请选择通报的月份，例如 2027-03")
+        body = BulletinDraftIn.model_validate({"year": int(year), "month": int(number)})
+        bulletin = bulletins.draft(session, body.year, body.month, clock.now(), principal)
+        return f"已生成“{bulletin.title}”草稿"
+
+    return _act(request, session, principal, clock, act)
+
+
+@router.post("/desk/bulletins/{bulletin_id}/publish", response_model=None)
+def publish_bulletin(bulletin_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
+                     clock: ClockDep, csrf_token: Annotated[str, Form()] = "", intro: Text = "", best: Text = "",
+                     worst: Text = "", version: Annotated[int, Form()] = 0) -> HTMLResponse | RedirectResponse:
+    bulletins.load_bulletin(session, principal, bulletin_id)
+    check_csrf(request, csrf_token)
+
+    def names(text: str) -> list[str]:
+        return [n.strip() for n in text.replace("，", "、").replace(",", "、").split("、") if n.strip()]
+
+    def act() -> str:
+        principal.require_role("admin")
+        body = BulletinPublishIn.model_validate({"version": version or None, "intro": intro or None,
+                                                 "best": names(best), "worst": names(worst)})
+        bulletin = bulletins.publish(session, principal, clock.now(), bulletin_id, body)
+        return f"已印发“{bulletin.title}”"
 
     return _act(request, session, principal, clock, act)

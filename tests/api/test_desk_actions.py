@@ -175,3 +175,25 @@ async def test_the_desk_page_dashboard_and_to_do_list_show_the_lights(anon: http
     assert "签收：清理村级组织挂牌" in todos and "light-yellow" in todos
     mine = await page_text(anon, "/desk")
     assert ">签收</button>" in mine and "新建交办事项" not in mine
+
+
+async def test_the_office_drafts_and_publishes_a_bulletin_on_the_page(anon: httpx.AsyncClient, users: SignedIn,
+                                                                     clock: FakeClock, engine: Engine) -> None:
+    await move(clock, users, at(MONDAY))
+    await assign(anon, users, ["QX01", "QX02"], dt.date(2025, 3, 5))
+    await move(clock, users, at(dt.date(2025, 4, 1)))
+    csrf = await sign_in(anon, "admin", "/desk")
+    drafted = await anon.post("/desk/bulletins", data={"csrf_token": csrf, "month": "2025-03"})
+    assert drafted.status_code == 303, drafted.text
+    page = await page_text(anon, "/desk")
+    assert "关于2025年3月督办工作情况的通报（草稿）" in page and "印发通报" in page
+    bulletin = (await anon.get(f"{DESK}/bulletins", headers=await users("admin"))).json()["items"][0]
+    assert {r["township"] for r in bulletin["rows"] if r["overdue"]} == {"QX01", "QX02"}
+    published = await anon.post(f"/desk/bulletins/{bulletin['id']}/publish", data={
+        "csrf_token": csrf, "version": str(bulletin["version"]), "intro": "现将3月份督办情况通报如下。", "worst": "青石镇、柳河乡"})
+    assert published.status_code == 303, published.text
+    shown = (await anon.get(f"{DESK}/bulletins/{bulletin['id']}", headers=await users("qx01-liaison"))).json()
+    assert shown["status"] == "published" and shown["worst"] == ["青石镇", "柳河乡"]
+    with Session(engine) as s:
+        sent = s.exec(select(OutboxMessage).where(OutboxMessage.document_id == shown["document_id"])).all()
+    assert {m.to_addr.split("@")[0] for m in sent} == {f"qx0{n}-secretary" for n in (1, 2, 3)}

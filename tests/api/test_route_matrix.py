@@ -88,6 +88,8 @@ RULES: dict[str, Rule] = {
     "POST /desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),
     "POST /desk/extensions/{request_id}/decision": R(frozenset({"qx02-secretary"}), "desk_extension"),
     "POST /desk/recipients/{recipient_id}/urges": R(ADMIN, "desk_recipient"),
+    "POST /desk/bulletins": R(ADMIN),
+    "POST /desk/bulletins/{bulletin_id}/publish": R(ADMIN, "desk_bulletin"),
     # sign-in and reference data
     "POST /api/v1/auth/token": PUBLIC,
     "GET /api/v1/me": R(SIGNED_IN),

@@ -106,6 +106,7 @@ ROUTES: list[Row] = [
     Row("POST", "/desk/recipients/{recipient_id}/extensions", "desk_recipient"),
     Row("POST", "/desk/recipients/{recipient_id}/urges", "desk_recipient"),
     Row("POST", "/desk/extensions/{request_id}/decision", "desk_extension"),
+    Row("POST", "/desk/bulletins/{bulletin_id}/publish", "desk_bulletin"),
 ]
 
 @dataclass
@@ -385,4 +386,7 @@ FORMS: dict[tuple[str, str], FormCase] = {
         "colour": "yellow", "note": "进度滞后"}),
     ("POST", "/desk/extensions/{request_id}/decision"): FormCase("qx02-secretary", "desk_extension", lambda w: {
         "decision": "approve", "version": "1"}),
+    ("POST", "/desk/bulletins"): FormCase("admin", None, lambda w: {"month": "2025-09"}),
+    ("POST", "/desk/bulletins/{bulletin_id}/publish"): FormCase("admin", "desk_bulletin", lambda w: {
+        "version": "1", "worst": "柳河乡"}),
 }
