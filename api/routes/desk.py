@@ -5,6 +5,7 @@ return is 退办, the final approval 办结销号."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from sqlmodel import Session
@@ -14,12 +15,14 @@ from api.routes.ledgers import read_upload
 from api.routes.problems import READ, UPLOAD, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from core.clock import Clock, local_today
+from domain.errors import NotFound, ValidationFailed
 from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
 from tasks.desk import bulletins, extensions, imports, items, urges
 from tasks.desk.records import extension_dict, recipient_rows
 from tasks.reads import desk as reads
+from tasks.review import ALLOWED_TYPES, MAX_ATTACHMENT
 
 router = APIRouter(prefix="/api/v1/desk", tags=["desk"], responses=READ)
 
@@ -61,6 +64,36 @@ def list_items(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Annotated[DbOffset, Query()] = 0) -> dict[str, Any]:
     return reads.list_items(session, principal, local_today(clock), year=year, limit=limit, offset=offset).as_dict()
+
+
+@router.post("/items/{item_id}/attachment", summary="Attach the item's source document (administrators)",
+             responses=WRITE | UPLOAD)
+async def attach(item_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                 file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    items.load_item(session, principal, item_id)  # outside scope: 404 before the file is read
+    content = await file.read(MAX_ATTACHMENT + 1)
+    ctype = (file.content_type or "").split(";")[0].strip().lower()
+    if len(content) > MAX_ATTACHMENT:
+        raise ValidationFailed("附件不能超过 10 MB", errors=[{"field": "file", "message": "too large"}], status=413)
+    magic = ALLOWED_TYPES.get(ctype)
+    if magic is None or not content.startswith(magic):
+        raise ValidationFailed("只接受 PDF、JPEG、PNG、DOCX、XLSX 附件，且内容须与类型相符",
+                               errors=[{"field": "file", "message": "unsupported or mismatched type"}], status=415)
+    name = (file.filename or "附件").replace("/", "_").replace("\\", "_")[:255]
+    item = items.attach_source(session, principal, clock.now(), item_id, filename=name, content_type=ctype,
+                               content=content)
+    session.commit()
+    return {"id": item.id, "attachment": item.attachment_name, "url": f"/api/v1/desk/items/{item.id}/attachment"}
+
+
+@router.get("/items/{item_id}/attachment", summary="Download the item's source document", response_class=Response)
+def download(item_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    item = items.load_item(session, principal, item_id)
+    if item.attachment is None:
+        raise NotFound("该交办事项没有附件")
+    return Response(item.attachment, media_type=item.attachment_type or "application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(item.attachment_name or '附件')}",
+        "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/items/{item_id}", summary="One assigned item with its recipients and their lights")

@@ -199,3 +199,18 @@ def acknowledge(session: Session, principal: Principal, now: dt.datetime, recipi
            {"item_id": item.id, "acknowledged_at": now, "on_time": ack.status == ObligationStatus.MET,
             "due_on": closing.due_on}, now)
     return recipient
+
+
+def attach_source(session: Session, principal: Principal, now: dt.datetime, item_id: int, *, filename: str,
+                  content_type: str, content: bytes) -> AssignedItem:
+    """The item's source document (the 批示, minutes or notice it comes from), replacing any before; administrators.
+    The caller has checked the file's type and size as for any attachment."""
+    item = load_item(session, principal, item_id)
+    principal.require_role("admin")
+    before = {"attachment": item.attachment_name}
+    item.attachment_name, item.attachment_type, item.attachment = filename, content_type, content
+    item.version += 1
+    session.add(item)
+    desk_event(session, principal, "desk.attach", "assigned_item", item.id or 0, None, before,
+               {"attachment": filename, "size": len(content)}, now)
+    return item

@@ -197,3 +197,17 @@ async def test_the_office_drafts_and_publishes_a_bulletin_on_the_page(anon: http
     with Session(engine) as s:
         sent = s.exec(select(OutboxMessage).where(OutboxMessage.document_id == shown["document_id"])).all()
     assert {m.to_addr.split("@")[0] for m in sent} == {f"qx0{n}-secretary" for n in (1, 2, 3)}
+
+
+async def test_the_source_document_is_attached_and_read_within_scope(client: httpx.AsyncClient, users: SignedIn,
+                                                                    clock: FakeClock) -> None:
+    await move(clock, users, at(MONDAY))
+    item = await assign(client, users, ["QX01"], dt.date(2025, 3, 20))
+    url = f"{DESK}/items/{item['id']}/attachment"
+    wrong = await client.post(url, headers=await users("admin"), files={"file": ("批示.pdf", b"GIF89a", "application/pdf")})
+    assert wrong.status_code == 415 and "PDF" in wrong.json()["detail"]
+    r = await client.post(url, headers=await users("admin"), files={"file": ("批示.pdf", b"%PDF-1.4 x", "application/pdf")})
+    assert r.status_code == 200, r.text
+    assert (await client.get(url, headers=await users("qx01-liaison"))).content == b"%PDF-1.4 x"
+    assert (await client.get(url, headers=await users("qx02-liaison"))).status_code == 404
+    assert (await item_now(client, users, item["id"]))["attachment"] == "批示.pdf"

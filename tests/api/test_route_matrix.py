@@ -71,6 +71,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/desk/items/import": R(ADMIN),
     "GET /api/v1/desk/items": R(SIGNED_IN),
     "GET /api/v1/desk/items/{item_id}": R(IN_SCOPE, "desk_item"),
+    "POST /api/v1/desk/items/{item_id}/attachment": R(ADMIN, "desk_item"),
+    "GET /api/v1/desk/items/{item_id}/attachment": R(IN_SCOPE, "desk_item"),
     "GET /api/v1/desk/recipients": R(SIGNED_IN),
     "POST /api/v1/desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),
     "POST /api/v1/desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),

@@ -68,6 +68,9 @@ async def desk_world(c: httpx.AsyncClient, users: SignedIn, ids: dict[str, int])
     r = await c.post(f"{DESK}/recipients/{row['recipient_id']}/extensions", headers=await users("qx02-liaison"),
                      json={"reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"})
     assert r.status_code == 201, r.text
+    attached = await c.post(f"{DESK}/items/{item['id']}/attachment", headers=await users("admin"),
+                            files={"file": ("批示.pdf", b"%PDF-1.4 source", "application/pdf")})
+    assert attached.status_code == 200, attached.text
     b = await c.post(f"{DESK}/bulletins", headers=await users("admin"), json={"year": 2025, "month": 11})
     assert b.status_code == 201, b.text
     ids |= {"desk_item": item["id"], "desk_recipient": row["recipient_id"], "desk_extension": r.json()["id"],

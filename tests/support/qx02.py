@@ -96,6 +96,8 @@ ROUTES: list[Row] = [
     Row("POST", "/cases/{case_id}/close", "case", "form"),
     # The 督办 desk (tests/support/desk.py builds its objects).
     Row("GET", "/api/v1/desk/items/{item_id}", "desk_item"),
+    Row("POST", "/api/v1/desk/items/{item_id}/attachment", "desk_item", "upload"),
+    Row("GET", "/api/v1/desk/items/{item_id}/attachment", "desk_item"),
     Row("POST", "/api/v1/desk/recipients/{recipient_id}/acknowledge", "desk_recipient"),
     Row("POST", "/api/v1/desk/recipients/{recipient_id}/extensions", "desk_recipient", "desk_extension"),
     Row("POST", "/api/v1/desk/recipients/{recipient_id}/urges", "desk_recipient", "desk_urge"),
