@@ -402,9 +402,9 @@ def _build_digests(session: Session, now: dt.datetime) -> StepResult:
 
 
 def _draft_bulletins(session: Session, now: dt.datetime) -> StepResult:
-    from tasks.desk import bulletins
+    from tasks import desk
 
-    return bulletins.draft_due(session, now)
+    return desk.draft_bulletins(session, now)
 
 
 TICK: tuple[TickTransaction, ...] = (

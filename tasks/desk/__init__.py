@@ -19,6 +19,18 @@ ladders; the 办结报告 goes through ``tasks.review`` like any report — a re
 * :mod:`tasks.desk.settings` — the desk's settings where the documents are silent.
 """
 
+import datetime as dt
+
+from sqlmodel import Session
+
 from tasks.desk.settings import desk_settings
 
-__all__ = ["desk_settings"]
+
+def draft_bulletins(session: Session, now: dt.datetime) -> int:
+    """The tick's step (``tasks.tick.TICK``): on the bulletin day, draft last month's bulletin once."""
+    from tasks.desk import bulletins  # the desk's modules load on use: tasks.reads imports the settings above
+
+    return bulletins.draft_due(session, now)
+
+
+__all__ = ["desk_settings", "draft_bulletins"]

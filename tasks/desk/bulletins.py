@@ -148,7 +148,7 @@ def _mail(session: Session, bulletin: Bulletin, document: OfficialDocument, text
     leaders = select(User).where(User.active == True, User.role == "reviewer", User.level == "township")  # noqa: E712
     for user in session.exec(leaders):
         message = enqueue_mail(session, key=f"desk:bulletin:{bulletin.id}:{user.id}", to=user, template="desk_notice",
-                               context={"subject": f"【通报】{document.doc_number} {bulletin.title}",
+                               context={"subject": f"【通报】{document.doc_number} {bulletin.title}", "title": bulletin.title,
                                         "lines": text + [f"印发日期：{zh_date(document.issued_on)}"],
                                         "link": absolute_url("/desk")}, now=now)
         if message is not None:

@@ -152,5 +152,5 @@ def _notify(session: Session, request: ExtensionRequest, item: AssignedItem, to:
                  + (f"意见：{request.comment}" if request.comment else "")]
     for user in session.exec(select(User).where(User.active == True, *where)):  # noqa: E712
         enqueue_mail(session, key=f"desk:extension:{request.id}:{request.status}:{user.id}", to=user,
-                     template="desk_notice", context={"subject": f"【延期申请】{item.title}", "lines": lines,
+                     template="desk_notice", context={"subject": f"【延期申请】{item.title}", "title": item.title, "lines": lines,
                                                       "link": absolute_url("/desk")}, now=now)

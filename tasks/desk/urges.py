@@ -68,7 +68,7 @@ def issue_urge(session: Session, principal: Principal, now: dt.datetime, recipie
                {"item_id": item.id, "colour": colour, "note": body.note, "document": doc_number}, now)
     for user in session.exec(select(User).where(User.active == True, User.org_unit_id == township.id)):  # noqa: E712
         message = enqueue_mail(session, key=f"desk:urge:{urge.id}:{user.id}", to=user, template="desk_notice", context={
-            "subject": f"【{COLOUR_NAMES[colour]}督办单】{doc_number} {item.title}", "lines": text,
+            "subject": f"【{COLOUR_NAMES[colour]}督办单】{doc_number} {item.title}", "title": item.title, "lines": text,
             "link": absolute_url("/desk")}, now=now)
         if message is not None:
             message.document_id = document.id
