@@ -291,6 +291,9 @@ class Obligation(Strict):
     submit_to: Text = "县委组织部"
     reminders: Reminders | None = None
     review: ReviewSpec | None = None
+    acknowledge: bool = Field(default=False, description=(
+        "the township signs for it (签收) when it opens, within DUBAN_DESK_ACK_WORKDAYS working days, on the 督办 "
+        "desk's sign-for ladder (tasks.desk.signing)"))
     listed_late_workdays: int = Field(default=5, ge=1, le=60, description=(
         "owed by listed villages: a village listed after this deadline, or fewer working days before it, "
         "answers within this many working days of being listed (a recurring report owes only the periods ahead)"))

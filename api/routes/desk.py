@@ -19,7 +19,7 @@ from domain.errors import NotFound, ValidationFailed
 from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionDecision, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
-from tasks.desk import bulletins, extensions, imports, items, urges
+from tasks.desk import bulletins, extensions, imports, items, signing, urges
 from tasks.desk.records import extension_dict, recipient_rows
 from tasks.reads import desk as reads
 from tasks.review import ALLOWED_TYPES, MAX_ATTACHMENT
@@ -114,6 +114,20 @@ def list_recipients(session: SessionDep, principal: CurrentPrincipal, clock: Clo
 def acknowledge(recipient_id: DbId, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
     items.acknowledge(session, principal, clock.now(), recipient_id)
     return _recipient(session, principal, clock, recipient_id)
+
+
+@router.get("/signing", summary="Sign-for deadlines not yet signed (items' and campaign deadlines'), soonest first")
+def waiting_signatures(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+    return {"items": signing.waiting(session, principal, local_today(clock))}
+
+
+@router.post("/signing/{obligation_id}/acknowledge", responses=WRITE,
+             summary="Sign for a deadline by its sign-for obligation (签收; the township)")
+def acknowledge_obligation(obligation_id: DbId, session: SessionDep, principal: CurrentPrincipal,
+                           clock: ClockDep) -> dict[str, Any]:
+    ack = signing.acknowledge_obligation(session, principal, clock.now(), obligation_id)
+    session.commit()
+    return {"obligation_id": ack.id, "status": ack.status, "met_on": ack.met_on}
 
 
 @router.post("/recipients/{recipient_id}/extensions", status_code=201,

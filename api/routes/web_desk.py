@@ -22,7 +22,7 @@ from domain.vocabulary import ExtensionStatus, ItemFeedback, ItemReview, ItemSou
 from models.desk import BulletinDraftIn, BulletinPublishIn, ExtensionIn, ItemIn, UrgeIn
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
-from tasks.desk import bulletins, extensions, items, urges
+from tasks.desk import bulletins, extensions, items, signing, urges
 from tasks.desk.records import recipient_rows
 from tasks.reads import desk as reads
 from tasks.reads import org_units as org_unit_reads
@@ -40,7 +40,8 @@ def _page(request: Request, session: Session, principal: Principal, clock: Clock
     return render(request, "desk.html", {
         "user": user, "rows": rows, "light": light, "lights": Light.labels(), "error": error, "today": today,
         "is_admin": user.role == "admin", "is_liaison": user.role == "submitter",
-        "waiting": reads.waiting_extensions(session, principal), "bulletins": reads.list_bulletins(session, principal),
+        "waiting": reads.waiting_extensions(session, principal),
+        "unsigned": [u for u in signing.waiting(session, principal, today) if not u["item"]], "bulletins": reads.list_bulletins(session, principal),
         "scores": reads.scores(session, principal, today.year, today),
         "townships": org_unit_reads.townships(session, principal) if user.role == "admin" else [],
         "sources": ItemSource.labels(), "feedbacks": ItemFeedback.labels(), "reviews": ItemReview.labels(),
@@ -198,5 +199,18 @@ def publish_bulletin(bulletin_id: DbId, request: Request, session: SessionDep, p
                                                  "best": names(best), "worst": names(worst)})
         bulletin = bulletins.publish(session, principal, clock.now(), bulletin_id, body)
         return f"已印发“{bulletin.title}”"
+
+    return _act(request, session, principal, clock, act)
+
+
+@router.post("/desk/signing/{obligation_id}/acknowledge", response_model=None)
+def acknowledge_obligation(obligation_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal,
+                           clock: ClockDep, csrf_token: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    signing.load_signing(session, principal, obligation_id)  # outside scope: 404 before anything else
+    check_csrf(request, csrf_token)
+
+    def act() -> str:
+        signing.acknowledge_obligation(session, principal, clock.now(), obligation_id)
+        return "已签收"
 
     return _act(request, session, principal, clock, act)

@@ -13,6 +13,7 @@ ladders; the 办结报告 goes through ``tasks.review`` like any report — a re
 办结销号 — and the obligations ledger, dashboard and to-do list show them like any deadline.
 
 * :mod:`tasks.desk.items` — assigning (one township, several, or all), the containers, signing;
+* :mod:`tasks.desk.signing` — 签收 of campaign deadlines whose rule asks for it (``acknowledge: true``);
 * :mod:`tasks.desk.extensions` — the two-step extension decision that moves the deadline;
 * :mod:`tasks.desk.urges` — the 三色督办单, numbered and mailed like the ladder's documents;
 * :mod:`tasks.desk.bulletins` — the monthly bulletin: drafted by the tick, edited and published by the office;
@@ -33,4 +34,11 @@ def draft_bulletins(session: Session, now: dt.datetime) -> int:
     return bulletins.draft_due(session, now)
 
 
-__all__ = ["desk_settings", "draft_bulletins"]
+def sign_for_opened(session: Session, now: dt.datetime) -> int:
+    """The tick's step: the sign-for deadlines of campaign deadlines that opened and whose rule asks for one."""
+    from tasks.desk import signing
+
+    return signing.sign_for_opened(session, now)
+
+
+__all__ = ["desk_settings", "draft_bulletins", "sign_for_opened"]

@@ -170,6 +170,15 @@ def load_item(session: Session, principal: Principal, item_id: int) -> AssignedI
     return item
 
 
+def mark_signed(session: Session, ack: Obligation, now: dt.datetime) -> None:
+    """A sign-for deadline is met (or late: its climb stops and records how late)."""
+    today = china_date(now)
+    ack.status = ObligationStatus.MET if today <= ack.due_on else ObligationStatus.LATE
+    ack.met_on, ack.version = today, ack.version + 1
+    session.add(ack)
+    triggers.overdue.resolve(session, now, ack.id or 0)
+
+
 def acknowledge(session: Session, principal: Principal, now: dt.datetime, recipient_id: int) -> ItemRecipient:
     """签收: the township's submitter signs for the item; the time is kept, the sign-for deadline is met (or
     late: its climb stops), and a deadline counted from signing is set from today."""
@@ -184,10 +193,7 @@ def acknowledge(session: Session, principal: Principal, now: dt.datetime, recipi
     session.add(recipient)
     ack = session.get(Obligation, recipient.ack_obligation_id)
     assert ack is not None
-    ack.status = ObligationStatus.MET if today <= ack.due_on else ObligationStatus.LATE
-    ack.met_on, ack.version = today, ack.version + 1
-    session.add(ack)
-    triggers.overdue.resolve(session, now, ack.id or 0)
+    mark_signed(session, ack, now)
     item = session.get(AssignedItem, recipient.item_id)
     closing = session.get(Obligation, recipient.obligation_id)
     assert item is not None and closing is not None

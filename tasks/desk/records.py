@@ -87,6 +87,7 @@ def _row(recipient: ItemRecipient, item: AssignedItem, closing: Obligation, unit
         "light": colour.value if colour else None, "light_label": colour.label if colour else "",
         "closed_on": closing.met_on, "days_late": rules.days_late(closing.due_on, closing.met_on),
         "extensions": len(granted), "escalation_level": level, "obligation_id": closing.id,
+        "ack_obligation_id": recipient.ack_obligation_id,
         "submission_id": sub.id if sub else None, "submission_status": sub.status if sub else None,
         "version": recipient.version,
         "extension_requests": [extension_dict(e) for e in extensions],

@@ -84,6 +84,9 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/desk/bulletins/{bulletin_id}": R(frozenset({"admin", "county-reviewer"}), "desk_bulletin"),  # a draft: county-wide roles only
     "POST /api/v1/desk/bulletins/{bulletin_id}/publish": R(ADMIN, "desk_bulletin"),
     "GET /api/v1/desk/scores": R(SIGNED_IN),
+    "GET /api/v1/desk/signing": R(SIGNED_IN),
+    "POST /api/v1/desk/signing/{obligation_id}/acknowledge": R(LIAISON, "desk_ack"),
+    "POST /desk/signing/{obligation_id}/acknowledge": R(LIAISON, "desk_ack"),
     "GET /desk": R(SIGNED_IN),
     "POST /desk/items": R(ADMIN),
     "POST /desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),

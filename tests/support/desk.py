@@ -74,4 +74,5 @@ async def desk_world(c: httpx.AsyncClient, users: SignedIn, ids: dict[str, int])
     b = await c.post(f"{DESK}/bulletins", headers=await users("admin"), json={"year": 2025, "month": 11})
     assert b.status_code == 201, b.text
     ids |= {"desk_item": item["id"], "desk_recipient": row["recipient_id"], "desk_extension": r.json()["id"],
+            "desk_ack": row["ack_obligation_id"],
             "desk_bulletin": b.json()["id"]}

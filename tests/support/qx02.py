@@ -109,6 +109,8 @@ ROUTES: list[Row] = [
     Row("POST", "/desk/recipients/{recipient_id}/urges", "desk_recipient"),
     Row("POST", "/desk/extensions/{request_id}/decision", "desk_extension"),
     Row("POST", "/desk/bulletins/{bulletin_id}/publish", "desk_bulletin"),
+    Row("POST", "/api/v1/desk/signing/{obligation_id}/acknowledge", "desk_ack"),
+    Row("POST", "/desk/signing/{obligation_id}/acknowledge", "desk_ack"),
 ]
 
 @dataclass
@@ -389,6 +391,7 @@ FORMS: dict[tuple[str, str], FormCase] = {
     ("POST", "/desk/extensions/{request_id}/decision"): FormCase("qx02-secretary", "desk_extension", lambda w: {
         "decision": "approve", "version": "1"}),
     ("POST", "/desk/bulletins"): FormCase("admin", None, lambda w: {"month": "2025-09"}),
+    ("POST", "/desk/signing/{obligation_id}/acknowledge"): FormCase("qx02-liaison", "desk_ack", lambda w: {}),
     ("POST", "/desk/bulletins/{bulletin_id}/publish"): FormCase("admin", "desk_bulletin", lambda w: {
         "version": "1", "worst": "柳河乡"}),
 }
