@@ -27,6 +27,8 @@ from api.routes import (
     org_units,
     outbox,
     rectifications,
+    stationing,
+    stationing_assessment,
     submissions,
     web,
     web_admin,
@@ -37,6 +39,10 @@ from api.routes import (
     web_escalations,
     web_forms,
     web_ledgers,
+    web_stationing,
+    web_stationing_assessment,
+    web_work_records,
+    work_records,
 )
 from api.security import install_security
 from core.settings import get_settings
@@ -94,9 +100,15 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     for module in (cadres, web_cadres):  # 干部驻村: units, cadres, leaders
         app.include_router(module.router)
+    for module in (stationing, web_stationing):  # 驻村周期、选派安排表、到位
+        app.include_router(module.router)
+    for module in (work_records, web_work_records):  # 驻村工作记录: diaries, visits, quarterly reports
+        app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)
     for module in (assessments, web_assessments):  # 目标和年度考核
+        app.include_router(module.router)
+    for module in (stationing_assessment, web_stationing_assessment):  # 驻村考核和验收
         app.include_router(module.router)
     for module in (desk, web_desk):  # 督办台: 交办、签收、延期、三色督办单、定期通报
         app.include_router(module.router)

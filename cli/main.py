@@ -117,11 +117,13 @@ def seed_demo(
     from tasks.accounts import DEMO_PASSWORD, seed_demo_users
     from tasks.cadres import seed_demo_people
     from tasks.org import demo_county_rows, import_org_units
+    from tasks.stationing_demo import seed_demo_plan
 
     with session_scope() as session:
         result = import_org_units(session, demo_county_rows(seed, townships, villages), source="demo")
         session.flush()
         people = seed_demo_people(session)
+        seed_demo_plan(session, get_clock().now())  # the 2027—2029 programme and its approved 2027 plan
         users = seed_demo_users(session, get_clock().now())
     out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；"
               f"派出单位 {people['units']} 个、驻村干部 {people['cadres']} 名、挂点领导 {people['leaders']} 名；"

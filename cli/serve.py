@@ -34,12 +34,14 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
         from tasks.accounts import DEMO_PASSWORD, demo_users, seed_demo_users
         from tasks.cadres import seed_demo_people
         from tasks.org import demo_county_rows, import_org_units
+        from tasks.stationing_demo import seed_demo_plan
 
         with session_scope() as session:
             if session.exec(select(func.count()).select_from(OrgUnit)).one() == 0:
                 result = import_org_units(session, demo_county_rows(), source="demo")
                 session.flush()
                 seed_demo_people(session)
+                seed_demo_plan(session, get_clock().now())
                 seed_demo_users(session, get_clock().now())
                 out.print(f"已创建演示县“清溪县”：{result['created']} 个组织单位")
             names = {u.username for u in session.exec(select(User))}

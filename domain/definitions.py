@@ -364,6 +364,12 @@ class Escalation(Strict):
 ORG_FIELDS = {"collective_income": ("村集体经济年纯收入", "yuan")}
 """Figures of the org data a target may read (``field: org.<name>``): their label and unit."""
 
+RECORD_FIELDS = {"leader_visits": ("县领导每半年到挂钩联系点次数", "times")}
+"""Figures of the work records a target may read (``field: records.<name>``), per township: their label and unit.
+``records.leader_visits`` reads each county leader's visits to the contact village per half-year of the campaign
+year from the visit records (003 §三(一)); every such figure must meet the threshold, so the township's value is
+its lowest (the minimum over its county leaders and half-years)."""
+
 TARGET_FIELD_TYPES = {
     "per_township": (FieldType.NUMBER,),
     "per_village": (FieldType.VILLAGE_NUMBERS, FieldType.NUMBER, FieldType.TEXT),
@@ -394,7 +400,7 @@ class Target(Strict):
     aggregation: Literal["per_township", "per_village", "share_of_villages"] = "per_township"
     villages: Literal["township", "listed"] = "township"
     field: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
-                       description="<form>.<field> or org.<name>: where the figure is read")
+                       description="<form>.<field>, org.<name> or records.<name>: where the figure is read")
     consecutive_years: int | None = Field(default=None, ge=2, le=5)
     period: Literal["year", "half_year", "campaign", "three_years", "five_years"] = "year"
     source: str | None = None
@@ -433,6 +439,13 @@ def _target_problem(target: Target, forms: dict[str, Form]) -> tuple[str, str] |
             return "field", f"the org data has no '{target.field_key}'; known: {sorted(ORG_FIELDS)}"
         if target.aggregation != "per_village" or known[1] != target.unit:
             return "field", f"org.{target.field_key} is a per_village figure in {known[1]}"
+        return None
+    if target.form_key == "records":
+        record = RECORD_FIELDS.get(target.field_key)
+        if record is None:
+            return "field", f"the work records have no '{target.field_key}'; known: {sorted(RECORD_FIELDS)}"
+        if target.aggregation != "per_township" or record[1] != target.unit:
+            return "field", f"records.{target.field_key} is a per_township figure in {record[1]}"
         return None
     form = forms.get(target.form_key)
     field = next((f for f in form.fields if f.key == target.field_key), None) if form else None

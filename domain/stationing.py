@@ -30,11 +30,24 @@ class StationingRules(Strict):
     first_arrival: tuple[int, int] = Field(default=(1, 8), description="(month, day) the first batch is on site")
     later_arrival: tuple[int, int] = Field(
         default=(1, 8), description="(month, day) later batches are on site (003 is silent: the first batch's day)")
+    programme_years: int = Field(
+        default=3, ge=1, le=10, description="campaign years of a programme (003: 用3年时间; 三年一验收)")
+    acceptance_opens: tuple[int, int] = Field(
+        default=(12, 1), description="(month, day) of the programme's last year from which acceptance (验收) is "
+                                     "recorded (003 is silent on the day: 1 December)")
+    leader_min_visits: int = Field(
+        default=3, ge=0, le=50, description="visits a county leader makes to the contact village each half-year (不少于3次)")
 
     def arrival_due(self, year: int, first_batch: bool) -> dt.date:
         """The day a batch's cadres must be on site: 8 January for the first (003 三(二)), a setting after."""
         month, day = self.first_arrival if first_batch else self.later_arrival
         return dt.date(year, month, day)
+
+    def acceptance_open_on(self, last_year: int) -> dt.date:
+        """The first day the graded acceptance (三年一验收, 003 四(五)) may be recorded: ``acceptance_opens``
+        of the programme's last year."""
+        month, day = self.acceptance_opens
+        return dt.date(last_year, month, day)
 
 
 @dataclass(frozen=True)

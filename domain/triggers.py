@@ -134,7 +134,7 @@ def text_checks_overlap(specs: Iterable[tuple[str, TriggerSpec]], forms: Sequenc
 # ---- the declaration ------------------------------------------------------------------------------------
 
 S = TypeVar("S", bound=TriggerSpec)
-Subject = Literal["obligation", "submission", "rectification"]
+Subject = Literal["obligation", "submission", "rectification", "leader"]
 Count = Literal["level", "round", "returns", "relapses"]
 
 
@@ -201,6 +201,12 @@ MEASURES_OVERDUE = declare(TriggerDeclaration(
 RELAPSE = declare(TriggerDeclaration(
     key="relapse", label="反复回潮", settings=TriggerSpec, subject="rectification", counts="relapses", source="004 §三.3",
     enabled_by_default=False))
+# 003 §三(一) "县领导每半年到挂钩联系点不少于3次": after each half-year the tick escalates a county leader below the
+# minimum to the 县委基层办. Its step key names the leader's code and the half-year (``leader_visits:QX01-L1:2027H1``,
+# ``domain.work_records.leader_visits_key``), not an id and a count, and its mails go to the county only.
+LEADER_VISITS = declare(TriggerDeclaration(
+    key="leader_visits", label="县领导到点不足", settings=TriggerSpec, subject="leader", counts="level",
+    source="003 §三(一)", enabled_by_default=False, link="/leader-visits"))
 
 TRIGGER_LABELS = {key: trigger.label for key, trigger in TRIGGERS.items()}
 TRIGGER_KEYS = tuple(TRIGGERS)

@@ -123,6 +123,79 @@ class OutboxStatus(LabelledStatus):
     DEAD = "dead", "发送失败"
 
 
+class StationingPlanStatus(LabelledStatus):
+    """A year's stationing plan (选派安排表) through the county's review (values of ``models.PlanStatus``)."""
+
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待审核"
+    RETURNED = "returned", "已退回修改"
+    APPROVED = "approved", "已批准"
+
+
+class ArrivalStatus(LabelledStatus):
+    """Where a stationed cadre stands against the batch's arrival day (003 §三(二): 1月8日前到挂钩联系点)."""
+
+    ON_TIME = "on_time", "按时到位"
+    LATE = "late", "迟到"
+    AWAITED = "awaited", "待到位"
+    MISSING = "missing", "逾期未到位"
+    LEFT = "left", "已提前离岗"
+
+
+class ProgrammeStatus(LabelledStatus):
+    """A three-year programme (003: 用3年时间) as of a day: before, in one of its years, or after them — still
+    open while a village that failed acceptance keeps its team (直至验收合格)."""
+
+    UPCOMING = "upcoming", "未开始"
+    RUNNING = "running", "实施中"
+    CARRYING_OVER = "carrying_over", "验收未通过村继续派驻"
+    ENDED = "ended", "已结束"
+class CadreGrade(LabelledStatus):
+    """The grade of a stationed cadre's yearly 工作鉴定 (003 四(五))."""
+
+    EXCELLENT = "excellent", "优秀"
+    COMPETENT = "competent", "称职"
+    BASICALLY_COMPETENT = "basically_competent", "基本称职"
+    INCOMPETENT = "incompetent", "不称职"
+
+
+class AppraisalStatus(LabelledStatus):
+    """A cadre's 工作鉴定: drafted by the township, submitted, approved (审定) by the Organisation Department."""
+
+    DRAFT = "draft", "草稿"
+    SUBMITTED = "submitted", "待组织部审定"
+    RETURNED = "returned", "已退回"
+    APPROVED = "approved", "已审定"
+
+
+class UnitRating(LabelledStatus):
+    """A county unit's yearly rating (年度考核档次), which the dispatch of cadres may downgrade (003 四(五))."""
+
+    EXCELLENT = "excellent", "优秀"
+    GOOD = "good", "良好"
+    PASS = "pass", "合格"
+    FAIL = "fail", "不合格"
+
+
+class AcceptanceStatus(LabelledStatus):
+    """Where a village or township stands in the graded acceptance (分级验收, 003 四(五))."""
+
+    PENDING = "pending", "待验收"
+    PASSED = "passed", "验收合格"
+    FAILED = "failed", "验收不合格（继续驻村）"
+
+
+class AcceptanceLevel(LabelledStatus):
+    """Who gave an acceptance verdict (县区乡镇验收村、市县区验收乡镇)."""
+
+    TOWNSHIP = "township", "乡镇验收"
+    COUNTY = "county", "县验收"
+class UnitReportStatus(LabelledStatus):
+    """A quarterly written report to the 县委基层办 (003 §四(六)) from a township or a dispatching unit."""
+
+    SUBMITTED = "submitted", "已报送"
+    ACCEPTED = "accepted", "已采纳"
+    RETURNED = "returned", "已退回"
 # ---- the 督办 desk (assigned items, issue 18) ---------------------------------------------------------
 
 
@@ -196,6 +269,10 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "campaign": CampaignStatus, "stage": StageStatus, "obligation": ObligationStatus,
     "submission": SubmissionStatus, "escalation": EscalationStatus, "case": CaseStatus,
     "rectification": RectificationStatus, "outbox": OutboxStatus, "target": TargetStatus, "check": CheckStatus,
+    "stationing_plan": StationingPlanStatus, "arrival": ArrivalStatus, "programme": ProgrammeStatus,
+    "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus, "cadre_grade": CadreGrade,
+    "unit_rating": UnitRating, "acceptance_level": AcceptanceLevel,
+    "unit_report": UnitReportStatus,
     "recipient": RecipientStatus, "extension": ExtensionStatus, "light": Light, "bulletin": BulletinStatus,
     "item_source": ItemSource, "item_feedback": ItemFeedback, "item_review": ItemReview, "urge": UrgeColour,
 }

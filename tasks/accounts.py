@@ -98,6 +98,8 @@ def create_user(session: Session, data: dict[str, Any], now: dt.datetime) -> Use
         expected = spec.level
     elif spec.level:
         raise ValidationFailed("只有审核人有层级", errors=[{"field": "level", "message": "only for reviewers"}])
+    if spec.role == "submitter" and unit is not None and unit.kind == "unit":
+        expected = "unit"  # a dispatching unit's account: it reports its quarter to the 基层办 (003 §四(六))
     if expected and (unit is None or unit.kind != expected):
         raise ValidationFailed(
             f"角色 {spec.role} 需要一个{'县' if expected == 'county' else '乡镇'}级组织编码",
@@ -292,6 +294,8 @@ def demo_users() -> list[dict[str, Any]]:
         lower = code.lower()
         users.append({"username": f"{lower}-liaison", "display_name": f"{name}党建联络员", "role": "submitter", "unit": code, "email": f"{lower}-liaison@qingxi.example"})
         users.append({"username": f"{lower}-secretary", "display_name": f"{name}党委审核人", "role": "reviewer", "level": "township", "unit": code, "email": f"{lower}-secretary@qingxi.example"})
+    users.append({"username": "qxd02-liaison", "display_name": "县农业农村局驻村工作联络员", "role": "submitter",
+                  "unit": "QXD02", "email": "qxd02-liaison@qingxi.example"})
     for user in users:
         user["password"] = DEMO_PASSWORD
     return users

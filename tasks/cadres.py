@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from models import Cadre, CadreIn, Leader, LeaderIn, OrgUnit
+from tasks.acceptance import held_village_ids
 from tasks.accounts import Principal
 from tasks.audit import append_event
 from tasks.org import parse_rows, reject_if_any
@@ -71,6 +72,24 @@ def _write(session: Session, parsed: list[tuple[int, SQLModel]], table: type[Any
     return {"created": created, "updated": updated}
 
 
+def _held_leader_errors(session: Session, parsed: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+    """A village that failed acceptance keeps its leader until it passes (003 四(五) "对达不到要求…继续安排领导
+    干部挂点…直至验收合格"): a leader of such a village cannot be moved to another."""
+    held = held_village_ids(session)
+    if not held:
+        return []
+    current = {p.code: p for p in session.exec(select(Leader).where(col(Leader.village_id).in_(held)))}
+    errors = []
+    for line, leader in parsed:
+        row = current.get(leader.code)
+        if row is not None:
+            village = session.get(OrgUnit, row.village_id)
+            if village is not None and village.code != leader.village:
+                errors.append({"line": line, "field": "village", "message":
+                               f"{village.name}验收不合格，须继续安排{row.name}挂点直至验收合格，不能改为联系其他村"})
+    return errors
+
+
 def _import(session: Session, rows: list[tuple[int, dict[str, Any]]], source: str, model: type[Any],
             check: Any, table: type[Any], fields: Any) -> dict[str, int]:
     errors: list[dict[str, Any]] = []
@@ -79,6 +98,8 @@ def _import(session: Session, rows: list[tuple[int, dict[str, Any]]], source: st
     units = _units(session)
     for line, person in parsed:
         errors.extend(check(line, person, units))
+    if table is Leader:
+        errors.extend(_held_leader_errors(session, parsed))
     reject_if_any(errors, source)
     return _write(session, parsed, table, lambda person: fields(person, units))
 

@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from domain.definitions import ORG_FIELDS, Definition, FieldType, Form, FormField, Target
 from domain.targets import Reading, TargetFacts, TargetResult, count_names, evaluate, period_label
 from domain.vocabulary import SubmissionStatus, zh_date
-from models import Campaign, Obligation, OrgUnit, Submission, VillageRectification
+from domain.work_records import HalfYear, half_year_of
+from models import Campaign, Leader, LeaderLevel, LeaderVisit, Obligation, OrgUnit, Submission, VillageRectification
 from tasks.registry import get_definitions
 
 CHUNK = 500
@@ -36,6 +37,7 @@ class _Found:
     villages: dict[int, list[OrgUnit]] = field(default_factory=lambda: defaultdict(list))  # by township id
     listed: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))  # campaign id -> village ids
     earlier: dict[tuple[str, int, int], Campaign] = field(default_factory=dict)  # (definition, township, year)
+    visits: dict[tuple[int, int], list[Reading]] = field(default_factory=dict)  # (township, year) -> per leader, half
 
 
 def _earlier_campaigns(session: Session, campaigns: Sequence[Campaign], definitions: dict[str, Definition]) -> list[Campaign]:
@@ -75,7 +77,33 @@ def _load(session: Session, campaigns: Sequence[Campaign], definitions: dict[str
         for campaign_id, village_id in session.exec(select(VillageRectification.campaign_id, VillageRectification.village_id)
                                                     .where(col(VillageRectification.campaign_id).in_(chunk))):
             found.listed[campaign_id].add(village_id)
+    if any(t.field == "records.leader_visits" for d in definitions.values() for t in d.targets):
+        found.visits = _visit_readings(session, campaigns)
     return found
+
+
+def _visit_readings(session: Session, campaigns: Sequence[Campaign]) -> dict[tuple[int, int], list[Reading]]:
+    """Per (township, year): each county leader's visits to the contact village in each half-year of the year in
+    which a visit of the township's county leaders is recorded (003 §三(一) 每半年不少于3次)."""
+    townships, years = {c.township_id for c in campaigns}, {c.year for c in campaigns}
+    leaders = list(session.exec(select(Leader).where(Leader.level == LeaderLevel.COUNTY,
+                                                     col(Leader.township_id).in_(townships)).order_by(col(Leader.code))))
+    counted: dict[tuple[int, HalfYear], int] = defaultdict(int)
+    if leaders:
+        for leader_id, day in session.exec(select(col(LeaderVisit.leader_id), col(LeaderVisit.visited_on)).where(
+                col(LeaderVisit.leader_id).in_([p.id for p in leaders]))):
+            if day.year in years:
+                counted[(leader_id, half_year_of(day))] += 1
+    out: dict[tuple[int, int], list[Reading]] = defaultdict(list)
+    for township, year in {(c.township_id, c.year) for c in campaigns}:
+        own = [p for p in leaders if p.township_id == township]
+        halves = sorted({h for (leader_id, h) in counted if h.year == year and any(p.id == leader_id for p in own)})
+        for half in halves:
+            for leader in own:
+                n = counted.get((leader.id or 0, half), 0)
+                out[(township, year)].append(Reading(float(n), f"领导到点记录：{leader.name}{half.label}到点{n}次",
+                                                     label=f"{leader.name}{half.label}"))
+    return out
 
 
 def evaluate_campaigns(session: Session, campaigns: Sequence[Campaign]) -> dict[int, list[TargetResult]]:
@@ -107,6 +135,9 @@ def _of_form(found: _Found, campaign: Campaign | None, form_key: str) -> list[Su
 
 def _facts(found: _Found, campaign: Campaign, definition: Definition, target: Target) -> TargetFacts:
     villages = found.villages.get(campaign.township_id, [])
+    if target.form_key == "records":
+        return TargetFacts(readings=tuple(found.visits.get((campaign.township_id, campaign.year), [])),
+                           missing="尚无本乡镇县领导到挂钩联系点的记录")
     if target.form_key == "org":
         label = ORG_FIELDS[target.field_key][0]
         return TargetFacts(readings=tuple(

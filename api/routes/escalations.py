@@ -24,6 +24,7 @@ from tasks.accounts import Principal
 from tasks.reads import cases as case_reads
 from tasks.reads import documents as document_reads
 from tasks.reads import escalations as reads
+from tasks.reads import stationing_assessment as stationing_reads
 from tasks.registry import get_definitions
 
 router = APIRouter(prefix="/api/v1", tags=["escalations"], responses=READ)
@@ -209,7 +210,11 @@ def close_case(case_id: DbId, body: CaseClose, session: SessionDep, principal: C
     return case_reads.present_case(session, case)
 
 
-@router.get("/ratings/consequences", summary="What year-end ratings must respect, per township")
+@router.get("/ratings/consequences",
+            summary="What year-end ratings must respect: per township (items) and per dispatching unit (units)")
 def rating_consequences(session: SessionDep, principal: CurrentPrincipal,
                         year: Annotated[int, Query(ge=2000, le=2100)]) -> dict[str, Any]:
-    return {"year": year, "items": cases.rating_consequences(session, principal, year)}
+    """``items``: the townships whose decided cases cap their rating; ``units``: the dispatching units that did
+    not send and keep their cadres that year, downgraded one grade (003 四(五))."""
+    return {"year": year, "items": cases.rating_consequences(session, principal, year),
+            "units": stationing_reads.unit_consequences(session, principal, year)}

@@ -6,7 +6,8 @@ the 一村一策 plans imported from Excel, every row checked before anything is
 * :mod:`tasks.ledger.rows` — the registered ledgers and their row queries;
 * :mod:`tasks.ledger.imports` — the org hierarchy and 一村一策 plan importers;
 * :mod:`tasks.ledger.people` — the cadre and leader importers;
-* :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township.
+* :mod:`tasks.ledger.assessments` — the year-end assessment (年度考核) of each township;
+* :mod:`tasks.ledger.work_records` — work diaries, leaders' visits and quarterly reports (003).
 
 A new ledger such as accountability cases is one more ``register(Ledger(...))``.
 """
@@ -50,7 +51,12 @@ from tasks.ledger.rows import (
 # isort: split
 # Registered after the ledgers of rows.py, so that it comes last on the page and in the CLI.
 from tasks.ledger.assessments import assessment_rows
-from tasks.ledger.desk import desk_rows  # 交办事项: the 督办 desk
+from tasks.ledger.stationing import stationing_rows
+from tasks.ledger.stationing_assessment import acceptance_rows, cadre_assessment_rows, unit_assessment_rows
+from tasks.ledger.work_records import diary_rows, report_rows, visit_rows
+
+# isort: split
+from tasks.ledger.desk import desk_rows  # 交办事项: the 督办 desk, registered last
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -63,7 +69,13 @@ __all__ = [
     "PLAN_COLUMNS",
     "PLAN_FORM",
     "XLSX_MEDIA_TYPE",
+    "acceptance_rows",
     "assessment_rows",
+    "cadre_assessment_rows",
+    "unit_assessment_rows",
+    "diary_rows",
+    "report_rows",
+    "visit_rows",
     "desk_rows",
     "Column",
     "Ledger",
@@ -82,6 +94,7 @@ __all__ = [
     "obligation_rows",
     "read_xlsx",
     "rectification_rows",
+    "stationing_rows",
     "register",
     "visible_ledgers",
     "write_workbook",

@@ -1,7 +1,8 @@
 """The year-end assessment ledger (年度考核台账): per township and year, a row per target of its campaigns (the
 requirement, the value, met or not, what falls short, the evidence and the document), then a row per escalation,
 accountability case, rating consequence and gate-check override — the rows ``GET /api/v1/assessments/{township}/{year}``
-returns, for every township the caller may see."""
+returns, for every township the caller may see — and, unless one township is asked for, a row per dispatching
+unit's assessment (the ``units`` of ``GET /api/v1/assessments?year=``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tasks.accounts import Principal
 from tasks.ledger.excel import Column
 from tasks.ledger.registry import Ledger, LedgerFilters, Rows, register
 from tasks.reads.assessments import assessment_years, assessments
+from tasks.reads.stationing_assessment import list_unit_assessments
 
 
 def _target_rows(a: dict[str, Any]) -> Rows:
@@ -63,7 +65,20 @@ def assessment_rows(session: Session, principal: Principal, filters: LedgerFilte
             names = {c["id"]: c["definition_name"] for c in a["campaigns"]}
             head = {"township": a["township"], "township_name": a["township_name"], "year": year}
             out += [head | row for row in [*_target_rows(a), *_other_rows(a, names)]]
+        if filters.township is None:
+            out += _unit_rows(session, principal, year)
     return out
+
+
+def _unit_rows(session: Session, principal: Principal, year: int) -> Rows:
+    """The dispatching units' assessments of ``year`` (the ``units`` of ``GET /api/v1/assessments?year=``)."""
+    return [{
+        "township": u["unit"], "township_name": u["unit_name"], "year": year, "kind": "派出单位考核",
+        "item": "完成选派干部下基层驻农村任务", "requirement": f"拟评{u['proposed_label']}",
+        "value": u["shortfall"] or "已选派并驻村到位", "status": u["final_label"],
+        "shortfalls": "未完成选派任务，降一档处理" if u["downgraded"] else "",
+        "source": "003_0d1c8490fe7db56e.txt §四(五)",
+    } for u in list_unit_assessments(session, principal, year=year)]
 
 
 register(Ledger(

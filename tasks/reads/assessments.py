@@ -23,6 +23,7 @@ from tasks.reads.campaigns import definition_name
 from tasks.reads.cases import case_public
 from tasks.reads.escalations import present
 from tasks.reads.org_units import townships
+from tasks.reads.stationing_assessment import list_unit_assessments
 from tasks.reads.targets import status_counts
 from tasks.scope import scoped, visible
 from tasks.targets import evaluate_campaigns
@@ -98,9 +99,11 @@ def summary(assessment: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_assessments(session: Session, principal: Principal, *, year: int) -> dict[str, Any]:
-    """The year's assessments of the caller's townships, a line each."""
+    """The year's assessments of the caller's townships, a line each, and the dispatching units' assessments
+    (``units``: whether each sent and kept its cadres and the rating after the downgrade, 003 四(五))."""
     items = [summary(a) for a in assessments(session, principal, year)]
-    return {"year": year, "items": items, "total": len(items)}
+    return {"year": year, "items": items, "total": len(items),
+            "units": list_unit_assessments(session, principal, year=year)}
 
 
 def get_assessment(session: Session, principal: Principal, township: str, year: int) -> dict[str, Any]:

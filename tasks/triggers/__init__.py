@@ -9,6 +9,7 @@ confirming, dismissing — is ``tasks.escalation``.
 
 from tasks.triggers import (  # register
     hollow_report,
+    leader_visits,
     measures_overdue,
     overdue,
     relapse,
@@ -21,6 +22,6 @@ from tasks.triggers.events import Event, Relapsed, Returned, Submitted
 
 __all__ = [
     "REGISTRY", "Event", "EventTrigger", "Relapsed", "Returned", "Submitted", "TimeTrigger", "Trigger",
-    "event_based", "fire", "hollow_report", "measures_overdue", "overdue", "register", "relapse", "returns_exceeded", "time_based",
+    "event_based", "fire", "hollow_report", "leader_visits", "measures_overdue", "overdue", "register", "relapse", "returns_exceeded", "time_based",
     "unverified", "zero_report",
 ]

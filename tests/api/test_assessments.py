@@ -48,7 +48,7 @@ async def test_a_townships_assessment_lists_targets_escalations_cases_and_the_ra
     assert (a["township"], a["township_name"], a["year"]) == ("QX01", "青石镇", 2025)
     assert [c["definition_name"] for c in a["campaigns"]] == ["干部下基层驻农村", "五好党建示范点创建"]
     cadres = {t["key"]: t for t in a["campaigns"][0]["targets"]}
-    assert (cadres["leader_visits"]["status_label"], cadres["leader_visits"]["shortfalls"]) == ("未达标", ["2025年12月：2次"])
+    assert (cadres["leader_visits"]["status_label"], cadres["leader_visits"]["shortfalls"]) == ("未达标", ["赵建国2025年下半年：2次"])
     assert (cadres["cross_appointment"]["status_label"], cadres["cross_appointment"]["value"]) == ("达标", "75%")
     assert cadres["secretary_is_chair"]["status_label"] == "无数据"
     five_good = a["campaigns"][1]
@@ -109,7 +109,7 @@ async def test_the_assessment_pages(anon: httpx.AsyncClient, users: Users, clock
     text = await page_text(anon, "/assessments/QX01/2025")
     assert "<h1>青石镇 · 2025年度考核</h1>" in text
     assert "考核影响：不得评定为优秀、良好等次" in text
-    assert '<td>县领导到挂钩联系点次数</td><td>全乡镇 ≥ 3次</td><td>2025年6月：4次；2025年12月：2次</td>' in text
+    assert '<td>县领导到挂钩联系点次数</td><td>全乡镇 ≥ 3次</td><td>赵建国2025年上半年：4次；赵建国2025年下半年：2次</td>' in text
     assert "没有越过审核项的记录。" in text
     assert (await anon.get("/assessments/QX03/2025")).status_code == 404
 
@@ -125,8 +125,8 @@ async def test_the_assessment_ledger_holds_the_rows_of_the_callers_townships(
     assert [row["类别"] for row in rows].count("目标") == 7 + 14
     visits = next(row for row in rows if row["事项"] == "县领导到挂钩联系点次数")
     assert (visits["要求"], visits["实际"], visits["结论"], visits["未达到的"], visits["出处"]) == \
-        ("全乡镇 ≥ 3次", "2025年6月：4次；2025年12月：2次", "未达标", "2025年12月：2次", "003_0d1c8490fe7db56e.txt §三(一)")
-    assert visits["依据"].startswith("县领导到挂钩联系点情况（编号")
+        ("全乡镇 ≥ 3次", "赵建国2025年上半年：4次；赵建国2025年下半年：2次", "未达标", "赵建国2025年下半年：2次", "003_0d1c8490fe7db56e.txt §三(一)")
+    assert visits["依据"] == "领导到点记录：赵建国2025年上半年到点4次；领导到点记录：赵建国2025年下半年到点2次"
     assert [row["类别"] for row in rows if row["类别"] != "目标"] == ["督办", "督办", "督办", "问责", "考核影响"]
     assert next(row for row in rows if row["类别"] == "考核影响")["事项"] == "不得评定为优秀、良好等次"
     other = await anon.get(f"{API}/ledgers/assessments.xlsx", params={"township": "QX01", "year": 2025},

@@ -16,6 +16,7 @@ CSRF check never hides the permission check). Asserted for every call:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
+from tests.support.stationing import approved_plan
+from tests.support.stationing_assessment import diary
 from tests.support.web import WebUser, app_routes, web_sign_in
 from tests.support.world import launch_many_without_prefect, launch_without_prefect
 
@@ -138,7 +141,28 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/cadres": R(ADMIN),
     "GET /api/v1/leaders": R(SIGNED_IN),
     "POST /api/v1/leaders": R(ADMIN),
+    # work records of the stationing programme (003 三(一), 四(三)(六))
+    "POST /api/v1/diaries": R(frozenset({"admin", "qx02-liaison"})),  # the liaison of the cadre's village
+    "GET /api/v1/diaries": R(SIGNED_IN),
+    "PUT /api/v1/teams/{village}/{year}/{month}": R(frozenset({"admin", "qx02-liaison"}), "village"),
+    "GET /api/v1/teams/monthly": R(SIGNED_IN),
+    "POST /api/v1/leader-visits": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/leader-visits": R(SIGNED_IN),
+    "POST /api/v1/unit-reports": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /api/v1/unit-reports": R(SIGNED_IN),
+    "POST /api/v1/unit-reports/{report_id}/review": R(frozenset({"admin", "county-reviewer"}), "unit_report"),
     "POST /api/v1/ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
+    # the stationing programme (驻村周期、选派安排表): county-wide plans, teams scoped to the township
+    "POST /api/v1/programmes": R(ADMIN),
+    "GET /api/v1/programmes": R(SIGNED_IN),
+    "GET /api/v1/programmes/{programme_id}": R(SIGNED_IN),
+    "PUT /api/v1/stationing/plans/{year}": R(ADMIN),
+    "GET /api/v1/stationing/plans/{year}": R(SIGNED_IN),
+    "GET /api/v1/stationing/plans/{year}/rows": R(SIGNED_IN),
+    "POST /api/v1/stationing/plans/{year}/submit": R(ADMIN),
+    "POST /api/v1/stationing/plans/{year}/decision": R(frozenset({"admin", "county-reviewer"})),
+    "POST /api/v1/stationing/plans/{year}/arrivals": R(frozenset({"admin", "qx02-liaison"})),
+    "POST /api/v1/stationing/plans/{year}/departures": R(frozenset({"admin", "qx02-liaison"})),
     # escalations (督办), documents and accountability cases (问责)
     "GET /api/v1/escalations": R(SIGNED_IN),
     "GET /api/v1/escalations/ledger": R(SIGNED_IN),
@@ -159,6 +183,17 @@ RULES: dict[str, Rule] = {
     # targets and the year-end assessment (年度考核)
     "GET /api/v1/assessments": R(SIGNED_IN),
     "GET /api/v1/assessments/{township}/{year}": R(IN_SCOPE, "township"),
+    # the stationing programme's assessment (工作鉴定, 派出单位考核) and graded acceptance (验收)
+    "GET /api/v1/cadre-assessments": R(SIGNED_IN),
+    "PUT /api/v1/cadre-assessments/{cadre}/{year}": R(frozenset(HOME), "cadre"),
+    "POST /api/v1/cadre-assessments/{cadre}/{year}/submit": R(frozenset(HOME), "cadre"),
+    "POST /api/v1/cadre-assessments/{cadre}/{year}/decision": R(ADMIN, "cadre"),
+    "GET /api/v1/cadres/{code}/record": R(IN_SCOPE, "cadre"),
+    "GET /api/v1/unit-assessments": R(SIGNED_IN),
+    "PUT /api/v1/unit-assessments/{unit}/{year}": R(ADMIN),
+    "POST /api/v1/programmes/{programme_id}/acceptances": R(frozenset({"admin", "county-reviewer", "qx02-secretary"}),
+                                                            "programme"),
+    "GET /api/v1/programmes/{programme_id}/acceptance": R(SIGNED_IN),
     # web pages
     "GET /healthz": PUBLIC,
     "GET /login": PUBLIC,
@@ -190,6 +225,10 @@ RULES: dict[str, Rule] = {
     "POST /ledgers/org-units": R(ADMIN),
     "GET /cadres": R(SIGNED_IN),
     "POST /cadres/import": R(ADMIN),
+    "GET /diaries": R(SIGNED_IN),
+    "POST /diaries": R(frozenset({"admin", "qx02-liaison"})),
+    "GET /leader-visits": R(SIGNED_IN),
+    "GET /unit-reports": R(SIGNED_IN),
     "POST /ledgers/rectification-plans": R(frozenset({"admin", "qx02-liaison"}), "campaign"),
     "GET /escalations": R(SIGNED_IN),
     "GET /escalations/{escalation_id}": R(IN_SCOPE, "escalation"),
@@ -200,6 +239,14 @@ RULES: dict[str, Rule] = {
     "POST /cases/{case_id}/close": R(ADMIN, "case"),
     "GET /assessments": R(SIGNED_IN),
     "GET /assessments/{township}/{year}": R(IN_SCOPE, "township"),
+    "GET /stationing": R(SIGNED_IN),
+    "GET /stationing/{year}": R(SIGNED_IN),
+    "POST /stationing/{year}/submit": R(ADMIN),
+    "POST /stationing/{year}/decision": R(frozenset({"admin", "county-reviewer"})),
+    # an empty form names no cadre: any township liaison gets the form's 422; the API names QX02's cadre
+    "POST /stationing/{year}/arrivals": R(frozenset({"admin", "qx02-liaison", "qx01-liaison"})),
+    "GET /cadre-assessments": R(SIGNED_IN),
+    "GET /programmes/{programme_id}/acceptance": R(SIGNED_IN),
 }
 # The routes found on the day these tests were written; the list may grow, never shrink.
 KNOWN_ROUTES = 83
@@ -219,7 +266,9 @@ def test_every_route_has_a_rule() -> None:
 
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
-SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02"}
+SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
+           "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1",
+           "village": "QX02001", "month": "3"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -246,12 +295,28 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                                      "comment": "经县委组织部核实，补入名单"}},
             "GET /api/v1/ratings/consequences": {"params": {"year": 2025}},
             "GET /api/v1/assessments": {"params": {"year": 2025}},
+            "PUT /api/v1/cadre-assessments/{cadre}/{year}": {"json": {"appraisal": "吃住在村", "grade": "competent",
+                                                                      "version": 1}},
+            "POST /api/v1/cadre-assessments/{cadre}/{year}/submit": {"json": {"version": 1}},
+            "POST /api/v1/cadre-assessments/{cadre}/{year}/decision": {"json": {"decision": "approve", "version": 1}},
+            "PUT /api/v1/unit-assessments/{unit}/{year}": {"json": {"proposed_rating": "good"}},
+            "POST /api/v1/programmes/{programme_id}/acceptances": {"json": {"subject": "QX02001", "passed": True}},
             "POST /api/v1/ledgers/org-units": {"files": {"file": ("组织.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/cadres": {"files": {"file": ("干部.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/leaders": {"files": {"file": ("领导.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/cadres": {"json": {"code": "M-1", "name": "测试干部", "unit": "QXD01", "post": "科员"}},
             "POST /api/v1/leaders": {"json": {"code": "M-2", "name": "测试领导", "level": "county", "post": "县委常委",
                                               "village": "QX02003"}},
+            "POST /api/v1/programmes": {"json": {"name": "矩阵周期", "start_year": 2040}},
+            "PUT /api/v1/stationing/plans/{year}": {"json": {"teams": []}},
+            "POST /api/v1/stationing/plans/{year}/decision": {"json": {"decision": "approve"}},
+            "POST /api/v1/stationing/plans/{year}/arrivals": {"json": {"cadre": "QXD01-01", "arrived_on": "2025-01-02"}},
+            "POST /api/v1/stationing/plans/{year}/departures": {"json": {"cadre": "QXD01-01", "left_on": "2025-01-02",
+                                                                          "reason": "调回原单位"}},
+            "POST /api/v1/diaries": {"json": {"cadre": "QX02-C1", "entry_date": "2025-03-02", "place": "村委会",
+                                              "work": "走访党员"}},
+            "POST /api/v1/leader-visits": {"json": {"leader": "QX02-L1", "visited_on": "2025-03-02", "purpose": "调研"}},
+            "POST /api/v1/unit-reports": {"json": {"unit": "QX02", "year": 2025, "quarter": 1, "progress": "有序推进"}},
             "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
                                                  "townships": ["QX03"], "due_on": "2025-12-30"}},
             "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
@@ -343,7 +408,16 @@ def _judge(role: str, method: str, path: str, rule: Rule, response: httpx.Respon
 
 @pytest.fixture
 async def world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> World:
-    return await build_world(anon, login, clock, monkeypatch)
+    w = await build_world(anon, login, clock, monkeypatch)
+    # programme 1's approved 2025 plan: QX02's own cadre in QX02001, with a diary and a drafted 工作鉴定, and a
+    # county unit's cadre in QX02002 (arrivals and departures)
+    approved_plan(get_engine(), 2025, {"QX02001": ("QX02", ["QX02-C1"]), "QX02002": ("QXD01", ["QXD01-01"])},
+                  arrived_on=dt.date(2025, 1, 6))
+    diary(get_engine(), "QX02-C1", "QX02001", dt.date(2025, 1, 10))
+    drafted = await w.client.put("/api/v1/cadre-assessments/QX02-C1/2025", headers=await w.as_("qx02-liaison"),
+                                 json={"appraisal": "吃住在村，帮助理清发展思路", "grade": "competent"})
+    assert drafted.status_code == 200, drafted.text
+    return w
 
 
 async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -65,6 +65,8 @@ ROUTES: list[Row] = [
     Row("GET", "/api/v1/calendar/{year}", None, reason="the working-day calendar is public reference data"),
     Row("POST", "/api/v1/outbox/{outbox_id}/retry", None, reason="the county-wide mail queue is for administrators only",
         expect=403),
+    Row("PUT", "/api/v1/teams/{village}/{year}/{month}", "village", "team_month"),
+    Row("POST", "/api/v1/unit-reports/{report_id}/review", "unit_report", "unit_report_review"),
     Row("GET", "/api/v1/ledgers/{name}.xlsx", None,
         reason="names a kind of ledger, not an object; its rows are scoped to the caller (tests/api/test_ledgers.py)"),
     # The web pages name the same objects as the API.
@@ -217,6 +219,13 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
         "obligation_id": await obligation_id(anon, liaison, campaign, "quarterly_report", "2026Q2"),
         "data": {"basic_situation": "两个后进村班子调整已启动"}}), 201)
     w.ids["draft"] = draft["id"]
+
+    # QX02's quarterly written report to the 基层办 (003 四(六)), submitted and awaiting review.
+    from tests.support.work_records import submitted_report
+
+    w.ids["unit_report"] = await submitted_report(anon, w.as_, "QX02", 2025, 4)
+    w.codes["village"] = "QX02001"
+    w.ids["plan_year"] = 2025  # the stationing plan forms of a year
     # The 督办 desk: an item assigned to QX02, its extension request, a draft bulletin (ids desk_*).
     await desk_world(anon, w, w.ids)
     return w
@@ -276,6 +285,8 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
         "interview": {"interview_on": "2025-12-10", "outcome": "已约谈", "version": 1},
         "check": {"note": "经核实", "version": 1},
         "case_decision": {"decision": "admonishment", "note": "诫勉谈话", "version": 1},
+        "team_month": {"work": "组织党员学习"},
+        "unit_report_review": {"decision": "accept", "version": 1},
         "desk_extension": {"reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"},
         "desk_urge": {"colour": "blue", "note": "临近期限"},
         "desk_decision": {"decision": "approve", "version": 1},
@@ -372,6 +383,12 @@ FORMS: dict[tuple[str, str], FormCase] = {
                                              {"file": ("组织.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
     ("POST", "/cadres/import"): FormCase("admin", None, lambda w: {"what": "leader"},
                                          {"file": ("领导.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),
+    ("POST", "/stationing/{year}/submit"): FormCase("admin", "plan_year", lambda w: {}),
+    ("POST", "/stationing/{year}/decision"): FormCase("county-reviewer", "plan_year", lambda w: {"decision": "approve"}),
+    ("POST", "/stationing/{year}/arrivals"): FormCase("qx02-liaison", "plan_year", lambda w: {
+        "cadre": "QX02-C1", "arrived_on": "2025-01-06"}),
+    ("POST", "/diaries"): FormCase("qx02-liaison", None, lambda w: {
+        "cadre": "QX02-C1", "entry_date": "2025-12-09", "place": "村委会", "work": "走访党员"}),
     ("POST", "/ledgers/rectification-plans"): FormCase(
         "qx02-liaison", None, lambda w: {"campaign_id": str(w.ids["campaign"])},
         {"file": ("方案.xlsx", b"PK\x03\x04 not a workbook", "application/octet-stream")}),

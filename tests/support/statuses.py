@@ -11,7 +11,9 @@ from domain.vocabulary import STATUSES
 TABLE_KINDS = {
     "campaigns": "campaign", "stages": "stage", "obligations": "obligation", "submissions": "submission",
     "escalations": "escalation", "accountability_cases": "case", "village_rectifications": "rectification",
-    "outbox": "outbox", "extension_requests": "extension", "desk_bulletins": "bulletin",
+    "outbox": "outbox", "cadre_assessments": "appraisal", "stationing_plans": "stationing_plan",
+    "unit_reports": "unit_report",
+    "extension_requests": "extension", "desk_bulletins": "bulletin",
 }
 """The kind of status each table with a ``status`` column stores."""
 

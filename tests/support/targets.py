@@ -22,6 +22,7 @@ from tests.support.review_chain import (
     submitted_list,
     upload_pdf,
 )
+from tests.support.work_records import record_visits
 
 LISTED = ("QX01003", "QX01007")
 """老陈山村 and 新何湾村, the weak villages of QX01's list."""
@@ -112,12 +113,15 @@ async def launched(c: httpx.AsyncClient, users: Users, clock: FakeClock, definit
 
 async def cadres_year(c: httpx.AsyncClient, users: Users, clock: FakeClock, year: int, *, visits: tuple[int, int],
                       summary: dict[str, Any], campaign: dict[str, Any] | None = None) -> dict[str, Any]:
-    """QX01's cadres-in-villages campaign of ``year`` (launched here unless ``campaign`` is given): the two
-    half-year leader-visit reports with ``visits``, and the annual summary with ``summary``'s figures, approved by
+    """QX01's cadres-in-villages campaign of ``year`` (launched here unless ``campaign`` is given): its county
+    leader's visits (``visits`` per half-year, recorded through the API) and the two half-year leader-visit
+    reports, and the annual summary with ``summary``'s figures, approved by
     the county."""
     campaign = campaign or await launched(c, users, clock, "cadres_in_villages", year)
     for month, count in zip((6, 12), visits, strict=True):
         await move(clock, users, at(dt.date(year, month, 20)))
+        # the visits themselves, which the target reads (003 §三(一)); the half-year report is still owed
+        await record_visits(c, users, "QX01-L1", [dt.date(year, month, 1 + k) for k in range(count)])
         ob = obligation(campaign, "leader_visits", f"{year}-{month:02d}")
         sub = await submitted(c, users, ob, {"visits": count, "visit_record": f"{year}年{month}月前到点调研指导{count}次"})
         await approve(c, users, sub, "county-reviewer")

@@ -150,7 +150,7 @@ def _published() -> Iterator[str]:
 
 def test_every_trigger_is_declared_registered_wired_labelled_and_listed() -> None:
     assert registry_problems() == []
-    assert [t.key for t in triggers.time_based()] == ["overdue", "measures_overdue"]
+    assert [t.key for t in triggers.time_based()] == ["overdue", "measures_overdue", "leader_visits"]
     assert [t.key for t in triggers.event_based()] == ["zero_report", "hollow_report", "unverified", "returns_exceeded",
                                                           "relapse"]
 
@@ -212,10 +212,11 @@ def test_an_unlabelled_trigger_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_time_based_trigger_the_tick_does_not_climb_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     def climb_ladder_by_hand(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-        return triggers.overdue.climb(session, now, calendar or WorkCalendar())  # measures_overdue forgotten
+        return triggers.overdue.climb(session, now, calendar or WorkCalendar())  # the others forgotten
 
     monkeypatch.setattr(tasks.tick, "climb_ladder", climb_ladder_by_hand)
-    assert registry_problems() == ["measures_overdue: time-based, but tasks.tick.climb_ladder climbs it 0 times"]
+    assert registry_problems() == ["leader_visits: time-based, but tasks.tick.climb_ladder climbs it 0 times",
+                                   "measures_overdue: time-based, but tasks.tick.climb_ladder climbs it 0 times"]
 
 
 def test_an_event_based_trigger_no_service_action_fires_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
