@@ -33,6 +33,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
         from core.clock import get_clock
         from tasks.accounts import DEMO_PASSWORD, demo_users, seed_demo_users
         from tasks.cadres import seed_demo_people
+        from tasks.desk.demo import seed_demo_desk
         from tasks.org import demo_county_rows, import_org_units
         from tasks.stationing_demo import seed_demo_plan
 
@@ -43,6 +44,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
                 seed_demo_people(session)
                 seed_demo_plan(session, get_clock().now())
                 seed_demo_users(session, get_clock().now())
+                seed_demo_desk(session, get_clock().now())  # the 督办 desk: one assigned item
                 out.print(f"已创建演示县“清溪县”：{result['created']} 个组织单位")
             names = {u.username for u in session.exec(select(User))}
         demo = [u for u in demo_users() if u["username"] in names]

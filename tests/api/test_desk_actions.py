@@ -211,3 +211,18 @@ async def test_the_source_document_is_attached_and_read_within_scope(client: htt
     assert (await client.get(url, headers=await users("qx01-liaison"))).content == b"%PDF-1.4 x"
     assert (await client.get(url, headers=await users("qx02-liaison"))).status_code == 404
     assert (await item_now(client, users, item["id"]))["attachment"] == "批示.pdf"
+
+
+async def test_the_demo_county_gets_one_assigned_item_once(client: httpx.AsyncClient, users: SignedIn,
+                                                          clock: FakeClock, engine: Engine) -> None:
+    from core.db import session_scope
+    from tasks.desk.demo import seed_demo_desk
+
+    await move(clock, users, at(MONDAY))
+    for expected in (1, 0):
+        with session_scope(engine) as session:
+            assert seed_demo_desk(session, at(MONDAY)) == expected
+    listed = (await client.get(f"{DESK}/items", headers=await users("admin"))).json()["items"]
+    assert [(i["title"], i["recipients"]) for i in listed] == [("全面清理规范村级组织挂牌", 3)]
+    rows = (await client.get(f"{DESK}/recipients", headers=await users("admin"))).json()["items"]
+    assert {r["township"]: r["status"] for r in rows} == {"QX01": "signed", "QX02": "unsigned", "QX03": "unsigned"}
