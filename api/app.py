@@ -21,6 +21,7 @@ from api.routes import (
     calendar,
     campaigns,
     definitions,
+    desk,
     escalations,
     ledgers,
     org_units,
@@ -34,6 +35,7 @@ from api.routes import (
     web_assessments,
     web_cadres,
     web_dashboard,
+    web_desk,
     web_escalations,
     web_forms,
     web_ledgers,
@@ -107,6 +109,8 @@ def create_app() -> FastAPI:
     for module in (assessments, web_assessments):  # 目标和年度考核
         app.include_router(module.router)
     for module in (stationing_assessment, web_stationing_assessment):  # 驻村考核和验收
+        app.include_router(module.router)
+    for module in (desk, web_desk):  # 督办台: 交办、签收、延期、三色督办单、定期通报
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -110,7 +110,7 @@ def seed(db: BenchDB, now: dt.datetime) -> dict[str, Any]:
     use_database(db.url)
     engine = get_engine()
     with session_scope(engine) as s:
-        seed_demo(s, now, plan=False)
+        seed_demo(s, now, samples=False)
         codes = all_township_codes(s)
     for key in sorted(get_definitions()):
         items = launch_many(engine, key, codes, now.year, now)

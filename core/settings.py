@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins per username before a lockout")
     login_lockout_minutes: int = Field(default=15, ge=1, description="the failure window and the lockout length")
 
+    # The 督办 desk (assigned items): where the documents give no number, these are the county's settings.
+    desk_ack_workdays: int = Field(default=1, ge=0, le=30, description="签收: working days to sign for an item")
+    desk_yellow_workdays: int = Field(default=3, ge=0, le=60, description="a deadline this near shows yellow")
+    desk_max_extensions: int = Field(default=1, ge=0, le=10, description="延期申请 allowed per item and recipient")
+    desk_decision_workdays: int = Field(default=3, ge=1, le=30, description="the office decides an extension within")
+    desk_bulletin_day: int = Field(default=5, ge=1, le=28,
+                                   description="定期通报: the month's bulletin of the previous month is drafted on this day")
+    desk_score_base: float = 60.0
+    desk_score_on_time: float = 40.0
+    desk_score_per_overdue: float = 5.0
+    desk_score_per_extension: float = 1.0
+    desk_score_per_level: float = 2.0
+    desk_score_per_case: float = 10.0
+
     @property
     def effective_database_url(self) -> str:
         if url := self.database_url.get_secret_value():

@@ -291,6 +291,9 @@ class Obligation(Strict):
     submit_to: Text = "县委组织部"
     reminders: Reminders | None = None
     review: ReviewSpec | None = None
+    acknowledge: bool = Field(default=False, description=(
+        "the township signs for it (签收) when it opens, within DUBAN_DESK_ACK_WORKDAYS working days, on the 督办 "
+        "desk's sign-for ladder (tasks.desk.signing)"))
     listed_late_workdays: int = Field(default=5, ge=1, le=60, description=(
         "owed by listed villages: a village listed after this deadline, or fewer working days before it, "
         "answers within this many working days of being listed (a recurring report owes only the periods ahead)"))
@@ -474,6 +477,9 @@ class Definition(Strict):
     consolidation_days: int | None = Field(
         default=None, ge=1, le=3650, description="after acceptance, days of consolidation (巩固提升) before closing (销号)"
     )
+    desk: bool = Field(default=False, description=(
+        "a container of the 督办 desk (assigned items): never launched; its obligations are written by the desk "
+        "(tasks.desk), one per recipient of an item"))
     stationing: StationingRules | None = Field(
         default=None, description="the stationing plan's settings (003 三(二)): team sizes, unit share, arrival days")
 

@@ -196,6 +196,73 @@ class UnitReportStatus(LabelledStatus):
     SUBMITTED = "submitted", "已报送"
     ACCEPTED = "accepted", "已采纳"
     RETURNED = "returned", "已退回"
+# ---- the 督办 desk (assigned items, issue 18) ---------------------------------------------------------
+
+
+class ItemSource(LabelledStatus):
+    """Where an assigned item (交办事项) comes from."""
+
+    INSTRUCTION = "instruction", "领导批示"
+    MEETING = "meeting", "会议议定"
+    INSPECTION = "inspection", "检查发现"
+    HIGHER = "higher", "上级交办"
+
+
+class ItemFeedback(LabelledStatus):
+    """How a recipient reports back: one 办结报告, or progress feedback each period until done."""
+
+    ONCE = "once", "一次性办结报告"
+    WEEKLY = "weekly", "每周反馈"
+    MONTHLY = "monthly", "每月反馈"
+    QUARTERLY = "quarterly", "每季度反馈"
+
+
+class ItemReview(LabelledStatus):
+    """The review chain of an item's 办结报告 (a rule of the desk definition)."""
+
+    TOWNSHIP_COUNTY = "township_county", "乡镇党委审核后报县委组织部办结"
+    COUNTY = "county", "县委组织部直接审核办结"
+
+
+class RecipientStatus(LabelledStatus):
+    """Where one recipient of an assigned item stands."""
+
+    UNSIGNED = "unsigned", "待签收"
+    SIGNED = "signed", "已签收办理中"
+    SUBMITTED = "submitted", "办结报告审核中"
+    CLOSED = "closed", "已办结销号"
+    CLOSED_LATE = "closed_late", "逾期办结"
+    OVERDUE = "overdue", "逾期未办结"
+
+
+class ExtensionStatus(LabelledStatus):
+    """An extension request (延期申请): the township's reviewer first, then the office."""
+
+    PENDING_TOWNSHIP = "pending_township", "待乡镇审核"
+    PENDING_COUNTY = "pending_county", "待督查室决定"
+    APPROVED = "approved", "已批准延期"
+    REFUSED = "refused", "不予延期"
+
+
+class Light(LabelledStatus):
+    """The traffic light of an open deadline, computed from the calendar (never stored)."""
+
+    GREEN = "green", "绿灯（正常）"
+    YELLOW = "yellow", "黄灯（临期或滞后）"
+    RED = "red", "红灯（逾期）"
+
+
+class UrgeColour(LabelledStatus):
+    """The 三色督办单 the office issues by hand."""
+
+    BLUE = "blue", "蓝色督办单（临近期限）"
+    YELLOW = "yellow", "黄色督办单（进度滞后或质量不高）"
+    RED = "red", "红色督办单（已经逾期）"
+
+
+class BulletinStatus(LabelledStatus):
+    DRAFT = "draft", "草稿"
+    PUBLISHED = "published", "已印发"
 
 
 STATUSES: dict[str, type[LabelledStatus]] = {
@@ -206,6 +273,8 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "appraisal": AppraisalStatus, "acceptance": AcceptanceStatus, "cadre_grade": CadreGrade,
     "unit_rating": UnitRating, "acceptance_level": AcceptanceLevel,
     "unit_report": UnitReportStatus,
+    "recipient": RecipientStatus, "extension": ExtensionStatus, "light": Light, "bulletin": BulletinStatus,
+    "item_source": ItemSource, "item_feedback": ItemFeedback, "item_review": ItemReview, "urge": UrgeColour,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -17,6 +17,7 @@ from models.campaign import (
     Stage,
     StagePublic,
 )
+from models.desk import AssignedItem, Bulletin, DeskUrge, ExtensionRequest, ItemRecipient
 from models.org import OrgKind, OrgUnit, OrgUnitIn, OrgUnitPublic
 from models.review import (
     AccountabilityCase,
@@ -50,6 +51,7 @@ from models.stationing import (
 )
 
 __all__ = [
+    "AssignedItem", "Bulletin", "DeskUrge", "ExtensionRequest", "ItemRecipient",
     "Acceptance", "CadreAssessment", "DiaryEntry", "LeaderVisit", "PlanStatus", "Programme", "StationingPlan",
     "StationingTeam", "TeamMember", "TeamMonthlyRecord", "UnitAssessment", "UnitReport",
     "Cadre", "CadreIn", "CadrePublic", "Leader", "LeaderIn", "LeaderLevel", "LeaderPublic",

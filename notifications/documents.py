@@ -61,6 +61,15 @@ def render_document(kind: str, *, doc_number: str, issuer: str, issued_on: dt.da
                             body=body, issued_on=issued_on, html=html, pdf=pdf)
 
 
+def render_official(*, title: str, addressee: str, body: list[str], issuer: str, issued_on: dt.date,
+                    doc_number: str) -> tuple[str, bytes]:
+    """A document written elsewhere (the desk's 三色督办单 and bulletins) in the same official layout: HTML and PDF."""
+    html = environment.get_template("_official.html").render(
+        title=title, addressee=addressee, body=body, issuer=issuer, issued_on=issued_on, doc_number=doc_number)
+    return html, _pdf(title=title, addressee=addressee, body=body, issuer=issuer, issued_on=issued_on,
+                      doc_number=doc_number)
+
+
 @lru_cache(maxsize=1)
 def _register_font() -> str:
     from reportlab.pdfbase import pdfmetrics

@@ -30,6 +30,7 @@ MAIL_TEMPLATES = (
     "obligation_opened",
     "reminder",
     "daily_digest",
+    "desk_notice",  # the 督办 desk: extension requests and decisions, 三色督办单, bulletins (tasks.desk)
     *ESCALATION_MAIL_TEMPLATES,  # escalation, escalation_trigger, returns_exceeded: as the triggers declare them
 )
 

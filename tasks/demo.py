@@ -1,6 +1,6 @@
 """The fictional demo county 清溪县, seeded the same way by `make run`, `duban seed-demo`, the scale-out script and
 the benchmarks: its townships and villages, dispatching units, cadres and leaders, the 2027—2029 stationing
-programme with its approved 2027 plan, and the demo accounts."""
+programme with its approved 2027 plan, the demo accounts and one item on the 督办 desk."""
 
 from __future__ import annotations
 
@@ -11,18 +11,22 @@ from sqlmodel import Session
 
 from tasks.accounts import seed_demo_users
 from tasks.cadres import seed_demo_people
+from tasks.desk.demo import seed_demo_desk
 from tasks.org import demo_county_rows, import_org_units
 from tasks.stationing_demo import seed_demo_plan
 
 
 def seed_demo(session: Session, now: dt.datetime, *, rows: list[tuple[int, dict[str, Any]]] | None = None,
-              plan: bool = True) -> dict[str, Any]:
-    """Create or refresh the demo county (idempotent, by code); ``plan`` also seeds the stationing programme.
+              samples: bool = True) -> dict[str, Any]:
+    """Create or refresh the demo county (idempotent, by code); ``samples`` also seeds the stationing programme
+    and an item on the 督办 desk (after the accounts, which the item's signing needs).
     What was done: the org import's counts, the people's counts and the accounts created."""
     org = import_org_units(session, rows if rows is not None else demo_county_rows(), source="demo")
     session.flush()
     people = seed_demo_people(session)
-    if plan:
+    if samples:
         seed_demo_plan(session, now)
     users = seed_demo_users(session, now)
+    if samples:
+        seed_demo_desk(session, now)
     return {"org": org, "people": people, "users": users}

@@ -224,6 +224,11 @@ def issuer_name() -> str:
     return name if name.startswith("中共") else f"中共{name}"
 
 
+def next_document_number(session: Session, year: int) -> int:
+    """The next number of the year's official documents (the ladder's and the desk's share one series)."""
+    return _next_number(session, year)
+
+
 def _next_number(session: Session, year: int) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_advisory_xact_lock({DOCUMENT_LOCK_KEY})"))

@@ -63,6 +63,9 @@ def request_hash(payload: dict[str, Any]) -> str:
 
 
 def check_year(definition: Definition, year: int) -> None:
+    if definition.desk:  # the desk's containers fill as items are assigned (tasks.desk)
+        raise ValidationFailed(f"“{definition.name}”是督办台的事项容器，不能作为督办活动启动；请在督办台交办事项",
+                               errors=[{"field": "definition", "message": "not launchable"}])
     settings = get_settings()
     lo, hi = definition.years or (settings.min_year, settings.max_year)
     lo, hi = max(lo, settings.min_year), min(hi, settings.max_year)

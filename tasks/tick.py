@@ -401,6 +401,18 @@ def _build_digests(session: Session, now: dt.datetime) -> StepResult:
     return build_digests(session, now, get_settings().digest_hour)
 
 
+def _sign_for_opened(session: Session, now: dt.datetime) -> StepResult:
+    from tasks import desk
+
+    return desk.sign_for_opened(session, now)
+
+
+def _draft_bulletins(session: Session, now: dt.datetime) -> StepResult:
+    from tasks import desk
+
+    return desk.draft_bulletins(session, now)
+
+
 TICK: tuple[TickTransaction, ...] = (
     TickTransaction("advance_calendar", (
         TickStep("advance_stages", _advance_stages),
@@ -411,6 +423,8 @@ TICK: tuple[TickTransaction, ...] = (
     TickTransaction("open_reporting_windows", (TickStep("open_obligations", _open_obligations, "windows_opened"),)),
     TickTransaction("enqueue_reminders", (TickStep("enqueue_reminders", _enqueue_reminders, "reminders"),)),
     TickTransaction("build_digests", (TickStep("build_digests", _build_digests, "digests"),)),
+    TickTransaction("desk", (TickStep("sign_for_opened", _sign_for_opened, "sign_for_opened"),
+                             TickStep("draft_bulletins", _draft_bulletins, "bulletins_drafted"))),
 )
 """The tick: each transaction commits on its own, in this order (a crash between two loses nothing: the next
 tick redoes what the missing ones would have done)."""

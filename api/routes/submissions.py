@@ -188,8 +188,10 @@ def download_attachment(attachment_id: DbId, session: SessionDep, principal: Cur
 
 @router.get("/todos", summary="My open obligations with what is still missing, soonest first")
 def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
-          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    return {"items": todo_reads.todos(session, principal, local_today(clock), limit=limit)}
+          limit: Annotated[int, Query(ge=1, le=500)] = 100,
+          light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None) -> dict[str, Any]:
+    items = todo_reads.todos(session, principal, local_today(clock), limit=limit)
+    return {"items": [t for t in items if light is None or t["light"] == light]}
 
 
 @router.get("/reviews/queue", summary="Submissions waiting for my decision, by due date")

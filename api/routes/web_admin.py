@@ -35,7 +35,7 @@ def _launch_page(request: Request, session: Session, principal: Principal, clock
                  errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     definitions = get_definitions()
     return render(request, "launch.html", {
-        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "definition": definition,
+        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions) if not definitions[k].desk], "definition": definition,
         "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
         "preview": preview, "errors": errors or {},
     }, status_code=status_code)

@@ -16,6 +16,7 @@ from api.types import CleanStr
 from core.clock import local_today
 from domain.vocabulary import RectificationStatus
 from tasks.reads import dashboard as reads
+from tasks.reads import desk as desk_reads
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
@@ -53,4 +54,6 @@ def dashboard(request: Request, session: SessionDep, principal: PagePrincipal, c
     if picked_key and len(picked_year) == 4 and picked_year.isascii() and picked_year.isdigit():
         definition, year = picked_key, int(picked_year)
     view = reads.dashboard(session, principal, local_today(clock), definition=definition, year=year)
-    return render(request, "dashboard.html", {"user": principal.user, **view, **_charts(view["rows"], view["quarter_rows"])})
+    desk = desk_reads.light_counts(session, principal, local_today(clock))  # the 督办 desk's lights
+    return render(request, "dashboard.html", {"user": principal.user, **view, **_charts(view["rows"], view["quarter_rows"]),
+                                              "desk_lights": desk})

@@ -55,6 +55,9 @@ from tasks.ledger.stationing import stationing_rows
 from tasks.ledger.stationing_assessment import acceptance_rows, cadre_assessment_rows, unit_assessment_rows
 from tasks.ledger.work_records import diary_rows, report_rows, visit_rows
 
+# isort: split
+from tasks.ledger.desk import desk_rows  # 交办事项: the 督办 desk, registered last
+
 __all__ = [
     "DATETIME_FORMAT",
     "DATE_FORMAT",
@@ -73,6 +76,7 @@ __all__ = [
     "diary_rows",
     "report_rows",
     "visit_rows",
+    "desk_rows",
     "Column",
     "Ledger",
     "LedgerFilters",

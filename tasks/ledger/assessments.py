@@ -43,6 +43,12 @@ def _other_rows(a: dict[str, Any], names: dict[int, str]) -> Rows:
         rows.append({"kind": "考核影响", "item": a["rating"]["cap_label"] or "",
                      "value": case_rules.RATING_EFFECT_LABELS.get(a["rating"]["cap"] or "", ""),
                      "evidence": "、".join(f"问责案件{k['id']}号" for k in a["rating"]["cases"])})
+    if a.get("desk") and a["desk"]["assigned"]:  # the 督办 desk's score of the year, with its rule
+        d = a["desk"]
+        rows.append({"kind": "督办台评分", "item": f"交办{d['assigned']}件，按期办结{d['on_time']}件",
+                     "value": d["score"], "requirement": d["rule"],
+                     "shortfalls": f"逾期办结{d['late']}件，逾期未办结{d['overdue']}件，延期{d['extensions']}次，"
+                                   f"督办升级{d['levels']}次，问责{d['cases']}件"})
     rows += [{"kind": "否决复核", "item": str(o.get("check", "")), "requirement": str(o.get("gate", "")),
               "value": str(o.get("reason", "")), "evidence": f"{o.get('by', '')} {zh_date(o.get('at'))}".strip()}
              for o in a["overrides"]]

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from models import AccountabilityCase, Campaign, Escalation, OrgUnit
 from tasks.accountability import rating_consequences
 from tasks.accounts import Principal
+from tasks.reads import desk as desk_reads
 from tasks.reads import overrides as override_reads
 from tasks.reads.campaigns import definition_name
 from tasks.reads.cases import case_public
@@ -60,9 +61,13 @@ def assessments(session: Session, principal: Principal, year: int, *, township: 
     grouped: dict[int, list[Campaign]] = defaultdict(list)
     for campaign in campaigns:
         grouped[campaign.township_id].append(campaign)
-    return [_assessment(session, t, year, grouped.get(t.id or 0, []), results,
-                        [e for e in escalations if e["township"] == t.code], [k for k in cases if k["township"] == t.code],
-                        ratings.get(t.code)) for t in towns]
+    out = [_assessment(session, t, year, grouped.get(t.id or 0, []), results,
+                       [e for e in escalations if e["township"] == t.code], [k for k in cases if k["township"] == t.code],
+                       ratings.get(t.code)) for t in towns]
+    desk = desk_reads.year_scores(session, year) if towns else {}
+    for a in out:  # the 督办 desk's score of the year, with its rule (tasks.reads.desk)
+        a["desk"] = desk.get(a["township"])
+    return out
 
 
 def _assessment(session: Session, township: OrgUnit, year: int, campaigns: Sequence[Campaign],

@@ -7,10 +7,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from domain.desk import light
 from domain.review import EDITABLE
 from domain.vocabulary import heading, period_label
 from models import Campaign, Obligation, OrgUnit, Submission
 from tasks.accounts import Principal
+from tasks.calendar import load_work_calendar
+from tasks.desk.settings import desk_settings
 from tasks.registry import get_definition
 from tasks.scope import scoped
 
@@ -34,10 +37,13 @@ def todos(session: Session, principal: Principal, today: dt.date, *, limit: int 
     townships = {u.id: u.name for u in session.exec(select(OrgUnit).where(
         col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
     items = []
+    calendar, yellow = load_work_calendar(session), desk_settings().yellow_workdays
     for obligation, campaign, subject in rows:
         sub = subs.get(obligation.id)
         township = townships.get(campaign.township_id)
+        colour = light(obligation.status, obligation.due_on, today, calendar, yellow_workdays=yellow)
         items.append({
+            "light": colour.value if colour else None, "light_label": colour.label if colour else "",
             "obligation_id": obligation.id, "campaign_id": campaign.id, "title": obligation.title, "kind": obligation.kind,
             "township_name": township, "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
             "period_label": period_label(obligation.period),

@@ -66,6 +66,35 @@ def R(allowed: frozenset[str], target: str | None = None) -> Rule:  # noqa: N802
 PUBLIC = Rule(frozenset(ROLES), public=True)
 
 RULES: dict[str, Rule] = {
+    # the 督办 desk (assigned items, issue 18)
+    "POST /api/v1/desk/items": R(ADMIN),
+    "POST /api/v1/desk/items/import": R(ADMIN),
+    "GET /api/v1/desk/items": R(SIGNED_IN),
+    "GET /api/v1/desk/items/{item_id}": R(IN_SCOPE, "desk_item"),
+    "POST /api/v1/desk/items/{item_id}/attachment": R(ADMIN, "desk_item"),
+    "GET /api/v1/desk/items/{item_id}/attachment": R(IN_SCOPE, "desk_item"),
+    "GET /api/v1/desk/recipients": R(SIGNED_IN),
+    "POST /api/v1/desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),
+    "POST /api/v1/desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),
+    "GET /api/v1/desk/extensions": R(SIGNED_IN),
+    "POST /api/v1/desk/extensions/{request_id}/decision": R(frozenset({"qx02-secretary"}), "desk_extension"),
+    "POST /api/v1/desk/recipients/{recipient_id}/urges": R(ADMIN, "desk_recipient"),
+    "GET /api/v1/desk/bulletins": R(SIGNED_IN),
+    "POST /api/v1/desk/bulletins": R(ADMIN),
+    "GET /api/v1/desk/bulletins/{bulletin_id}": R(frozenset({"admin", "county-reviewer"}), "desk_bulletin"),  # a draft: county-wide roles only
+    "POST /api/v1/desk/bulletins/{bulletin_id}/publish": R(ADMIN, "desk_bulletin"),
+    "GET /api/v1/desk/scores": R(SIGNED_IN),
+    "GET /api/v1/desk/signing": R(SIGNED_IN),
+    "POST /api/v1/desk/signing/{obligation_id}/acknowledge": R(LIAISON, "desk_ack"),
+    "POST /desk/signing/{obligation_id}/acknowledge": R(LIAISON, "desk_ack"),
+    "GET /desk": R(SIGNED_IN),
+    "POST /desk/items": R(ADMIN),
+    "POST /desk/recipients/{recipient_id}/acknowledge": R(LIAISON, "desk_recipient"),
+    "POST /desk/recipients/{recipient_id}/extensions": R(LIAISON, "desk_recipient"),
+    "POST /desk/extensions/{request_id}/decision": R(frozenset({"qx02-secretary"}), "desk_extension"),
+    "POST /desk/recipients/{recipient_id}/urges": R(ADMIN, "desk_recipient"),
+    "POST /desk/bulletins": R(ADMIN),
+    "POST /desk/bulletins/{bulletin_id}/publish": R(ADMIN, "desk_bulletin"),
     # sign-in and reference data
     "POST /api/v1/auth/token": PUBLIC,
     "GET /api/v1/me": R(SIGNED_IN),
@@ -284,6 +313,10 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
                                               "work": "走访党员"}},
             "POST /api/v1/leader-visits": {"json": {"leader": "QX02-L1", "visited_on": "2025-03-02", "purpose": "调研"}},
             "POST /api/v1/unit-reports": {"json": {"unit": "QX02", "year": 2025, "quarter": 1, "progress": "有序推进"}},
+            "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
+                                                 "townships": ["QX03"], "due_on": "2025-12-30"}},
+            "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
+            "POST /api/v1/desk/items/import": {"files": {"file": ("交办.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
                 "files": {"file": ("方案.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},

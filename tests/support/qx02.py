@@ -22,6 +22,7 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
 from tests.support.clock import at
+from tests.support.desk import desk_world
 from tests.support.review_chain import judged
 from tests.support.world import Login, SignedIn, launch_without_prefect
 
@@ -140,6 +141,23 @@ ROUTES: list[Row] = [
     Row("GET", "/cases/{case_id}", "case"),
     Row("POST", "/cases/{case_id}/decision", "case", "form"),
     Row("POST", "/cases/{case_id}/close", "case", "form"),
+    # The 督办 desk (tests/support/desk.py builds its objects).
+    Row("GET", "/api/v1/desk/items/{item_id}", "desk_item"),
+    Row("POST", "/api/v1/desk/items/{item_id}/attachment", "desk_item", "upload"),
+    Row("GET", "/api/v1/desk/items/{item_id}/attachment", "desk_item"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/acknowledge", "desk_recipient"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/extensions", "desk_recipient", "desk_extension"),
+    Row("POST", "/api/v1/desk/recipients/{recipient_id}/urges", "desk_recipient", "desk_urge"),
+    Row("POST", "/api/v1/desk/extensions/{request_id}/decision", "desk_extension", "desk_decision"),
+    Row("GET", "/api/v1/desk/bulletins/{bulletin_id}", "desk_bulletin"),
+    Row("POST", "/api/v1/desk/bulletins/{bulletin_id}/publish", "desk_bulletin", "desk_publish"),
+    Row("POST", "/desk/recipients/{recipient_id}/acknowledge", "desk_recipient"),
+    Row("POST", "/desk/recipients/{recipient_id}/extensions", "desk_recipient"),
+    Row("POST", "/desk/recipients/{recipient_id}/urges", "desk_recipient"),
+    Row("POST", "/desk/extensions/{request_id}/decision", "desk_extension"),
+    Row("POST", "/desk/bulletins/{bulletin_id}/publish", "desk_bulletin"),
+    Row("POST", "/api/v1/desk/signing/{obligation_id}/acknowledge", "desk_ack"),
+    Row("POST", "/desk/signing/{obligation_id}/acknowledge", "desk_ack"),
 ]
 
 @dataclass
@@ -254,6 +272,8 @@ async def build_world(anon: httpx.AsyncClient, login: Login, clock: FakeClock, m
     w.codes["village"] = "QX02001"
     w.ids["plan_year"] = 2025  # the stationing plan forms of a year
     await _stationing(w)
+    # The 督办 desk: an item assigned to QX02, its extension request, a draft bulletin (ids desk_*).
+    await desk_world(anon, w, w.ids)
     return w
 
 
@@ -322,6 +342,10 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
         "appraisal_version": {"version": 1},
         "appraisal_decision": {"decision": "approve", "version": 2},
         "unit_rating": {"proposed_rating": "good"},
+        "desk_extension": {"reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"},
+        "desk_urge": {"colour": "blue", "note": "临近期限"},
+        "desk_decision": {"decision": "approve", "version": 1},
+        "desk_publish": {"version": 1},
     }
     if row.body == "plan_form":
         return {"data": {"decision": "approve", "csrf_token": ""}}
@@ -431,4 +455,19 @@ FORMS: dict[tuple[str, str], FormCase] = {
     ("POST", "/escalations/{escalation_id}/check"): FormCase("admin", "escalation", _check),
     ("POST", "/cases/{case_id}/decision"): FormCase("admin", "case", _case_decision),
     ("POST", "/cases/{case_id}/close"): FormCase("admin", "case", _case_close),
+    # the 督办 desk
+    ("POST", "/desk/items"): FormCase("admin", None, lambda w: {
+        "title": "核查党员信息", "source": "meeting", "requirement": "逐一核对", "due_on": "2025-12-30",
+        "townships": ["QX03"]}),
+    ("POST", "/desk/recipients/{recipient_id}/acknowledge"): FormCase("qx02-liaison", "desk_recipient", lambda w: {}),
+    ("POST", "/desk/recipients/{recipient_id}/extensions"): FormCase("qx02-liaison", "desk_recipient", lambda w: {
+        "reason": "年底事务集中", "progress": "已完成一半", "proposed_on": "2026-01-09"}),
+    ("POST", "/desk/recipients/{recipient_id}/urges"): FormCase("admin", "desk_recipient", lambda w: {
+        "colour": "yellow", "note": "进度滞后"}),
+    ("POST", "/desk/extensions/{request_id}/decision"): FormCase("qx02-secretary", "desk_extension", lambda w: {
+        "decision": "approve", "version": "1"}),
+    ("POST", "/desk/bulletins"): FormCase("admin", None, lambda w: {"month": "2025-09"}),
+    ("POST", "/desk/signing/{obligation_id}/acknowledge"): FormCase("qx02-liaison", "desk_ack", lambda w: {}),
+    ("POST", "/desk/bulletins/{bulletin_id}/publish"): FormCase("admin", "desk_bulletin", lambda w: {
+        "version": "1", "worst": "柳河乡"}),
 }

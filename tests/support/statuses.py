@@ -13,6 +13,7 @@ TABLE_KINDS = {
     "escalations": "escalation", "accountability_cases": "case", "village_rectifications": "rectification",
     "outbox": "outbox", "cadre_assessments": "appraisal", "stationing_plans": "stationing_plan",
     "unit_reports": "unit_report",
+    "extension_requests": "extension", "desk_bulletins": "bulletin",
 }
 """The kind of status each table with a ``status`` column stores."""
 

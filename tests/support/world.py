@@ -28,7 +28,7 @@ def seed_demo_county(engine: Engine) -> Engine:
     from tasks.demo import seed_demo
 
     with session_scope(engine) as session:
-        seed_demo(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC), plan=False)
+        seed_demo(session, dt.datetime(2024, 12, 1, tzinfo=dt.UTC), samples=False)
     return engine
 
 
