@@ -36,6 +36,7 @@ from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from tasks.accounts import DEMO_PASSWORD
 from tests.support.clock import at
+from tests.support.stationing import approved_plan
 from tests.support.tick import tick
 from tests.support.world import launch, launch_many_without_prefect, launch_without_prefect
 
@@ -46,7 +47,15 @@ QUARTERLY = {"basic_situation": "全镇后进薄弱村3个。", "results": "调�
 # Path parameters that name rows or keys which exist: random ids up to 2**31 - 1 almost never do.
 REAL_VALUES: dict[str, st.SearchStrategy[Any]] = {
     **{f"{kind}_id": st.integers(1, 12) for kind in (
-        "attachment", "campaign", "case", "document", "escalation", "outbox", "rectification", "submission")},
+        "attachment", "campaign", "case", "document", "escalation", "outbox", "rectification", "submission",
+        "bulletin", "item", "obligation", "recipient", "request", "report", "programme")},
+    "year": st.sampled_from([2025]),
+    "township": st.sampled_from(["QX01"]),
+    "village": st.sampled_from(["QX01001"]),
+    "month": st.sampled_from(["3", "11"]),
+    "cadre": st.sampled_from(["QX01-C1"]),
+    "code": st.sampled_from(["QX01-C1", "QXD01-01"]),
+    "unit": st.sampled_from(["QXD01", "QXD06"]),
     "key": st.sampled_from(["weak_village_rectification", "five_good_model_site", "cadres_in_villages"]),
     "name": st.sampled_from(["campaigns", "obligations", "rectifications", "escalations"]),
 }
@@ -58,6 +67,8 @@ def _seed(engine: Engine, clock: FakeClock, app: Any) -> dict[str, dict[str, str
     """QX01's 2025 weak-village rectification on 10 Dec 2025 (list overdue and escalated — so no village owes a
     plan —, a draft of the 2026 Q1 report, the Q4 report in review); returns the Authorization header of each role."""
     launch(engine, ["QX01"], at(dt.date(2025, 1, 2)))
+    approved_plan(engine, 2025, {"QX01001": ("QX01", ["QX01-C1"]), "QX01002": ("QXD01", ["QXD01-01"])},
+                  arrived_on=dt.date(2025, 1, 6))  # programme 1 and its 2025 plan
     tick(engine, at(dt.date(2025, 10, 20)))
     clock.set(at(dt.date(2025, 12, 10)))
     with asgi.get_client(app) as http:

@@ -29,7 +29,8 @@ def test_seed_and_launch_all_townships(engine: Engine, clock: FakeClock) -> None
     again = runner.invoke(app, ["launch", "--definition", "weak_village_rectification", "--year", "2025", "--all-townships"])
     assert again.exit_code == 0 and "已存在 12 个" in again.output
     with Session(engine) as s:
-        assert s.exec(select(func.count()).select_from(Campaign)).one() == 12
+        assert s.exec(select(func.count()).select_from(Campaign)
+                      .where(Campaign.definition_key == "weak_village_rectification")).one() == 12
 
 
 def test_launch_reports_a_failing_township_and_continues(engine: Engine, clock: FakeClock) -> None:
@@ -111,7 +112,7 @@ def test_loading_a_year_moves_open_deadlines_and_clears_the_warning(
     )
     assert launched.exit_code == 0, launched.output
     with Session(engine) as s:
-        campaign = s.exec(select(Campaign)).one()
+        campaign = s.exec(select(Campaign).where(Campaign.definition_key == "five_good_model_site")).one()
         assert any("2027" in w for w in campaign.calendar_warnings)
         self_check = s.exec(
             select(Obligation).where(Obligation.nominal_due_on == dt.date(2027, 1, 15))
@@ -122,7 +123,7 @@ def test_loading_a_year_moves_open_deadlines_and_clears_the_warning(
     result = runner.invoke(app, ["calendar", "load", str(path)])
     assert result.exit_code == 0 and "调整 1 项" in result.output, result.output
     with Session(engine) as s:
-        campaign = s.exec(select(Campaign)).one()
+        campaign = s.exec(select(Campaign).where(Campaign.definition_key == "five_good_model_site")).one()
         assert not any("2027年的法定节假日" in w for w in campaign.calendar_warnings)
         moved = s.get(Obligation, self_check.id)
         assert moved is not None and moved.due_on == dt.date(2027, 1, 14)
