@@ -183,7 +183,7 @@ def prepare_duban_database(config: Config) -> None:
     try:
         with session_scope(engine) as session:
             if session.exec(select(func.count()).select_from(OrgUnit)).one() == 0:
-                seed_demo(session, get_clock().now())
+                seed_demo(session, get_clock().now(), samples=False)
     finally:
         engine.dispose()
 
