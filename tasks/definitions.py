@@ -51,6 +51,7 @@ def publish(session: Session, principal: Principal, now: dt.datetime, key: str, 
         raise ValidationFailed(f"YAML 中的 key “{parsed.key}”与地址中的定义“{key}”不一致",
                                errors=[{"field": "key", "message": "must match the definition in the path"}])
     ensure_seeded(session, now)
+    refresh(session)
     newest = _newest(session, key)
     number = (newest.version if newest else 0) + 1
     row = DefinitionVersion(key=key, version=number, source=source, note=note.strip(), published_by=principal.user.id,

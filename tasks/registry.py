@@ -8,6 +8,7 @@ launched from (or last migrated to): read its definition with :func:`definition_
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class _Published:
 
     def __init__(self) -> None:
         self.versions: dict[tuple[str, int], Definition] = {}
+        self.sources: dict[tuple[str, int], str] = {}  # the digest of the text each was parsed from
         self.retired: set[str] = set()
 
 
@@ -60,32 +62,33 @@ def parse_source(source: str, name: str) -> Definition:
 
 
 def remember(row: DefinitionVersion) -> Definition:
-    """Cache one published version (parsed once: versions are immutable)."""
+    """Cache one published version (parsed once: versions are immutable; a database restored or recreated under
+    the same address has other rows, recognised by their ids)."""
     known = _known()
     definition = known.versions.get((row.key, row.version))
-    if definition is None:
+    digest = hashlib.sha256(row.source.encode()).hexdigest()
+    if definition is None or known.sources.get((row.key, row.version)) != digest:
         parsed = parse_source(row.source, f"{row.key} v{row.version}")
         definition = parsed.model_copy(update={"version": row.version})
         known.versions[(row.key, row.version)] = definition
+        known.sources[(row.key, row.version)] = digest
     return definition
 
 
 def refresh(session: Session) -> None:
-    """Learn the versions and retirements published (perhaps by another process) since the last look."""
+    """Learn the versions and retirements published (perhaps by another process) since the last look. The table
+    is small (a row per published version), so it is read whole."""
     known = _known()
-    rows = session.exec(select(DefinitionVersion.key, DefinitionVersion.version, DefinitionVersion.retired_at)).all()
-    newest: dict[str, tuple[int, Any]] = {}
-    missing = []
-    for key, version, retired_at in rows:
-        if (key, version) not in known.versions:
-            missing.append((key, version))
-        if key not in newest or version > newest[key][0]:
-            newest[key] = (version, retired_at)
-    for key, version in missing:
-        row = session.exec(select(DefinitionVersion).where(
-            col(DefinitionVersion.key) == key, col(DefinitionVersion.version) == version)).one()
+    rows = list(session.exec(select(DefinitionVersion)))
+    present = {(r.key, r.version) for r in rows}
+    for gone in [k for k in known.versions if k not in present]:
+        del known.versions[gone]
+    newest: dict[str, DefinitionVersion] = {}
+    for row in rows:
         remember(row)
-    known.retired = {key for key, (_, retired_at) in newest.items() if retired_at is not None}
+        if row.key not in newest or row.version > newest[row.key].version:
+            newest[row.key] = row
+    known.retired = {key for key, row in newest.items() if row.retired_at is not None}
 
 
 def forget() -> None:

@@ -115,8 +115,8 @@ async def test_a_move_that_would_orphan_a_deadline_is_refused_with_the_reason(
     await move(clock, users, at(dt.date(2025, 1, 3)))
     campaign = await launch(c, users, DEFINITION, 2025, township="QX01")  # cadres_on_site is open now
     source = v2_source()
-    start = source.index("  - key: cadres_on_site")
-    end = source.index("  - key: quarterly_report")
+    start = source.index("  - key: cadres_on_site\n    title: 首批驻村干部到位")
+    end = source.index("  - key: quarterly_report", start)
     without = source[:start] + source[end:]
     r = await c.post(f"{API}/definitions/{DEFINITION}/versions", headers=admin,
                      json={"source": without, "note": "取消到位报告"})
@@ -124,7 +124,7 @@ async def test_a_move_that_would_orphan_a_deadline_is_refused_with_the_reason(
     applied = await c.post(f"{API}/definitions/{DEFINITION}/migrations", headers=admin,
                            json={"to_version": 2, "year": 2025, "apply": True})
     [m] = applied.json()["campaigns"]
-    assert not m["applied"] and "首批驻村干部到位" in m["refused"][0]
+    assert not m["applied"] and "首批驻村干部到位" in m["refused"][0], (m["removed"], m["refused"], campaign["obligations"][0]["status"])
     after = (await c.get(f"{API}/campaigns/{campaign['id']}", headers=admin)).json()
     assert after["definition_version"] == 1 and after["obligations"] == campaign["obligations"]
 
