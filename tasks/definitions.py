@@ -86,22 +86,29 @@ def retire(session: Session, principal: Principal, now: dt.datetime, key: str) -
 
 def versions(session: Session, now: dt.datetime, key: str) -> list[dict[str, Any]]:
     """Every version of ``key``, oldest first, with author, time, note and whether it is retired."""
-    ensure_seeded(session, now)
-    rows = list(session.exec(select(DefinitionVersion).where(col(DefinitionVersion.key) == key)
-                             .order_by(col(DefinitionVersion.version))))
+    rows = _rows(session, now, key)
     if not rows:
         raise NotFound(f"没有名为“{key}”的督办定义", field="definition")
     names = dict(session.exec(select(User.id, User.display_name)
                               .where(col(User.id).in_({r.published_by for r in rows if r.published_by}))).all())
-    return [{"key": r.key, "version": r.version, "name": remember(r).name, "note": r.note,
+    return [{"key": r.key, "version": r.version, "name": definition_version(r.key, r.version, session).name, "note": r.note,
              "published_by": names.get(r.published_by) if r.published_by else None, "published_at": r.published_at,
              "retired_at": r.retired_at} for r in rows]
 
 
+def _rows(session: Session, now: dt.datetime, key: str) -> list[DefinitionVersion]:
+    """The stored versions of ``key``; before its first publication, the shipped file as version 1 (reads write
+    nothing: the file is stored when the next version is published)."""
+    rows = list(session.exec(select(DefinitionVersion).where(col(DefinitionVersion.key) == key)
+                             .order_by(col(DefinitionVersion.version))))
+    if rows or key not in shipped():
+        return rows
+    source = (get_settings().definitions_dir / f"{key}.yaml").read_text(encoding="utf-8")
+    return [DefinitionVersion(key=key, version=shipped()[key].version, source=source, note=SHIPPED_NOTE, published_at=now)]
+
+
 def source_of(session: Session, now: dt.datetime, key: str, version: int) -> str:
-    ensure_seeded(session, now)
-    row = session.exec(select(DefinitionVersion).where(col(DefinitionVersion.key) == key,
-                                                       col(DefinitionVersion.version) == version)).first()
+    row = next((r for r in _rows(session, now, key) if r.version == version), None)
     if row is None:
         raise NotFound(f"督办定义“{key}”没有第 {version} 版", field="version")
     return row.source
@@ -114,7 +121,6 @@ def newest_version(session: Session, key: str) -> int:
 
 def diff(session: Session, now: dt.datetime, key: str, old: int, new: int) -> list[Section]:
     """What version ``new`` of ``key`` changes from version ``old``."""
-    ensure_seeded(session, now)
     return diff_definitions(definition_version(key, old, session), definition_version(key, new, session))
 
 

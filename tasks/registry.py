@@ -40,7 +40,7 @@ _published: dict[str, _Published] = {}
 
 
 def _known() -> _Published:
-    return _published.setdefault(get_settings().database_url, _Published())
+    return _published.setdefault(get_settings().database_url.get_secret_value(), _Published())
 
 
 def shipped() -> dict[str, Definition]:

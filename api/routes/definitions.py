@@ -71,9 +71,7 @@ class MigrationRequest(BaseModel):
 
 @router.get("/{key}/versions", summary="Every published version of a definition")
 def list_versions(key: str, session: SessionDep, clock: ClockDep, _: CurrentPrincipal) -> list[dict[str, Any]]:
-    rows = service.versions(session, clock.now(), key)
-    session.commit()  # the shipped version 1, stored on first use
-    return rows
+    return service.versions(session, clock.now(), key)
 
 
 @router.post("/{key}/versions", summary="Publish a new version of a definition (administrators)", status_code=201,
@@ -97,11 +95,9 @@ def diff_versions(key: str, session: SessionDep, clock: ClockDep, _: CurrentPrin
                   old: Annotated[int | None, Query(alias="from", ge=1, description="default: the version before `to`")] = None,
                   new: Annotated[int | None, Query(alias="to", ge=1, description="default: the newest")] = None) -> dict[str, Any]:
     get_definition(key)  # an unknown key: 404
-    service.ensure_seeded(session, clock.now())
     new = new or service.newest_version(session, key)
     old = old or max(new - 1, 1)
     sections = service.diff(session, clock.now(), key, old, new)
-    session.commit()
     return {"key": key, "from": old, "to": new, "sections": [asdict(s) for s in sections]}
 
 
