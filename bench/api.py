@@ -66,10 +66,10 @@ def submit_answer(session: Any, principal: Any, obligation: Any, now: dt.datetim
     from models import Campaign, OrgUnit
     from simulation import fill_form
     from tasks import review
-    from tasks.registry import get_definition
+    from tasks.registry import definition_of
 
     campaign = session.get(Campaign, obligation.campaign_id)
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     form = definition.form(definition.obligation(obligation.rule_key).form or "")
     sub = review.create_submission(session, principal, now, obligation_id=obligation.id, subject=None, data={})
     attachment_id = None

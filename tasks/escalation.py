@@ -47,7 +47,7 @@ from tasks.accounts import Principal
 from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
-from tasks.registry import get_definitions
+from tasks.registry import definition_of
 from tasks.scope import visible
 
 X = TypeVar("X")
@@ -204,7 +204,7 @@ def _mail_case(session: Session, esc: Escalation, now: dt.datetime) -> None:
     township = session.get(OrgUnit, esc.township_id)
     if campaign is None or township is None:
         return
-    definition = get_definitions()[campaign.definition_key]
+    definition = definition_of(campaign)
     level = definition.escalation.ladder[esc.level - 1]
     subject = session.get(OrgUnit, esc.subject_id) if esc.subject_id else None
     ob = session.get(Obligation, esc.obligation_id) if esc.obligation_id else None
@@ -469,9 +469,8 @@ def record_interview(session: Session, principal: Principal, now: dt.datetime, e
     esc = load(session, principal, escalation_id)  # outside scope: 404 before anything else
     _county(principal)
     expected = require_version(esc, version, what=WHAT)
-    definitions = get_definitions()
     campaign = session.get(Campaign, esc.campaign_id)
-    ladder = definitions[campaign.definition_key].escalation.ladder if campaign else []
+    ladder = definition_of(campaign).escalation.ladder if campaign else []
     level = ladder[esc.level - 1] if 0 < esc.level <= len(ladder) else None
     if level is None or (level.key != "interview" and level.document != "interview_notice"):
         raise Conflict(f"“{esc.level_name or esc.level_key}”不是约谈环节，不能登记约谈")

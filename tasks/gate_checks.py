@@ -19,7 +19,7 @@ from domain.vocabulary import StageStatus, SubmissionStatus
 from models import Campaign, GateOverride, Review, Stage, Submission, User
 from tasks.accounts import Principal
 from tasks.audit import append_event, jsonable
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 
 SATISFIED = (StageStatus.PASSED, StageStatus.WAIVED)
 """A required gate's stage in these statuses no longer holds a later gate back (waived: over before launch)."""
@@ -42,7 +42,7 @@ def gate_of(session: Session, sub: Submission) -> tuple[Definition, Gate] | None
         return None
     campaign = session.get(Campaign, sub.campaign_id)
     assert campaign is not None
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     return definition, definition.gate(sub.gate_key)
 
 

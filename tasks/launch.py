@@ -25,7 +25,7 @@ from domain.planning import CampaignPlan, OrgRef, plan_campaign
 from domain.vocabulary import ObligationStatus
 from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
 from tasks.calendar import load_work_calendar
-from tasks.registry import get_definition
+from tasks.definitions import launchable
 
 
 class LaunchStatus(StrEnum):
@@ -77,7 +77,7 @@ def check_year(definition: Definition, year: int) -> None:
 
 
 def load_context(session: Session, definition_key: str, township_codes: Sequence[str] | None) -> LaunchContext:
-    definition = get_definition(definition_key)
+    definition = launchable(session, definition_key)
     stmt = select(OrgUnit).where(OrgUnit.kind == "township")
     if township_codes is not None:
         stmt = stmt.where(OrgUnit.code.in_(list(township_codes)))  # type: ignore[attr-defined]

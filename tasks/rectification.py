@@ -19,7 +19,7 @@ from tasks import review, triggers, village_list
 from tasks.accounts import Principal
 from tasks.audit import append_event
 from tasks.locking import Audit, require_version, save_versioned
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 from tasks.scope import visible, visible_campaign
 
 WHAT = "整顿村记录"  # how a stale-version answer names a rectification
@@ -62,7 +62,7 @@ def transition(session: Session, principal: Principal, now: dt.datetime, rectifi
     if action == "apply":
         triggers.measures_overdue.resolve(session, now, row.id or 0)
     elif action == "relapse":
-        triggers.fire(session, triggers.Relapsed(principal, campaign, get_definition(campaign.definition_key), now,
+        triggers.fire(session, triggers.Relapsed(principal, campaign, definition_of(campaign), now,
                                                  rectification=row, comment=comment or ""))
     elif action == "remove":
         village_list.stop_rectification(session, row, now)
@@ -80,7 +80,7 @@ def _next(state: rules.RectificationState, action: str, today: dt.date, campaign
     if action == "apply":
         return rules.apply_for_acceptance(state)
     if action in ("accept", "fail"):
-        days = get_definition(campaign.definition_key).consolidation_days or 365
+        days = definition_of(campaign).consolidation_days or 365
         return rules.inspect(state, action == "accept", today, days)
     if action == "close":
         return rules.close_out(state, today)
@@ -99,7 +99,7 @@ def add_village(session: Session, principal: Principal, now: dt.datetime, *, cam
     found = session.get(Campaign, campaign_id)
     campaign = visible(principal, found, found.township_id if found else None, f"没有编号为 {campaign_id} 的督办任务")
     _county_admin(principal)
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     if not village_list.list_form(definition) or not definition.consolidation_days:
         raise ValidationFailed(f"“{definition.name}”没有后进薄弱村名单",
                                errors=[{"field": "campaign_id", "message": "campaign has no village list"}])
@@ -135,7 +135,7 @@ def add_village(session: Session, principal: Principal, now: dt.datetime, *, cam
 
 def _follow(session: Session, principal: Principal, campaign: Campaign, now: dt.datetime) -> None:
     """What the listed villages owe follows the list; a gate that a removal completed passes."""
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     village_list.follow(session, campaign, definition, now, (principal.user.id, principal.user.username))
     for stage in session.exec(select(Stage).where(Stage.campaign_id == campaign.id, col(Stage.gate_key).is_not(None))):
         review.pass_stage_if_complete(session, principal, stage, stage.gate_key or "", now)

@@ -36,7 +36,7 @@ from tasks.accounts import Principal
 from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
 from tasks.calendar import load_work_calendar
 from tasks.locking import Audit, require_version, save_versioned
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 from tasks.scope import visible, visible_campaign
 
 SNAPSHOT_FIELDS = ("status", "current_level", "round", "returns", "version")
@@ -97,7 +97,7 @@ def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, O
     assert campaign is not None
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
     stage = session.get(Stage, sub.stage_id) if sub.stage_id else None
-    return get_definition(campaign.definition_key), campaign, obligation, stage
+    return definition_of(campaign), campaign, obligation, stage
 
 
 def review_spec(session: Session, sub: Submission) -> tuple[str | None, ReviewSpec]:
@@ -288,7 +288,7 @@ def _obligation_to_answer(session: Session, principal: Principal,
     obligation, campaign = load_obligation(session, principal, obligation_id)
     if not rules.may_submit(principal.actor, campaign.township_id):
         raise PermissionDenied("只有本乡镇的填报人员可以填报")
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     form = _answer_form(definition, obligation)
     return obligation, campaign, definition, form
 
@@ -359,7 +359,7 @@ def new_draft(session: Session, principal: Principal, now: dt.datetime, *, campa
     audited as ``submission.create`` with ``note`` (e.g. the file it came from). A draft someone created
     meanwhile is a 409. The caller has checked who may: :func:`create_submission` for the API, the
     一村一策 import for its rows."""
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     gate_key = _draft_gate(session, definition, obligation)
     vetoes.refuse_if_barred(session, definition, campaign, gate_key, subject_id)
     sub = Submission(
@@ -605,7 +605,7 @@ def pass_stage_if_complete(session: Session, principal: Principal, stage: Stage,
     a complete gate passes its stage at once. Returns whether it passed now."""
     campaign = session.get(Campaign, stage.campaign_id)
     assert campaign is not None
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     if stage.status in (StageStatus.PASSED, StageStatus.IN_NOTICE) or not _all_approved(
             session, Submission.stage_id == stage.id, Submission.gate_key == gate_key):
         return False
@@ -625,7 +625,7 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
     users = list(session.exec(select(User).where(User.role == "submitter", User.org_unit_id == campaign.township_id)))
     township = session.get(OrgUnit, campaign.township_id)
     following = session.exec(select(Stage).where(Stage.campaign_id == campaign.id, Stage.seq == stage.seq + 1)).first()
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     _notify(session, users, "stage_passed", f"stage_passed:{stage.id}", {
         "campaign_title": f"{campaign.year}年{definition.name}", "township": township.name if township else "",
         "stage_name": stage.name, "passed_on": stage.passed_on or china_date(now),

@@ -18,7 +18,7 @@ from domain.targets import Reading, TargetFacts, TargetResult, count_names, eval
 from domain.vocabulary import SubmissionStatus, zh_date
 from domain.work_records import HalfYear, half_year_of
 from models import Campaign, Leader, LeaderLevel, LeaderVisit, Obligation, OrgUnit, Submission, VillageRectification
-from tasks.registry import get_definitions
+from tasks.registry import definition_of
 
 CHUNK = 500
 
@@ -40,11 +40,11 @@ class _Found:
     visits: dict[tuple[int, int], list[Reading]] = field(default_factory=dict)  # (township, year) -> per leader, half
 
 
-def _earlier_campaigns(session: Session, campaigns: Sequence[Campaign], definitions: dict[str, Definition]) -> list[Campaign]:
+def _earlier_campaigns(session: Session, campaigns: Sequence[Campaign], definitions: dict[int, Definition]) -> list[Campaign]:
     """The campaigns of the years before that a years-running target reads (same definition and township)."""
-    back = {key: max((t.consecutive_years or 1) - 1 for t in d.targets) for key, d in definitions.items() if d.targets}
+    back = {cid: max((t.consecutive_years or 1) - 1 for t in d.targets) for cid, d in definitions.items() if d.targets}
     wanted = {(c.definition_key, c.township_id, c.year - k) for c in campaigns
-              for k in range(1, back.get(c.definition_key, 0) + 1)}
+              for k in range(1, back.get(c.id or 0, 0) + 1)}
     if not wanted:
         return []
     stmt = select(Campaign).where(col(Campaign.definition_key).in_({w[0] for w in wanted}),
@@ -53,7 +53,7 @@ def _earlier_campaigns(session: Session, campaigns: Sequence[Campaign], definiti
     return [c for c in session.exec(stmt) if (c.definition_key, c.township_id, c.year) in wanted]
 
 
-def _load(session: Session, campaigns: Sequence[Campaign], definitions: dict[str, Definition]) -> _Found:
+def _load(session: Session, campaigns: Sequence[Campaign], definitions: dict[int, Definition]) -> _Found:
     found = _Found()
     earlier = _earlier_campaigns(session, campaigns, definitions)
     found.earlier = {(c.definition_key, c.township_id, c.year): c for c in earlier}
@@ -109,11 +109,11 @@ def _visit_readings(session: Session, campaigns: Sequence[Campaign]) -> dict[tup
 def evaluate_campaigns(session: Session, campaigns: Sequence[Campaign]) -> dict[int, list[TargetResult]]:
     """Every target of each campaign (by campaign id), judged on its approved submissions and the org data;
     a campaign whose definition is no longer loaded has none."""
-    definitions = {k: d for k, d in get_definitions().items() if any(c.definition_key == k for c in campaigns)}
+    definitions = {c.id or 0: definition_of(c) for c in campaigns}  # each campaign by its own version
     found = _load(session, campaigns, definitions)
     out: dict[int, list[TargetResult]] = {}
     for campaign in campaigns:
-        definition = definitions.get(campaign.definition_key)
+        definition = definitions.get(campaign.id or 0)
         out[campaign.id or 0] = [evaluate(t, _facts(found, campaign, definition, t)) for t in definition.targets] \
             if definition else []
     return out

@@ -31,7 +31,7 @@ from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission
 from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
 from tasks import triggers, vetoes
 from tasks.calendar import load_work_calendar
-from tasks.registry import get_definitions
+from tasks.registry import definition_of, definition_version
 
 REQUEST_OFFSET = -1  # the ReminderLog offset that records the opening request
 HORIZON_DAYS = 120  # no definition reminds earlier than this before a deadline
@@ -134,6 +134,7 @@ class _Due(NamedTuple):
     period: str
     due_on: dt.date
     definition_key: str
+    definition_version: int
     township_id: int
     township: str
     subject_unit: str
@@ -142,7 +143,8 @@ class _Due(NamedTuple):
 def _open_deadlines(session: Session, first: dt.date, last: dt.date) -> list[_Due]:
     township = aliased(OrgUnit)
     columns: list[Any] = [Obligation.id, Obligation.rule_key, Obligation.title, Obligation.period, Obligation.due_on,
-                           Campaign.definition_key, Campaign.township_id, township.name, OrgUnit.name]
+                           Campaign.definition_key, Campaign.definition_version, Campaign.township_id,
+                           township.name, OrgUnit.name]
     rows = session.execute(
         sql_select(*columns)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
@@ -176,7 +178,6 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     With ``campaign_id`` (at launch) the windows the new campaign found already open are served too.
     """
     today = china_date(now)
-    definitions = get_definitions()
     where = [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today]
     statuses = [ObligationStatus.SCHEDULED]
     if campaign_id is not None:
@@ -194,7 +195,7 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     for c in candidates:
         try:
             with session.begin_nested():  # a concurrent tick may have served this window: skip it
-                opened += _open_one(session, c, definitions, known, today, now)
+                opened += _open_one(session, c, known, today, now)
                 session.flush()
         except IntegrityError:
             continue
@@ -211,11 +212,10 @@ class _Known:
     bans: list[vetoes.Ban]
 
 
-def _open_one(session: Session, c: _Candidate, definitions: dict[str, Definition], known: _Known, today: dt.date,
-              now: dt.datetime) -> bool:
+def _open_one(session: Session, c: _Candidate, known: _Known, today: dt.date, now: dt.datetime) -> bool:
     """Open one window (its draft, its requests); False when a one-vote veto waived it instead."""
     ob = c.obligation
-    definition = definitions[c.campaign.definition_key]
+    definition = definition_of(c.campaign)
     rule = definition.obligation(ob.rule_key)
     stage = session.get(Stage, ob.stage_id) if ob.stage_id and rule.form else None
     gate_key = definition.review_for(rule.key, stage.key if stage else None, rule.form)[0] if rule.form else None
@@ -254,11 +254,10 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     """
     today = china_date(now)
     calendar = calendar or load_work_calendar(session)
-    definitions = get_definitions()
     due: list[tuple[_Due, int, dt.date]] = []
     latest: dict[tuple[dt.date, tuple[int, ...], str], tuple[int, dt.date] | None] = {}  # many deadlines share a day
     for ob in _open_deadlines(session, today, today + dt.timedelta(days=HORIZON_DAYS)):
-        definition = definitions[ob.definition_key]
+        definition = definition_version(ob.definition_key, ob.definition_version, session)
         spec = definition.obligation(ob.rule_key).reminders or definition.reminders
         memo = (ob.due_on, tuple(spec.offsets), str(spec.unit))
         if memo not in latest:
@@ -289,7 +288,7 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
                     context = {
                         "title": ob.title, "township": ob.township, "subject_unit": ob.subject_unit,
                         "period": ob.period, "due_date": ob.due_on, "days_left": (ob.due_on - today).days,
-                        "link": link, "missing": _missing(definitions[ob.definition_key], ob.rule_key, drafts.get(ob.id)),
+                        "link": link, "missing": _missing(definition_version(ob.definition_key, ob.definition_version, session), ob.rule_key, drafts.get(ob.id)),
                     }
                 key = f"reminder:{ob.id}:{offset}:{user.id}"
                 requests.append(MailRequest(key=key, to=user, template="reminder", context=context))

@@ -25,7 +25,7 @@ from tasks.reads import cases as case_reads
 from tasks.reads import documents as document_reads
 from tasks.reads import escalations as reads
 from tasks.reads import stationing_assessment as stationing_reads
-from tasks.registry import get_definitions
+from tasks.registry import definition_of
 
 router = APIRouter(prefix="/api/v1", tags=["escalations"], responses=READ)
 
@@ -139,7 +139,7 @@ def mark_unverified(submission_id: DbId, body: UnverifiedMark, session: SessionD
     campaign = session.get(Campaign, sub.campaign_id)
     if campaign is None:
         raise NotFound(f"没有编号为 {submission_id} 的材料")
-    esc = service.mark_unverified(session, principal, clock.now(), sub, get_definitions()[campaign.definition_key],
+    esc = service.mark_unverified(session, principal, clock.now(), sub, definition_of(campaign),
                                   campaign, body.comment)
     return _acted(session, principal, esc)
 

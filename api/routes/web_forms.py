@@ -27,7 +27,7 @@ from tasks import review as service
 from tasks.accounts import Principal
 from tasks.reads import org_units as org_unit_reads
 from tasks.reads import submissions as submission_reads
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
@@ -112,10 +112,10 @@ def new_submission_form(obligation_id: DbId, request: Request, session: SessionD
     existing = submission_reads.submission_for(session, obligation_id)
     if existing is not None:
         return RedirectResponse(f"/submissions/{existing.id}/edit", status_code=303)
-    rule = get_definition(campaign.definition_key).obligation(obligation.rule_key)
+    rule = definition_of(campaign).obligation(obligation.rule_key)
     if not rule.form:
         raise InvalidTransition("这个截止事项不需要填报材料")
-    form = get_definition(campaign.definition_key).form(rule.form)
+    form = definition_of(campaign).form(rule.form)
     return _render_form(request, session, principal, form=form, title=_obligation_heading(session, obligation, campaign.township_id),
                         township_id=campaign.township_id,
                         action=f"/obligations/{obligation_id}/form", data={}, sub=None, due_on=obligation.due_on, errors={})
@@ -128,7 +128,7 @@ async def create_submission(obligation_id: DbId, request: Request, session: Sess
     obligation, campaign = service.load_obligation(session, principal, obligation_id)  # 404 before anything else
     sent = await request.form()
     check_csrf(request, str(sent.get("csrf_token", "")))
-    definition = get_definition(campaign.definition_key)
+    definition = definition_of(campaign)
     rule = definition.obligation(obligation.rule_key)
     if not rule.form:
         raise InvalidTransition("这个截止事项不需要填报材料")
@@ -154,7 +154,7 @@ def _form_and_due_date(session: Session, sub: Submission) -> tuple[Form, dt.date
     campaign = session.get(Campaign, sub.campaign_id)
     assert campaign is not None
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    return get_definition(campaign.definition_key).form(sub.form_key), obligation.due_on if obligation else None
+    return definition_of(campaign).form(sub.form_key), obligation.due_on if obligation else None
 
 
 def _editable(session: Session, principal: Principal, submission_id: int) -> Submission:

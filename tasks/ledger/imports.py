@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from domain.definitions import Definition, FieldType, Form, FormField
-from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from domain.errors import Conflict, PermissionDenied, ValidationFailed
 from domain.forms import FormContext, validate_form
 from domain.review import EDITABLE
 from domain.vocabulary import SubmissionStatus
@@ -31,7 +31,7 @@ from tasks.audit import append_event
 from tasks.ledger.excel import cell_date, cell_text, map_header, normalise, read_xlsx
 from tasks.ledger.rows import PLAN_FORM
 from tasks.org import import_org_units, org_field_message
-from tasks.registry import get_definitions
+from tasks.registry import definition_of
 from tasks.scope import visible
 
 MAX_ERRORS_IN_DETAIL = 20
@@ -184,10 +184,7 @@ def _plan_campaign(session: Session, principal: Principal, campaign_id: int) -> 
     user = principal.user
     if not (user.role == "admin" or (user.role == "submitter" and user.org_unit_id == campaign.township_id)):
         raise PermissionDenied("只有本乡镇的填报人员或县委组织部可以导入“一村一策”方案")
-    definition = get_definitions().get(campaign.definition_key)
-    if definition is None:
-        raise NotFound(f"督办任务 {campaign_id} 的定义 {campaign.definition_key} 已不存在")
-    return campaign, definition
+    return campaign, definition_of(campaign)
 
 
 def _plan_obligations(session: Session, campaign: Campaign, definition: Definition) -> tuple[dict[int, Obligation], Form]:

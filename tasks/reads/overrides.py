@@ -11,7 +11,7 @@ from models import Campaign, GateOverride, OrgUnit, Submission
 from tasks.accounts import Principal
 from tasks.reads.org_units import units_by_id
 from tasks.reads.submissions import user_names
-from tasks.registry import get_definitions
+from tasks.registry import definition_of
 from tasks.scope import scoped
 
 
@@ -40,10 +40,9 @@ def _joined() -> Any:
 def _present(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     units = units_by_id(session, {sub.subject_id for _, sub, _ in rows} | {sub.township_id for _, sub, _ in rows})
     people = user_names(session, {row.created_by for row, _, _ in rows})
-    definitions = get_definitions()
     out = []
     for row, sub, campaign in rows:
-        definition = definitions.get(campaign.definition_key)
+        definition = definition_of(campaign)
         out.append({
             "id": row.id, "submission_id": row.submission_id, "title": sub.title, "campaign_id": row.campaign_id,
             "campaign_year": campaign.year, "definition": campaign.definition_key,

@@ -28,7 +28,7 @@ from tasks import review as service
 from tasks.accounts import Principal
 from tasks.audit import events_for
 from tasks.reads import where_given
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 from tasks.scope import scoped, visible
 
 
@@ -180,7 +180,7 @@ def submission_view(session: Session, principal: Principal, submission_id: int, 
     _, spec = service.review_spec(session, sub)
     detail = submission_public(session, sub, spec=spec, now=now)
     campaign = session.get(Campaign, sub.campaign_id)
-    form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
+    form = definition_of(campaign).form(sub.form_key) if campaign else None
     return {
         "submission": detail, "form": form, "labels": {f.key: f.label for f in form.fields} if form else {},
         "can_decide": may_decide(principal, sub, spec), "can_override": principal.user.role == "admin",

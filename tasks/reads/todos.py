@@ -14,7 +14,7 @@ from models import Campaign, Obligation, OrgUnit, Submission
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
 from tasks.desk.settings import desk_settings
-from tasks.registry import get_definition
+from tasks.registry import definition_of
 from tasks.scope import scoped
 
 OPEN = ["scheduled", "open", "submitted", "missed"]
@@ -73,7 +73,7 @@ def _add_missing(session: Session, items: list[dict[str, Any]]) -> None:
         if cid not in campaigns:
             campaigns[cid] = session.get(Campaign, cid)
         campaign = campaigns[cid]
-        form = get_definition(campaign.definition_key).form(sub.form_key) if campaign else None
+        form = definition_of(campaign).form(sub.form_key) if campaign else None
         empty = [f.label for f in form.fields if f.required and sub.data.get(f.key) in (None, "", [])] if form else []
         prefix = ("已退回，待修改后重新提交" if sub.status == "returned" else
                   "尚未填报" if sub.created_by is None else "草稿未提交")

@@ -19,20 +19,19 @@ from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from domain.calendar import WorkCalendar
-from domain.definitions import Definition
 from domain.triggers import LEADER_VISITS
 from domain.vocabulary import CampaignStatus
 from domain.work_records import HalfYear, last_ended_half_year, leader_visits_key, too_few_visits, visits_reason
 from models import Campaign, Escalation, Leader, LeaderLevel, LeaderVisit, User
 from notifications.outbox import absolute_url, enqueue_mail
 from tasks import escalation
-from tasks.registry import get_definitions
+from tasks.registry import all_versions, definition_of
 from tasks.triggers.base import TimeTrigger, register
 
 
-def _campaigns(session: Session, definitions: dict[str, Definition], year: int) -> dict[int, Campaign]:
+def _campaigns(session: Session, year: int) -> dict[int, Campaign]:
     """The year's campaigns of the definitions that enable the trigger, by township (not cancelled)."""
-    keys = [k for k, d in definitions.items()
+    keys = [d.key for d in all_versions()
             if d.stationing is not None and d.escalation.triggers.of(LEADER_VISITS).enabled]
     if not keys:
         return {}
@@ -54,8 +53,7 @@ def visits_by_leader(session: Session, period: HalfYear, leader_ids: Sequence[in
 def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
     """Escalate the county leaders below the minimum in the half-year that ended last; the steps recorded."""
     period = last_ended_half_year(china_date(now))
-    definitions = get_definitions()
-    campaigns = _campaigns(session, definitions, period.year)
+    campaigns = _campaigns(session, period.year)
     if not campaigns:
         return 0
     leaders = list(session.exec(select(Leader).where(Leader.level == LeaderLevel.COUNTY,
@@ -69,7 +67,7 @@ def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
     recorded = 0
     for leader in leaders:
         campaign = campaigns[leader.township_id]
-        definition = definitions[campaign.definition_key]
+        definition = definition_of(campaign)
         minimum = definition.stationing.leader_min_visits if definition.stationing else 0
         visits = counts.get(leader.id or 0, 0)
         if not too_few_visits(visits, minimum):

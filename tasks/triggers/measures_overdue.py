@@ -23,7 +23,7 @@ from domain.triggers import MEASURES_OVERDUE, MeasuresOverdueSpec
 from domain.vocabulary import zh_date
 from models import Campaign, Escalation, OrgUnit, Submission, User, VillageRectification
 from tasks import escalation
-from tasks.registry import get_definitions
+from tasks.registry import all_versions, definition_of
 from tasks.triggers.base import TimeTrigger, register
 
 
@@ -53,8 +53,7 @@ def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
 
 def _late(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Late]:
     """The rectifying villages of campaigns with the trigger on, below the level their delay requires."""
-    definitions = get_definitions()
-    keys = [k for k, d in definitions.items() if d.escalation.triggers.of(MEASURES_OVERDUE).enabled]
+    keys = list({d.key for d in all_versions() if d.escalation.triggers.of(MEASURES_OVERDUE).enabled})
     if not keys:
         return []
     rows = session.exec(
@@ -65,12 +64,14 @@ def _late(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Late
     ).all()
     if not rows:
         return []
-    plans = _approved_plans(session, rows, definitions)
+    plans = _approved_plans(session, rows)
     reached = _levels_reached(session, [r.id or 0 for r, _ in rows])
     late = []
     for rect, campaign in rows:
-        definition = definitions[campaign.definition_key]
+        definition = definition_of(campaign)
         spec = definition.escalation.triggers.of(MEASURES_OVERDUE)
+        if not spec.enabled:  # a version of the definition without the trigger
+            continue
         plan = plans.get((campaign.id or 0, rect.village_id))
         limit = _time_limit(plan, spec) if plan is not None else None
         if plan is None or limit is None:
@@ -81,11 +82,11 @@ def _late(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Late
     return late
 
 
-def _approved_plans(session: Session, rows: Sequence[tuple[VillageRectification, Campaign]],
-                    definitions: dict[str, Definition]) -> dict[tuple[int, int], Submission]:
+def _approved_plans(session: Session,
+                    rows: Sequence[tuple[VillageRectification, Campaign]]) -> dict[tuple[int, int], Submission]:
     """Each village's latest approved plan, by (campaign, village)."""
     campaign_ids = {c.id for _, c in rows}
-    plan_forms = {definitions[c.definition_key].escalation.triggers.of(MEASURES_OVERDUE).plan_form for _, c in rows}
+    plan_forms = {definition_of(c).escalation.triggers.of(MEASURES_OVERDUE).plan_form for _, c in rows}
     plans: dict[tuple[int, int], Submission] = {}
     for sub in session.exec(select(Submission).where(col(Submission.campaign_id).in_(campaign_ids),
                                                      col(Submission.form_key).in_(plan_forms),

@@ -20,7 +20,7 @@ from domain.triggers import OVERDUE
 from domain.vocabulary import period_label, zh_date
 from models import Campaign, Escalation, Obligation, OrgUnit, User
 from tasks import escalation
-from tasks.registry import get_definitions
+from tasks.registry import all_versions, definition_of
 from tasks.triggers.base import TimeTrigger, register
 
 
@@ -53,8 +53,7 @@ def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
 
 def _missed(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Missed]:
     """The missed obligations below the level their lateness requires, with that level."""
-    definitions = get_definitions()
-    top = max((len(d.escalation.ladder) for d in definitions.values()), default=0)
+    top = max((len(d.escalation.ladder) for d in all_versions()), default=0)
     rows = session.exec(  # an obligation at the top of every ladder has nothing left to climb
         select(Obligation, Campaign, OrgUnit)
         .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
@@ -63,7 +62,7 @@ def _missed(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Mi
     ).all()
     missed = []
     for ob, campaign, subject in rows:
-        definition = definitions[campaign.definition_key]
+        definition = definition_of(campaign)
         if not definition.escalation.triggers.of(OVERDUE).enabled:
             continue
         target = rules.trigger_level_reached(definition.escalation, OVERDUE.key, ob.due_on, calendar, today)

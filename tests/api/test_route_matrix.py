@@ -100,6 +100,12 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/me": R(SIGNED_IN),
     "GET /api/v1/definitions": R(SIGNED_IN),
     "GET /api/v1/definitions/{key}": R(SIGNED_IN),
+    "GET /api/v1/definitions/schema": R(SIGNED_IN),
+    "GET /api/v1/definitions/{key}/versions": R(SIGNED_IN),
+    "POST /api/v1/definitions/{key}/versions": R(ADMIN),
+    "POST /api/v1/definitions/{key}/retire": R(ADMIN),
+    "GET /api/v1/definitions/{key}/diff": R(SIGNED_IN),
+    "POST /api/v1/definitions/{key}/migrations": R(ADMIN),
     "GET /api/v1/org-units": R(SIGNED_IN),
     "GET /api/v1/calendar/{year}": R(SIGNED_IN),
     # campaigns
