@@ -67,6 +67,13 @@ class ObligationStatus(LabelledStatus):
     WAIVED = "waived", "不适用"
 
 
+class LatePolicy(LabelledStatus):
+    """What a launch does with the deadlines that passed before the campaign existed."""
+
+    WAIVE = "waive", "免于报送（标记为不适用）"
+    CATCH_UP = "catch_up", "限期补报"
+
+
 class SubmissionStatus(LabelledStatus):
     DRAFT = "draft", "草稿"
     IN_REVIEW = "in_review", "审核中"
