@@ -38,7 +38,7 @@ async def test_the_campaign_page_draws_the_stages_on_the_calendar(anon: httpx.As
     svg = page.text[page.text.index("<svg"):page.text.index("</svg>")]
     assert "今天" in svg and 'class="today"' in svg
     assert "2025年10月1日至2025年10月8日 法定节假日" in svg  # 国庆节、中秋节
-    assert "2025年9月" in svg and "1. 摸底排查" in svg and 'class="bar st-overdue"' in svg
+    assert "2025年</text>" in svg and ">9月</text>" in svg and "1. 摸底排查" in svg and 'class="bar st-overdue"' in svg
     assert "https://" not in svg and "http://" not in svg
 
 
