@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.routes import (
@@ -44,7 +45,7 @@ from api.routes import (
     web_work_records,
     work_records,
 )
-from api.security import install_security
+from api.security import DOCS_PATHS, DOCS_STATIC, install_security
 from core.settings import get_settings
 
 log = logging.getLogger("duban.api")
@@ -86,7 +87,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from bundles shipped in the package, no CDN (an intranet has none)
+        docs_url=DOCS_PATHS[0], redoc_url=DOCS_PATHS[1], static_url=DOCS_STATIC,
         lifespan=lifespan,
         title="督办 duban",
         version="0.1.0",

@@ -27,17 +27,19 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _INLINE_STYLE = re.compile(r"<style[\s>]|\sstyle=", re.I)
 
-# Swagger UI (/docs) and ReDoc (/redoc) load their bundles from jsDelivr, ReDoc its fonts from Google, and
-# both start from an inline script. They get this looser policy rather than none at all, so a page of
-# ours can never be framed or load anything beyond these hosts.
+# Swagger UI (/docs) and ReDoc (/redoc) are served from duban itself (the bundles of ``fastapi-offline`` under
+# DOCS_STATIC, so they work on an intranet) and start from an inline script. They get this looser policy, which
+# still lets them load nothing from anywhere but this origin.
 DOCS_CSP = (
     "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' data: https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.jsdelivr.net; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; "
+    "img-src 'self' data:; "
     "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+DOCS_STATIC = "/static-docs"
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000"
@@ -164,7 +166,7 @@ class BodySizeLimitMiddleware:
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Install the body limit inside the security headers, so the 413 carries the headers too."""
-    docs_paths = [p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p]
+    docs_paths = DOCS_PATHS
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware, csp=page_csp(), docs_csp=DOCS_CSP, docs_paths=docs_paths,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from core.clock import get_clock  # noqa: E402
 from core.db import get_engine, session_scope  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from domain.errors import DubanError  # noqa: E402
+from domain.vocabulary import LatePolicy  # noqa: E402
 from flows.quiet import quiet_refusals  # noqa: E402
 
 quiet_refusals()  # a refused launch is the line the command prints, not Prefect's traceback
@@ -149,9 +150,13 @@ def launch(
     year: Annotated[int, typer.Option(help="campaign year")],
     township: Annotated[list[str] | None, typer.Option(help="township code (repeatable)")] = None,
     all_townships: Annotated[bool, typer.Option("--all-townships", help="every township of the county")] = False,
+    late: Annotated[LatePolicy, typer.Option(help="deadlines already past: waive them or catch_up")] = LatePolicy.WAIVE,
+    catch_up_workdays: Annotated[int, typer.Option(min=1, max=60, help="catch-up: working days after launch")] = 10,
 ) -> None:
-    """Launch a campaign for some or all townships; failures are reported per township."""
+    """Launch a campaign for some or all townships; failures are reported per township, and the deadlines already
+    past at launch are listed with what became of them (waived, or owed by a catch-up date)."""
     _announce()
+    from domain.planning import LateStart
     from flows.launch import launch_for_townships
     from tasks.launch import LaunchStatus, all_township_codes, check_year
     from tasks.registry import get_definition
@@ -168,17 +173,34 @@ def launch(
         items = asyncio.run(
             launch_for_townships(
                 definition, year, townships=codes, now=get_clock().now(),
-                progress=lambda n: progress.advance(bar, n),
+                progress=lambda n: progress.advance(bar, n), late=LateStart(late, catch_up_workdays),
             )
         )
     created = [i for i in items if i["status"] == LaunchStatus.CREATED]
     exists = [i for i in items if i["status"] == LaunchStatus.EXISTS]
     failed = [i for i in items if i["status"] == LaunchStatus.FAILED]
     out.print(f"新启动 {len(created)} 个，已存在 {len(exists)} 个，失败 {len(failed)} 个")
+    for item in created:
+        _print_late(item)
     for item in failed:
         err.print(f"[red]{item['township']}[/red]：{item['detail']}", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_late(item: dict[str, Any]) -> None:
+    """The deadlines already past when ``item``'s campaign was launched, one line per deadline and period."""
+    from domain.vocabulary import zh_date
+
+    if not item.get("affected"):
+        return
+    groups: dict[tuple[str, str, Any, Any], list[str]] = {}
+    for a in item["affected"]:
+        groups.setdefault((a["title"], a["period_label"], a["due_on"], a["catch_up_on"]), []).append(a["subject_name"])
+    out.print(f"{item['township']}：{len(item['affected'])} 项截止日期在启动前已过", highlight=False)
+    for (title, period, due_on, catch_up_on), subjects in groups.items():
+        what = f"限{zh_date(catch_up_on)}前补报" if catch_up_on else "不适用，免于报送"
+        out.print(f"  {title}（{period}，{'、'.join(subjects)}）：原定{zh_date(due_on)}截止，{what}", highlight=False)
 
 
 @cal_app.command("load")

@@ -21,7 +21,7 @@ from domain.definitions import (
     RelativeToStageRule,
     WeeklyRule,
 )
-from domain.vocabulary import ObligationStatus, StageStatus
+from domain.vocabulary import LatePolicy, ObligationStatus, StageStatus, zh_date
 
 S = TypeVar("S")
 
@@ -207,11 +207,62 @@ def plan_campaign(
     warnings = calendar.warnings(years_touched | {o.nominal_due_on.year for o in obligations})
     waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
     if waived:
-        warnings.append(f"有{waived}项截止日期在启动前已过，已标记为“不适用”，不予催办。")
+        warnings.append(waived_warning(waived))
     return CampaignPlan(
         definition_key=definition.key, definition_version=definition.version, township_code=township.code,
         year=year, stages=list(stages.values()), obligations=obligations, warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class LateStart:
+    """The launcher's answer for deadlines already past at launch: waive them, or owe each one by a catch-up
+    date ``workdays`` working days after the launch day."""
+
+    policy: LatePolicy = LatePolicy.WAIVE
+    workdays: int = 10
+
+
+@dataclass(frozen=True)
+class LateDeadline:
+    """One deadline that had passed when the campaign was launched, and what the launch made of it."""
+
+    key: str
+    title: str
+    subject_code: str
+    period: str
+    due_on: dt.date
+    catch_up_on: dt.date | None  # None: waived (不适用)
+
+
+def apply_late_start(plan: CampaignPlan, definition: Definition, calendar: WorkCalendar, today: dt.date,
+                     late: LateStart) -> tuple[CampaignPlan, list[LateDeadline]]:
+    """``plan`` with its past deadlines handled as ``late`` says, and the list of those deadlines.
+
+    Catching up gives every one-off deadline already past (a list, a plan, an application) the due date ``late.workdays``
+    working days after ``today`` and reopens its stage until then; past periods of a recurring report stay waived
+    (a report of a period over before the campaign began is not owed, as for a village listed late: ``plan_listed``).
+    """
+    past = [o for o in plan.obligations if o.status == ObligationStatus.WAIVED]
+    if late.policy == LatePolicy.WAIVE or not past:
+        return plan, [LateDeadline(o.key, o.title, o.subject_code, o.period, o.due_on, None) for o in past]
+    latest = calendar.add_workdays(today, late.workdays)
+    owed = {o.key for o in past if not definition.obligation(o.rule_key).recurring}
+    obligations = [replace(o, due_on=latest, opens_on=min(o.opens_on, today), status=ObligationStatus.OPEN)
+                   if o.key in owed else o for o in plan.obligations]
+    reopened = {o.stage_key for o in past if o.key in owed}
+    stages = [replace(s, closes_on=max(s.closes_on, latest), status=StageStatus.OPEN)
+              if s.status == StageStatus.WAIVED and s.key in reopened else s for s in plan.stages]
+    warnings = [w for w in plan.warnings if w != waived_warning(len(past))]
+    warnings.append(f"有{len(past)}项截止日期在启动前已过：{len(owed)}项限{zh_date(latest)}前补报"
+                    + (f"，{len(past) - len(owed)}项为已过期次的定期报告，不再补报。" if len(past) > len(owed) else "。"))
+    affected = [LateDeadline(o.key, o.title, o.subject_code, o.period, o.due_on, latest if o.key in owed else None)
+                for o in past]
+    return replace(plan, stages=stages, obligations=obligations, warnings=warnings), affected
+
+
+def waived_warning(count: int) -> str:
+    return f"有{count}项截止日期在启动前已过，已标记为“不适用”，不予催办。"
 
 
 def plan_listed(definition: Definition, listed: Sequence[OrgRef], year: int, calendar: WorkCalendar,

@@ -67,6 +67,13 @@ class ObligationStatus(LabelledStatus):
     WAIVED = "waived", "不适用"
 
 
+class LatePolicy(LabelledStatus):
+    """What a launch does with the deadlines that passed before the campaign existed."""
+
+    WAIVE = "waive", "免于报送（标记为不适用）"
+    CATCH_UP = "catch_up", "限期补报"
+
+
 class SubmissionStatus(LabelledStatus):
     DRAFT = "draft", "草稿"
     IN_REVIEW = "in_review", "审核中"
@@ -275,6 +282,7 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "unit_report": UnitReportStatus,
     "recipient": RecipientStatus, "extension": ExtensionStatus, "light": Light, "bulletin": BulletinStatus,
     "item_source": ItemSource, "item_feedback": ItemFeedback, "item_review": ItemReview, "urge": UrgeColour,
+    "late": LatePolicy,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 

@@ -11,6 +11,7 @@ from prefect import flow
 
 from core.db import get_engine
 from core.settings import get_settings
+from domain.planning import LateStart
 from flows.params import moment
 from tasks.launch import all_township_codes
 from tasks.prefect_tasks import launch_chunk, launch_township
@@ -24,13 +25,16 @@ async def launch_campaign(
     year: int,
     now: dt.datetime | str | None = None,
     idempotency: tuple[str, str] | None = None,
+    late: LateStart | None = None,
 ) -> dict[str, Any]:
     """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines.
 
-    Re-running it is harmless: a campaign launched before comes back with status ``exists``.
+    Re-running it is harmless: a campaign launched before comes back with status ``exists``. ``late`` says what
+    becomes of the deadlines already past (waived unless it asks for a catch-up); ``affected`` lists them.
     """
-    outcome = await launch_township(definition, township, year, moment(now), idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
+    outcome = await launch_township(definition, township, year, moment(now), idempotency, late)
+    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail,
+            "affected": outcome.affected}
 
 
 def _all_townships() -> list[str]:
@@ -48,6 +52,7 @@ async def launch_for_townships(
     now: dt.datetime | str | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    late: LateStart | None = None,
 ) -> list[dict[str, Any]]:
     """Launch many townships: one task per chunk of townships, each township in its own transaction."""
     get_definition(definition)  # fail fast on an unknown definition
@@ -58,7 +63,7 @@ async def launch_for_townships(
     items: list[dict[str, Any]] = []
     for start in range(0, len(codes), size):
         chunk = codes[start : start + size]
-        items.extend(await launch_chunk(definition, chunk, year, now))
+        items.extend(await launch_chunk(definition, chunk, year, now, late))
         if progress:
             progress(len(chunk))
     return items

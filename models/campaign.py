@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from domain.vocabulary import CampaignStatus, ObligationStatus, StageStatus
+from domain.vocabulary import CampaignStatus, LatePolicy, ObligationStatus, StageStatus
 from models.base import UTCDateTime
 
 
@@ -111,6 +111,10 @@ class LaunchRequest(SQLModel):
     definition: str = Field(min_length=1, max_length=64, description="definition key, e.g. five_good_model_site")
     township: str = Field(min_length=1, max_length=32, description="township code")
     year: int = Field(description="campaign year")
+    late: LatePolicy = Field(default=LatePolicy.WAIVE, description=(
+        "deadlines already past at launch: waive (marked 不适用) or catch_up (each one-off deadline owed "
+        "catch_up_workdays working days after launch; past periods of recurring reports stay waived)"))
+    catch_up_workdays: int = Field(default=10, ge=1, le=60, description="working days after launch for a catch-up")
 
 
 class BatchLaunchRequest(SQLModel):
@@ -121,6 +125,10 @@ class BatchLaunchRequest(SQLModel):
     townships: list[str] | None = Field(
         default=None, max_length=5000, description="township codes; omit for every township"
     )
+    late: LatePolicy = Field(default=LatePolicy.WAIVE, description=(
+        "deadlines already past at launch: waive (marked 不适用) or catch_up (each one-off deadline owed "
+        "catch_up_workdays working days after launch; past periods of recurring reports stay waived)"))
+    catch_up_workdays: int = Field(default=10, ge=1, le=60, description="working days after launch for a catch-up")
 
 
 class StagePublic(SQLModel):
@@ -166,11 +174,32 @@ class CampaignPublic(CampaignSummary):
     obligations: list[ObligationPublic]
 
 
+class LateDeadlinePublic(SQLModel):
+    """A deadline that had passed when its campaign was launched: waived (``catch_up_on`` null) or owed by then."""
+
+    key: str
+    title: str
+    subject: str
+    subject_name: str
+    period: str
+    period_label: str
+    due_on: dt.date
+    catch_up_on: dt.date | None
+
+
+class LaunchedCampaign(CampaignPublic):
+    """The answer to a launch: the campaign, and the deadlines already past at launch with what became of them."""
+
+    late: str
+    affected: list[LateDeadlinePublic] = []
+
+
 class BatchItem(SQLModel):
     township: str
     status: str  # created | exists | failed
     campaign_id: int | None = None
     detail: str | None = None
+    affected: list[LateDeadlinePublic] = []
 
 
 class BatchResult(SQLModel):

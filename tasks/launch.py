@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -21,8 +21,8 @@ from core.settings import get_settings
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition
 from domain.errors import Conflict, DubanError, ValidationFailed
-from domain.planning import CampaignPlan, OrgRef, plan_campaign
-from domain.vocabulary import ObligationStatus
+from domain.planning import CampaignPlan, LateDeadline, LateStart, OrgRef, apply_late_start, plan_campaign
+from domain.vocabulary import ObligationStatus, period_label
 from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
 from tasks.calendar import load_work_calendar
 from tasks.definitions import launchable
@@ -42,6 +42,7 @@ class LaunchOutcome:
     campaign_id: int
     status: LaunchStatus
     detail: str | None = None
+    affected: list[dict[str, Any]] = field(default_factory=list)  # the deadlines past at launch (``late_answer``)
 
     @property
     def created(self) -> bool:
@@ -105,6 +106,23 @@ def plan_for(ctx: LaunchContext, township_code: str, year: int, today: dt.date) 
     check_year(ctx.definition, year)
     villages = [_ref(v) for v in ctx.villages.get(township.id or 0, [])]
     return plan_campaign(ctx.definition, _ref(township), villages, year, ctx.calendar, today)
+
+
+def plan_late(ctx: LaunchContext, township_code: str, year: int, today: dt.date,
+              late: LateStart | None) -> tuple[CampaignPlan, list[dict[str, Any]]]:
+    """The township's plan with the deadlines already past handled as the launcher chose (waived by default),
+    and those deadlines as the launch answers them."""
+    plan = plan_for(ctx, township_code, year, today)
+    plan, affected = apply_late_start(plan, ctx.definition, ctx.calendar, today, late or LateStart())
+    return plan, late_answer(ctx, affected)
+
+
+def late_answer(ctx: LaunchContext, affected: Sequence[LateDeadline]) -> list[dict[str, Any]]:
+    names = {t.code: t.name for t in ctx.townships.values()} | {
+        v.code: v.name for vs in ctx.villages.values() for v in vs}
+    return [{"key": a.key, "title": a.title, "subject": a.subject_code, "subject_name": names.get(a.subject_code, a.subject_code),
+             "period": a.period, "period_label": period_label(a.period), "due_on": a.due_on, "catch_up_on": a.catch_up_on}
+            for a in affected]
 
 
 def write_campaign(
@@ -207,12 +225,13 @@ def launch_in_session(
     year: int,
     now: dt.datetime,
     idempotency: tuple[str, str] | None = None,
+    late: LateStart | None = None,
 ) -> LaunchOutcome:
     """Launch one township's campaign in its own transaction; safe to call again after any failure."""
     replay = _replay(session, idempotency)
     if replay:
         return replay
-    plan = plan_for(ctx, township_code, year, china_date(now))
+    plan, affected = plan_late(ctx, township_code, year, china_date(now), late)
     existing = _existing_campaign(session, ctx, township_code, year)
     if existing is not None:
         # A concurrent launch with the same key may have committed since the first look (on PostgreSQL
@@ -234,7 +253,7 @@ def launch_in_session(
         if existing is None:
             raise
         raise _duplicate(existing, ctx, township_code) from None
-    return LaunchOutcome(campaign_id, LaunchStatus.CREATED)
+    return LaunchOutcome(campaign_id, LaunchStatus.CREATED, affected=affected)
 
 
 def launch_one(
@@ -244,12 +263,13 @@ def launch_one(
     year: int,
     now: dt.datetime,
     idempotency: tuple[str, str] | None = None,
+    late: LateStart | None = None,
 ) -> LaunchOutcome:
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, [township_code])
         session.commit()  # end the read transaction before the write one
         try:
-            return launch_in_session(session, ctx, township_code, year, now, idempotency)
+            return launch_in_session(session, ctx, township_code, year, now, idempotency, late)
         except Conflict as exc:
             # Launched before: the desired state holds, so the step succeeds and says so.
             if exc.extra.get("campaign_id") is None:
@@ -258,7 +278,8 @@ def launch_one(
 
 
 def launch_many(
-    engine: Engine, definition_key: str, township_codes: Sequence[str], year: int, now: dt.datetime
+    engine: Engine, definition_key: str, township_codes: Sequence[str], year: int, now: dt.datetime,
+    late: LateStart | None = None,
 ) -> list[dict[str, Any]]:
     """Launch a chunk of townships in one transaction with a savepoint per township, so one failure
     stops no other; safe to re-run after any crash (launched townships come back as ``exists``)."""
@@ -279,10 +300,11 @@ def launch_many(
                               "detail": _duplicate(existing[code], ctx, code).detail})
                 continue
             try:
-                plan = plan_for(ctx, code, year, today)
+                plan, affected = plan_late(ctx, code, year, today, late)
                 with session.begin_nested():
                     campaign_id = write_campaign(session, ctx, plan, now)
-                items.append({"township": code, "status": LaunchStatus.CREATED, "campaign_id": campaign_id})
+                items.append({"township": code, "status": LaunchStatus.CREATED, "campaign_id": campaign_id,
+                              "affected": affected})
             except DubanError as exc:
                 items.append({"township": code, "status": LaunchStatus.FAILED, "detail": exc.detail})
             except IntegrityError:

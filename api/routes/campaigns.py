@@ -10,12 +10,15 @@ from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.planning import LateStart
 from flows.launch import launch_campaign, launch_for_townships
 from models import (
     BatchItem,
     BatchLaunchRequest,
     BatchResult,
     CampaignPublic,
+    LateDeadlinePublic,
+    LaunchedCampaign,
     LaunchRequest,
 )
 from tasks.launch import check_year, request_hash
@@ -26,7 +29,7 @@ from tasks.registry import get_definition
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=READ)
 
 
-@router.post("", status_code=201, response_model=CampaignPublic, summary="Launch one township's campaign", responses=WRITE)
+@router.post("", status_code=201, response_model=LaunchedCampaign, summary="Launch one township's campaign", responses=WRITE)
 async def create_campaign(
     body: LaunchRequest,
     session: SessionDep,
@@ -34,12 +37,15 @@ async def create_campaign(
     principal: CurrentPrincipal,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> CampaignPublic:
+) -> LaunchedCampaign:
+    """``late`` decides what becomes of the deadlines already past at launch (waived, or owed by a catch-up date
+    ``catch_up_workdays`` working days later); ``affected`` lists them (empty on a replay)."""
     principal.require_role("admin")
     definition = get_definition_for_body(body.definition)
     check_year(definition, body.year)
-    idempotency = (idempotency_key, request_hash(body.model_dump())) if idempotency_key else None
-    result = await launch_campaign(body.definition, body.township, body.year, now=clock.now(), idempotency=idempotency)
+    idempotency = (idempotency_key, request_hash(body.model_dump(mode="json", exclude_defaults=True))) if idempotency_key else None
+    result = await launch_campaign(body.definition, body.township, body.year, now=clock.now(), idempotency=idempotency,
+                                   late=LateStart(body.late, body.catch_up_workdays))
     campaign_id = result["campaign_id"]
     if result["status"] == "exists":
         raise Conflict(result["detail"], campaign_id=campaign_id)
@@ -47,7 +53,9 @@ async def create_campaign(
     if result["status"] == "replayed":
         response.headers["Idempotent-Replayed"] = "true"
     session.expire_all()
-    return reads.get_campaign(session, principal, campaign_id)
+    campaign = reads.get_campaign(session, principal, campaign_id)
+    return LaunchedCampaign(**campaign.model_dump(), late=body.late,
+                            affected=[LateDeadlinePublic(**a) for a in result.get("affected", [])])
 
 
 def get_definition_for_body(key: str) -> Any:
@@ -62,7 +70,8 @@ async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, prin
     principal.require_role("admin")
     definition = get_definition_for_body(body.definition)
     check_year(definition, body.year)
-    items = await launch_for_townships(body.definition, body.year, townships=body.townships, now=clock.now())
+    items = await launch_for_townships(body.definition, body.year, townships=body.townships, now=clock.now(),
+                                       late=LateStart(body.late, body.catch_up_workdays))
     parsed = [BatchItem(**item) for item in items]
     return BatchResult(
         definition=body.definition,

@@ -26,6 +26,7 @@ from tasks.reads import org_units as org_unit_reads
 from tasks.reads import submissions as submission_reads
 from tasks.reads import targets as target_reads
 from tasks.reads import todos as todo_reads
+from tasks.reads.campaign_overview import campaign_overview
 from tasks.registry import get_definitions
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -186,10 +187,11 @@ def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HT
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, response_model=None)
 def campaign_page(
-    campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal
+    campaign_id: DbId, request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep
 ) -> HTMLResponse:
-    campaign = campaign_reads.get_campaign(session, principal, campaign_id)
-    return render(request, "campaign.html", {"user": principal.user, "c": campaign,
+    """The campaign as a clerk reads it: its stages on the calendar, then its deadlines by stage and village."""
+    overview = campaign_overview(session, principal, campaign_id, local_today(clock))
+    return render(request, "campaign.html", {"user": principal.user, **overview,
                                              "targets": target_reads.campaign_targets(session, principal, campaign_id)})
 
 

@@ -15,8 +15,10 @@ from api.deps import ClockDep, PageAdmin, SessionDep
 from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from core.clock import local_today
 from domain.errors import DubanError, NotFound
+from domain.planning import LateStart
+from domain.vocabulary import LatePolicy, zh_date
 from tasks.accounts import Principal, create_user
-from tasks.launch import check_year, load_context, plan_for
+from tasks.launch import check_year, load_context, plan_late
 from tasks.reads import accounts as account_reads
 from tasks.reads import calendars as calendar_reads
 from tasks.reads import org_units as org_unit_reads
@@ -32,12 +34,12 @@ MAX_UPLOAD = 1024 * 1024
 
 def _launch_page(request: Request, session: Session, principal: Principal, clock: ClockDep, *, definition: str = "",
                  year: int | None = None, chosen: list[str] | None = None, preview: dict[str, Any] | None = None,
-                 errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+                 errors: dict[str, str] | None = None, status_code: int = 200, late: LateStart | None = None) -> HTMLResponse:
     definitions = get_definitions()
     return render(request, "launch.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions) if not definitions[k].desk], "definition": definition,
         "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
-        "preview": preview, "errors": errors or {},
+        "preview": preview, "errors": errors or {}, "late": late or LateStart(), "late_policies": LatePolicy,
     }, status_code=status_code)
 
 
@@ -85,14 +87,17 @@ def launch_preview(
     request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
+    late: Annotated[LatePolicy, Form()] = LatePolicy.WAIVE, catch_up_workdays: Annotated[int, Form(ge=1, le=60)] = 10,
 ) -> HTMLResponse:
-    """The stages and deadlines the launch would create, planned by the same code the launch uses."""
+    """The stages and deadlines the launch would create, planned by the same code the launch uses (with the
+    launcher's choice for the deadlines already past)."""
     codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
     if refused is not None:
         return refused
     ctx = load_context(session, definition, codes)
     today = local_today(clock)
-    plans = [plan_for(ctx, code, number, today) for code in codes]
+    choice = LateStart(late, catch_up_workdays)
+    plans = [plan_late(ctx, code, number, today, choice)[0] for code in codes]
     names = {t.code: t.name for t in ctx.townships.values()}
     subjects = {t.code: t.name for t in ctx.townships.values()} | {
         v.code: v.name for vs in ctx.villages.values() for v in vs}
@@ -101,7 +106,8 @@ def launch_preview(
         "plans": [{"township": code, "township_name": names[code], "plan": plan} for code, plan in zip(codes, plans, strict=True)],
         "subjects": subjects,
     }
-    return _launch_page(request, session, principal, clock, definition=definition, year=number, chosen=codes, preview=preview)
+    return _launch_page(request, session, principal, clock, definition=definition, year=number, chosen=codes, preview=preview,
+                        late=choice)
 
 
 @router.post("/admin/launch", response_model=None)
@@ -109,25 +115,40 @@ async def launch_confirm(
     request: Request, session: SessionDep, principal: PageAdmin, clock: ClockDep,
     definition: Annotated[str, Form(max_length=64)] = "", year: Annotated[str, Form(max_length=8)] = "",
     townships: Annotated[list[str] | None, Form()] = None, csrf_token: Annotated[str, Form(max_length=100)] = "",
+    late: Annotated[LatePolicy, Form()] = LatePolicy.WAIVE, catch_up_workdays: Annotated[int, Form(ge=1, le=60)] = 10,
 ) -> HTMLResponse | RedirectResponse:
-    """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do."""
+    """Launch through the launch flows, exactly as ``POST /api/v1/campaigns`` (one) or ``/batch`` (many) do; the
+    message says how many deadlines were already past and what became of them."""
     codes, number, refused = _posted_launch(request, session, principal, clock, definition, year, townships, csrf_token)
     session.commit()  # the flow writes through its own connection
     if refused is not None:
         return refused
-    name = get_definition(definition).name
+    name, choice = get_definition(definition).name, LateStart(late, catch_up_workdays)
     if len(codes) == 1:
-        result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now())
+        result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now(), late=choice)
         if result["status"] == "exists":
             return flash_redirect(f"/campaigns/{result['campaign_id']}", result["detail"] or "已经启动过", "error")
-        return flash_redirect(f"/campaigns/{result['campaign_id']}", f"已启动 {number}年“{name}”")
-    items = await launch_flows.launch_for_townships(definition, number, townships=codes, now=clock.now())
+        return flash_redirect(f"/campaigns/{result['campaign_id']}", f"已启动 {number}年“{name}”" + _late_note([result]))
+    items = await launch_flows.launch_for_townships(definition, number, townships=codes, now=clock.now(), late=choice)
     created = sum(1 for i in items if i["status"] == "created")
     existing = sum(1 for i in items if i["status"] == "exists")
     failed = [i for i in items if i["status"] == "failed"]
     message = f"{number}年“{name}”：新启动 {created} 个乡镇，已启动过 {existing} 个" + (
         f"，失败 {len(failed)} 个（{'；'.join(str(i['detail']) for i in failed[:3])}）" if failed else "")
-    return flash_redirect("/", message, "error" if failed else "ok")
+    return flash_redirect("/", message + _late_note(items), "error" if failed else "ok")
+
+
+def _late_note(items: list[dict[str, Any]]) -> str:
+    """The deadlines already past at launch, in a sentence: how many were waived, how many are owed by when."""
+    affected = [a for i in items for a in i.get("affected") or []]
+    if not affected:
+        return ""
+    owed = sorted({a["catch_up_on"] for a in affected if a["catch_up_on"]})
+    waived = sum(1 for a in affected if not a["catch_up_on"])
+    parts = ([f"{sum(1 for a in affected if a['catch_up_on'])}项限{zh_date(owed[-1])}前补报"] if owed else []) + (
+        [f"{waived}项标记为不适用"] if waived else [])
+    titles = "、".join(dict.fromkeys(a["title"] for a in affected))
+    return f"；启动前已过截止日期的{len(affected)}项（{titles}）：{'，'.join(parts)}"
 
 
 # ---- org units ----------------------------------------------------------------------------------------

@@ -199,6 +199,9 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/programmes/{programme_id}/acceptance": R(SIGNED_IN),
     # web pages
     "GET /healthz": PUBLIC,
+    "GET /docs": PUBLIC,  # the API docs, served offline (fastapi-offline)
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "GET /redoc": PUBLIC,
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,

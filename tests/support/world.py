@@ -79,22 +79,24 @@ class SignedIn:
 
 
 async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | str | None = None,
-                                 idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
+                                 idempotency: tuple[str, str] | None = None, late: Any = None) -> dict[str, Any]:
     """``flows.launch.launch_campaign`` without Prefect's orchestration, whose first start costs seconds."""
     outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, moment(now),
-                                             idempotency)
-    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
+                                             idempotency, late)
+    return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail,
+            "affected": outcome.affected}
 
 
 async def launch_many_without_prefect(definition: str, year: int, townships: list[str] | None = None,
-                                      now: dt.datetime | str | None = None, **_: Any) -> list[dict[str, Any]]:
+                                      now: dt.datetime | str | None = None, late: Any = None,
+                                      **_: Any) -> list[dict[str, Any]]:
     """``flows.launch.launch_for_townships`` without Prefect (every township when none are named)."""
     if townships is None:
         from tasks.launch import all_township_codes
 
         with Session(get_engine()) as session:
             townships = all_township_codes(session)
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now))
+    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now), late)
 
 
 def judged_as_met(session: Session, submission_id: int, now: dt.datetime) -> dict[str, dict[str, Any]]:
