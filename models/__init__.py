@@ -17,6 +17,7 @@ from models.campaign import (
     Stage,
     StagePublic,
 )
+from models.channels import ChannelPrefsIn, ChannelRobot, RobotIn, UserChannels
 from models.desk import AssignedItem, Bulletin, DeskUrge, ExtensionRequest, ItemRecipient
 from models.org import OrgKind, OrgUnit, OrgUnitIn, OrgUnitPublic
 from models.review import (
@@ -51,6 +52,7 @@ from models.stationing import (
 )
 
 __all__ = [
+    "ChannelPrefsIn", "ChannelRobot", "RobotIn", "UserChannels",
     "AssignedItem", "Bulletin", "DeskUrge", "ExtensionRequest", "ItemRecipient",
     "Acceptance", "CadreAssessment", "DiaryEntry", "LeaderVisit", "PlanStatus", "Programme", "StationingPlan",
     "StationingTeam", "TeamMember", "TeamMonthlyRecord", "UnitAssessment", "UnitReport",
