@@ -148,8 +148,8 @@ class Verdict:
     reason: str = ""
 
 
-_RATE_LIMITED = {Channel.WECOM: {45009, -1}, Channel.DINGTALK: {130101}, Channel.FEISHU: {9499, 11232}}
-_PERMANENT = {Channel.WECOM: {93000, 40008, 44004, 40058}, Channel.DINGTALK: {310000, 300001, 400102},
+_RATE_LIMITED: dict[str, set[int]] = {Channel.WECOM: {45009, -1}, Channel.DINGTALK: {130101}, Channel.FEISHU: {9499, 11232}}
+_PERMANENT: dict[str, set[int]] = {Channel.WECOM: {93000, 40008, 44004, 40058}, Channel.DINGTALK: {310000, 300001, 400102},
               Channel.FEISHU: {19021, 19022, 19024, 19001}}
 
 
