@@ -128,7 +128,9 @@ class RobotSender:
             payload |= {"timestamp": str(now_ms // 1000), "sign": feishu_sign(target.secret, now_ms // 1000)}
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(target.webhook, params=params, json=payload)
+                # merged into the webhook's own query (access_token): ``params=`` would replace it
+                url = httpx.URL(target.webhook).copy_merge_params(params)
+                response = await client.post(url, json=payload)
         except httpx.HTTPError as exc:
             raise TemporaryFailure(_redact(f"{type(exc).__name__}: {exc}", target.webhook, target.secret)) from None
         verdict = robot_verdict(target.channel, response.status_code, _body(response))
