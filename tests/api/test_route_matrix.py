@@ -324,6 +324,9 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/desk/items": {"json": {"title": "核查党员信息", "source": "meeting", "requirement": "逐一核对",
                                                  "townships": ["QX03"], "due_on": "2025-12-30"}},
             "POST /api/v1/desk/bulletins": {"json": {"year": 2025, "month": 10}},
+            "POST /api/v1/channels/robots": {"json": {"org_unit_id": 1, "channel": "wecom", "name": "矩阵群",
+                                                      "webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}},
+            "PUT /api/v1/channels/me": {"json": {"channels": ["email"]}},
             "POST /api/v1/desk/items/import": {"files": {"file": ("交办.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},
