@@ -115,3 +115,18 @@ async def test_the_channels_page_saves_preferences_and_shows_robots_masked(anon:
     assert saved.status_code == 303
     mine = (await anon.get("/channels", headers=liaison.headers)).text
     assert "13800000001" in mine and "群机器人" in mine and "693a91f6" not in mine
+
+
+async def test_the_admin_mail_page_lists_what_the_local_channel_sink_received(
+        anon: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from notifications.sink import ChannelSink
+
+    monkeypatch.setenv("DUBAN_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    with ChannelSink(log=tmp_path / "channels" / "received.jsonl") as sink:
+        sent = httpx.post(sink.webhook("wecom", "693a91f6-secret-key"), json={"msgtype": "markdown",
+                          "markdown": {"content": "**【逾期提醒】青石镇·季度报告**"}})
+        assert sent.json() == {"errcode": 0, "errmsg": "ok"}
+    admin = await web_sign_in(anon, "admin")
+    page = (await anon.get("/admin/mail", headers=admin.headers)).text
+    assert "企业微信群机器人" in page and "【逾期提醒】青石镇·季度报告" in page and "693a91f6" not in page

@@ -166,3 +166,26 @@ async def test_a_crash_between_send_and_commit_resends_only_the_message_in_fligh
         assert {r.status for r in rows(demo_county)} == {"sent"}
         robot_texts = [r.text for r in sink.received if r.channel in ("wecom", "dingtalk")]
         assert len(robot_texts) == len(robot_rows) + 1  # exactly one message twice
+
+
+async def test_a_signed_feishu_robot_is_delivered_and_a_wrong_secret_is_a_dead_letter(
+        demo_county: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.channels import RobotIn
+    from tasks.accounts import principal_for
+    from tasks.channels import save_robot
+
+    with channel_sink(monkeypatch) as sink:
+        sink.secrets["good-hook"] = "feishu-secret"
+        sink.secrets["reset-hook"] = "another-secret"
+        with Session(demo_county) as session:
+            admin = principal_for(session, user(session, "admin"))
+            township = user(session, "qx01-liaison").org_unit_id or 0
+            for key in ("good-hook", "reset-hook"):
+                save_robot(session, admin, RobotIn(org_unit_id=township, channel="feishu", name=key,
+                                                   webhook=sink.webhook("feishu", key), secret="feishu-secret"), NOW)
+            session.commit()
+        _send_three_kinds(demo_county)
+        await _deliver(demo_county, sink, NOW)
+        assert {r.target for r in sink.of("feishu")} == {"good-hook"} and len(sink.of("feishu")) == 2
+        dead = [r for r in rows(demo_county, channel="feishu") if r.status == "dead"]
+        assert len(dead) == 2 and all("19021" in (r.last_error or "") for r in dead)
