@@ -165,8 +165,8 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
     """Write many pending mails in the session's transaction (no commit); returns the outbox id per key.
 
     The same rules as :func:`enqueue_mail`, for a batch: a key already in the outbox keeps its row
-    (its id is returned), a recipient that is inactive or has no address gets ``None`` and no row, and
-    of repeated keys in ``requests`` the first wins. The rows are written with Core statements, not
+    (its id is returned), a recipient that is inactive or has no address gets ``None`` and no mail row
+    (an active one's rows on other channels are written), and of repeated keys in ``requests`` the first wins. The rows are written with Core statements, not
     ORM objects: load them (``session.get``) when you need them.
     """
     if now.tzinfo is None:
@@ -177,7 +177,7 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
         _check(request.key, now)
         if request.key in result or request.key in wanted:
             continue
-        if not request.to.active or not (request.to.email or "").strip():
+        if not request.to.active:
             result[request.key] = None
         else:
             wanted[request.key] = request
@@ -203,8 +203,9 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
                                     str(request.context.get("link", "")), now):
                 extra.setdefault(row["key"], row | {"message_id": message_id_for(row["key"])})
             pref = directory.prefs.get(request.to.id or 0)
-            if Channel.EMAIL not in personal_channels(template, pref.channels if pref else None):
-                result[request.key] = None  # the recipient reads this kind elsewhere
+            mailed = Channel.EMAIL in personal_channels(template, pref.channels if pref else None)
+            if not mailed or not (request.to.email or "").strip():
+                result[request.key] = None  # no address, or the recipient reads this kind elsewhere
                 continue
             rows.append({
                 "key": request.key, "message_id": message_id_for(request.key), "to_addr": (request.to.email or "").strip(),

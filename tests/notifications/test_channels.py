@@ -189,3 +189,18 @@ async def test_a_signed_feishu_robot_is_delivered_and_a_wrong_secret_is_a_dead_l
         assert {r.target for r in sink.of("feishu")} == {"good-hook"} and len(sink.of("feishu")) == 2
         dead = [r for r in rows(demo_county, channel="feishu") if r.status == "dead"]
         assert len(dead) == 2 and all("19021" in (r.last_error or "") for r in dead)
+
+
+async def test_a_user_without_mail_gets_the_sms_of_a_batch_and_of_a_single_message(
+        demo_county: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with channel_sink(monkeypatch) as sink:
+        with Session(demo_county) as session:
+            liaison = user(session, "qx01-liaison")
+            liaison.email = None
+            session.add(liaison)
+            session.commit()
+        set_prefs(demo_county, "qx01-liaison", phone=PHONE, channels=["sms"])
+        _send_three_kinds(demo_county)
+        assert {r.channel for r in rows(demo_county) if r.to_user_id is not None and r.to_addr == PHONE} == {"sms"}
+        await _deliver(demo_county, sink, NOW)
+        assert len(sink.of("sms")) == 3  # the reminder (batch), the escalation and the digest: her choice
