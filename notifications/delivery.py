@@ -43,7 +43,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from core.clock import CHINA_TZ
 from core.settings import get_settings
+from domain.channels import DEFAULT_QUIET, after_quiet_hours
 from domain.errors import InvalidTransition, NotFound
 from domain.vocabulary import Channel, OutboxStatus
 from models.channels import ChannelRobot
@@ -224,7 +226,8 @@ async def _send(mailer: Mailer, msg: OutboxMessage, message: EmailMessage | _Oth
     return "sent", ""
 
 
-def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime,
+                    channel: str = Channel.EMAIL) -> tuple[str, dict[str, Any]]:
     values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
     if outcome == "sent":
         values.update(status=OutboxStatus.SENT, sent_at=now, last_error=None)
@@ -232,7 +235,10 @@ def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime) 
         outcome = "dead"
         values.update(status=OutboxStatus.DEAD, last_error=_truncate(f"gave up after {attempts} attempts: {reason}"))
     elif outcome == "retried":
-        values.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(attempts), last_error=_truncate(reason))
+        due = now + backoff(attempts)
+        if channel == Channel.SMS:  # a retried SMS does not go out at night either (the default quiet hours)
+            due = (after_quiet_hours(due.astimezone(CHINA_TZ), *DEFAULT_QUIET) or due).astimezone(dt.UTC)
+        values.update(status=OutboxStatus.PENDING, next_attempt_at=due, last_error=_truncate(reason))
     else:
         values.update(status=OutboxStatus.DEAD, last_error=_truncate(reason))
     return outcome, values
@@ -366,7 +372,7 @@ async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.da
                     outcome, reason = "dead", message
                 else:
                     outcome, reason = await _send(sender, msg, message, holder)
-                outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now)
+                outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now, msg.channel)
                 recording = asyncio.ensure_future(record(msg.id, outcome, values))
         finally:
             if recording is not None:

@@ -204,3 +204,15 @@ async def test_a_user_without_mail_gets_the_sms_of_a_batch_and_of_a_single_messa
         assert {r.channel for r in rows(demo_county) if r.to_user_id is not None and r.to_addr == PHONE} == {"sms"}
         await _deliver(demo_county, sink, NOW)
         assert len(sink.of("sms")) == 3  # the reminder (batch), the escalation and the digest: her choice
+
+
+async def test_an_sms_retried_late_in_the_evening_waits_for_the_morning(demo_county: Engine,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    evening = dt.datetime(2027, 3, 20, 21, 59, 50, tzinfo=CHINA_TZ)
+    with channel_sink(monkeypatch) as sink:
+        set_prefs(demo_county, "qx01-liaison", phone=PHONE, channels=["sms"])
+        _send_three_kinds(demo_county, evening)
+        sink.script("sms", (503, {"message": "busy"}))
+        await _deliver(demo_county, sink, evening)
+        (waiting,) = [r for r in rows(demo_county, channel="sms") if r.status == "pending"]
+        assert waiting.next_attempt_at == dt.datetime(2027, 3, 21, 7, 0, tzinfo=CHINA_TZ)  # not 22:00:20
