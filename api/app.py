@@ -21,6 +21,7 @@ from api.routes import (
     cadres,
     calendar,
     campaigns,
+    channels,
     definitions,
     desk,
     escalations,
@@ -35,6 +36,7 @@ from api.routes import (
     web_admin,
     web_assessments,
     web_cadres,
+    web_channels,
     web_dashboard,
     web_desk,
     web_escalations,
@@ -105,6 +107,8 @@ def create_app() -> FastAPI:
     for module in (stationing, web_stationing):  # 驻村周期、选派安排表、到位
         app.include_router(module.router)
     for module in (work_records, web_work_records):  # 驻村工作记录: diaries, visits, quarterly reports
+        app.include_router(module.router)
+    for module in (channels, web_channels):  # 短信与群机器人: robots, users' channels
         app.include_router(module.router)
     for module in (escalations, web_escalations):  # 督办 and 问责
         app.include_router(module.router)

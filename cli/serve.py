@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import uvicorn
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlmodel import func, select
 
 from core.db import session_scope
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from models import OrgUnit, User
 from models.migrate import upgrade
 
 out = Console()
+
+
+def _start_channel_sink(settings: Settings) -> Any:
+    """The local robot and SMS sink (its messages on /admin/mail); SMS goes to it unless a gateway is set."""
+    if not settings.channels_sink:
+        return None
+    from notifications.sink import SMS_PATH, ChannelSink
+
+    try:
+        sink = ChannelSink(port=settings.channels_sink_port, log=settings.var_dir / "channels" / "received.jsonl").start()
+    except OSError as exc:
+        out.print(f"[yellow]短信与群机器人本地接收端未启动（端口 {settings.channels_sink_port}：{exc.strerror}）[/yellow]")
+        return None
+    if not settings.sms_gateway_url:
+        os.environ["DUBAN_SMS_GATEWAY_URL"] = f"{sink.url}{SMS_PATH}"
+        get_settings.cache_clear()
+    return sink
 
 
 def serve(host: str | None = None, port: int | None = None, seed: bool = True) -> None:
@@ -49,6 +69,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
         from notifications.sink import start_sink
 
         sink = start_sink(settings.smtp_host, settings.smtp_port, settings.var_dir / "mail")
+    channel_sink = _start_channel_sink(settings)
     base = f"http://{host}:{port}"
     mail = f"smtp://{settings.smtp_host}:{settings.smtp_port}（邮件保存在 {settings.var_dir / 'mail'}）" if sink else "未启动"
     out.print(f"""
@@ -59,6 +80,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   数据库     {make_url(settings.effective_database_url).render_as_string(hide_password=True)}
   督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
   本地邮件   {mail}
+  短信与群机器人 {f"{channel_sink.url}（群机器人 Webhook 填 {channel_sink.webhook('wecom', '任意')}；收到的消息见 /admin/mail）" if channel_sink else "未启动"}
   演示账户   {demo_lines}
   接口令牌   curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' \\
                -d '{{"username": "admin", "password": "duban-demo-2027"}}'
@@ -69,3 +91,5 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
     finally:
         if sink is not None:
             sink.stop()
+        if channel_sink is not None:
+            channel_sink.stop()

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     smtp_timeout: float = 10.0
     mail_from: str = "duban@localhost"
     digest_hour: int = 8
+    # Channels besides mail (README "Channels"): robots' secrets are sealed with channels_key (a key file in
+    # var_dir when unset); SMS goes to a provider-neutral gateway as JSON {phone_field, text_field, id}.
+    channels_key: SecretStr | None = None
+    channels_timeout: float = 10.0
+    channels_sink: bool = True
+    channels_sink_port: int = 8026
+    sms_gateway_url: str = ""
+    sms_gateway_token: SecretStr | None = None
+    sms_phone_field: str = "phone"
+    sms_text_field: str = "text"
+    sms_sign: str = Field(default="清溪督办", max_length=10, description="the SMS signature 【…】, counted in 70 characters")
     tick_seconds: int = 60
     deliver_seconds: int = 10
 

@@ -130,6 +130,16 @@ class OutboxStatus(LabelledStatus):
     DEAD = "dead", "发送失败"
 
 
+class Channel(LabelledStatus):
+    """Where an outbox row is delivered: a person's mail or phone, or a township's or office's group robot."""
+
+    EMAIL = "email", "邮件"
+    SMS = "sms", "短信"
+    WECOM = "wecom", "企业微信群机器人"
+    DINGTALK = "dingtalk", "钉钉群机器人"
+    FEISHU = "feishu", "飞书群机器人"
+
+
 class StationingPlanStatus(LabelledStatus):
     """A year's stationing plan (选派安排表) through the county's review (values of ``models.PlanStatus``)."""
 

@@ -19,6 +19,7 @@ from models.campaign import (
     Stage,
     StagePublic,
 )
+from models.channels import ChannelPrefsIn, ChannelRobot, RobotIn, UserChannels
 from models.definitions import DefinitionVersion
 from models.desk import AssignedItem, Bulletin, DeskUrge, ExtensionRequest, ItemRecipient
 from models.org import OrgKind, OrgUnit, OrgUnitIn, OrgUnitPublic
@@ -55,6 +56,7 @@ from models.stationing import (
 
 __all__ = [
     "DefinitionVersion",
+    "ChannelPrefsIn", "ChannelRobot", "RobotIn", "UserChannels",
     "AssignedItem", "Bulletin", "DeskUrge", "ExtensionRequest", "ItemRecipient",
     "Acceptance", "CadreAssessment", "DiaryEntry", "LeaderVisit", "PlanStatus", "Programme", "StationingPlan",
     "StationingTeam", "TeamMember", "TeamMonthlyRecord", "UnitAssessment", "UnitReport",

@@ -166,9 +166,11 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=255, unique=True, description="unique cause: what, which event, recipient")
+    key: str = Field(max_length=255, unique=True, description="unique cause: what, which event, recipient, channel")
     message_id: str = Field(max_length=255)
-    to_addr: str = Field(max_length=254)
+    channel: str = Field(default="email", max_length=16, sa_column_kwargs={"server_default": "email"},
+                         description="email | sms | wecom | dingtalk | feishu")
+    to_addr: str = Field(max_length=254, description="mail address, phone number, or robot:{id}")
     to_user_id: int | None = Field(default=None)
     subject: str = Field(max_length=300)
     body_text: str

@@ -17,7 +17,11 @@ A message is therefore re-sent only if its deliverer died (or stalled past its l
 server's acceptance and the commit — or, on PostgreSQL, if the database server itself crashed within
 moments of that commit (on PostgreSQL each step is one autocommitted statement with
 ``synchronous_commit = off``); it keeps its
-Message-ID, so receivers can drop the copy. If a batch
+Message-ID, so receivers can drop the copy.
+
+Rows on other channels (SMS, group robots: ``notifications.channels``) go through the same claim, send
+and record, with the same back-off and dead letters; a deliverer claims only the channels it has a sender
+for. If a batch
 takes longer than half the lease (measured on the monotonic clock), the rest is released unsent rather
 than risk a reclaim while sending.
 """
@@ -29,6 +33,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -38,10 +43,14 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from core.clock import CHINA_TZ
 from core.settings import get_settings
+from domain.channels import DEFAULT_QUIET, after_quiet_hours
 from domain.errors import InvalidTransition, NotFound
-from domain.vocabulary import OutboxStatus
+from domain.vocabulary import Channel, OutboxStatus
+from models.channels import ChannelRobot
 from models.review import OfficialDocument, OutboxMessage
+from notifications.channels import ChannelSender, RobotTarget, default_senders, unseal
 from notifications.mailer import (
     DeliveryFailure,
     Mailer,
@@ -70,6 +79,7 @@ _monotonic = time.monotonic  # real elapsed time of a batch (tests replace it)
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 _c = _outbox.c
 _doc = OfficialDocument.__table__  # type: ignore[attr-defined]
+_robot = ChannelRobot.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -100,13 +110,13 @@ def _claimable(now: dt.datetime) -> Any:
 
 
 def _claim(conn: Connection, now: dt.datetime, lease_until: dt.datetime,
-           batch: int) -> tuple[list[OutboxMessage], int]:
+           batch: int, channels: frozenset[str] = frozenset({Channel.EMAIL})) -> tuple[list[OutboxMessage], int]:
     """Claim up to ``batch`` due messages; returns them and how many were taken by someone else.
 
     One conditional UPDATE for the batch: a row another deliverer claimed (or sent) since the SELECT
     no longer matches the condition, so it is not ours (PostgreSQL re-checks a row it waited for).
     """
-    condition = _claimable(now)
+    condition = and_(_claimable(now), _c.channel.in_(sorted(channels)))
     with conn.begin():
         ids = list(conn.execute(select(_c.id).where(condition).order_by(_c.id).limit(batch)).scalars())
         if not ids:
@@ -127,6 +137,25 @@ def _attachments(conn: Connection, messages: list[OutboxMessage]) -> dict[int, l
     with conn.begin():
         rows = conn.execute(select(_doc.c.id, _doc.c.doc_number, _doc.c.title, _doc.c.pdf).where(_doc.c.id.in_(wanted))).all()
     return {row.id: [(f"{row.doc_number} {row.title}.pdf", bytes(row.pdf))] for row in rows}
+
+
+def _robots(conn: Connection, messages: list[OutboxMessage]) -> dict[str, RobotTarget]:
+    """The active robots the claimed messages go to, unsealed, by ``robot:{id}``."""
+    wanted = {int(m.to_addr.split(":", 1)[1]) for m in messages
+              if m.channel not in (Channel.EMAIL, Channel.SMS) and m.to_addr.startswith("robot:")}
+    if not wanted:
+        return {}
+    with conn.begin():
+        rows = conn.execute(select(_robot.c.id, _robot.c.channel, _robot.c.webhook_sealed, _robot.c.secret_sealed)
+                            .where(_robot.c.id.in_(wanted), _robot.c.active.is_(True))).all()
+    targets: dict[str, RobotTarget] = {}
+    for row in rows:
+        try:
+            secret = unseal(row.secret_sealed) if row.secret_sealed else None
+            targets[f"robot:{row.id}"] = RobotTarget(row.channel, unseal(row.webhook_sealed), secret)
+        except PermanentFailure:
+            log.warning("robot %s: its webhook or secret cannot be decrypted", row.id)
+    return targets
 
 
 def _record(conn: Connection, outbox_id: int, lease_until: dt.datetime, values: dict[str, Any]) -> bool:
@@ -171,10 +200,21 @@ def _build(msg: OutboxMessage, sender_name: str, sender_addr: str,
         return f"cannot build the message: {exc}"
 
 
-async def _send(mailer: Mailer, msg: OutboxMessage, message: EmailMessage, holder: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Other:
+    """A claimed row on a channel besides mail, with its sender and (for a robot) its webhook."""
+
+    sender: ChannelSender
+    target: RobotTarget | None
+
+
+async def _send(mailer: Mailer, msg: OutboxMessage, message: EmailMessage | _Other, holder: str) -> tuple[str, str]:
     """Try to send one message: ``("sent", "")``, ``("retried", reason)`` or ``("dead", reason)``."""
     try:
-        await mailer.send(message)
+        if isinstance(message, _Other):
+            await message.sender.deliver(msg, message.target)
+        else:
+            await mailer.send(message)
     except PermanentFailure as exc:
         return "dead", exc.reason
     except TemporaryFailure as exc:
@@ -186,7 +226,8 @@ async def _send(mailer: Mailer, msg: OutboxMessage, message: EmailMessage, holde
     return "sent", ""
 
 
-def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime,
+                    channel: str = Channel.EMAIL) -> tuple[str, dict[str, Any]]:
     values: dict[str, Any] = {"attempts": attempts, "lease_until": None}
     if outcome == "sent":
         values.update(status=OutboxStatus.SENT, sent_at=now, last_error=None)
@@ -194,7 +235,10 @@ def _outcome_values(outcome: str, reason: str, attempts: int, now: dt.datetime) 
         outcome = "dead"
         values.update(status=OutboxStatus.DEAD, last_error=_truncate(f"gave up after {attempts} attempts: {reason}"))
     elif outcome == "retried":
-        values.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(attempts), last_error=_truncate(reason))
+        due = now + backoff(attempts)
+        if channel == Channel.SMS:  # a retried SMS does not go out at night either (the default quiet hours)
+            due = (after_quiet_hours(due.astimezone(CHINA_TZ), *DEFAULT_QUIET) or due).astimezone(dt.UTC)
+        values.update(status=OutboxStatus.PENDING, next_attempt_at=due, last_error=_truncate(reason))
     else:
         values.update(status=OutboxStatus.DEAD, last_error=_truncate(reason))
     return outcome, values
@@ -208,13 +252,18 @@ async def deliver_pending(
     holder: str,
     batch: int = 50,
     lease_seconds: int = 120,
+    channels: Mapping[str, ChannelSender] | None = None,
 ) -> DeliveryStats:
     """Deliver up to ``batch`` due messages of the outbox through ``mailer``; see the module docstring.
 
     ``holder`` names this deliverer in the log. Database work runs in worker threads so the event
     loop is never blocked; every step is its own short transaction and no transaction is open while a
     message is being sent. Safe to run concurrently from several tasks, threads or processes.
+
+    ``channels``: the senders of rows on other channels (``None``: those the settings configure); rows on a
+    channel without a sender stay pending for a deliverer that has one.
     """
+    senders = default_senders() if channels is None else channels
     _require_aware(now)
     if batch < 1 or lease_seconds < 1:
         raise ValueError("batch and lease_seconds must be positive")
@@ -225,7 +274,8 @@ async def deliver_pending(
     # checkout, and on PostgreSQL no pre-ping round trip, per message.
     conn = await anyio.to_thread.run_sync(_connect, engine)
     try:
-        await _deliver_claimed(conn, mailer, now, holder, batch, lease_seconds, lease_until, started, stats)
+        await _deliver_claimed(conn, _Transports(mailer, senders), now, holder, batch, lease_seconds, lease_until,
+                               started, stats)
     finally:
         await anyio.to_thread.run_sync(_disconnect, conn)
     return stats
@@ -257,15 +307,34 @@ def _disconnect(conn: Connection) -> None:
         conn.close()
 
 
-async def _deliver_claimed(conn: Connection, mailer: Mailer, now: dt.datetime, holder: str, batch: int,
+@dataclass(frozen=True)
+class _Transports:
+    mailer: Mailer
+    senders: Mapping[str, ChannelSender]
+
+    @property
+    def channels(self) -> frozenset[str]:
+        return frozenset({Channel.EMAIL, *self.senders})
+
+
+def _prepare(msg: OutboxMessage, transports: _Transports, sender_name: str, sender_addr: str,
+             documents: dict[int, list[tuple[str, bytes]]], robots: dict[str, RobotTarget]) -> EmailMessage | _Other | str:
+    if msg.channel == Channel.EMAIL:
+        return _build(msg, sender_name, sender_addr, documents.get(msg.document_id or 0, []))
+    return _Other(transports.senders[msg.channel], robots.get(msg.to_addr))
+
+
+async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.datetime, holder: str, batch: int,
                            lease_seconds: int, lease_until: dt.datetime, started: float, stats: DeliveryStats) -> None:
-    claimed, taken = await anyio.to_thread.run_sync(_claim, conn, now, lease_until, batch)
+    mailer = transports.mailer
+    claimed, taken = await anyio.to_thread.run_sync(_claim, conn, now, lease_until, batch, transports.channels)
     stats.skipped += taken
     if not claimed:
         return
     log.info("%s claimed %d outbox message(s)", holder, len(claimed))
     sender_name, sender_addr = _sender()
     documents = await anyio.to_thread.run_sync(_attachments, conn, claimed)
+    robots = await anyio.to_thread.run_sync(_robots, conn, claimed)
 
     async def record(outbox_id: int, outcome: str, values: dict[str, Any]) -> None:
         if await anyio.to_thread.run_sync(_record, conn, outbox_id, lease_until, values):
@@ -295,7 +364,7 @@ async def _deliver_claimed(conn: Connection, mailer: Mailer, now: dt.datetime, h
                     log.warning("%s: half the lease used; released %d unsent message(s)", holder, released)
                     stats.skipped += len(rest)
                     break
-                message = _build(msg, sender_name, sender_addr, documents.get(msg.document_id or 0, []))
+                message = _prepare(msg, transports, sender_name, sender_addr, documents, robots)
                 if recording is not None:
                     await recording
                     recording = None
@@ -303,7 +372,7 @@ async def _deliver_claimed(conn: Connection, mailer: Mailer, now: dt.datetime, h
                     outcome, reason = "dead", message
                 else:
                     outcome, reason = await _send(sender, msg, message, holder)
-                outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now)
+                outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now, msg.channel)
                 recording = asyncio.ensure_future(record(msg.id, outcome, values))
         finally:
             if recording is not None:

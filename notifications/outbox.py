@@ -24,9 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.settings import get_settings
-from domain.vocabulary import OutboxStatus
+from domain.channels import personal_channels
+from domain.vocabulary import Channel, OutboxStatus
 from models.accounts import User
 from models.review import OutboxMessage
+from notifications.fanout import channel_rows, load_directory
 from notifications.render import render_mail, render_mails
 
 MESSAGE_ID_DOMAIN = "duban.local"
@@ -74,20 +76,29 @@ def enqueue_mail(
     context: dict[str, Any],
     now: dt.datetime,
 ) -> OutboxMessage | None:
-    """Add a pending mail to the session (no commit) and return it.
+    """Add a pending mail to the session (no commit) and return it, with its rows on the recipient's other
+    channels (:mod:`notifications.fanout`).
 
-    Returns ``None`` and writes nothing when ``to`` is inactive or has no email address. Returns the
-    existing message when one with ``key`` is already there. ``recipient_name`` defaults to
-    ``to.display_name``; see :mod:`notifications.render` for the other template variables.
+    Returns ``None`` and writes no mail when ``to`` is inactive, has no email address or has chosen not to
+    receive mail. Returns the existing message when one with ``key`` is already there. ``recipient_name``
+    defaults to ``to.display_name``; see :mod:`notifications.render` for the other template variables.
     """
     _check(key, now)
-    address = (to.email or "").strip()
-    if not to.active or not address:
+    if not to.active:
         return None
-    existing = _existing(session, key)
+    directory = load_directory(session, [to])
+    pref = directory.prefs.get(to.id or 0)
+    address = (to.email or "").strip()
+    mailed = bool(address) and Channel.EMAIL in personal_channels(template, pref.channels if pref else None)
+    existing = _existing(session, key) if mailed else None
     if existing is not None:
         return existing
     mail = render_mail(template, {"recipient_name": to.display_name, **context})
+    for row in channel_rows(directory, to, key, template, mail.subject, mail.text, str(context.get("link", "")), now):
+        if _existing(session, row["key"]) is None:
+            session.add(OutboxMessage(message_id=message_id_for(row["key"]), **row))
+    if not mailed:
+        return None
     message = OutboxMessage(
         key=key,
         message_id=message_id_for(key),
@@ -154,8 +165,8 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
     """Write many pending mails in the session's transaction (no commit); returns the outbox id per key.
 
     The same rules as :func:`enqueue_mail`, for a batch: a key already in the outbox keeps its row
-    (its id is returned), a recipient that is inactive or has no address gets ``None`` and no row, and
-    of repeated keys in ``requests`` the first wins. The rows are written with Core statements, not
+    (its id is returned), a recipient that is inactive or has no address gets ``None`` and no mail row
+    (an active one's rows on other channels are written), and of repeated keys in ``requests`` the first wins. The rows are written with Core statements, not
     ORM objects: load them (``session.get``) when you need them.
     """
     if now.tzinfo is None:
@@ -166,7 +177,7 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
         _check(request.key, now)
         if request.key in result or request.key in wanted:
             continue
-        if not request.to.active or not (request.to.email or "").strip():
+        if not request.to.active:
             result[request.key] = None
         else:
             wanted[request.key] = request
@@ -182,16 +193,28 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
     for request in todo:
         groups.setdefault((request.template, id(request.context)), []).append(request)
     rows: list[dict[str, Any]] = []
+    extra: dict[str, dict[str, Any]] = {}  # rows on other channels, by key (one per cause and robot)
+    directory = load_directory(session, [r.to for r in todo])
     for (template, _), members in groups.items():
         names = [str(m.context.get("recipient_name", m.to.display_name)) for m in members]
         mails = render_mails(template, {k: v for k, v in members[0].context.items() if k != "recipient_name"}, names)
         for request, mail in zip(members, mails, strict=True):
+            for row in channel_rows(directory, request.to, request.key, template, mail.subject, mail.text,
+                                    str(request.context.get("link", "")), now):
+                extra.setdefault(row["key"], row | {"message_id": message_id_for(row["key"])})
+            pref = directory.prefs.get(request.to.id or 0)
+            mailed = Channel.EMAIL in personal_channels(template, pref.channels if pref else None)
+            if not mailed or not (request.to.email or "").strip():
+                result[request.key] = None  # no address, or the recipient reads this kind elsewhere
+                continue
             rows.append({
                 "key": request.key, "message_id": message_id_for(request.key), "to_addr": (request.to.email or "").strip(),
                 "to_user_id": request.to.id, "subject": mail.subject[:300], "body_text": mail.text,
                 "body_html": mail.html, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now,
             })
     written = _insert_new(session, rows) if rows else {}
+    if extra:
+        _insert_new(session, list(extra.values()))
     result.update(written)
     lost = [row["key"] for row in rows if row["key"] not in written]
     if lost:  # written meanwhile by a concurrent transaction that has committed: use its rows

@@ -235,9 +235,12 @@ def mailbox_page(request: Request, principal: PageAdmin, page: int = 1) -> HTMLR
     messages.sort(key=lambda m: m["mtime"], reverse=True)
     size = 50
     page = max(1, page)
+    from notifications.sink import read_channel_log
+
     return render(request, "mailbox.html", {
         "user": principal.user, "messages": messages[(page - 1) * size: page * size], "total": len(messages),
         "page": page, "pages": max(1, (len(messages) + size - 1) // size),
+        "channel_messages": read_channel_log(get_settings().var_dir / "channels" / "received.jsonl"),
     })
 
 

@@ -14,7 +14,7 @@ from tasks.reads import where_given
 
 def message_public(m: OutboxMessage) -> dict[str, Any]:
     return {
-        "id": m.id, "to": m.to_addr, "subject": m.subject, "status": m.status, "attempts": m.attempts,
+        "id": m.id, "channel": m.channel, "to": m.to_addr, "subject": m.subject, "status": m.status, "attempts": m.attempts,
         "last_error": m.last_error, "next_attempt_at": m.next_attempt_at, "created_at": m.created_at,
         "sent_at": m.sent_at, "message_id": m.message_id,
     }
