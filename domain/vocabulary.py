@@ -292,7 +292,7 @@ STATUSES: dict[str, type[LabelledStatus]] = {
     "unit_report": UnitReportStatus,
     "recipient": RecipientStatus, "extension": ExtensionStatus, "light": Light, "bulletin": BulletinStatus,
     "item_source": ItemSource, "item_feedback": ItemFeedback, "item_review": ItemReview, "urge": UrgeColour,
-    "late": LatePolicy,
+    "late": LatePolicy, "channel": Channel,
 }
 """Every status vocabulary by the kind of row it belongs to (templates name the kind: ``status_label('stage')``)."""
 
