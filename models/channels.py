@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as In
 from sqlalchemy import JSON, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
@@ -51,6 +52,8 @@ class UserChannels(SQLModel, table=True):
 
 
 class RobotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     org_unit_id: int
     channel: str
     name: str
@@ -61,11 +64,13 @@ class RobotIn(BaseModel):
 
 
 class ChannelPrefsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     phone: str | None = None
     channels: list[str] | None = None
     quiet_start: dt.time = dt.time(22, 0)
     quiet_end: dt.time = dt.time(7, 0)
-    version: int | None = None
+    version: int | None = In(default=None, strict=True)
 
 
 def robot_public(robot: ChannelRobot) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from models.org import OrgUnit
 from tasks import channels as tasks
 from tasks.accounts import Principal
 
-router = APIRouter(route_class=HtmlErrorRoute)
+router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
 KIND_LABELS = {"escalation": "逐级督办", "escalation_trigger": "督办提示", "returns_exceeded": "多次退回督办",
                "reminder": "催报提醒", "obligation_opened": "任务开始", "desk_notice": "交办事项通知", "daily_digest": "每日汇总"}

@@ -457,6 +457,11 @@ FORMS: dict[tuple[str, str], FormCase] = {
     ("POST", "/stationing/{year}/decision"): FormCase("county-reviewer", "plan_year", lambda w: {"decision": "approve"}),
     ("POST", "/stationing/{year}/arrivals"): FormCase("qx02-liaison", "plan_year", lambda w: {
         "cadre": "QX02-C1", "arrived_on": "2025-01-06"}),
+    ("POST", "/channels/me"): FormCase("qx02-liaison", None, lambda w: {
+        "phone": "13800000002", "channels": "email", "quiet_start": "22:00", "quiet_end": "07:00"}),
+    ("POST", "/admin/channels/robots"): FormCase("admin", None, lambda w: {
+        "org_unit_id": "1", "channel": "wecom", "name": "县委组织部工作群",
+        "webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0123456789abcdef", "active": "on"}),
     ("POST", "/diaries"): FormCase("qx02-liaison", None, lambda w: {
         "cadre": "QX02-C1", "entry_date": "2025-12-09", "place": "村委会", "work": "走访党员"}),
     ("POST", "/ledgers/rectification-plans"): FormCase(
