@@ -24,12 +24,14 @@ async def launch_campaign(
     year: int,
     now: dt.datetime | str | None = None,
     idempotency: tuple[str, str] | None = None,
+    by: tuple[int | None, str] | None = None,
 ) -> dict[str, Any]:
     """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines.
 
-    Re-running it is harmless: a campaign launched before comes back with status ``exists``.
+    Re-running it is harmless: a campaign launched before comes back with status ``exists``. ``by`` is who
+    launched it, ``(user id, username)``, for the audit trail (None: duban itself).
     """
-    outcome = await launch_township(definition, township, year, moment(now), idempotency)
+    outcome = await launch_township(definition, township, year, moment(now), idempotency, by)
     return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail}
 
 
@@ -48,6 +50,7 @@ async def launch_for_townships(
     now: dt.datetime | str | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    by: tuple[int | None, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Launch many townships: one task per chunk of townships, each township in its own transaction."""
     get_definition(definition)  # fail fast on an unknown definition
@@ -58,7 +61,7 @@ async def launch_for_townships(
     items: list[dict[str, Any]] = []
     for start in range(0, len(codes), size):
         chunk = codes[start : start + size]
-        items.extend(await launch_chunk(definition, chunk, year, now))
+        items.extend(await launch_chunk(definition, chunk, year, now, by))
         if progress:
             progress(len(chunk))
     return items
