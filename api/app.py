@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.observability import MetricsMiddleware
 from api.routes import (
     assessments,
     audit,
@@ -24,6 +25,7 @@ from api.routes import (
     desk,
     escalations,
     ledgers,
+    ops,
     org_units,
     outbox,
     rectifications,
@@ -114,8 +116,6 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness probe")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(ops.router)  # /healthz, /readyz, /metrics
+    app.add_middleware(MetricsMiddleware)
     return app
