@@ -4,13 +4,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install audit clean scale-out
+# Offline: `make wheelhouse` (with the index) writes every wheel duban needs to $(WHEELHOUSE); with
+# DUBAN_WHEELHOUSE=<that directory> set, `make run` / `make test` install from it alone (--no-index).
+WHEELHOUSE ?= wheelhouse
+PIP_FROM   := $(if $(DUBAN_WHEELHOUSE),--no-index --find-links $(DUBAN_WHEELHOUSE),)
+BOOTSTRAP  := 'pip>=25.3' 'setuptools>=78.1.1' wheel
+
+.PHONY: run test lint typecheck pytest bench install audit clean scale-out wheelhouse
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.3' 'setuptools>=78.1.1'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FROM) --upgrade $(BOOTSTRAP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_FROM) -e '.[dev,bench]'
 	@touch $(STAMP)
+
+# Every wheel of duban and its dependencies (dev and bench included) plus pip, setuptools and wheel, for a
+# machine without the package index: copy the directory over and set DUBAN_WHEELHOUSE (README "Operating duban").
+wheelhouse:
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) $(BOOTSTRAP) '.[dev,bench]'
 
 install: $(STAMP)
 
@@ -41,4 +52,4 @@ audit: $(STAMP)
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(WHEELHOUSE)

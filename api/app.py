@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
+from api.observability import MetricsMiddleware
 from api.routes import (
     assessments,
     audit,
@@ -26,6 +27,7 @@ from api.routes import (
     desk,
     escalations,
     ledgers,
+    ops,
     org_units,
     outbox,
     rectifications,
@@ -120,8 +122,6 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/healthz", tags=["ops"], summary="Liveness probe")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(ops.router)  # /healthz, /readyz, /metrics
+    app.add_middleware(MetricsMiddleware)
     return app

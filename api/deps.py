@@ -13,6 +13,7 @@ from sqlmodel import Session
 from api.auth import LoginRequired, NotAuthenticated, principal_from_request
 from core.clock import Clock, get_clock
 from core.db import get_engine
+from core.logging import bind
 from domain.errors import DubanError
 from tasks.accounts import Principal
 
@@ -35,16 +36,26 @@ def current_principal(request: Request, session: SessionDep, clock: ClockDep) ->
         session.commit()
     if principal is None:
         raise NotAuthenticated("请先登录：API 使用 Authorization: Bearer <令牌>（POST /api/v1/auth/token 获取）")
+    _log_as(principal)
     return principal
+
+
+def _log_as(principal: Principal) -> None:
+    """Name the user (and their township or unit, by id) in the request's log records."""
+    unit = principal.user.org_unit_id
+    bind(user=principal.user.username, township=str(unit) if unit is not None else None)
 
 
 def optional_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal | None:
     try:
-        return principal_from_request(request, session, clock.now())
+        principal = principal_from_request(request, session, clock.now())
     except DubanError:
         return None
     finally:
         session.commit()
+    if principal is not None:
+        _log_as(principal)
+    return principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import LoginRequired
+from core import metrics
 from domain.errors import DubanError, field_message
 
 log = logging.getLogger("duban.api")
@@ -117,6 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # SQLite's write lock waited out its busy timeout under load: nothing was written, so a retry is safe.
         if "database is locked" in str(exc.orig):
             log.warning("database busy: %s", exc.orig)
+            metrics.SQLITE_BUSY.inc()
             response = problem(503, "系统繁忙", "当前访问量较大，数据库正忙，本次操作未执行；请稍后重试", "/problems/busy")
             response.headers["Retry-After"] = "2"
             return response

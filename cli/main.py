@@ -28,6 +28,7 @@ quiet_refusals()  # a refused launch is the line the command prints, not Prefect
 
 if TYPE_CHECKING:
     from simulation import SimulationResult
+    from tasks.audit import AuditActor
 
 app = typer.Typer(help="督办 duban — campaign orchestration for county Organisation Departments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -74,6 +75,18 @@ def db_upgrade(revision: str = "head") -> None:
     out.print(f"数据库已迁移到 {revision}：{_safe_url()}")
 
 
+def _by() -> AuditActor:
+    """The audit trail's actor of a command: ``system:cli:<OS user>``."""
+    import getpass
+
+    from tasks.audit import cli_actor
+
+    try:
+        return cli_actor(getpass.getuser())
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return cli_actor("unknown")
+
+
 def _safe_url() -> str:
     return get_engine().url.render_as_string(hide_password=True)
 
@@ -93,12 +106,15 @@ def _announce(*, sends: bool = False) -> None:
 def org_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Import org units from CSV or YAML; a bad row is reported with its line number and nothing is imported."""
     _announce()
+    from tasks.audit import record
     from tasks.org import import_org_units, read_org_file
 
     with refusals():
         rows = read_org_file(file)
         with session_scope() as session:
             result = import_org_units(session, rows, source=file.name)
+            record(session, _by(), "org.import", ("org_unit", 0), now=get_clock().now(),
+                   after={"file": file.name, "rows": len(rows), **result})
     out.print(f"已导入 {file.name}：新增 {result['created']} 个，更新 {result['updated']} 个组织单位")
 
 
@@ -110,6 +126,7 @@ def org_import_people(
 ) -> None:
     """Import cadres (驻村干部) or leaders (挂点领导) from CSV or YAML; all rows or none, errors by line."""
     _announce()
+    from tasks.audit import record
     from tasks.cadres import IMPORTERS
     from tasks.org import read_org_file
 
@@ -120,6 +137,8 @@ def org_import_people(
         rows = read_org_file(file)
         with session_scope() as session:
             result = IMPORTERS[kind](session, rows, source=file.name)
+            record(session, _by(), f"{kind}.import", (kind, 0), now=get_clock().now(),
+                   after={"file": file.name, "rows": len(rows), **result})
     label = "驻村干部" if kind == "cadre" else "挂点领导"
     out.print(f"已导入 {file.name}：新增 {result['created']} 名，更新 {result['updated']} 名{label}")
 
@@ -137,7 +156,7 @@ def seed_demo(
     from tasks.org import demo_county_rows
 
     with session_scope() as session:
-        done = seed_county(session, get_clock().now(), rows=demo_county_rows(seed, townships, villages))
+        done = seed_county(session, get_clock().now(), rows=demo_county_rows(seed, townships, villages), by=_by())
         result, people, users = done["org"], done["people"], done["users"]
     out.print(f"演示县“清溪县”：新增 {result['created']} 个，更新 {result['updated']} 个组织单位；"
               f"派出单位 {people['units']} 个、驻村干部 {people['cadres']} 名、挂点领导 {people['leaders']} 名；"
@@ -168,12 +187,14 @@ def launch(
         check_year(get_definition(definition), year)
     with session_scope() as session:
         codes = list(township or []) if not all_townships else all_township_codes(session)
+    by = _by()
     with Progress(console=out, transient=False) as progress:
         bar = progress.add_task(f"启动 {definition} {year}", total=len(codes))
         items = asyncio.run(
             launch_for_townships(
                 definition, year, townships=codes, now=get_clock().now(),
                 progress=lambda n: progress.advance(bar, n), late=LateStart(late, catch_up_workdays),
+                by=(by.id, by.name),
             )
         )
     created = [i for i in items if i["status"] == LaunchStatus.CREATED]
@@ -212,7 +233,7 @@ def calendar_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
     with refusals():
         arrangement = read_arrangement_file(file)
         with session_scope() as session:
-            save_arrangement(session, arrangement, get_clock().now(), note=file.name)
+            save_arrangement(session, arrangement, get_clock().now(), note=file.name, by=_by())
             session.flush()
             moved = reapply_year(session, arrangement.year)
     out.print(
@@ -262,20 +283,45 @@ def definitions_validate(files: Annotated[list[Path], typer.Argument(exists=True
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchors: Annotated[Path | None, typer.Option(
+        "--anchors", dir_okay=False, help="an anchor file (duban audit anchor): also prove nothing was cut from the end")] = None,
+) -> None:
     """Check the audit trail's hash chain; exit 1 and name the first broken link if it was tampered with."""
+    from tasks.anchor import read_anchors, verify_anchors
     from tasks.audit import verify_chain
 
+    with refusals():
+        anchored = read_anchors(anchors) if anchors is not None else None
     with session_scope() as session:
         result = verify_chain(session)
-    if result.ok:
-        out.print(f"审计链完整：共 {result.checked} 条记录", highlight=False)
-        return
-    err.print(
-        f"[red]审计链断裂：[/red]第 {result.first_bad_seq} 条记录（seq {result.first_bad_seq}）：{result.reason}",
-        highlight=False,
-    )
-    raise typer.Exit(1)
+        check = verify_anchors(session, anchored) if anchored is not None and result.ok else None
+    if not result.ok:
+        err.print(
+            f"[red]审计链断裂：[/red]第 {result.first_bad_seq} 条记录（seq {result.first_bad_seq}）：{result.reason}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    if check is not None and not check.ok:
+        err.print(f"[red]审计链与锚点不符：[/red]{check.reason}", highlight=False)
+        raise typer.Exit(1)
+    anchored_line = f"；与 {check.checked} 个锚点一致" if check is not None else ""
+    out.print(f"审计链完整：共 {result.checked} 条记录{anchored_line}", highlight=False)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    file: Annotated[Path | None, typer.Option("--file", dir_okay=False,
+                                              help="the anchor file (default: the setting audit_anchor_file)")] = None,
+) -> None:
+    """Publish the chain's head (seq and hash): append it to the anchor file and mail it to the administrators."""
+    _announce(sends=True)
+    from tasks.anchor import append_anchor, database_dir
+
+    target = file or get_settings().audit_anchor_file
+    with refusals(), session_scope() as session:
+        anchor = append_anchor(session, target, get_clock().now(), database_dir=database_dir(get_engine()))
+    out.print(f"已记录审计链锚点：第 {anchor.seq} 条，哈希 {anchor.hash}（{target}）", highlight=False)
 
 
 @app.command("backup")
@@ -339,7 +385,7 @@ def users_add(
         create_user(session, {
             "username": username, "role": role, "display_name": display_name, "unit": unit, "level": level,
             "email": email, "scopes": scope or [], "password": secret, "daily_digest": daily_digest,
-        }, get_clock().now())
+        }, get_clock().now(), by=_by())
     out.print(f"已创建账户 {username}（{role}）" + ("" if password else f"，初始密码：{secret}"))
 
 
@@ -354,6 +400,7 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 
     rows = list(csv.DictReader(file.read_text(encoding="utf-8-sig").splitlines()))
     generated: list[tuple[str, str]] = []
+    by = _by()
     with refusals(), session_scope() as session:
         for line, row in enumerate(rows, start=2):
             data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
@@ -363,7 +410,7 @@ def users_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
             data["scopes"] = [c for c in data.get("scopes", "").replace(";", " ").split() if c]
             data["daily_digest"] = data.get("daily_digest", "").lower() in {"1", "true", "yes", "是"}
             try:
-                create_user(session, data, get_clock().now())
+                create_user(session, data, get_clock().now(), by=by)
             except DubanError as exc:
                 raise type(exc)(f"{file.name} 第{line}行：{exc.detail}（未导入任何账户）", errors=exc.errors) from None
     out.print(f"已导入 {len(rows)} 个账户")
@@ -378,7 +425,7 @@ def users_deactivate(username: Annotated[str, typer.Argument()]) -> None:
     from tasks.accounts import deactivate_user
 
     with refusals(), session_scope() as session:
-        ended = deactivate_user(session, username, get_clock().now())
+        ended = deactivate_user(session, username, get_clock().now(), actor=_by().name)
     out.print(f"已停用账户 {username}，结束了 {ended} 个登录会话或令牌")
 
 
@@ -395,7 +442,7 @@ def users_set_password(
 
     secret = password or secrets.token_urlsafe(12)
     with refusals(), session_scope() as session:
-        ended = set_password(session, username, secret, get_clock().now())
+        ended = set_password(session, username, secret, get_clock().now(), actor=_by().name)
     out.print(f"已为 {username} 设置新密码，结束了 {ended} 个登录会话或令牌" + ("" if password else f"；新密码：{secret}"))
 
 

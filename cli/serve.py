@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import func, select
 
 from core.db import session_scope
+from core.logging import log_config
 from core.settings import Settings, get_settings
 from models import OrgUnit, User
 from models.migrate import upgrade
@@ -76,7 +77,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
 [bold]督办 duban 已启动[/bold]
   网页界面   {base}/
   接口文档   {base}/docs
-  健康检查   {base}/healthz
+  健康检查   {base}/healthz（就绪 {base}/readyz，指标 {base}/metrics）
   数据库     {make_url(settings.effective_database_url).render_as_string(hide_password=True)}
   督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
   本地邮件   {mail}
@@ -87,7 +88,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
 按 Ctrl+C 停止。
 """, highlight=False, soft_wrap=True)
     try:
-        uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+        uvicorn.run("api.main:app", host=host, port=port, log_level="info", log_config=log_config(settings.log_format))
     finally:
         if sink is not None:
             sink.stop()

@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     tick_seconds: int = 60
     deliver_seconds: int = 10
 
+    audit_anchor_file: Path = Field(
+        default=Path.home() / ".local" / "state" / "duban" / "audit-anchors.jsonl",
+        description="where `duban audit anchor` appends the chain's head: outside the database's directory")
+    audit_anchor_hour: int = Field(default=2, ge=0, le=23, description="the daily anchor's hour (embedded scheduler)")
+
+    metrics_token: SecretStr | None = Field(
+        default=None, description="/metrics answers a scraper sending `Authorization: Bearer <token>`; unset: "
+                                  "only requests from this machine (loopback)")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="JSON lines, plain text, or auto: text on a terminal, JSON otherwise")
+
     launch_chunk_size: int = 50
     prefect_warmup: bool = True
     password_hashing: Literal["default", "cheap"] = "default"

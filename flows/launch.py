@@ -26,13 +26,15 @@ async def launch_campaign(
     now: dt.datetime | str | None = None,
     idempotency: tuple[str, str] | None = None,
     late: LateStart | None = None,
+    by: tuple[int | None, str] | None = None,
 ) -> dict[str, Any]:
     """Create the campaign of ``definition`` for ``township`` in ``year`` with all its deadlines.
 
     Re-running it is harmless: a campaign launched before comes back with status ``exists``. ``late`` says what
-    becomes of the deadlines already past (waived unless it asks for a catch-up); ``affected`` lists them.
+    becomes of the deadlines already past (waived unless it asks for a catch-up); ``affected`` lists them. ``by`` is
+    who launched it, ``(user id, username)``, for the audit trail (None: duban itself).
     """
-    outcome = await launch_township(definition, township, year, moment(now), idempotency, late)
+    outcome = await launch_township(definition, township, year, moment(now), idempotency, late, by)
     return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail,
             "affected": outcome.affected}
 
@@ -53,6 +55,7 @@ async def launch_for_townships(
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     late: LateStart | None = None,
+    by: tuple[int | None, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Launch many townships: one task per chunk of townships, each township in its own transaction."""
     get_definition(definition)  # fail fast on an unknown definition
@@ -63,7 +66,7 @@ async def launch_for_townships(
     items: list[dict[str, Any]] = []
     for start in range(0, len(codes), size):
         chunk = codes[start : start + size]
-        items.extend(await launch_chunk(definition, chunk, year, now, late))
+        items.extend(await launch_chunk(definition, chunk, year, now, late, by))
         if progress:
             progress(len(chunk))
     return items

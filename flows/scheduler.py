@@ -38,6 +38,21 @@ def run_leased(name: str, flow: Callable[..., Coroutine[Any, Any, Any]], ttl: dt
         return None
 
 
+def anchor_daily() -> None:
+    """The daily audit anchor (``duban audit anchor``), in one process of several (a lease)."""
+    from core.db import session_scope
+    from tasks.anchor import append_anchor, database_dir
+
+    now = get_clock().now()
+    if not acquire(get_engine(), "audit_anchor", HOLDER, now, dt.timedelta(hours=1)):
+        return
+    try:
+        with session_scope() as session:
+            append_anchor(session, get_settings().audit_anchor_file, now, database_dir=database_dir(get_engine()))
+    except Exception:  # noqa: BLE001 - logged; tomorrow's run tries again
+        log.exception("audit anchor failed")
+
+
 def start_embedded_scheduler() -> BackgroundScheduler:
     from flows.tick import deliver_notifications, tick
 
@@ -49,5 +64,7 @@ def start_embedded_scheduler() -> BackgroundScheduler:
     scheduler.add_job(run_leased, "interval", seconds=settings.deliver_seconds, id="deliver", max_instances=1,
                       coalesce=True, args=("deliver_notifications", deliver_notifications,
                                            dt.timedelta(seconds=max(60, settings.deliver_seconds * 6))))
+    scheduler.add_job(anchor_daily, "cron", hour=settings.audit_anchor_hour, id="audit_anchor", max_instances=1,
+                      coalesce=True)
     scheduler.start()
     return scheduler

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 from prefect import flow, task
 
+from core import metrics
 from core.db import get_engine, session_scope
 from core.settings import get_settings
 from flows.params import moment
@@ -72,4 +73,7 @@ async def deliver_notifications(now: dt.datetime | str | None = None, batch: int
 
     stats = await deliver_pending(get_engine(), _mailer_override or smtp_mailer(), moment(now),
                                   holder=HOLDER, batch=batch)
-    return asdict(stats)
+    counts = asdict(stats)
+    for outcome, n in counts.items():
+        metrics.DELIVERIES.labels(outcome).inc(n)
+    return counts

@@ -31,6 +31,7 @@ MAIL_TEMPLATES = (
     "reminder",
     "daily_digest",
     "desk_notice",  # the 督办 desk: extension requests and decisions, 三色督办单, bulletins (tasks.desk)
+    "audit_anchor",  # the audit chain's head, mailed to the administrators (tasks.anchor)
     *ESCALATION_MAIL_TEMPLATES,  # escalation, escalation_trigger, returns_exceeded: as the triggers declare them
 )
 

@@ -327,8 +327,8 @@ def start_prefect_server(stack: Stack) -> Process:
     args = ["server", "start", "--host", config.host, "--port", str(config.prefect_port)]
     args += [] if config.schedules else ["--no-scheduler"]
     args += [] if config.ui else ["--no-ui"]
-    # `prefect server start`, with the fix of scripts/prefect_server.py that lets its scheduler create runs.
-    server = stack.start("prefect-server", [str(BIN / "python"), "-m", "scripts.prefect_server", *args[2:]], env)
+    # A plain `prefect server start`: with SQLAlchemy 2.0 (pinned) its scheduler creates runs unpatched.
+    server = stack.start("prefect-server", prefect(*args), env)
     stack.wait_http(server, f"{config.prefect_api_url}/health")
     return server
 

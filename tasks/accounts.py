@@ -21,7 +21,7 @@ from core.settings import get_settings
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from domain.review import Actor
 from models import ApiToken, OrgUnit, User, UserScope, WebSession
-from tasks.audit import append_event
+from tasks.audit import SYSTEM, AuditActor, append_event, record
 
 
 @lru_cache(maxsize=2)
@@ -79,8 +79,9 @@ class UserIn(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
-def create_user(session: Session, data: dict[str, Any], now: dt.datetime) -> User:
-    """Validate and add a user; the unit must fit the role (a township for submitters, …)."""
+def create_user(session: Session, data: dict[str, Any], now: dt.datetime, *, by: AuditActor = SYSTEM) -> User:
+    """Validate and add a user; the unit must fit the role (a township for submitters, …). The account is an
+    audit event of ``by`` (never its password)."""
     try:
         spec = UserIn.model_validate(data)
     except ValidationError as exc:
@@ -118,6 +119,8 @@ def create_user(session: Session, data: dict[str, Any], now: dt.datetime) -> Use
         if scope_unit is None or scope_unit.kind == "county":
             raise ValidationFailed(f"联系点编码 {code} 不存在或不是乡镇/村", errors=[{"field": "scopes", "message": code}])
         session.add(UserScope(user_id=user.id or 0, org_unit_id=scope_unit.id or 0))
+    record(session, by, "user.created", ("user", user.id or 0), now=now, after={
+        "username": user.username, "role": user.role, "level": user.level, "unit": spec.unit, "scopes": spec.scopes})
     return user
 
 
@@ -255,6 +258,11 @@ class Principal:
     def actor(self) -> Actor:
         township = self.user.org_unit_id if self.user.role in ("submitter", "reviewer") and self.user.level != "county" else None
         return Actor(id=self.user.id or 0, role=self.user.role, level=self.user.level, township_id=township)
+
+    @property
+    def by(self) -> AuditActor:
+        """The principal as the actor of an audit event."""
+        return AuditActor(self.user.id, self.user.username)
 
     def can_see(self, township_id: int | None) -> bool:
         return self.townships is None or township_id in self.townships

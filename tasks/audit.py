@@ -34,26 +34,51 @@ from models import AuditEvent
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "GENESIS_HASH",
+    "SYSTEM",
     "SYSTEM_ACTOR",
+    "TICK",
+    "AuditActor",
     "VerifyResult",
     "append_event",
     "canonical_json",
+    "cli_actor",
     "event_hash",
     "events_for",
     "jsonable",
+    "record",
     "verify_chain",
 ]
+
+_MAX_LEN = {"actor": 100, "action": 64, "subject_type": 32}
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first event."""
 
-SYSTEM_ACTOR = "duban"
+SYSTEM_ACTOR = "system:tick"
 """``actor`` of the events the system itself causes (a tick's step, a report sent back on a trigger's finding)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditActor:
+    """Who an event is recorded for: a person (their user id and username) or the system (``id`` None)."""
+
+    id: int | None
+    name: str
+
+
+TICK = AuditActor(None, SYSTEM_ACTOR)
+"""The tick and the scheduler's own actions."""
+
+SYSTEM = AuditActor(None, "system")
+"""Writes made by duban itself outside the tick (seeding the demo county, a simulation, a benchmark)."""
+
+
+def cli_actor(os_user: str) -> AuditActor:
+    """A command run from a terminal: ``system:cli:<OS user>`` (the caller reads the OS user)."""
+    return AuditActor(None, f"system:cli:{os_user}"[:_MAX_LEN["actor"]])
 
 ADVISORY_LOCK_KEY = 727274
 """PostgreSQL advisory lock serialising appends (held until the appending transaction ends)."""
-
-_MAX_LEN = {"actor": 100, "action": 64, "subject_type": 32}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -203,6 +228,14 @@ def append_event(
     event = AuditEvent(**fields, prev_hash=prev_hash, hash=event_hash(prev_hash, canonical_json(**fields)))
     session.add(event)
     return event
+
+
+def record(session: Session, by: AuditActor, action: str, subject: tuple[str, int], *, now: dt.datetime,
+           township_id: int | None = None, before: dict[str, Any] | None = None,
+           after: dict[str, Any] | None = None) -> AuditEvent:
+    """:func:`append_event` for an :class:`AuditActor` and a ``(subject_type, subject_id)``."""
+    return append_event(session, actor_id=by.id, actor=by.name, action=action, subject_type=subject[0],
+                        subject_id=subject[1], township_id=township_id, before=before, after=after, now=now)
 
 
 # --------------------------------------------------------------------------------------------------------------

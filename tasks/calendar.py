@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from domain.calendar import CalendarSource, DuePolicy, WorkCalendar, YearArrangement
 from domain.errors import ValidationFailed
 from models import CalendarYear, Campaign, Obligation
+from tasks.audit import SYSTEM, AuditActor, record
 
 
 def load_work_calendar(session: Session) -> WorkCalendar:
@@ -62,13 +63,19 @@ def read_arrangement_file(path: Path) -> YearArrangement:
     return parse_arrangement(data, path.name)
 
 
-def save_arrangement(session: Session, arrangement: YearArrangement, now: dt.datetime, note: str | None = None) -> None:
-    row = session.get(CalendarYear, arrangement.year) or CalendarYear(year=arrangement.year, loaded_at=now)
+def save_arrangement(session: Session, arrangement: YearArrangement, now: dt.datetime, note: str | None = None,
+                     *, by: AuditActor = SYSTEM) -> None:
+    """Store a year's official arrangement (an audit event of ``by``); :func:`reapply_year` moves the deadlines."""
+    old = session.get(CalendarYear, arrangement.year)
+    before = None if old is None else {"holidays": list(old.holidays), "makeup_workdays": list(old.makeup_workdays)}
+    row = old or CalendarYear(year=arrangement.year, loaded_at=now)
     row.holidays = sorted(d.isoformat() for d in arrangement.holidays)
     row.makeup_workdays = sorted(d.isoformat() for d in arrangement.makeup_workdays)
     row.note = note
     row.loaded_at = now
     session.add(row)
+    record(session, by, "calendar.load", ("calendar_year", arrangement.year), now=now, before=before,
+           after={"holidays": row.holidays, "makeup_workdays": row.makeup_workdays, "note": note})
 
 
 def reapply_year(session: Session, year: int) -> int:

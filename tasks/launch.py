@@ -24,6 +24,7 @@ from domain.errors import Conflict, DubanError, ValidationFailed
 from domain.planning import CampaignPlan, LateDeadline, LateStart, OrgRef, apply_late_start, plan_campaign
 from domain.vocabulary import ObligationStatus, period_label
 from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
+from tasks.audit import SYSTEM, AuditActor, record
 from tasks.calendar import load_work_calendar
 from tasks.definitions import launchable
 
@@ -131,8 +132,9 @@ def write_campaign(
     plan: CampaignPlan,
     now: dt.datetime,
     idempotency: tuple[str, str] | None = None,
+    by: AuditActor = SYSTEM,
 ) -> int:
-    """Insert the campaign, its stages and its obligations; the caller commits."""
+    """Insert the campaign, its stages and its obligations, and the launch's audit event; the caller commits."""
     township = ctx.townships[plan.township_code]
     campaign = Campaign(
         definition_key=plan.definition_key,
@@ -175,6 +177,9 @@ def write_campaign(
         conn.execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
     if idempotency:
         session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
+    record(session, by, "campaign.launch", ("campaign", campaign_id), now=now, township_id=township.id, after={
+        "definition": plan.definition_key, "version": plan.definition_version, "year": plan.year,
+        "stages": len(stage_rows), "obligations": len(obligation_rows)})
     if any(o.status == ObligationStatus.OPEN for o in plan.obligations):
         from tasks.tick import open_obligations
 
@@ -226,6 +231,7 @@ def launch_in_session(
     now: dt.datetime,
     idempotency: tuple[str, str] | None = None,
     late: LateStart | None = None,
+    by: AuditActor = SYSTEM,
 ) -> LaunchOutcome:
     """Launch one township's campaign in its own transaction; safe to call again after any failure."""
     replay = _replay(session, idempotency)
@@ -241,7 +247,7 @@ def launch_in_session(
             return replay
         raise _duplicate(existing, ctx, township_code)
     try:
-        campaign_id = write_campaign(session, ctx, plan, now, idempotency)
+        campaign_id = write_campaign(session, ctx, plan, now, idempotency, by)
         session.commit()
     except IntegrityError:
         # A concurrent launch won the unique key; answer as if we had come second.
@@ -264,12 +270,13 @@ def launch_one(
     now: dt.datetime,
     idempotency: tuple[str, str] | None = None,
     late: LateStart | None = None,
+    by: AuditActor = SYSTEM,
 ) -> LaunchOutcome:
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, [township_code])
         session.commit()  # end the read transaction before the write one
         try:
-            return launch_in_session(session, ctx, township_code, year, now, idempotency, late)
+            return launch_in_session(session, ctx, township_code, year, now, idempotency, late, by)
         except Conflict as exc:
             # Launched before: the desired state holds, so the step succeeds and says so.
             if exc.extra.get("campaign_id") is None:
@@ -280,6 +287,7 @@ def launch_one(
 def launch_many(
     engine: Engine, definition_key: str, township_codes: Sequence[str], year: int, now: dt.datetime,
     late: LateStart | None = None,
+    by: AuditActor = SYSTEM,
 ) -> list[dict[str, Any]]:
     """Launch a chunk of townships in one transaction with a savepoint per township, so one failure
     stops no other; safe to re-run after any crash (launched townships come back as ``exists``)."""
@@ -302,7 +310,7 @@ def launch_many(
             try:
                 plan, affected = plan_late(ctx, code, year, today, late)
                 with session.begin_nested():
-                    campaign_id = write_campaign(session, ctx, plan, now)
+                    campaign_id = write_campaign(session, ctx, plan, now, by=by)
                 items.append({"township": code, "status": LaunchStatus.CREATED, "campaign_id": campaign_id,
                               "affected": affected})
             except DubanError as exc:

@@ -9,6 +9,7 @@ and the tests run the same definition through ``run_tick``. A new step is added 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from core import metrics
 from core.clock import CHINA_TZ, china_date
 from core.db import session_scope
 from core.settings import get_settings
@@ -30,6 +32,8 @@ from domain.vocabulary import CampaignStatus, ObligationStatus, StageStatus
 from models import Campaign, Obligation, OrgUnit, ReminderLog, Stage, Submission, User
 from notifications.outbox import MailRequest, absolute_url, enqueue_mail, enqueue_mails
 from tasks import triggers, vetoes
+from tasks.audit import TICK as TICK_ACTOR
+from tasks.audit import record
 from tasks.calendar import load_work_calendar
 from tasks.registry import definition_of, definition_version
 
@@ -431,16 +435,24 @@ tick redoes what the missing ones would have done)."""
 
 def run_transaction(session: Session, transaction: TickTransaction, now: dt.datetime,
                     on_step: Callable[[TickStep, StepResult], None] | None = None) -> dict[str, int]:
-    """Run one transaction's steps in ``session`` (the caller commits); returns their counts."""
+    """Run one transaction's steps in ``session`` (the caller commits); returns their counts. A transaction that
+    did something is an audit event of ``system:tick`` with its counts, in the same transaction."""
     counts: dict[str, int] = {}
     for step in transaction.steps:
+        started = time.perf_counter()
         result = step.run(session, now)
+        metrics.TICK_STEP_SECONDS.labels(step.name).observe(time.perf_counter() - started)
         if isinstance(result, dict):
             counts.update(result)
         else:
             counts[step.count or step.name] = int(result)
         if on_step is not None:
             on_step(step, result)
+    if any(counts.values()):
+        record(session, TICK_ACTOR, f"tick.{transaction.name}", ("tick", 0), now=now, after=counts)
+    for name, count in counts.items():
+        metrics.TICK_COUNTS.labels(name).inc(count)
+    metrics.TICK_LAST_RUN.set(now.timestamp())
     return counts
 
 

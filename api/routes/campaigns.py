@@ -45,7 +45,7 @@ async def create_campaign(
     check_year(definition, body.year)
     idempotency = (idempotency_key, request_hash(body.model_dump(mode="json", exclude_defaults=True))) if idempotency_key else None
     result = await launch_campaign(body.definition, body.township, body.year, now=clock.now(), idempotency=idempotency,
-                                   late=LateStart(body.late, body.catch_up_workdays))
+                                   late=LateStart(body.late, body.catch_up_workdays), by=(principal.by.id, principal.by.name))
     campaign_id = result["campaign_id"]
     if result["status"] == "exists":
         raise Conflict(result["detail"], campaign_id=campaign_id)
@@ -71,7 +71,8 @@ async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, prin
     definition = get_definition_for_body(body.definition)
     check_year(definition, body.year)
     items = await launch_for_townships(body.definition, body.year, townships=body.townships, now=clock.now(),
-                                       late=LateStart(body.late, body.catch_up_workdays))
+                                       late=LateStart(body.late, body.catch_up_workdays),
+                                       by=(principal.by.id, principal.by.name))
     parsed = [BatchItem(**item) for item in items]
     return BatchResult(
         definition=body.definition,

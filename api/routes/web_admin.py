@@ -125,11 +125,13 @@ async def launch_confirm(
         return refused
     name, choice = get_definition(definition).name, LateStart(late, catch_up_workdays)
     if len(codes) == 1:
-        result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now(), late=choice)
+        result = await launch_flows.launch_campaign(definition, codes[0], number, now=clock.now(), late=choice,
+                                                    by=(principal.by.id, principal.by.name))
         if result["status"] == "exists":
             return flash_redirect(f"/campaigns/{result['campaign_id']}", result["detail"] or "已经启动过", "error")
         return flash_redirect(f"/campaigns/{result['campaign_id']}", f"已启动 {number}年“{name}”" + _late_note([result]))
-    items = await launch_flows.launch_for_townships(definition, number, townships=codes, now=clock.now(), late=choice)
+    items = await launch_flows.launch_for_townships(definition, number, townships=codes, now=clock.now(), late=choice,
+                                                    by=(principal.by.id, principal.by.name))
     created = sum(1 for i in items if i["status"] == "created")
     existing = sum(1 for i in items if i["status"] == "exists")
     failed = [i for i in items if i["status"] == "failed"]
@@ -195,7 +197,7 @@ async def add_user(request: Request, session: SessionDep, principal: PageAdmin,
         data["scopes"] = scopes
     data["daily_digest"] = sent.get("daily_digest") == "on"
     try:
-        user = create_user(session, data, clock.now())
+        user = create_user(session, data, clock.now(), by=principal.by)
         session.commit()
     except DubanError as exc:
         session.rollback()
@@ -245,7 +247,7 @@ async def load_calendar_year(
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise DubanError(f"{file.filename}：不是有效的 YAML（{exc}）") from None
         arrangement = parse_arrangement(data, file.filename or "上传文件")
-        save_arrangement(session, arrangement, clock.now(), note=f"网页上传 {file.filename}")
+        save_arrangement(session, arrangement, clock.now(), note=f"网页上传 {file.filename}", by=principal.by)
         session.flush()
         moved = reapply_year(session, arrangement.year)
         session.commit()

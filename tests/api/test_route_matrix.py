@@ -11,7 +11,9 @@ CSRF check never hides the permission check). Asserted for every call:
 - nobody gets a 5xx;
 - a role that may not use a route is refused (403/404; a web form may instead redirect back with an error
   message, its documented refusal) and the refused request changes no row of the database;
-- a role that may use it is not refused (reads answer 200).
+- a role that may use it is not refused (reads answer 200);
+- an allowed request that changes rows writes an audit event with them (``unaudited``: sessions, tokens and
+  outgoing mail are the bookkeeping of a change, not one).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import flows.launch as launch_flows
 from api.routes import campaigns as campaigns_routes
 from core.clock import FakeClock
 from core.db import get_engine
+from tests.support.audit_walk import unaudited_change
 from tests.support.databases import changed_tables, db_snapshot
 from tests.support.qx02 import FORMS, QUARTERLY, ROUTES, Login, World, approve_list, body_for, build_world
 from tests.support.web import WebUser, app_routes, web_sign_in
@@ -210,6 +213,8 @@ RULES: dict[str, Rule] = {
     "GET /docs": PUBLIC,  # the API docs, served offline (fastapi-offline)
     "GET /docs/oauth2-redirect": PUBLIC,
     "GET /redoc": PUBLIC,
+    "GET /readyz": PUBLIC,
+    "GET /metrics": PUBLIC,  # from loopback (the test client); a token otherwise: tests/api/test_ops.py
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
@@ -463,6 +468,11 @@ async def test_every_route_for_every_role_and_scope(world: World, monkeypatch: p
             failures.append(problem)
         if rule.public:
             before = db_snapshot(engine)  # a failed sign-in is recorded in the audit trail
+        elif method != "GET" and role in rule.allowed:
+            after = db_snapshot(engine)
+            if (unaudited := unaudited_change(before, after)) is not None:
+                failures.append(f"{role}: {method} {path} → {response.status_code} {unaudited}")
+            before = after
         elif refused_first((method, path, role)) < 2:
             changed = changed_tables(before, db_snapshot(engine))
             if changed:

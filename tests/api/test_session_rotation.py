@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 
 import httpx
 import pytest
@@ -68,7 +69,7 @@ async def test_deactivating_an_account_ends_its_sessions_and_tokens(anon: httpx.
     with Session(demo_county) as session:
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.deactivated")).one()
         assert (event.actor, event.subject_type, event.before, event.after) == (
-            "cli", "user", {"active": True}, {"active": False, "sessions_ended": 2})
+            f"system:cli:{getpass.getuser()}", "user", {"active": True}, {"active": False, "sessions_ended": 2})
         assert verify_chain(session).ok
 
     unknown = runner.invoke(cli, ["users", "deactivate", "nobody-here"])

@@ -48,6 +48,7 @@ from sqlmodel import Session, col, select
 from core.db import make_engine, session_scope
 from models import (
     AuditEvent,
+    Bulletin,
     Campaign,
     Escalation,
     Obligation,
@@ -180,7 +181,9 @@ def snapshot(engine: Engine) -> Snapshot:
         rounds = list(s.exec(select(SubmissionRound)))
         reviews = list(s.exec(select(Review)))
         events = list(s.exec(select(AuditEvent).order_by(col(AuditEvent.seq))))
-    subject: dict[str, dict[Any, Any]] = {"submission": sub, "obligation": ob, "stage": stage, "escalation": esc_keys}
+        bulletins = {b.id: (b.period_start, b.period_end) for b in s.exec(select(Bulletin))}
+    subject: dict[str, dict[Any, Any]] = {"submission": sub, "obligation": ob, "stage": stage, "escalation": esc_keys,
+                                          "campaign": camp, "bulletin": bulletins}
 
     def event_subject(e: AuditEvent) -> Any:
         return subject.get(e.subject_type, {}).get(e.subject_id, e.subject_id)

@@ -134,7 +134,8 @@ def test_tick_and_delivery_run_through_a_worker(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_the_scheduler_turns_the_cron_schedules_into_flow_runs(tmp_path: Path) -> None:
-    """With SQLAlchemy 2.1 Prefect 3.8's scheduler fails on every loop unless scripts/prefect_server.py fixes it.
+    """A plain ``prefect server start``: with the SQLAlchemy 2.0 that duban pins, Prefect 3.8's scheduler creates
+    the runs unpatched (with 2.1 it failed on every loop).
 
     No worker here, so the runs stay scheduled; the scheduler's loop for new deployments runs every 5 s.
     """

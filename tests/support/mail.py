@@ -27,6 +27,8 @@ SUBMISSION = {
 
 # Every variable each template needs (all of them used when none is None).
 CONTEXTS: dict[str, dict[str, Any]] = {
+    "audit_anchor": {"recipient_name": "张三", "title": "审计链锚点", "seq": 1234, "hash": "ab" * 32,
+                     "anchored_at": DAY, "anchor_file": "/srv/duban-anchors/audit-anchors.jsonl", "link": LINK},
     "desk_notice": {"recipient_name": "张三", "subject": "【延期申请】清理软弱涣散村党组织台账", "title": "清理软弱涣散村党组织台账",
                     "lines": ["申请延期至2027年3月27日（原定期限2027年3月20日）。", "理由：材料需补充核实"], "link": LINK},
     "submission_submitted": {**SUBMISSION, "level_name": "乡镇党委审核", "due_date": DAY},

@@ -18,6 +18,7 @@ from flows.params import moment
 from models import User
 from tasks.accounts import DEMO_PASSWORD, principal_for
 from tasks.launch import launch_many, launch_one
+from tasks.prefect_tasks import audit_actor
 
 WEAK_VILLAGES = "weak_village_rectification"
 """The campaign most scenes run: the rectification of weak and lax village Party organisations."""
@@ -79,24 +80,26 @@ class SignedIn:
 
 
 async def launch_without_prefect(definition: str, township: str, year: int, now: dt.datetime | str | None = None,
-                                 idempotency: tuple[str, str] | None = None, late: Any = None) -> dict[str, Any]:
+                                 idempotency: tuple[str, str] | None = None, late: Any = None,
+                                 by: tuple[int | None, str] | None = None) -> dict[str, Any]:
     """``flows.launch.launch_campaign`` without Prefect's orchestration, whose first start costs seconds."""
     outcome = await anyio.to_thread.run_sync(launch_one, get_engine(), definition, township, year, moment(now),
-                                             idempotency, late)
+                                             idempotency, late, audit_actor(by))
     return {"campaign_id": outcome.campaign_id, "status": outcome.status, "detail": outcome.detail,
             "affected": outcome.affected}
 
 
 async def launch_many_without_prefect(definition: str, year: int, townships: list[str] | None = None,
                                       now: dt.datetime | str | None = None, late: Any = None,
-                                      **_: Any) -> list[dict[str, Any]]:
+                                      by: tuple[int | None, str] | None = None, **_: Any) -> list[dict[str, Any]]:
     """``flows.launch.launch_for_townships`` without Prefect (every township when none are named)."""
     if townships is None:
         from tasks.launch import all_township_codes
 
         with Session(get_engine()) as session:
             townships = all_township_codes(session)
-    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now), late)
+    return await anyio.to_thread.run_sync(launch_many, get_engine(), definition, townships, year, moment(now), late,
+                                          audit_actor(by))
 
 
 def judged_as_met(session: Session, submission_id: int, now: dt.datetime) -> dict[str, dict[str, Any]]:
