@@ -39,6 +39,8 @@ NOT_ROW_STATUSES = {
     "exists": "a launch's outcome (launched before)",
     "failed": "a launch's outcome",
     "ok": "the health check's answer",
+    "ready": "the readiness check's answer (/readyz)",
+    "not ready": "the readiness check's answer when a check fails",
     "live": "an escalation list filter meaning open or escalated",
     "all": "an escalation list filter meaning any status",
 }
