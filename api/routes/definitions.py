@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
+from api.types import DB_INT_MAX, DbId
 from domain.definitions import Definition
 from tasks import definitions as service
 from tasks import migration
@@ -44,7 +45,7 @@ def definition_schema(_: CurrentPrincipal) -> dict[str, Any]:
 
 @router.get("/{key}", summary="One campaign definition in full")
 def read_definition(key: str, session: SessionDep, _: CurrentPrincipal,
-                    version: Annotated[int | None, Query(ge=1, description="a published version; the newest if omitted")] = None,
+                    version: Annotated[int | None, Query(ge=1, le=DB_INT_MAX, description="a published version; the newest if omitted")] = None,
                     ) -> dict[str, Any]:
     refresh(session)
     definition = definition_version(key, version, session) if version else get_definition(key)
@@ -62,8 +63,8 @@ class PublishRequest(BaseModel):
 
 class MigrationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to_version: int = Field(ge=1)
-    campaign_ids: list[int] | None = Field(default=None, max_length=10_000)
+    to_version: int = Field(ge=1, le=DB_INT_MAX)
+    campaign_ids: list[DbId] | None = Field(default=None, max_length=10_000)
     townships: list[str] | None = Field(default=None, max_length=1_000)
     year: int | None = Field(default=None, ge=1900, le=2200)
     apply: bool = Field(default=False, description="false: preview only, nothing is written")
@@ -92,8 +93,8 @@ def retire_definition(key: str, session: SessionDep, clock: ClockDep, principal:
 
 @router.get("/{key}/diff", summary="What one version of a definition changes from another")
 def diff_versions(key: str, session: SessionDep, clock: ClockDep, _: CurrentPrincipal,
-                  old: Annotated[int | None, Query(alias="from", ge=1, description="default: the version before `to`")] = None,
-                  new: Annotated[int | None, Query(alias="to", ge=1, description="default: the newest")] = None) -> dict[str, Any]:
+                  old: Annotated[int | None, Query(alias="from", ge=1, le=DB_INT_MAX, description="default: the version before `to`")] = None,
+                  new: Annotated[int | None, Query(alias="to", ge=1, le=DB_INT_MAX, description="default: the newest")] = None) -> dict[str, Any]:
     get_definition(key)  # an unknown key: 404
     new = new or service.newest_version(session, key)
     old = old or max(new - 1, 1)

@@ -54,9 +54,9 @@ def draft(session: Session, year: int, month: int, now: dt.datetime, principal: 
     bulletin = Bulletin(period_start=start, period_end=end, title=f"关于{year}年{month}月督办工作情况的通报",
                         intro=f"现将{year}年{month}月全县交办事项办理情况通报如下。", best=best, worst=worst, rows=rows,
                         created_at=now)
-    session.add(bulletin)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # the savepoint first: beginning it flushes what is pending
+            session.add(bulletin)
             session.flush()
     except IntegrityError:
         raise Conflict("该月的通报刚刚已生成，请刷新") from None
