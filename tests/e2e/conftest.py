@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.clock import FakeClock
-from core.net import free_port
+from tests.support.live import serving
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -66,24 +64,8 @@ def backend() -> str:
 @pytest.fixture
 def live_server(demo_county: Engine, clock: FakeClock) -> Iterator[str]:
     """The real app (API, pages, launch flows) served by uvicorn in a background thread; its base URL."""
-    import uvicorn
-
-    from api.app import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving() as url:
+        yield url
 
 
 @pytest.fixture
