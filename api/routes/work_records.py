@@ -99,8 +99,7 @@ def save_monthly(body: MonthlyIn, session: SessionDep, principal: CurrentPrincip
     now = clock.now()
     row = service.save_monthly(session, principal, now, china_date(now), village, year, month, body.model_dump())
     session.commit()
-    rows = reads.list_monthly(session, principal, village=village, year=year).items
-    return next(r for r in rows if r["id"] == row.id)
+    return reads.list_monthly(session, principal, record_id=row.id, limit=1).items[0]
 
 
 @router.get("/teams/monthly", summary="Teams' monthly records within the caller's townships")
@@ -116,8 +115,7 @@ def add_visit(body: VisitIn, session: SessionDep, principal: CurrentPrincipal, c
     now = clock.now()
     visit = service.add_visit(session, principal, now, china_date(now), body.model_dump())
     session.commit()
-    items = reads.list_visits(session, principal, leader=body.leader, year=visit.visited_on.year, limit=1000).items
-    return next(i for i in items if i["id"] == visit.id)
+    return reads.list_visits(session, principal, visit_id=visit.id, limit=1).items[0]
 
 
 @router.get("/leader-visits", summary="Leaders' visits within the caller's townships, with the half-year's count")

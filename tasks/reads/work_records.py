@@ -55,14 +55,16 @@ def list_diaries(session: Session, principal: Principal, *, cadre: str | None = 
 
 
 def list_monthly(session: Session, principal: Principal, *, village: str | None = None, year: int | None = None,
-                 township: str | None = None, limit: int = 200, offset: int = 0) -> Page[dict[str, Any]]:
-    """Teams' monthly records, latest month first."""
+                 township: str | None = None, record_id: int | None = None, limit: int = 200,
+                 offset: int = 0) -> Page[dict[str, Any]]:
+    """Teams' monthly records, latest month first (``record_id``: only that record, as its writer answers it)."""
     vil, town = aliased(OrgUnit), aliased(OrgUnit)
     stmt = (select(TeamMonthlyRecord, vil, town)
             .join(StationingTeam, col(TeamMonthlyRecord.team_id) == StationingTeam.id)
             .join(vil, col(StationingTeam.village_id) == vil.id).join(town, col(vil.parent_id) == town.id))
     stmt = scoped(stmt, principal, vil.parent_id)
-    stmt = where_given(stmt, (vil.code, village), (TeamMonthlyRecord.year, year), (town.code, township))
+    stmt = where_given(stmt, (vil.code, village), (TeamMonthlyRecord.year, year), (town.code, township),
+                       (TeamMonthlyRecord.id, record_id))
     rows, total = fetch_page(session, stmt, col(TeamMonthlyRecord.year).desc(), col(TeamMonthlyRecord.month).desc(),
                              col(vil.code), limit=limit, offset=offset)
     items = [{"id": r.id, "village": v.code, "village_name": v.name, "township": t.code, "township_name": t.name,
@@ -82,13 +84,15 @@ def _half_counts(session: Session, leader_ids: set[int]) -> dict[tuple[int, rule
 
 
 def list_visits(session: Session, principal: Principal, *, leader: str | None = None, township: str | None = None,
-                year: int | None = None, limit: int = 200, offset: int = 0) -> Page[dict[str, Any]]:
-    """Leaders' visits, newest first, each with the leader's number of visits in its half-year (半年次数)."""
+                year: int | None = None, visit_id: int | None = None, limit: int = 200,
+                offset: int = 0) -> Page[dict[str, Any]]:
+    """Leaders' visits, newest first, each with the leader's number of visits in its half-year (半年次数)
+    (``visit_id``: only that visit, as its writer answers it)."""
     vil, town = aliased(OrgUnit), aliased(OrgUnit)
     stmt = (select(LeaderVisit, Leader, vil, town).join(Leader, col(LeaderVisit.leader_id) == Leader.id)
             .join(vil, col(LeaderVisit.village_id) == vil.id).join(town, col(Leader.township_id) == town.id))
     stmt = scoped(stmt, principal, Leader.township_id)
-    stmt = where_given(stmt, (Leader.code, leader), (town.code, township))
+    stmt = where_given(stmt, (Leader.code, leader), (town.code, township), (LeaderVisit.id, visit_id))
     if year is not None:
         stmt = stmt.where(col(LeaderVisit.visited_on) >= dt.date(year, 1, 1),
                           col(LeaderVisit.visited_on) <= dt.date(year, 12, 31))
