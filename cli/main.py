@@ -320,7 +320,7 @@ def audit_anchor(
 
     target = file or get_settings().audit_anchor_file
     with refusals(), session_scope() as session:
-        anchor = append_anchor(session, target, get_clock().now(), database_dir=database_dir(get_engine()))
+        anchor = append_anchor(session, target, get_clock().now(), by=_by(), database_dir=database_dir(get_engine()))
     out.print(f"已记录审计链锚点：第 {anchor.seq} 条，哈希 {anchor.hash}（{target}）", highlight=False)
 
 

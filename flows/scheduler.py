@@ -42,13 +42,15 @@ def anchor_daily() -> None:
     """The daily audit anchor (``duban audit anchor``), in one process of several (a lease)."""
     from core.db import session_scope
     from tasks.anchor import append_anchor, database_dir
+    from tasks.audit import TICK
 
     now = get_clock().now()
     if not acquire(get_engine(), "audit_anchor", HOLDER, now, dt.timedelta(hours=1)):
         return
     try:
         with session_scope() as session:
-            append_anchor(session, get_settings().audit_anchor_file, now, database_dir=database_dir(get_engine()))
+            append_anchor(session, get_settings().audit_anchor_file, now, by=TICK,
+                          database_dir=database_dir(get_engine()))
     except Exception:  # noqa: BLE001 - logged; tomorrow's run tries again
         log.exception("audit anchor failed")
 

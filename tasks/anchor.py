@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from domain.errors import ValidationFailed
 from models import AuditEvent, User
 from notifications.outbox import absolute_url, enqueue_mail
-from tasks.audit import GENESIS_HASH
+from tasks.audit import GENESIS_HASH, AuditActor, record
 
 __all__ = ["Anchor", "AnchorCheck", "append_anchor", "chain_head", "database_dir", "read_anchors", "verify_anchors"]
 
@@ -61,9 +61,12 @@ def _outside(file: Path, database_dir: Path | None) -> None:
                                errors=[{"field": "audit_anchor_file", "message": "inside the database directory"}])
 
 
-def append_anchor(session: Session, file: Path, now: dt.datetime, *, database_dir: Path | None = None) -> Anchor:
-    """Append the chain's head to ``file`` (one JSON line) and queue it to every active administrator with an
-    address (the caller commits, which sends the mail through the outbox)."""
+def append_anchor(session: Session, file: Path, now: dt.datetime, *, by: AuditActor,
+                  database_dir: Path | None = None) -> Anchor:
+    """Append the chain's head to ``file`` (one JSON line), queue it to every active administrator with an
+    address and record the anchoring as the next event of the trail, by ``by`` (the caller commits, which sends
+    the mail through the outbox). The anchor names the head *before* that event: the event itself is covered by
+    the next anchor."""
     _outside(file, database_dir)
     seq, head = chain_head(session)
     anchor = Anchor(seq=seq, hash=head, at=now.astimezone(dt.UTC).isoformat(timespec="seconds"))
@@ -74,6 +77,8 @@ def append_anchor(session: Session, file: Path, now: dt.datetime, *, database_di
         enqueue_mail(session, key=f"audit-anchor:{seq}:{head[:16]}:{admin.id}", to=admin, template="audit_anchor",
                      context={"title": "审计链锚点", "seq": seq, "hash": head, "anchored_at": now.date(),
                               "anchor_file": str(file), "link": absolute_url("/api/v1/audit/verify")}, now=now)
+    record(session, by, "audit.anchor", ("audit_event", seq), now=now,
+           after={"seq": seq, "hash": head, "file": str(file)})
     return anchor
 
 

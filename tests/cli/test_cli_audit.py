@@ -20,10 +20,10 @@ from tests.support.databases import changed_tables, db_snapshot
 runner = CliRunner()
 
 NO_DATABASE_WRITES = frozenset({
-    "db upgrade", "definitions list", "definitions validate", "calendar show", "audit verify", "audit anchor",
+    "db upgrade", "definitions list", "definitions validate", "calendar show", "audit verify",
     "backup", "restore", "simulate", "run", "ledger export",
 })
-"""Commands that change no row of the database (``audit anchor`` queues mail: bookkeeping; ``restore`` replaces
+"""Commands that change no row of the database (``restore`` replaces
 the whole database with a verified backup; ``simulate`` uses a database of its own; ``run`` serves)."""
 
 
@@ -62,6 +62,7 @@ def _walk(tmp_path: Path) -> list[tuple[str, list[str], bool]]:
         ("users deactivate", ["users", "deactivate", "qx05-liaison"], True),
         ("launch", ["launch", *launch], True),
         ("tick", ["tick", "--no-deliver"], False),
+        ("audit anchor", ["audit", "anchor", "--file", str(tmp_path / "anchors" / "audit-anchors.jsonl")], True),
     ]
 
 

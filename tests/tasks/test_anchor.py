@@ -24,9 +24,13 @@ def test_an_anchor_detects_events_cut_from_the_end(engine: Engine, clock: FakeCl
     done = runner.invoke(app, ["audit", "anchor", "--file", str(anchors)])
     assert done.exit_code == 0, done.output
     with Session(engine) as session:
-        seq, head = chain_head(session)
+        last, _ = chain_head(session)
+        event = session.exec(select(AuditEvent).where(AuditEvent.seq == last)).one()
         mails = session.exec(select(OutboxMessage).where(col(OutboxMessage.key).startswith("audit-anchor:"))).all()
-    assert seq > 1 and f"第 {seq} 条" in done.output and head in anchors.read_text()
+    # the anchoring is itself the next event, by the command's OS user, naming the head it anchored
+    assert event.action == "audit.anchor" and event.actor.startswith("system:cli:") and event.after is not None
+    seq, head = event.after["seq"], event.after["hash"]
+    assert seq == last - 1 and f"第 {seq} 条" in done.output and head in anchors.read_text()
     assert [m.to_addr for m in mails] == ["zzb@qingxi.example"] and head in mails[0].body_text
     good = runner.invoke(app, ["audit", "verify", "--anchors", str(anchors)])
     assert good.exit_code == 0 and "与 1 个锚点一致" in good.output, good.output
@@ -49,7 +53,7 @@ def test_a_later_anchor_covers_new_events_and_a_rewritten_head_is_named(
     assert len(anchors.read_text().splitlines()) == 2
     assert "与 2 个锚点一致" in runner.invoke(app, ["audit", "verify", "--anchors", str(anchors)]).output
     with Session(engine) as session:
-        seq, _ = chain_head(session)
+        seq = chain_head(session)[0] - 1  # the second anchor names the head before its own event
     lines = anchors.read_text().splitlines()
     anchors.write_text(lines[0] + "\n" + lines[1].replace(lines[1].split('"hash": "')[1][:8], "00000000") + "\n")
     rewritten = runner.invoke(app, ["audit", "verify", "--anchors", str(anchors)])
