@@ -12,10 +12,11 @@ from sqlmodel import Session, col, select
 from domain.channels import PERSONAL, ROBOTS, mask, mask_url, valid_phone
 from domain.errors import NotFound, ValidationFailed
 from domain.vocabulary import Channel
+from models import User
 from models.channels import ChannelPrefsIn, ChannelRobot, RobotIn, UserChannels, robot_public
 from models.org import OrgUnit
 from notifications.channels import seal
-from tasks.accounts import Principal
+from tasks.accounts import Principal, require_admin
 from tasks.audit import append_event
 from tasks.locking import Audit, require_version, save_versioned
 
@@ -102,6 +103,22 @@ def my_channels(session: Session, principal: Principal) -> dict[str, Any]:
     return prefs_public(user_id, pref)
 
 
+def _user_named(session: Session, principal: Principal, username: str) -> User:
+    """The account an administrator manages the channels of (404 for a name that is not an account)."""
+    require_admin(principal)
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or user.id is None:
+        raise NotFound(f"没有用户名为 {username} 的账号")
+    return user
+
+
+def user_channels(session: Session, principal: Principal, username: str) -> dict[str, Any]:
+    """An administrator reads another user's phone, channels and quiet hours (to fix a wrong phone, say)."""
+    user = _user_named(session, principal, username)
+    pref = session.exec(select(UserChannels).where(UserChannels.user_id == user.id)).first()
+    return prefs_public(user.id or 0, pref) | {"username": user.username, "display_name": user.display_name}
+
+
 def _check_prefs(data: ChannelPrefsIn) -> dict[str, Any]:
     phone = (data.phone or "").strip() or None
     if phone is not None and not valid_phone(phone):
@@ -114,20 +131,34 @@ def _check_prefs(data: ChannelPrefsIn) -> dict[str, Any]:
     return {"phone": phone, "channels": channels, "quiet_start": data.quiet_start, "quiet_end": data.quiet_end}
 
 
-def save_my_channels(session: Session, principal: Principal, data: ChannelPrefsIn, now: dt.datetime) -> dict[str, Any]:
-    """The signed-in user sets their phone, channels and quiet hours (a change needs the version). No commit."""
+def _save_channels(session: Session, principal: Principal, user_id: int, data: ChannelPrefsIn,
+                   now: dt.datetime) -> UserChannels:
     values = _check_prefs(data) | {"updated_at": now}
-    user_id = principal.user.id or 0
     pref = session.exec(select(UserChannels).where(UserChannels.user_id == user_id)).first()
     shown = {**values, "phone": mask(values["phone"]) if values["phone"] else None}
     if pref is None:
         pref = UserChannels(user_id=user_id, **values)
         session.add(pref)
         session.flush()
-        append_event(session, actor_id=user_id, actor=principal.user.username, action="user_channels.save",
+        append_event(session, actor_id=principal.user.id, actor=principal.user.username, action="user_channels.save",
                      subject_type="user", subject_id=user_id, township_id=None, before=None, after=shown, now=now)
     else:
         expected = require_version(pref, data.version, what="接收设置")
         save_versioned(session, pref, expected, values, what="接收设置",
                        audit=Audit(principal, "user_channels.save", "user", None, None, shown, now))
-    return prefs_public(user_id, pref)
+    return pref
+
+
+def save_my_channels(session: Session, principal: Principal, data: ChannelPrefsIn, now: dt.datetime) -> dict[str, Any]:
+    """The signed-in user sets their phone, channels and quiet hours (a change needs the version). No commit."""
+    user_id = principal.user.id or 0
+    return prefs_public(user_id, _save_channels(session, principal, user_id, data, now))
+
+
+def save_user_channels(session: Session, principal: Principal, username: str, data: ChannelPrefsIn,
+                       now: dt.datetime) -> dict[str, Any]:
+    """An administrator sets another user's phone, channels and quiet hours, audited under the administrator's
+    name (a change needs the version, as the user's own). No commit."""
+    user = _user_named(session, principal, username)
+    pref = _save_channels(session, principal, user.id or 0, data, now)
+    return prefs_public(user.id or 0, pref) | {"username": user.username, "display_name": user.display_name}

@@ -3,12 +3,13 @@ and quiet hours. Webhooks and secrets are accepted, never shown back in full."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from api.deps import ClockDep, CurrentPrincipal, SessionDep
 from api.routes.problems import READ, WRITE
+from api.types import CleanStr
 from models.channels import ChannelPrefsIn, RobotIn, robot_public
 from tasks import channels as tasks
 
@@ -40,5 +41,22 @@ def my_channels(session: SessionDep, principal: CurrentPrincipal) -> dict[str, A
 def save_my_channels(body: ChannelPrefsIn, session: SessionDep, principal: CurrentPrincipal,
                      clock: ClockDep) -> dict[str, Any]:
     result = tasks.save_my_channels(session, principal, body, clock.now())
+    session.commit()
+    return result
+
+
+Username = Annotated[CleanStr, Path(max_length=64, description="the account's username")]
+
+
+@router.get("/users/{username}", summary="A user's phone, channels and quiet hours (administrators)")
+def user_channels(username: Username, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return tasks.user_channels(session, principal, username)
+
+
+@router.put("/users/{username}", responses=WRITE,
+            summary="Set a user's phone, channels and quiet hours (administrators; a change needs the version)")
+def save_user_channels(username: Username, body: ChannelPrefsIn, session: SessionDep, principal: CurrentPrincipal,
+                       clock: ClockDep) -> dict[str, Any]:
+    result = tasks.save_user_channels(session, principal, username, body, clock.now())
     session.commit()
     return result

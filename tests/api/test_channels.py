@@ -96,6 +96,32 @@ async def test_a_user_sets_phone_channels_and_quiet_hours_with_a_version(users: 
     assert again.status_code == 200 and again.json()["version"] == 2 and again.json()["phone"] is None
 
 
+async def test_an_administrator_fixes_a_users_phone_audited_under_the_administrators_name(
+        users: Any, anon: httpx.AsyncClient, demo_county: Engine) -> None:
+    admin, liaison = await users("admin"), await users("qx01-liaison")
+    shown = await anon.get("/api/v1/channels/users/qx01-liaison", headers=admin)
+    assert shown.status_code == 200 and shown.json()["phone"] is None and shown.json()["username"] == "qx01-liaison"
+    saved = await anon.put("/api/v1/channels/users/qx01-liaison", json={"phone": "13800000002", "channels": ["email", "sms"]},
+                           headers=admin)
+    assert saved.status_code == 200 and saved.json()["version"] == 1, saved.text
+    mine = (await anon.get("/api/v1/channels/me", headers=liaison)).json()
+    assert mine["phone"] == "13800000002" and mine["channels"] == ["email", "sms"]
+    # the user's own change and the administrator's share one version: a stale one is refused
+    stale = await anon.put("/api/v1/channels/users/qx01-liaison", json={"phone": "13800000003"}, headers=admin)
+    assert stale.status_code == 422 and "version" in stale.text
+    bad = await anon.put("/api/v1/channels/users/qx01-liaison", json={"phone": "555", "version": 1}, headers=admin)
+    assert bad.status_code == 422 and "手机号码" in bad.json()["detail"]
+    assert (await anon.get("/api/v1/channels/users/nobody-here", headers=admin)).status_code == 404
+    for other in ("qx01-liaison", "qx01-secretary", "county-reviewer"):  # only administrators
+        headers = await users(other)
+        assert (await anon.get("/api/v1/channels/users/qx01-liaison", headers=headers)).status_code == 403
+        assert (await anon.put("/api/v1/channels/users/qx01-liaison", json={"phone": "13800000009", "version": 1},
+                               headers=headers)).status_code == 403
+    with Session(demo_county) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "user_channels.save")).all()
+    assert [e.actor for e in events] == ["admin"] and "13800000002" not in str(events[0].after)
+
+
 async def test_the_channels_page_saves_preferences_and_shows_robots_masked(anon: httpx.AsyncClient,
                                                                           demo_county: Engine) -> None:
     admin = await web_sign_in(anon, "admin")

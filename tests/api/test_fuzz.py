@@ -58,6 +58,7 @@ REAL_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "unit": st.sampled_from(["QXD01", "QXD06"]),
     "key": st.sampled_from(["weak_village_rectification", "five_good_model_site", "cadres_in_villages"]),
     "name": st.sampled_from(["campaigns", "obligations", "rectifications", "escalations"]),
+    "username": st.sampled_from(["qx01-liaison", "admin"]),
 }
 CONFIG = {"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "415", "422", "429"]}}}

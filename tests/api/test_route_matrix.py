@@ -142,6 +142,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/channels/robots": R(ADMIN),
     "GET /api/v1/channels/me": R(SIGNED_IN),
     "PUT /api/v1/channels/me": R(SIGNED_IN),
+    "GET /api/v1/channels/users/{username}": R(ADMIN),
+    "PUT /api/v1/channels/users/{username}": R(ADMIN),
     "GET /channels": R(SIGNED_IN),
     "POST /channels/me": R(SIGNED_IN),
     "POST /admin/channels/robots": R(ADMIN),
@@ -286,7 +288,7 @@ def test_every_route_has_a_rule() -> None:
 
 SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
            "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1",
-           "village": "QX02001", "month": "3"}
+           "village": "QX02001", "month": "3", "username": "qx02-liaison"}
 
 
 def _path(w: World, path: str, target: str | None) -> str:
@@ -341,6 +343,7 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             "POST /api/v1/channels/robots": {"json": {"org_unit_id": 1, "channel": "wecom", "name": "矩阵群",
                                                       "webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}},
             "PUT /api/v1/channels/me": {"json": {"channels": ["email"]}},
+            "PUT /api/v1/channels/users/{username}": {"json": {"phone": "13800000001", "channels": ["email", "sms"]}},
             "POST /api/v1/desk/items/import": {"files": {"file": ("交办.xlsx", b"PK\x03\x04 no", "application/octet-stream")}},
             "POST /api/v1/ledgers/rectification-plans": {
                 "params": {"campaign_id": w.ids["campaign"]},

@@ -88,6 +88,10 @@ ROUTES: list[Row] = [
     Row("POST", "/api/v1/definitions/{key}/migrations", None, "definition_migration",
         reason="only administrators migrate campaigns", expect=403),
     Row("GET", "/api/v1/calendar/{year}", None, reason="the working-day calendar is public reference data"),
+    Row("GET", "/api/v1/channels/users/{username}", None, reason="only administrators see other users' channels",
+        expect=403),
+    Row("PUT", "/api/v1/channels/users/{username}", None, "user_channels",
+        reason="only administrators set other users' channels", expect=403),
     Row("POST", "/api/v1/outbox/{outbox_id}/retry", None, reason="the county-wide mail queue is for administrators only",
         expect=403),
     Row("PUT", "/api/v1/teams/{village}/{year}/{month}", "village", "team_month"),
@@ -357,6 +361,7 @@ async def body_for(w: World, row: Row) -> dict[str, Any]:
         "definition_migration": {"to_version": 1, "year": 2025},
         "desk_decision": {"decision": "approve", "version": 1},
         "desk_publish": {"version": 1},
+        "user_channels": {"phone": "13800000002", "channels": ["email", "sms"]},
     }
     if row.body == "plan_form":
         return {"data": {"decision": "approve", "csrf_token": ""}}
