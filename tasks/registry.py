@@ -58,7 +58,8 @@ def parse_source(source: str, name: str) -> Definition:
         where = f" line {mark.line + 1}" if mark else ""
         raise DefinitionError(f"{name}:{where}: not valid YAML: {exc}",
                               errors=[{"file": name, "field": f"line {mark.line + 1}" if mark else "",
-                                       "message": "not valid YAML", **({"line": mark.line + 1} if mark else {})}]) from None
+                                       "message": f"不是有效的 YAML（{getattr(exc, 'problem', None) or exc}）",
+                                       **({"line": mark.line + 1} if mark else {})}]) from None
     try:
         return parse_definition(data, name)
     except DefinitionError as exc:

@@ -282,8 +282,9 @@ async def validate_definition(
     request: Request, session: SessionDep, principal: PageAdmin,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
-    """Check an uploaded definition YAML with the loader's own validation; nothing is stored."""
-    from domain.definitions import parse_definition
+    """Check an uploaded definition YAML with the loader's own validation (errors with their lines); nothing is
+    stored."""
+    from tasks.registry import parse_source
 
     check_csrf(request, csrf_token)
     name = file.filename or "上传文件"
@@ -293,12 +294,10 @@ async def validate_definition(
         if len(content) > MAX_UPLOAD:
             raise DubanError("文件不能超过 1 MB")
         try:
-            data = yaml.safe_load(content.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"第{mark.line + 1}行：" if mark else ""
-            raise DubanError(f"{where}不是有效的 YAML（{exc}）") from None
-        result["definition"] = parse_definition(data, name)
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DubanError("文件不是 UTF-8 编码的文本") from None
+        result["definition"] = parse_source(text, name)
     except DubanError as exc:
         result["errors"] = exc.errors or [{"field": "", "message": exc.detail}]
     return render(request, "definitions.html", {
