@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -103,3 +104,15 @@ async def test_names_come_from_the_newest_version_and_desk_containers_are_not_li
         assert "干部驻村工作（2025年修订）" in page.text, path
     listing = await anon.get("/admin/definitions", headers=admin.headers)
     assert "supervision_desk" not in listing.text and "weak_village_rectification" in listing.text
+
+
+async def test_the_preview_form_shows_the_dry_run_summary(anon: httpx.AsyncClient, users: Users,
+                                                          demo_county: Engine) -> None:
+    template = (Path(__file__).resolve().parents[2] / "examples" / "definition-template.yaml").read_text(encoding="utf-8")
+    admin = await web_sign_in(anon, "admin")
+    page = await _post(anon, admin, "/admin/definitions/weak_village_rectification/preview", source=template,
+                       year="2027", township="QX01", simulate="on", profile="never")
+    assert page.status_code == 200, page.text[:500]
+    text = _text(page)
+    assert "试运行（2027-03-01 至 2027-12-31，从不报送" in text and "报送通知" in text and "合计" in text
+    assert "1. 催办" in text and "3. 约谈" in text and "正式数据未作任何改动" in text
