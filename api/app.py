@@ -40,6 +40,7 @@ from api.routes import (
     web_cadres,
     web_channels,
     web_dashboard,
+    web_definitions,
     web_desk,
     web_escalations,
     web_forms,
@@ -100,7 +101,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     install_security(app, get_settings())
-    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web, web_forms, web_admin, web_dashboard):
+    for module in (auth, definitions, org_units, campaigns, submissions, rectifications, audit, outbox, calendar, web, web_forms, web_admin, web_definitions, web_dashboard):
         app.include_router(module.router)
     for module in (ledgers, web_ledgers):  # 台账: Excel export and import
         app.include_router(module.router)

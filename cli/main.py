@@ -282,6 +282,126 @@ def definitions_validate(files: Annotated[list[Path], typer.Argument(exists=True
         raise typer.Exit(1)
 
 
+def _admin(session: Any, username: str) -> Any:
+    """The administrator a definitions command acts as (the author of what it publishes or moves)."""
+    from sqlmodel import select
+
+    from domain.errors import NotFound
+    from models import User
+    from tasks.accounts import principal_for, require_admin
+
+    account = session.exec(select(User).where(User.username == username)).first()
+    if account is None:
+        raise NotFound(f"没有用户名为 {username} 的账户")
+    principal = principal_for(session, account)
+    require_admin(principal)
+    return principal
+
+
+def _print_errors(exc: DubanError) -> NoReturn:
+    """A refused definition, one line per problem with the line of the YAML it comes from."""
+    err.print(f"[red]错误：[/red]{exc.detail.split('：', 1)[0] if exc.errors else exc.detail}", highlight=False)
+    for e in exc.errors:
+        where = f"第{e['line']}行 " if e.get("line") else ""
+        err.print(f"  {where}{e.get('field', '')}：{e.get('message', '')}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _print_diff(sections: list[Any]) -> None:
+    if not sections:
+        out.print("  没有改动")
+    for section in sections:
+        parts = ([f"新增 {'、'.join(section.added)}"] if section.added else []) + [
+            f"修改 {k}（{'、'.join(v)}）" for k, v in section.changed.items()] + (
+            [f"删除 {'、'.join(section.removed)}"] if section.removed else [])
+        out.print(f"  {section.name}：{'；'.join(parts)}", highlight=False)
+
+
+UserOption = Annotated[str, typer.Option("--user", help="the administrator's username the command acts as")]
+
+
+@def_app.command("publish")
+def definitions_publish(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the definition's YAML")],
+    note: Annotated[str, typer.Option(help="what changed and on which notice (required)")],
+    user: UserOption = "admin",
+) -> None:
+    """Publish a definition file as the next version of its key (validated as at load; errors name the line)."""
+    from tasks import definitions as service
+    from tasks.definition_preview import parse_draft
+    from tasks.registry import definition_version
+
+    _announce()
+    source = file.read_text(encoding="utf-8")
+    try:
+        key = parse_draft(source).key
+        with session_scope() as session:
+            row = service.publish(session, _admin(session, user), get_clock().now(), key, source, note)
+            sections = service.diff(session, get_clock().now(), key, max(row.version - 1, 1), row.version)
+            name = definition_version(key, row.version, session).name
+    except DubanError as exc:
+        _print_errors(exc)
+    out.print(f"已发布“{name}”（{key}）第{row.version}版：{row.note}", highlight=False)
+    if row.version > 1:
+        out.print(f"与第{row.version - 1}版相比：")
+        _print_diff(sections)
+
+
+@def_app.command("versions")
+def definitions_versions(key: str) -> None:
+    """Every published version of a definition: author, time, note, retired."""
+    from tasks import definitions as service
+
+    with refusals(), session_scope() as session:
+        rows = service.versions(session, get_clock().now(), key)
+    for v in rows:
+        retired = f"，{v['retired_at']:%Y-%m-%d} 停用" if v["retired_at"] else ""
+        out.print(f"第{v['version']}版\t{v['name']}\t{v['published_by'] or '随程序发布'}\t"
+                  f"{v['published_at']:%Y-%m-%d %H:%M}\t{v['note']}{retired}", highlight=False)
+
+
+@def_app.command("diff")
+def definitions_diff(
+    key: str,
+    old: Annotated[int, typer.Option("--from", min=1, help="the earlier version")],
+    new: Annotated[int, typer.Option("--to", min=1, help="the later version")],
+) -> None:
+    """What one version of a definition changes from another (stages, gates, forms, deadlines, ladder)."""
+    from tasks import definitions as service
+
+    with refusals(), session_scope() as session:
+        sections = service.diff(session, get_clock().now(), key, old, new)
+    out.print(f"{key} 第{old}版 → 第{new}版：")
+    _print_diff(sections)
+
+
+@def_app.command("migrate")
+def definitions_migrate(
+    key: str,
+    to: Annotated[int, typer.Option("--to", min=1, help="the version to move to")],
+    township: Annotated[list[str] | None, typer.Option(help="township code (repeatable); default: every township")] = None,
+    year: Annotated[int | None, typer.Option(help="campaign year; default: every year")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="carry it out (without: a preview, nothing is written)")] = False,
+    user: UserOption = "admin",
+) -> None:
+    """Preview (or --apply) moving running campaigns of a definition to a version; refused moves say why."""
+    from tasks import migration
+
+    if apply:
+        _announce()
+    with refusals(), session_scope() as session:
+        results = migration.migrate(session, _admin(session, user), get_clock().now(), key, to,
+                                    townships=township or None, year=year, apply=apply)
+    for m in results:
+        out.print(("已迁移 " if m.applied else "") + migration.describe(m), highlight=False)
+    refused = sum(1 for m in results if m.refused)
+    moved = sum(1 for m in results if m.applied)
+    out.print(f"{'已执行' if apply else '预览（未执行，加 --apply 执行）'}：{len(results)} 个督办任务"
+              + (f"，迁移 {moved} 个" if apply else "") + (f"，{refused} 个不能迁移" if refused else ""), highlight=False)
+    if refused:
+        raise typer.Exit(1)
+
+
 @audit_app.command("verify")
 def audit_verify(
     anchors: Annotated[Path | None, typer.Option(

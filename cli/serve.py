@@ -13,6 +13,7 @@ from sqlmodel import func, select
 from core.db import session_scope
 from core.logging import log_config
 from core.settings import Settings, get_settings
+from domain.definitions import Definition
 from models import OrgUnit, User
 from models.migrate import upgrade
 
@@ -34,6 +35,12 @@ def _start_channel_sink(settings: Settings) -> Any:
         os.environ["DUBAN_SMS_GATEWAY_URL"] = f"{sink.url}{SMS_PATH}"
         get_settings.cache_clear()
     return sink
+
+
+def launchable_names(definitions: dict[str, Definition]) -> str:
+    """The banner's line of definitions: those a campaign can be launched from (the 督办 desk's containers,
+    ``desk: true``, are filled by assigning items, never launched)."""
+    return "、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()) if not d.desk)
 
 
 def serve(host: str | None = None, port: int | None = None, seed: bool = True) -> None:
@@ -79,7 +86,7 @@ def serve(host: str | None = None, port: int | None = None, seed: bool = True) -
   接口文档   {base}/docs
   健康检查   {base}/healthz（就绪 {base}/readyz，指标 {base}/metrics）
   数据库     {make_url(settings.effective_database_url).render_as_string(hide_password=True)}
-  督办定义   {"、".join(f"{d.name}（{k}）" for k, d in sorted(definitions.items()))}
+  督办定义   {launchable_names(definitions)}
   本地邮件   {mail}
   短信与群机器人 {f"{channel_sink.url}（群机器人 Webhook 填 {channel_sink.webhook('wecom', '任意')}；收到的消息见 /admin/mail）" if channel_sink else "未启动"}
   演示账户   {demo_lines}

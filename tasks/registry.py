@@ -17,6 +17,7 @@ import yaml
 from sqlmodel import Session, col, select
 
 from core.settings import get_settings
+from domain.definition_lines import field_line
 from domain.definitions import Definition, DefinitionError, load_definitions, parse_definition
 from domain.errors import NotFound
 from models import DefinitionVersion
@@ -57,8 +58,16 @@ def parse_source(source: str, name: str) -> Definition:
         where = f" line {mark.line + 1}" if mark else ""
         raise DefinitionError(f"{name}:{where}: not valid YAML: {exc}",
                               errors=[{"file": name, "field": f"line {mark.line + 1}" if mark else "",
-                                       "message": "not valid YAML"}]) from None
-    return parse_definition(data, name)
+                                       "message": f"不是有效的 YAML（{getattr(exc, 'problem', None) or exc}）",
+                                       **({"line": mark.line + 1} if mark else {})}]) from None
+    try:
+        return parse_definition(data, name)
+    except DefinitionError as exc:
+        for error in exc.errors:  # the line each field is written on, for the page and the command line
+            line = field_line(source, str(error.get("field", "")))
+            if line is not None:
+                error["line"] = line
+        raise
 
 
 def remember(row: DefinitionVersion) -> Definition:

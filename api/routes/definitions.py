@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,7 @@ from api.types import DB_INT_MAX, DbId
 from domain.definitions import Definition
 from tasks import definitions as service
 from tasks import migration
+from tasks.definition_preview import preview_draft
 from tasks.registry import definition_version, get_definition, get_definitions, refresh
 
 router = APIRouter(prefix="/api/v1/definitions", tags=["definitions"], responses=READ)
@@ -41,6 +42,28 @@ def list_definitions(session: SessionDep, _: CurrentPrincipal) -> list[dict[str,
 @router.get("/schema", summary="The JSON Schema of a definition's YAML, for editors that validate as one types")
 def definition_schema(_: CurrentPrincipal) -> dict[str, Any]:
     return Definition.model_json_schema()
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=1_000_000, description="the draft's YAML")
+    year: int = Field(ge=1900, le=2200, description="the campaign year to plan")
+    township: str = Field(min_length=1, max_length=32, description="a township's code")
+    simulate: bool = Field(default=True, description="also dry-run the year for the township (takes a while)")
+    profile: Literal["on_time", "late", "never", "hollow"] = Field(
+        default="late", description="how the simulated township behaves in the dry run")
+
+
+@router.post("/preview", summary="What a draft definition would do, before publishing (administrators)",
+             responses=WRITE)
+def preview_definition(body: PreviewRequest, session: SessionDep, clock: ClockDep,
+                       principal: CurrentPrincipal) -> dict[str, Any]:
+    """Validates the draft, then its stages and every deadline (effective date after 调休, reminder days, the
+    ladder's dates if missed) for the year and township, the calendar warnings, and a one-township dry run of the
+    year on the virtual clock in a throwaway database. Nothing is written."""
+    preview = preview_draft(session, principal, clock.now(), body.source, body.year, body.township,
+                            simulate=body.simulate, profile=body.profile)
+    return preview.public()
 
 
 @router.get("/{key}", summary="One campaign definition in full")

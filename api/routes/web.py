@@ -27,7 +27,7 @@ from tasks.reads import submissions as submission_reads
 from tasks.reads import targets as target_reads
 from tasks.reads import todos as todo_reads
 from tasks.reads.campaign_overview import campaign_overview
-from tasks.registry import get_definitions
+from tasks.registry import get_definitions, refresh
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.undefined = StrictUndefined
@@ -177,6 +177,7 @@ def logout(
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
 def index(request: Request, session: SessionDep, principal: PagePrincipal) -> HTMLResponse:
+    refresh(session)  # the names of the newest versions, whichever process published them
     definitions = get_definitions()
     return render(request, "index.html", {
         "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)],

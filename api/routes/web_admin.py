@@ -14,6 +14,7 @@ import flows.launch as launch_flows
 from api.deps import ClockDep, PageAdmin, SessionDep
 from api.routes.web import HtmlErrorRoute, check_csrf, flash_redirect, paginate, render
 from core.clock import local_today
+from domain.definitions import Definition
 from domain.errors import DubanError, NotFound
 from domain.planning import LateStart
 from domain.vocabulary import LatePolicy, zh_date
@@ -22,7 +23,7 @@ from tasks.launch import check_year, load_context, plan_late
 from tasks.reads import accounts as account_reads
 from tasks.reads import calendars as calendar_reads
 from tasks.reads import org_units as org_unit_reads
-from tasks.registry import get_definition, get_definitions
+from tasks.registry import get_definition, get_definitions, refresh
 
 router = APIRouter(include_in_schema=False, route_class=HtmlErrorRoute)
 
@@ -35,9 +36,8 @@ MAX_UPLOAD = 1024 * 1024
 def _launch_page(request: Request, session: Session, principal: Principal, clock: ClockDep, *, definition: str = "",
                  year: int | None = None, chosen: list[str] | None = None, preview: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None, status_code: int = 200, late: LateStart | None = None) -> HTMLResponse:
-    definitions = get_definitions()
     return render(request, "launch.html", {
-        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions) if not definitions[k].desk], "definition": definition,
+        "user": principal.user, "definitions": launchable_definitions(session), "definition": definition,
         "year": year or local_today(clock).year, "townships": org_unit_reads.townships(session, principal), "chosen": chosen or [],
         "preview": preview, "errors": errors or {}, "late": late or LateStart(), "late_policies": LatePolicy,
     }, status_code=status_code)
@@ -261,22 +261,30 @@ async def load_calendar_year(
 # ---- definitions --------------------------------------------------------------------------------------
 
 
-@router.get("/admin/definitions", response_class=HTMLResponse, response_model=None)
-def definitions_page(request: Request, principal: PageAdmin, key: str | None = None) -> HTMLResponse:
+def launchable_definitions(session: Session) -> list[Definition]:
+    """The newest version of each definition a campaign can be launched from (the 督办 desk's containers,
+    ``desk: true``, are not), by key."""
+    refresh(session)
     definitions = get_definitions()
+    return [definitions[k] for k in sorted(definitions) if not definitions[k].desk]
+
+
+@router.get("/admin/definitions", response_class=HTMLResponse, response_model=None)
+def definitions_page(request: Request, session: SessionDep, principal: PageAdmin, key: str | None = None) -> HTMLResponse:
     shown = get_definition(key) if key else None  # unknown key: 404
     return render(request, "definitions.html", {
-        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": shown, "result": None,
+        "user": principal.user, "definitions": launchable_definitions(session), "shown": shown, "result": None,
     })
 
 
 @router.post("/admin/definitions/validate", response_class=HTMLResponse, response_model=None)
 async def validate_definition(
-    request: Request, principal: PageAdmin,
+    request: Request, session: SessionDep, principal: PageAdmin,
     file: Annotated[UploadFile, File()], csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> HTMLResponse:
-    """Check an uploaded definition YAML with the loader's own validation; nothing is stored."""
-    from domain.definitions import parse_definition
+    """Check an uploaded definition YAML with the loader's own validation (errors with their lines); nothing is
+    stored."""
+    from tasks.registry import parse_source
 
     check_csrf(request, csrf_token)
     name = file.filename or "上传文件"
@@ -286,16 +294,13 @@ async def validate_definition(
         if len(content) > MAX_UPLOAD:
             raise DubanError("文件不能超过 1 MB")
         try:
-            data = yaml.safe_load(content.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"第{mark.line + 1}行：" if mark else ""
-            raise DubanError(f"{where}不是有效的 YAML（{exc}）") from None
-        result["definition"] = parse_definition(data, name)
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DubanError("文件不是 UTF-8 编码的文本") from None
+        result["definition"] = parse_source(text, name)
     except DubanError as exc:
         result["errors"] = exc.errors or [{"field": "", "message": exc.detail}]
-    definitions = get_definitions()
     return render(request, "definitions.html", {
-        "user": principal.user, "definitions": [definitions[k] for k in sorted(definitions)], "shown": None,
+        "user": principal.user, "definitions": launchable_definitions(session), "shown": None,
         "result": result,
     }, status_code=200 if not result["errors"] else 422)

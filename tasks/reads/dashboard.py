@@ -17,7 +17,7 @@ from domain.vocabulary import RectificationStatus
 from models import AccountabilityCase, Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
 from tasks.accounts import Principal
 from tasks.reads.org_units import townships
-from tasks.registry import get_definitions
+from tasks.registry import get_definitions, refresh
 from tasks.scope import scoped
 from tasks.targets import evaluate_campaigns
 
@@ -125,6 +125,7 @@ def dashboard(session: Session, principal: Principal, today: dt.date, *, definit
     Only for ``may_see_dashboard`` (403 for others)."""
     if not may_see_dashboard(principal):
         raise PermissionDenied("督办看板只对县委组织部、县级审核人和县领导开放")
+    refresh(session)  # the names of the newest versions, whichever process published them
     definitions = get_definitions()
     choices = launched(session, principal)
     if not definition or year is None:

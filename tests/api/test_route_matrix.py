@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -109,6 +110,7 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/definitions/{key}/retire": R(ADMIN),
     "GET /api/v1/definitions/{key}/diff": R(SIGNED_IN),
     "POST /api/v1/definitions/{key}/migrations": R(ADMIN),
+    "POST /api/v1/definitions/preview": R(ADMIN),
     "GET /api/v1/org-units": R(SIGNED_IN),
     "GET /api/v1/calendar/{year}": R(SIGNED_IN),
     # campaigns
@@ -241,6 +243,10 @@ RULES: dict[str, Rule] = {
     "POST /admin/calendars": R(ADMIN),
     "GET /admin/definitions": R(ADMIN),
     "POST /admin/definitions/validate": R(ADMIN),
+    "GET /admin/definitions/{key}": R(ADMIN),
+    "POST /admin/definitions/{key}/publish": R(ADMIN),
+    "POST /admin/definitions/{key}/preview": R(ADMIN),
+    "POST /admin/definitions/{key}/migrate": R(ADMIN),
     "GET /dashboard": R(frozenset({"admin", "county-reviewer", "observer"})),
     "GET /ledgers": R(SIGNED_IN),
     "POST /ledgers/org-units": R(ADMIN),
@@ -286,6 +292,8 @@ def test_every_route_has_a_rule() -> None:
 
 # ---- calling a route as someone ---------------------------------------------------------------------------
 
+SHIPPED_YAML = (Path(__file__).resolve().parents[2] / "definitions" / "weak_village_rectification.yaml").read_text(
+    encoding="utf-8")
 SAMPLES = {"key": "weak_village_rectification", "year": "2025", "name": "campaigns", "outbox_id": "1", "township": "QX02",
            "cadre": "QX02-C1", "code": "QX02-C1", "unit": "QXD01", "programme_id": "1",
            "village": "QX02001", "month": "3", "username": "qx02-liaison"}
@@ -307,6 +315,8 @@ async def _request(w: World, method: str, path: str, rule: Rule) -> dict[str, An
             return await body_for(w, row)
         bodies: dict[str, dict[str, Any]] = {
             "POST /api/v1/auth/token": {"json": {"username": "nobody-here", "password": "wrong-password"}},
+            "POST /api/v1/definitions/preview": {"json": {"source": SHIPPED_YAML, "year": 2025, "township": "QX02",
+                                                          "simulate": False}},
             "POST /api/v1/campaigns": {"json": {"definition": "five_good_model_site", "township": "QX02", "year": 2026}},
             "POST /api/v1/campaigns/batch": {"json": {"definition": "five_good_model_site", "year": 2026,
                                                       "townships": ["QX03"]}},
