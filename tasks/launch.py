@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -186,13 +186,25 @@ def write_campaign(
 
 
 def _insert_returning(session: Session, table: Any, rows: list[dict[str, Any]], *keys: str) -> dict[Any, int]:
-    """Insert ``rows`` into ``table`` with SQLAlchemy's "insertmanyvalues" (batches of ``INSERT … VALUES (…),
-    (…) RETURNING``) and return each new id by the row's ``keys``, which must be unique among ``rows``
-    (neither database promises to return the rows of one statement in the order of its VALUES)."""
+    """Insert ``rows`` into ``table`` and return each new id by the row's ``keys`` (unique among ``rows``).
+
+    SQLite: SQLAlchemy's "insertmanyvalues" (batches of ``INSERT … VALUES (…), (…) RETURNING``; the ids are
+    mapped back by ``keys`` because SQLite does not promise to return the rows in the order of the VALUES).
+    PostgreSQL: the ids are taken from the table's sequence first and the rows go through psycopg's pipelined
+    ``executemany`` of one prepared statement; psycopg parses every long multi-row statement anew (it caches
+    only short ones), which cost more than the insert itself."""
     if not rows:
         return {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                           {"table": table.name, "n": len(rows)}).scalars().all()
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        conn.execute(insert(table), rows)
+        return {tuple(row[k] for k in keys): row["id"] for row in rows}
     stmt = insert(table).returning(table.c.id, *(table.c[k] for k in keys))
-    return {tuple(row[1:]): row[0] for row in session.connection().execute(stmt, rows)}
+    return {tuple(row[1:]): row[0] for row in conn.execute(stmt, rows)}
 
 
 def write_campaigns(
