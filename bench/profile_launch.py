@@ -4,7 +4,8 @@ Prefect runs each chunk's ``tasks.launch.launch_many`` in a worker thread, which
 see; so this runs the same ``launch_many`` calls, chunk by chunk, in the main thread under cProfile,
 on a freshly seeded database, then the real flow on another one, and prints:
 
-* the split of the direct run between planning (pure domain code), writing (SQLAlchemy) and commits;
+* the split of the direct run between loading the context, planning (pure domain code), writing (the chunk's
+  multi-row inserts and audit events) and commits;
 * the flow's time minus the direct run's (what Prefect's flow and task runs add);
 * the functions with the most cumulative and own time (the full profile goes to ``$BENCH_PROFILE_OUT``,
   default ``bench/launch-<backend>.prof``; open it with ``python -m pstats`` or snakeviz).
@@ -69,16 +70,16 @@ def profile_backend(backend: str, root: Path, townships: int) -> None:
             return elapsed
 
         # 1. unprofiled, with the phases timed
-        originals = (tl.plan_for, tl.write_campaign, tl.load_context)
+        originals = (tl.plan_for, tl.write_campaigns, tl.load_context)
         real_commit = Session.commit
         tl.plan_for = _timed(phases, "plan (domain.planning)", tl.plan_for)  # type: ignore[assignment]
-        tl.write_campaign = _timed(phases, "write (ORM flush + inserts)", tl.write_campaign)  # type: ignore[assignment]
+        tl.write_campaigns = _timed(phases, "write (multi-row inserts, audit)", tl.write_campaigns)  # type: ignore[assignment]
         tl.load_context = _timed(phases, "load context", tl.load_context)  # type: ignore[assignment]
         Session.commit = _timed(phases, "commit", real_commit)  # type: ignore[method-assign]
         try:
             direct_s = direct("direct", profile=False)
         finally:
-            tl.plan_for, tl.write_campaign, tl.load_context = originals  # type: ignore[assignment]
+            tl.plan_for, tl.write_campaigns, tl.load_context = originals  # type: ignore[assignment]
             Session.commit = real_commit  # type: ignore[method-assign]
         # 2. under cProfile
         profiled_s = direct("profiled", profile=True)

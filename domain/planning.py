@@ -165,29 +165,107 @@ def _opens_on(ob: Obligation, stage: StagePlan | None, start: dt.date, due_on: d
     return min(opens_on, due_on)
 
 
-def _plan_obligation(ob: Obligation, stages: dict[str, StagePlan], subjects: list[OrgRef], year: int,
-                     calendar: WorkCalendar, today: dt.date) -> Iterator[ObligationPlan]:
-    """Every deadline one obligation rule sets in the campaign year, for each of its subjects."""
+@dataclass(frozen=True)
+class DatedDeadline:
+    """One due date an obligation rule sets in the campaign year, the same for every subject that owes it."""
+
+    period: str
+    opens_on: dt.date
+    nominal_due_on: dt.date
+    due_on: dt.date
+    stage_key: str | None
+    status: str
+
+
+def _dated_deadlines(ob: Obligation, stages: dict[str, StagePlan], year: int, calendar: WorkCalendar,
+                     today: dt.date) -> list[DatedDeadline]:
+    """Every due date one obligation rule sets in the campaign year (whoever owes it)."""
     ordered = list(stages.values())
     if ob.during:
         window = [stages[k] for k in ob.during]
         start, end = min(s.opens_on for s in window), max(s.closes_on for s in window)
     else:
         start, end = ordered[0].opens_on, ordered[-1].closes_on
+    out = []
     for nominal, period in _nominal_dates(ob, start, end, year, stages):
         due_on = calendar.adjust(nominal, ob.policy)
         stage_key = ob.stage or getattr(ob.due, "stage", None)
         stage = stages[stage_key] if stage_key else next(
             (s for s in ordered if s.opens_on <= nominal <= s.closes_on), None)
         opens_on = _opens_on(ob, stage, start, due_on)
+        out.append(DatedDeadline(period, opens_on, nominal, due_on, stage.key if stage else None,
+                                 obligation_status(opens_on, due_on, today)))
+    return out
+
+
+def _owed(ob: Obligation, dated: Sequence[DatedDeadline], subjects: Sequence[OrgRef]) -> Iterator[ObligationPlan]:
+    """The deadlines of ``dated`` for each subject in ``subjects`` (date by date, subject by subject)."""
+    village = ob.subject.kind == "village"
+    for d in dated:
         for subject in subjects:
-            suffix = f"{subject.code}:" if ob.subject.kind == "village" else ""
+            suffix = f"{subject.code}:" if village else ""
             yield ObligationPlan(
-                key=f"{ob.key}:{suffix}{period}", rule_key=ob.key, kind=ob.kind, title=ob.title,
-                stage_key=stage.key if stage else None, subject_code=subject.code, period=period, opens_on=opens_on,
-                nominal_due_on=nominal, due_on=due_on, policy=ob.policy.value,
-                status=obligation_status(opens_on, due_on, today),
+                key=f"{ob.key}:{suffix}{d.period}", rule_key=ob.key, kind=ob.kind, title=ob.title,
+                stage_key=d.stage_key, subject_code=subject.code, period=d.period, opens_on=d.opens_on,
+                nominal_due_on=d.nominal_due_on, due_on=d.due_on, policy=ob.policy.value, status=d.status,
             )
+
+
+def _plan_obligation(ob: Obligation, stages: dict[str, StagePlan], subjects: list[OrgRef], year: int,
+                     calendar: WorkCalendar, today: dt.date) -> Iterator[ObligationPlan]:
+    """Every deadline one obligation rule sets in the campaign year, for each of its subjects."""
+    return _owed(ob, _dated_deadlines(ob, stages, year, calendar, today), subjects)
+
+
+@dataclass
+class YearPlan:
+    """What a campaign of ``definition`` launched on ``today`` for ``year`` looks like before a township is named:
+    its stages and every due date of its rules. The same for every township of a batch, so planned once
+    (:func:`plan_year`) and filled in per township (:func:`plan_township`)."""
+
+    definition: Definition
+    year: int
+    calendar: WorkCalendar
+    stages: dict[str, StagePlan]
+    rules: list[tuple[Obligation, list[DatedDeadline]]]
+    stage_years: frozenset[int]
+    _warnings: dict[frozenset[int], list[str]] = field(default_factory=dict)
+
+    def warnings(self, years: frozenset[int]) -> list[str]:
+        """The calendar's warnings for ``years`` (a fresh list: the caller may add to it)."""
+        if years not in self._warnings:
+            self._warnings[years] = self.calendar.warnings(years)
+        return list(self._warnings[years])
+
+
+def plan_year(definition: Definition, year: int, calendar: WorkCalendar, today: dt.date) -> YearPlan:
+    """The stages and due dates of ``definition`` in campaign ``year`` as of ``today``, for any township."""
+    stages = _plan_stages(definition, year, today)
+    rules = [(ob, _dated_deadlines(ob, stages, year, calendar, today))
+             for ob in definition.obligations if not ob.listed]  # the list brings those: plan_listed
+    stage_years = frozenset({s.opens_on.year for s in stages.values()} | {s.closes_on.year for s in stages.values()})
+    return YearPlan(definition, year, calendar, stages, rules, stage_years)
+
+
+def plan_township(year_plan: YearPlan, township: OrgRef, villages: Sequence[OrgRef]) -> CampaignPlan:
+    """``year_plan`` filled in for ``township`` and its ``villages``: what :func:`plan_campaign` returns."""
+    obligations: list[ObligationPlan] = []
+    years = set(year_plan.stage_years)
+    for ob, dated in year_plan.rules:
+        subjects = _subjects(ob, township, villages)
+        if subjects and dated:
+            obligations.extend(_owed(ob, dated, subjects))
+            years.update(d.nominal_due_on.year for d in dated)
+    obligations.sort(key=lambda o: (o.due_on, o.key))
+    warnings = year_plan.warnings(frozenset(years))
+    waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
+    if waived:
+        warnings.append(waived_warning(waived))
+    definition = year_plan.definition
+    return CampaignPlan(
+        definition_key=definition.key, definition_version=definition.version, township_code=township.code,
+        year=year_plan.year, stages=list(year_plan.stages.values()), obligations=obligations, warnings=warnings,
+    )
 
 
 def plan_campaign(
@@ -199,19 +277,7 @@ def plan_campaign(
     today: dt.date,
 ) -> CampaignPlan:
     """Every stage and every deadline of ``definition`` for ``township`` in campaign ``year``."""
-    stages = _plan_stages(definition, year, today)
-    obligations = [plan for ob in definition.obligations if not ob.listed  # the list brings those: plan_listed
-                   for plan in _plan_obligation(ob, stages, _subjects(ob, township, villages), year, calendar, today)]
-    obligations.sort(key=lambda o: (o.due_on, o.key))
-    years_touched = {s.opens_on.year for s in stages.values()} | {s.closes_on.year for s in stages.values()}
-    warnings = calendar.warnings(years_touched | {o.nominal_due_on.year for o in obligations})
-    waived = sum(1 for o in obligations if o.status == ObligationStatus.WAIVED)
-    if waived:
-        warnings.append(waived_warning(waived))
-    return CampaignPlan(
-        definition_key=definition.key, definition_version=definition.version, township_code=township.code,
-        year=year, stages=list(stages.values()), obligations=obligations, warnings=warnings,
-    )
+    return plan_township(plan_year(definition, year, calendar, today), township, villages)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Text, cast, text
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -39,7 +40,9 @@ __all__ = [
     "TICK",
     "AuditActor",
     "VerifyResult",
+    "EventSpec",
     "append_event",
+    "append_events",
     "canonical_json",
     "cli_actor",
     "event_hash",
@@ -203,31 +206,77 @@ def append_event(
 
     ``before``/``after`` are passed through :func:`jsonable`; ``now`` must be timezone-aware.
     """
-    for name, value in (("actor", actor), ("action", action), ("subject_type", subject_type)):
-        if len(value) > _MAX_LEN[name]:
-            raise ValueError(f"{name} is longer than {_MAX_LEN[name]} characters")
-    before_json = jsonable(before)
-    after_json = jsonable(after)
-    for name, value in (("before", before_json), ("after", after_json)):
-        if value is not None and not isinstance(value, dict):
-            raise TypeError(f"{name} must be a mapping or None")
+    fields = _fields(EventSpec(actor_id, actor, action, subject_type, subject_id, township_id, before, after))
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
-    at = now.astimezone(dt.UTC)
-
+    fields["at"] = now.astimezone(dt.UTC)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
     # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
     # database's write lock and reads the newest committed link.
     last_seq, prev_hash = _last_link(session)
     seq = last_seq + 1
-    fields: dict[str, Any] = {
-        "seq": seq, "at": at, "actor_id": actor_id, "actor": actor, "action": action, "subject_type": subject_type,
-        "subject_id": subject_id, "township_id": township_id, "before": before_json, "after": after_json,
-    }
-    event = AuditEvent(**fields, prev_hash=prev_hash, hash=event_hash(prev_hash, canonical_json(**fields)))
+    event = AuditEvent(**fields, seq=seq, prev_hash=prev_hash,
+                       hash=event_hash(prev_hash, canonical_json(seq=seq, **fields)))
     session.add(event)
     return event
+
+
+@dataclasses.dataclass(frozen=True)
+class EventSpec:
+    """One event for :func:`append_events`: what :func:`append_event` takes besides the session and ``now``."""
+
+    actor_id: int | None
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: int
+    township_id: int | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+def _fields(spec: EventSpec) -> dict[str, Any]:
+    """The event's columns but its place in the chain (``seq``, ``prev_hash``, ``hash``) and ``at``, checked."""
+    for name, value in (("actor", spec.actor), ("action", spec.action), ("subject_type", spec.subject_type)):
+        if len(value) > _MAX_LEN[name]:
+            raise ValueError(f"{name} is longer than {_MAX_LEN[name]} characters")
+    before_json = jsonable(spec.before)
+    after_json = jsonable(spec.after)
+    for name, value in (("before", before_json), ("after", after_json)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{name} must be a mapping or None")
+    return {"actor_id": spec.actor_id, "actor": spec.actor, "action": spec.action,
+            "subject_type": spec.subject_type, "subject_id": spec.subject_id, "township_id": spec.township_id,
+            "before": before_json, "after": after_json}
+
+
+def _unlinked(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("seq", "prev_hash", "hash")}
+
+
+def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datetime) -> int:
+    """Append ``specs`` as consecutive links of the chain in one ``INSERT`` on the session's connection (the
+    caller commits, together with the changes they record): what :func:`append_event` does for each, with one
+    lock and one look at the last link for all. Returns the ``seq`` of the last one (0 when ``specs`` is empty).
+    """
+    if not specs:
+        return 0
+    rows = [_fields(spec) for spec in specs]
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    at = now.astimezone(dt.UTC)
+    session.flush()  # events added one by one before these come first in the chain
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
+    seq, prev_hash = _last_link(session)
+    for row in rows:
+        seq += 1
+        row["at"], row["seq"], row["prev_hash"] = at, seq, prev_hash
+        prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
+        row["hash"] = prev_hash
+    session.connection().execute(sa_insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    return seq
 
 
 def record(session: Session, by: AuditActor, action: str, subject: tuple[str, int], *, now: dt.datetime,

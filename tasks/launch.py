@@ -9,22 +9,32 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.clock import china_date
 from core.settings import get_settings
 from domain.calendar import WorkCalendar
 from domain.definitions import Definition
 from domain.errors import Conflict, DubanError, ValidationFailed
-from domain.planning import CampaignPlan, LateDeadline, LateStart, OrgRef, apply_late_start, plan_campaign
-from domain.vocabulary import ObligationStatus, period_label
+from domain.planning import (
+    CampaignPlan,
+    LateDeadline,
+    LateStart,
+    OrgRef,
+    YearPlan,
+    apply_late_start,
+    plan_township,
+    plan_year,
+)
+from domain.vocabulary import CampaignStatus, ObligationStatus, period_label
 from models import Campaign, IdempotencyRecord, Obligation, OrgUnit, Stage
-from tasks.audit import SYSTEM, AuditActor, record
+from tasks.audit import SYSTEM, AuditActor, EventSpec, append_events
 from tasks.calendar import load_work_calendar
 from tasks.definitions import launchable
 
@@ -50,14 +60,46 @@ class LaunchOutcome:
         return self.status == LaunchStatus.CREATED
 
 
+class Unit(NamedTuple):
+    """A township or a village as a launch reads it: the columns planning and writing need, not an ORM object."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    key_contact_class: str | None
+    collective_income: int | None
+    parent_id: int | None
+
+
+_UNIT_COLUMNS = (col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name), col(OrgUnit.kind),
+                 col(OrgUnit.key_contact_class), col(OrgUnit.collective_income), col(OrgUnit.parent_id))
+
+
 @dataclass
 class LaunchContext:
     """What planning needs, read once per batch instead of once per township."""
 
     definition: Definition
     calendar: WorkCalendar
-    townships: dict[str, OrgUnit]
-    villages: dict[int, list[OrgUnit]]
+    townships: dict[str, Unit]
+    villages: dict[int, list[Unit]]
+    year_plans: dict[tuple[str, int, int, dt.date], YearPlan] = field(default_factory=dict)
+    _names: dict[str, str] | None = None
+
+    def year_plan(self, year: int, today: dt.date) -> YearPlan:
+        """The campaign of ``year`` as launched ``today``, planned once for every township of the batch."""
+        key = (self.definition.key, self.definition.version, year, today)
+        if key not in self.year_plans:
+            self.year_plans[key] = plan_year(self.definition, year, self.calendar, today)
+        return self.year_plans[key]
+
+    def names(self) -> dict[str, str]:
+        """Name by code of every township and village in the context."""
+        if self._names is None:
+            self._names = {t.code: t.name for t in self.townships.values()} | {
+                v.code: v.name for vs in self.villages.values() for v in vs}
+        return self._names
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -80,20 +122,20 @@ def check_year(definition: Definition, year: int) -> None:
 
 def load_context(session: Session, definition_key: str, township_codes: Sequence[str] | None) -> LaunchContext:
     definition = launchable(session, definition_key)
-    stmt = select(OrgUnit).where(OrgUnit.kind == "township")
+    stmt = sa_select(*_UNIT_COLUMNS).where(col(OrgUnit.kind) == "township")
     if township_codes is not None:
-        stmt = stmt.where(OrgUnit.code.in_(list(township_codes)))  # type: ignore[attr-defined]
-    townships = {t.code: t for t in session.exec(stmt)}
-    villages: dict[int, list[OrgUnit]] = defaultdict(list)
+        stmt = stmt.where(col(OrgUnit.code).in_(list(township_codes)))
+    townships = {t.code: t for t in map(Unit._make, session.execute(stmt))}
+    villages: dict[int, list[Unit]] = defaultdict(list)
     if townships:
         ids = [t.id for t in townships.values()]
-        vstmt = select(OrgUnit).where(OrgUnit.kind == "village", OrgUnit.parent_id.in_(ids))  # type: ignore[union-attr]
-        for village in session.exec(vstmt.order_by(OrgUnit.code)):
+        vstmt = sa_select(*_UNIT_COLUMNS).where(col(OrgUnit.kind) == "village", col(OrgUnit.parent_id).in_(ids))
+        for village in map(Unit._make, session.execute(vstmt.order_by(col(OrgUnit.code)))):
             villages[village.parent_id or 0].append(village)
     return LaunchContext(definition, load_work_calendar(session), townships, villages)
 
 
-def _ref(unit: OrgUnit) -> OrgRef:
+def _ref(unit: Unit) -> OrgRef:
     return OrgRef(unit.code, unit.name, unit.kind, unit.key_contact_class, unit.collective_income)
 
 
@@ -106,7 +148,7 @@ def plan_for(ctx: LaunchContext, township_code: str, year: int, today: dt.date) 
         )
     check_year(ctx.definition, year)
     villages = [_ref(v) for v in ctx.villages.get(township.id or 0, [])]
-    return plan_campaign(ctx.definition, _ref(township), villages, year, ctx.calendar, today)
+    return plan_township(ctx.year_plan(year, today), _ref(township), villages)
 
 
 def plan_late(ctx: LaunchContext, township_code: str, year: int, today: dt.date,
@@ -119,8 +161,9 @@ def plan_late(ctx: LaunchContext, township_code: str, year: int, today: dt.date,
 
 
 def late_answer(ctx: LaunchContext, affected: Sequence[LateDeadline]) -> list[dict[str, Any]]:
-    names = {t.code: t.name for t in ctx.townships.values()} | {
-        v.code: v.name for vs in ctx.villages.values() for v in vs}
+    if not affected:
+        return []
+    names = ctx.names()
     return [{"key": a.key, "title": a.title, "subject": a.subject_code, "subject_name": names.get(a.subject_code, a.subject_code),
              "period": a.period, "period_label": period_label(a.period), "due_on": a.due_on, "catch_up_on": a.catch_up_on}
             for a in affected]
@@ -135,56 +178,84 @@ def write_campaign(
     by: AuditActor = SYSTEM,
 ) -> int:
     """Insert the campaign, its stages and its obligations, and the launch's audit event; the caller commits."""
-    township = ctx.townships[plan.township_code]
-    campaign = Campaign(
-        definition_key=plan.definition_key,
-        definition_version=plan.definition_version,
-        township_id=township.id or 0,
-        year=plan.year,
-        launched_at=now,
-        calendar_warnings=plan.warnings,
-    )
-    session.add(campaign)
-    session.flush()
-    campaign_id = campaign.id or 0
-    stage_rows = [
-        {
-            "campaign_id": campaign_id, "key": s.key, "name": s.name, "seq": s.seq, "opens_on": s.opens_on,
-            "closes_on": s.closes_on, "gate_key": s.gate_key, "status": s.status, "version": 1,
-        }
-        for s in plan.stages
-    ]
-    # Core inserts on the session's connection: same transaction, without the ORM's per-row work.
-    conn = session.connection()
-    stage_table = Stage.__table__  # type: ignore[attr-defined]
-    stage_ids = {
-        key: sid
-        for sid, key in conn.execute(insert(stage_table).returning(stage_table.c.id, stage_table.c.key), stage_rows)
-    }
-    subject_ids = {township.code: township.id}
-    subject_ids.update({v.code: v.id for v in ctx.villages.get(township.id or 0, [])})
-    obligation_rows = [
-        {
-            "campaign_id": campaign_id, "stage_id": stage_ids.get(o.stage_key) if o.stage_key else None,
-            "key": o.key, "rule_key": o.rule_key, "kind": o.kind, "title": o.title,
-            "subject_id": subject_ids[o.subject_code], "period": o.period, "opens_on": o.opens_on,
-            "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "policy": o.policy,
-            "status": o.status, "escalation_level": 0, "version": 1,
-        }
-        for o in plan.obligations
-    ]
-    if obligation_rows:
-        conn.execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
+    (campaign_id,) = write_campaigns(session, ctx, [plan], now, by)
     if idempotency:
-        session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id, created_at=now))
-    record(session, by, "campaign.launch", ("campaign", campaign_id), now=now, township_id=township.id, after={
-        "definition": plan.definition_key, "version": plan.definition_version, "year": plan.year,
-        "stages": len(stage_rows), "obligations": len(obligation_rows)})
-    if any(o.status == ObligationStatus.OPEN for o in plan.obligations):
+        session.add(IdempotencyRecord(key=idempotency[0], request_hash=idempotency[1], campaign_id=campaign_id,
+                                      created_at=now))
+    return campaign_id
+
+
+def _insert_returning(session: Session, table: Any, rows: list[dict[str, Any]], *keys: str) -> dict[Any, int]:
+    """Insert ``rows`` into ``table`` and return each new id by the row's ``keys`` (unique among ``rows``).
+
+    SQLite: SQLAlchemy's "insertmanyvalues" (batches of ``INSERT … VALUES (…), (…) RETURNING``; the ids are
+    mapped back by ``keys`` because SQLite does not promise to return the rows in the order of the VALUES).
+    PostgreSQL: the ids are taken from the table's sequence first and the rows go through psycopg's pipelined
+    ``executemany`` of one prepared statement; psycopg parses every long multi-row statement anew (it caches
+    only short ones), which cost more than the insert itself."""
+    if not rows:
+        return {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                           {"table": table.name, "n": len(rows)}).scalars().all()
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        conn.execute(insert(table), rows)
+        return {tuple(row[k] for k in keys): row["id"] for row in rows}
+    stmt = insert(table).returning(table.c.id, *(table.c[k] for k in keys))
+    return {tuple(row[1:]): row[0] for row in conn.execute(stmt, rows)}
+
+
+def write_campaigns(
+    session: Session,
+    ctx: LaunchContext,
+    plans: Sequence[CampaignPlan],
+    now: dt.datetime,
+    by: AuditActor = SYSTEM,
+) -> list[int]:
+    """Insert the campaigns of ``plans``, their stages and their obligations, and one launch audit event per
+    campaign, with a few multi-row statements on the session's connection (no ORM unit of work); the caller
+    commits. Returns the campaigns' ids in the order of ``plans``."""
+    if not plans:
+        return []
+    townships = [ctx.townships[plan.township_code] for plan in plans]
+    by_township = _insert_returning(session, Campaign.__table__, [  # type: ignore[attr-defined]
+        {"definition_key": plan.definition_key, "definition_version": plan.definition_version,
+         "township_id": township.id, "year": plan.year, "status": CampaignStatus.ACTIVE.value, "launched_at": now,
+         "calendar_warnings": plan.warnings, "version": 1}
+        for plan, township in zip(plans, townships, strict=True)], "township_id")
+    campaign_ids = [by_township[(township.id,)] for township in townships]
+    stage_ids = _insert_returning(session, Stage.__table__, [  # type: ignore[attr-defined]
+        {"campaign_id": campaign_id, "key": s.key, "name": s.name, "seq": s.seq, "opens_on": s.opens_on,
+         "closes_on": s.closes_on, "gate_key": s.gate_key, "status": s.status, "version": 1}
+        for plan, campaign_id in zip(plans, campaign_ids, strict=True) for s in plan.stages], "campaign_id", "key")
+    obligation_rows: list[dict[str, Any]] = []
+    events: list[EventSpec] = []
+    for plan, township, campaign_id in zip(plans, townships, campaign_ids, strict=True):
+        subject_ids = {v.code: v.id for v in ctx.villages.get(township.id or 0, [])}
+        subject_ids[township.code] = township.id
+        obligation_rows.extend(
+            {"campaign_id": campaign_id, "stage_id": stage_ids[(campaign_id, o.stage_key)] if o.stage_key else None,
+             "key": o.key, "rule_key": o.rule_key, "kind": o.kind, "title": o.title,
+             "subject_id": subject_ids[o.subject_code], "period": o.period, "opens_on": o.opens_on,
+             "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "policy": o.policy,
+             "status": o.status, "escalation_level": 0, "version": 1}
+            for o in plan.obligations)
+        events.append(EventSpec(by.id, by.name, "campaign.launch", "campaign", campaign_id, township.id, after={
+            "definition": plan.definition_key, "version": plan.definition_version, "year": plan.year,
+            "stages": len(plan.stages), "obligations": len(plan.obligations)}))
+    if obligation_rows:
+        session.connection().execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
+    append_events(session, events, now=now)
+    opened = [campaign_id for plan, campaign_id in zip(plans, campaign_ids, strict=True)
+              if any(o.status == ObligationStatus.OPEN for o in plan.obligations)]
+    if opened:
         from tasks.tick import open_obligations
 
-        open_obligations(session, now, campaign_id=campaign_id)  # drafts and requests for windows already open
-    return campaign_id
+        for campaign_id in opened:  # drafts and requests for windows already open
+            open_obligations(session, now, campaign_id=campaign_id)
+    return campaign_ids
 
 
 def _existing_campaign(session: Session, ctx: LaunchContext, township_code: str, year: int) -> Campaign | None:
@@ -289,9 +360,12 @@ def launch_many(
     late: LateStart | None = None,
     by: AuditActor = SYSTEM,
 ) -> list[dict[str, Any]]:
-    """Launch a chunk of townships in one transaction with a savepoint per township, so one failure
-    stops no other; safe to re-run after any crash (launched townships come back as ``exists``)."""
-    items: list[dict[str, Any]] = []
+    """Launch a chunk of townships in one transaction, so one failure stops no other; safe to re-run after any
+    crash (launched townships come back as ``exists``).
+
+    The chunk's campaigns are written together (:func:`write_campaigns`) under one savepoint; if that fails (a
+    concurrent launch took a township's unique key, a township's row is refused), the chunk is written again
+    with a savepoint per township, so only the township that failed is left out."""
     today = china_date(now)
     with Session(engine, expire_on_commit=False) as session:
         ctx = load_context(session, definition_key, township_codes)
@@ -302,6 +376,8 @@ def launch_many(
                 Campaign.township_id.in_(list(ids)),  # type: ignore[attr-defined]
             ))
         } if ids else {}
+        items: list[dict[str, Any]] = []
+        planned: list[tuple[dict[str, Any], CampaignPlan]] = []
         for code in township_codes:
             if code in existing:
                 items.append({"township": code, "status": LaunchStatus.EXISTS, "campaign_id": existing[code].id,
@@ -309,21 +385,40 @@ def launch_many(
                 continue
             try:
                 plan, affected = plan_late(ctx, code, year, today, late)
-                with session.begin_nested():
-                    campaign_id = write_campaign(session, ctx, plan, now, by=by)
-                items.append({"township": code, "status": LaunchStatus.CREATED, "campaign_id": campaign_id,
-                              "affected": affected})
             except DubanError as exc:
                 items.append({"township": code, "status": LaunchStatus.FAILED, "detail": exc.detail})
-            except IntegrityError:
-                found = _existing_campaign(session, ctx, code, year)
-                if found is None:
-                    items.append({"township": code, "status": LaunchStatus.FAILED, "detail": "数据库唯一约束冲突，请重试"})
-                else:
-                    items.append({"township": code, "status": LaunchStatus.EXISTS, "campaign_id": found.id,
-                                  "detail": _duplicate(found, ctx, code).detail})
+                continue
+            item = {"township": code, "status": LaunchStatus.CREATED, "campaign_id": 0, "affected": affected}
+            items.append(item)
+            planned.append((item, plan))
+        try:
+            with session.begin_nested():
+                campaign_ids = write_campaigns(session, ctx, [plan for _, plan in planned], now, by=by)
+            for (item, _), campaign_id in zip(planned, campaign_ids, strict=True):
+                item["campaign_id"] = campaign_id
+        except (DubanError, IntegrityError):
+            for item, plan in planned:
+                _write_alone(session, ctx, item, plan, year, now, by)
         session.commit()
     return items
+
+
+def _write_alone(session: Session, ctx: LaunchContext, item: dict[str, Any], plan: CampaignPlan, year: int,
+                 now: dt.datetime, by: AuditActor) -> None:
+    """Write one township's campaign under its own savepoint and make ``item`` say what became of it."""
+    code = plan.township_code
+    try:
+        with session.begin_nested():
+            (item["campaign_id"],) = write_campaigns(session, ctx, [plan], now, by=by)
+        return
+    except DubanError as exc:
+        outcome: dict[str, Any] = {"status": LaunchStatus.FAILED, "detail": exc.detail}
+    except IntegrityError:
+        found = _existing_campaign(session, ctx, code, year)
+        outcome = {"status": LaunchStatus.FAILED, "detail": "数据库唯一约束冲突，请重试"} if found is None else {
+            "status": LaunchStatus.EXISTS, "campaign_id": found.id, "detail": _duplicate(found, ctx, code).detail}
+    item.clear()
+    item.update({"township": code, **outcome})
 
 
 def all_township_codes(session: Session) -> list[str]:

@@ -84,7 +84,7 @@ DELIVERY_LEASE = 60
 DELIVERY_BATCH = 4
 
 KILL_POINTS: dict[str, tuple[str, ...]] = {
-    "launch": ("commit.before", "commit.after", "after:tasks.launch.write_campaign"),
+    "launch": ("commit.before", "commit.after", "after:tasks.launch.write_campaigns"),
     "tick": ("commit.before", "commit.after", "after:tasks.tick.open_obligations",
              "after:tasks.tick.enqueue_reminders", "after:tasks.escalation.record_step"),
     "review": ("commit.before", "commit.after", "after:tasks.audit.append_event",

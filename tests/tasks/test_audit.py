@@ -20,7 +20,17 @@ from cli.main import app
 from core.clock import CHINA_TZ
 from core.db import session_scope
 from models import AuditEvent
-from tasks.audit import GENESIS_HASH, append_event, canonical_json, event_hash, events_for, jsonable, verify_chain
+from tasks.audit import (
+    GENESIS_HASH,
+    EventSpec,
+    append_event,
+    append_events,
+    canonical_json,
+    event_hash,
+    events_for,
+    jsonable,
+    verify_chain,
+)
 
 runner = CliRunner()
 T0 = dt.datetime(2025, 3, 4, 9, 30, 15, 123456, tzinfo=CHINA_TZ)
@@ -352,3 +362,20 @@ def test_cli_audit_verify(engine: Engine) -> None:
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1, bad.output
     assert "第 4 条" in bad.output and "event 4 was edited" in bad.output
+
+
+def test_events_appended_together_continue_the_chain_one_by_one_appends_started(engine: Engine) -> None:
+    _seed(engine, 2)
+    specs = [EventSpec(None, "system", "campaign.launch", "campaign", 200 + i, 7, after={"year": 2025, "n": i})
+             for i in range(3)]
+    with session_scope(engine) as s:
+        assert append_events(s, specs, now=T0) == 5
+        _append(s, 6)  # a single append in the same transaction follows the bulk ones
+    with Session(engine) as s:
+        events = list(s.exec(select(AuditEvent).order_by(col(AuditEvent.seq))))
+        assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+        assert [e.subject_id for e in events[2:5]] == [200, 201, 202]
+        assert events[3].after == {"year": 2025, "n": 1} and events[3].township_id == 7
+        assert verify_chain(s).ok
+    with session_scope(engine) as s, pytest.raises(ValueError, match="timezone-aware"):
+        append_events(s, specs, now=T0.replace(tzinfo=None))
