@@ -27,7 +27,7 @@ from domain.timeline import Timeline, campaign_timeline
 from models import CalendarYear, OrgUnit
 from tasks.accounts import Principal, require_admin
 from tasks.calendar import load_work_calendar
-from tasks.launch import LaunchContext, check_year, plan_for
+from tasks.launch import LaunchContext, Unit, check_year, plan_for
 from tasks.registry import parse_source
 
 DRY_RUN_VILLAGES = 2  # the township's first villages the dry run takes: enough for every kind of deadline
@@ -74,6 +74,10 @@ def _township(session: Session, code: str) -> tuple[OrgUnit, list[OrgUnit]]:
     return township, villages
 
 
+def _unit(o: OrgUnit) -> Unit:
+    return Unit(o.id or 0, o.code, o.name, o.kind, o.key_contact_class, o.collective_income, o.parent_id)
+
+
 def _deadline(definition: Definition, items: list[ObligationPlan], calendar: WorkCalendar) -> dict[str, Any]:
     """One deadline of the plan (all its subjects together): nominal and effective dates, reminders, ladder."""
     first = items[0]
@@ -104,7 +108,8 @@ def plan_draft(session: Session, definition: Definition, year: int, township_cod
     check_year(definition, year)
     township, villages = _township(session, township_code)
     calendar = load_work_calendar(session)
-    ctx = LaunchContext(definition, calendar, {township.code: township}, {township.id or 0: villages})
+    town, vills = _unit(township), [_unit(v) for v in villages]
+    ctx = LaunchContext(definition, calendar, {town.code: town}, {town.id: vills})
     plan = plan_for(ctx, township.code, year, dt.date(year, 1, 1) - dt.timedelta(days=400))  # nothing already past
     stages = [{"seq": s.seq, "key": s.key, "name": s.name, "opens_on": s.opens_on, "closes_on": s.closes_on,
                "gate": s.gate_key, "status": "pending"} for s in plan.stages]
