@@ -260,9 +260,18 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     calendar = calendar or load_work_calendar(session)
     due: list[tuple[_Due, int, dt.date]] = []
     latest: dict[tuple[dt.date, tuple[int, ...], str], tuple[int, dt.date] | None] = {}  # many deadlines share a day
+    versions: dict[tuple[str, int], Definition] = {}  # looked up once per version, not per deadline
+
+    def definition(ob: _Due) -> Definition:
+        known = versions.get((ob.definition_key, ob.definition_version))
+        if known is None:
+            known = versions[(ob.definition_key, ob.definition_version)] = definition_version(
+                ob.definition_key, ob.definition_version, session)
+        return known
+
     for ob in _open_deadlines(session, today, today + dt.timedelta(days=HORIZON_DAYS)):
-        definition = definition_version(ob.definition_key, ob.definition_version, session)
-        spec = definition.obligation(ob.rule_key).reminders or definition.reminders
+        rules = definition(ob)
+        spec = rules.obligation(ob.rule_key).reminders or rules.reminders
         memo = (ob.due_on, tuple(spec.offsets), str(spec.unit))
         if memo not in latest:
             passed = [(off, day) for off, day in reminder_dates(ob.due_on, spec.offsets, spec.unit, calendar) if day <= today]
@@ -292,7 +301,7 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
                     context = {
                         "title": ob.title, "township": ob.township, "subject_unit": ob.subject_unit,
                         "period": ob.period, "due_date": ob.due_on, "days_left": (ob.due_on - today).days,
-                        "link": link, "missing": _missing(definition_version(ob.definition_key, ob.definition_version, session), ob.rule_key, drafts.get(ob.id)),
+                        "link": link, "missing": _missing(definition(ob), ob.rule_key, drafts.get(ob.id)),
                     }
                 key = f"reminder:{ob.id}:{offset}:{user.id}"
                 requests.append(MailRequest(key=key, to=user, template="reminder", context=context))
