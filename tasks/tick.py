@@ -168,6 +168,19 @@ def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, 
     return {(o, off, u) for o, off, u in rows}
 
 
+def _logged_between(session: Session, first: dt.date, last: dt.date) -> set[tuple[int, int, int]]:
+    """The reminders logged for the open deadlines due in [first, last]: the deadlines through
+    ``ix_obligations_status_due``, their logs through the unique key, so the lookup follows the deadlines due, not
+    the log's size (an ``IN`` list of thousands of ids made PostgreSQL scan the whole reminder_log)."""
+    rows = session.execute(
+        sql_select(col(ReminderLog.obligation_id), col(ReminderLog.offset), col(ReminderLog.user_id))
+        .join(Obligation, col(Obligation.id) == col(ReminderLog.obligation_id))
+        .where(col(Obligation.status) == ObligationStatus.OPEN, col(Obligation.due_on) >= first,
+               col(Obligation.due_on) <= last)
+    )
+    return {(o, off, u) for o, off, u in rows}
+
+
 def _item(c: _Candidate, today: dt.date) -> dict[str, Any]:
     return {
         "title": c.obligation.title, "township": c.township.name, "subject_unit": c.subject.name,
@@ -269,7 +282,8 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
                 ob.definition_key, ob.definition_version, session)
         return known
 
-    for ob in _open_deadlines(session, today, today + dt.timedelta(days=HORIZON_DAYS)):
+    last = today + dt.timedelta(days=HORIZON_DAYS)
+    for ob in _open_deadlines(session, today, last):
         rules = definition(ob)
         spec = rules.obligation(ob.rule_key).reminders or rules.reminders
         memo = (ob.due_on, tuple(spec.offsets), str(spec.unit))
@@ -282,7 +296,7 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     if not due:
         return 0
     ids = [ob.id for ob, _, _ in due]
-    logged = _logged(session, ids)
+    logged = _logged_between(session, today, last)
     drafts = _draft_data(session, ids)
     people = _submitters(session, {ob.township_id for ob, _, _ in due})
     link = absolute_url("/todos")
