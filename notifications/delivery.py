@@ -412,6 +412,33 @@ def _prepare(msg: OutboxMessage, transports: _Transports, sender_name: str, send
     return _Other(transports.senders[msg.channel], robots.get(msg.to_addr))
 
 
+class _Outcomes:
+    """Records a batch's outcomes: "sent" through :class:`_SentRecorder` (at once on SQLite when the database is
+    free, else in a worker thread), the others through :func:`_record`; counts them in ``stats``."""
+
+    def __init__(self, conn: Connection, lease_until: dt.datetime, now: dt.datetime, stats: DeliveryStats,
+                 holder: str) -> None:
+        self.conn, self.lease_until, self.stats, self.holder = conn, lease_until, stats, holder
+        self.fast = _SentRecorder(conn, lease_until, now)
+
+    def _write(self, outbox_id: int, outcome: str, values: dict[str, Any]) -> bool:
+        if outcome == "sent" and self.fast.usable:
+            return self.fast(outbox_id, values["attempts"])
+        return _record(self.conn, outbox_id, self.lease_until, values)
+
+    async def record(self, outbox_id: int, outcome: str, values: dict[str, Any]) -> None:
+        done = self.fast.at_once(outbox_id, values["attempts"]) if outcome == "sent" and self.fast.usable else None
+        if done is None:
+            done = await anyio.to_thread.run_sync(self._write, outbox_id, outcome, values)
+        if done:
+            setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+            if outcome != "sent":
+                log.warning("%s: outbox message %s %s: %s", self.holder, outbox_id, outcome, values["last_error"])
+        else:
+            self.stats.skipped += 1
+            log.warning("%s: lost the lease of outbox message %s before recording %s", self.holder, outbox_id, outcome)
+
+
 async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.datetime, holder: str, batch: int,
                            lease_seconds: int, lease_until: dt.datetime, started: float, stats: DeliveryStats) -> None:
     mailer = transports.mailer
@@ -424,24 +451,7 @@ async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.da
     documents = await anyio.to_thread.run_sync(_attachments, conn, claimed)
     robots = await anyio.to_thread.run_sync(_robots, conn, claimed)
 
-    fast = _SentRecorder(conn, lease_until, now)
-
-    def write(outbox_id: int, outcome: str, values: dict[str, Any]) -> bool:
-        if outcome == "sent" and fast.usable:
-            return fast(outbox_id, values["attempts"])
-        return _record(conn, outbox_id, lease_until, values)
-
-    async def record(outbox_id: int, outcome: str, values: dict[str, Any]) -> None:
-        done = fast.at_once(outbox_id, values["attempts"]) if outcome == "sent" and fast.usable else None
-        if done is None:
-            done = await anyio.to_thread.run_sync(write, outbox_id, outcome, values)
-        if done:
-            setattr(stats, outcome, getattr(stats, outcome) + 1)
-            if outcome != "sent":
-                log.warning("%s: outbox message %s %s: %s", holder, outbox_id, outcome, values["last_error"])
-        else:
-            stats.skipped += 1
-            log.warning("%s: lost the lease of outbox message %s before recording %s", holder, outbox_id, outcome)
+    record = _Outcomes(conn, lease_until, now, stats, holder).record
 
     # One SMTP connection for the whole batch when the mailer can keep one open (QUIT at the end).
     sending: contextlib.AbstractAsyncContextManager[Mailer] = (
