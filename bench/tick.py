@@ -52,6 +52,9 @@ TARGET_SCALING = 1.5
 # are reminder days of the default schedule (7, 3, 1, 0), so those get a new reminder today
 OPEN_DUE_WORKDAYS = (0, 2, 4, 1, 5, 9, 3, 12, 20, 7, 30, 40)
 EPOCH = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+# the three campaign definitions the benchmark was built on (2,910 reminders due with 300 townships); the desk's
+# definitions (assigned items, signing without a form) came later and would change the work measured
+DEFINITIONS = ("cadres_in_villages", "five_good_model_site", "weak_village_rectification")
 
 
 def sizes(quick: bool) -> tuple[int, list[int]]:
@@ -131,7 +134,7 @@ def generate(db: BenchDB, townships: int, org_townships: int, history: int) -> d
 
     calendar = _calendar()
     definitions = get_definitions()
-    keys = sorted(definitions)
+    keys = sorted(DEFINITIONS)
     w = Writer(db)
     counts: dict[str, int] = {}
 
@@ -263,6 +266,8 @@ def schedule() -> list[tuple[str, str, dt.date, int, dt.date]]:
     calendar = _calendar()
     out = []
     for key, definition in get_definitions().items():
+        if key not in DEFINITIONS:
+            continue
         for rule in definition.obligations:
             spec = rule.reminders or definition.reminders
             for d in range(HORIZON_DAYS + 1):
@@ -484,6 +489,21 @@ def run_tick(profile: Any = None) -> tuple[float, dict[str, float], dict[str, in
     return elapsed, steps, counts, list(statements.items())
 
 
+def rehearse_tick() -> None:
+    """The untimed run duban's tick gets, as the baseline's query gets one: the whole tick on the engine that will
+    be timed, rolled back. SQLAlchemy caches compiled statements per engine, so the warm-up on its own database
+    leaves this engine cold; a running service compiled its statements at its first tick."""
+    from sqlmodel import Session
+
+    from core.db import get_engine
+    from tasks.tick import TICK, run_transaction
+
+    with Session(get_engine()) as s:
+        for transaction in TICK:
+            run_transaction(s, transaction, NOW)
+        s.rollback()
+
+
 def _explain(db: BenchDB, conn: Any, sql: str, params: Any) -> str:
     if db.backend == "sqlite":
         rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
@@ -548,6 +568,7 @@ def sample(backend: str, root: Path, townships: int, history: int, org_townships
         generated_s = time.perf_counter() - t0
         baseline_s, due, expected, baseline_plan = run_baseline(db, sched, explain=True)
         use_database(db.url)
+        rehearse_tick()
         duban_s, steps, tick_counts, statements = run_tick(profile)
         plans = explain_statements(db, statements)
         reset_engines()

@@ -29,7 +29,7 @@ from domain.vocabulary import Channel, OutboxStatus
 from models.accounts import User
 from models.review import OutboxMessage
 from notifications.fanout import channel_rows, load_directory
-from notifications.render import render_mail, render_mails
+from notifications.render import render_batch, render_mail
 
 MESSAGE_ID_DOMAIN = "duban.local"
 _KEY_MAX = 255
@@ -118,8 +118,8 @@ def enqueue_mail(
 class MailRequest:
     """One mail for :func:`enqueue_mails`: what :func:`enqueue_mail` takes, less the session and time.
 
-    Requests that share one ``context`` object (the same template, several recipients) are rendered
-    once: the caller promises the context does not depend on the recipient.
+    Requests whose contexts differ only in what their template merely prints (the recipient's name; for some
+    templates more: :data:`notifications.render.PRINTED_ONLY`) share one rendering.
     """
 
     key: str
@@ -188,16 +188,16 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
     existing = _ids_of(session, list(wanted))
     result.update(existing)
     todo = [r for key, r in wanted.items() if key not in existing]
-    # One rendering per template and shared context; the recipient's name is filled in per mail.
-    groups: dict[tuple[str, int], list[MailRequest]] = {}
+    # One rendering per template and group of contexts that differ only in what the template merely prints
+    # (the recipient's name, a reminder's title and units: ``render_batch``); the rest is filled in per mail.
+    groups: dict[str, list[MailRequest]] = {}
     for request in todo:
-        groups.setdefault((request.template, id(request.context)), []).append(request)
+        groups.setdefault(request.template, []).append(request)
     rows: list[dict[str, Any]] = []
     extra: dict[str, dict[str, Any]] = {}  # rows on other channels, by key (one per cause and robot)
     directory = load_directory(session, [r.to for r in todo])
-    for (template, _), members in groups.items():
-        names = [str(m.context.get("recipient_name", m.to.display_name)) for m in members]
-        mails = render_mails(template, {k: v for k, v in members[0].context.items() if k != "recipient_name"}, names)
+    for template, members in groups.items():
+        mails = render_batch(template, [{"recipient_name": m.to.display_name, **m.context} for m in members])
         for request, mail in zip(members, mails, strict=True):
             for row in channel_rows(directory, request.to, request.key, template, mail.subject, mail.text,
                                     str(request.context.get("link", "")), now):

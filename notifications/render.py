@@ -113,9 +113,17 @@ def render_mail(name: str, context: dict[str, Any]) -> RenderedMail:
     return _render(name, text_template, html_template, _values(context))
 
 
-# Stands in for the recipient's name while one rendering serves several recipients: private-use
-# characters, which neither autoescaping nor whitespace collapsing touches.
+# Stand-ins for printed values while one rendering serves several mails: private-use characters, which
+# neither autoescaping nor whitespace collapsing touches.
 _RECIPIENT = "\ue000recipient_name\ue001"
+_MARK = "\ue000"
+
+PRINTED_ONLY: dict[str, tuple[str, ...]] = {
+    "reminder": ("title", "township", "subject_unit"),
+}
+"""Per template, the context variables it only prints or compares for equality with one another (never
+filters, tests or slices): mails whose contexts differ only in these (and in ``recipient_name``, which every
+layout only prints) share one rendering. ``test_outbox_batch`` renders each listed template both ways."""
 
 
 def render_mails(name: str, context: dict[str, Any], recipient_names: list[str]) -> list[RenderedMail]:
@@ -131,11 +139,61 @@ def render_mails(name: str, context: dict[str, Any], recipient_names: list[str])
     if not recipient_names:
         return []
     shared = _render(name, text_template, html_template, _values({**context, "recipient_name": _RECIPIENT}))
-    return [
-        RenderedMail(
-            subject=" ".join(shared.subject.replace(_RECIPIENT, recipient).split()),
-            text=shared.text.replace(_RECIPIENT, recipient),
-            html=shared.html.replace(_RECIPIENT, str(escape(recipient))),
-        )
-        for recipient in recipient_names
-    ]
+    return [_fill(shared, {_RECIPIENT: recipient}) for recipient in recipient_names]
+
+
+def _fill(shared: RenderedMail, values: dict[str, str]) -> RenderedMail:
+    subject, text, html = shared.subject, shared.text, shared.html
+    for mark, value in values.items():
+        subject, text, html = subject.replace(mark, value), text.replace(mark, value), html.replace(mark, str(escape(value)))
+    return RenderedMail(subject=" ".join(subject.split()), text=text, html=html)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    hash(value)  # anything else must be hashable to share a rendering (TypeError otherwise: rendered alone)
+    return (type(value).__name__, value)
+
+
+def _plain(value: Any) -> bool:
+    """A value that can stand in by substitution: a string that whitespace collapsing leaves as it is (the
+    subject is collapsed, and the HTML prints the subject) and that holds no stand-in character."""
+    return isinstance(value, str) and value == " ".join(value.split()) and _MARK not in value and "\ue001" not in value
+
+
+def render_batch(name: str, contexts: list[dict[str, Any]]) -> list[RenderedMail]:
+    """``[render_mail(name, c) for c in contexts]``, rendering once per group of contexts that differ only in
+    the template's :data:`PRINTED_ONLY` variables and ``recipient_name``; those are substituted into the
+    group's one rendering (HTML-escaped in the HTML body). Values that are equal get one stand-in, so an
+    equality test between them decides as it would on the values. A context whose printed values are not
+    plain one-line strings, or whose other values cannot be compared, is rendered on its own."""
+    text_template, html_template = _templates(name)
+    printed = ("recipient_name", *PRINTED_ONLY.get(name, ()))
+    out: list[RenderedMail | None] = [None] * len(contexts)
+    groups: dict[Any, list[tuple[int, dict[str, str]]]] = {}
+    marks: dict[Any, dict[str, Any]] = {}
+    for index, context in enumerate(contexts):
+        values = {k: context[k] for k in printed if k in context}
+        try:
+            if not all(_plain(v) for v in values.values()):
+                raise TypeError("not plain")
+            rest = _frozen({k: v for k, v in context.items() if k not in values})
+        except TypeError:
+            out[index] = _render(name, text_template, html_template, _values(context))
+            continue
+        distinct: dict[str, str] = {}
+        for value in values.values():
+            distinct.setdefault(value, f"{_MARK}{len(distinct)}\ue001")
+        pattern = tuple((k, distinct[v]) for k, v in values.items())  # which printed values are equal
+        key = (rest, pattern)
+        groups.setdefault(key, []).append((index, {distinct[v]: v for v in values.values()}))
+        if key not in marks:
+            marks[key] = {**context, **dict(pattern)}
+    for key, members in groups.items():
+        shared = _render(name, text_template, html_template, _values(marks[key]))
+        for index, values in members:
+            out[index] = _fill(shared, values)
+    return [mail for mail in out if mail is not None]

@@ -168,6 +168,19 @@ def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, 
     return {(o, off, u) for o, off, u in rows}
 
 
+def _logged_between(session: Session, first: dt.date, last: dt.date) -> set[tuple[int, int, int]]:
+    """The reminders logged for the open deadlines due in [first, last]: the deadlines through
+    ``ix_obligations_status_due``, their logs through the unique key, so the lookup follows the deadlines due, not
+    the log's size (an ``IN`` list of thousands of ids made PostgreSQL scan the whole reminder_log)."""
+    rows = session.execute(
+        sql_select(col(ReminderLog.obligation_id), col(ReminderLog.offset), col(ReminderLog.user_id))
+        .join(Obligation, col(Obligation.id) == col(ReminderLog.obligation_id))
+        .where(col(Obligation.status) == ObligationStatus.OPEN, col(Obligation.due_on) >= first,
+               col(Obligation.due_on) <= last)
+    )
+    return {(o, off, u) for o, off, u in rows}
+
+
 def _item(c: _Candidate, today: dt.date) -> dict[str, Any]:
     return {
         "title": c.obligation.title, "township": c.township.name, "subject_unit": c.subject.name,
@@ -250,19 +263,29 @@ def _open_one(session: Session, c: _Candidate, known: _Known, today: dt.date, no
     return True
 
 
-def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
-    """Send, once, the latest reminder whose day has come for each open deadline still ahead.
+class _Versions:
+    """The definition versions one tick meets, each looked up once: with no version published in the database
+    (the usual case) every lookup is a query that finds nothing, and a tick meets thousands of deadlines."""
 
-    After downtime only the most recent missed offset is sent (never a burst of stale ones), and
-    nothing is sent for a deadline already past: escalation takes over there.
-    """
-    today = china_date(now)
-    calendar = calendar or load_work_calendar(session)
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[tuple[str, int], Definition] = {}
+
+    def __call__(self, key: str, version: int) -> Definition:
+        definition = self.known.get((key, version))
+        if definition is None:
+            definition = self.known[(key, version)] = definition_version(key, version, self.session)
+        return definition
+
+
+def _due_reminders(deadlines: Iterable[_Due], definition: _Versions, today: dt.date,
+                   calendar: WorkCalendar) -> list[tuple[_Due, int, dt.date]]:
+    """(deadline, offset, day) of the latest reminder whose day has come, for each deadline that has one."""
     due: list[tuple[_Due, int, dt.date]] = []
     latest: dict[tuple[dt.date, tuple[int, ...], str], tuple[int, dt.date] | None] = {}  # many deadlines share a day
-    for ob in _open_deadlines(session, today, today + dt.timedelta(days=HORIZON_DAYS)):
-        definition = definition_version(ob.definition_key, ob.definition_version, session)
-        spec = definition.obligation(ob.rule_key).reminders or definition.reminders
+    for ob in deadlines:
+        rules = definition(ob.definition_key, ob.definition_version)
+        spec = rules.obligation(ob.rule_key).reminders or rules.reminders
         memo = (ob.due_on, tuple(spec.offsets), str(spec.unit))
         if memo not in latest:
             passed = [(off, day) for off, day in reminder_dates(ob.due_on, spec.offsets, spec.unit, calendar) if day <= today]
@@ -270,10 +293,24 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
         reminder = latest[memo]
         if reminder is not None:
             due.append((ob, *reminder))
+    return due
+
+
+def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar | None = None) -> int:
+    """Send, once, the latest reminder whose day has come for each open deadline still ahead.
+
+    After downtime only the most recent missed offset is sent (never a burst of stale ones), and
+    nothing is sent for a deadline already past: escalation takes over there.
+    """
+    today = china_date(now)
+    last = today + dt.timedelta(days=HORIZON_DAYS)
+    definition = _Versions(session)
+    due = _due_reminders(_open_deadlines(session, today, last), definition, today,
+                         calendar or load_work_calendar(session))
     if not due:
         return 0
     ids = [ob.id for ob, _, _ in due]
-    logged = _logged(session, ids)
+    logged = _logged_between(session, today, last)
     drafts = _draft_data(session, ids)
     people = _submitters(session, {ob.township_id for ob, _, _ in due})
     link = absolute_url("/todos")
@@ -292,7 +329,8 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
                     context = {
                         "title": ob.title, "township": ob.township, "subject_unit": ob.subject_unit,
                         "period": ob.period, "due_date": ob.due_on, "days_left": (ob.due_on - today).days,
-                        "link": link, "missing": _missing(definition_version(ob.definition_key, ob.definition_version, session), ob.rule_key, drafts.get(ob.id)),
+                        "link": link, "missing": _missing(definition(ob.definition_key, ob.definition_version),
+                                                          ob.rule_key, drafts.get(ob.id)),
                     }
                 key = f"reminder:{ob.id}:{offset}:{user.id}"
                 requests.append(MailRequest(key=key, to=user, template="reminder", context=context))

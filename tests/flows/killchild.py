@@ -204,6 +204,19 @@ def _install_mail_points(switch: Switch) -> None:
 
     notifications.delivery._record = tracked_record
 
+    # An outcome "sent" is one statement that commits by itself, not through SQLAlchemy's commit: the same
+    # points around it (before: not recorded, the message is in flight; after: recorded).
+    execute = notifications.delivery._SentRecorder._execute
+
+    def tracked_execute(self: Any, cursor: Any, outbox_id: int, attempts: int) -> bool:
+        switch.hit("commit.before")
+        result = execute(self, cursor, outbox_id, attempts)
+        switch.in_flight = None
+        switch.hit("commit.after")
+        return result
+
+    notifications.delivery._SentRecorder._execute = tracked_execute  # type: ignore[method-assign]
+
 
 def install(engine: Engine, switch: Switch) -> None:
     """Every point is counted (the census); only ``switch.point`` kills."""

@@ -44,6 +44,7 @@ from models import Escalation, Lease, Obligation, OutboxMessage, ReminderLog, Su
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import MemoryMailer
 from tests.support.clock import at, days
+from tests.support.smtp import RecordingHandler, smtp_server
 from tests.support.tick import tick, tick_step, tick_until
 from tests.support.world import approve_weak_village_list, launch
 
@@ -198,6 +199,66 @@ def test_killed_in_the_middle_of_delivery_only_the_message_in_flight_is_sent_twi
     assert {mid: n for mid, n in everything.items() if n > 1} == {in_flight: 2}  # at-least-once: this one only
     assert {m.status for m in outbox(engine)} == {"sent"}
     assert {m.attempts for m in outbox(engine) if m.message_id in rows} == {1}  # the crash left no count behind
+
+
+DELIVER_OVER_SMTP_THEN_DIE = """
+import asyncio, datetime as dt, os, signal, sys
+from core.db import get_engine
+from notifications.delivery import deliver_pending
+from notifications.mailer import SmtpMailer, SmtpSession
+now, log, kill_at, port = dt.datetime.fromisoformat(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+send, sent = SmtpSession.send, []
+
+async def send_then_die(self, message):
+    await send(self, message)  # the server said 250 ...
+    sent.append(str(message["Message-ID"]))
+    with open(log, "a") as f:
+        f.write(sent[-1] + "\\n")
+        f.flush()
+        os.fsync(f.fileno())
+    if len(sent) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and we die before recording it
+
+SmtpSession.send = send_then_die
+print("SENDING", flush=True)
+asyncio.run(deliver_pending(get_engine(), SmtpMailer("127.0.0.1", port), now, holder="child", batch=200,
+                            lease_seconds=120))
+print("SURVIVED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_killed_anywhere_in_a_batch_over_smtp_nothing_is_lost_and_only_the_message_in_flight_is_sent_twice(
+    demo_county: Engine, tmp_path: Path, where: str
+) -> None:
+    """The outcomes "sent" of a batch are recorded one by one, each committed before the next message goes out
+    over the batch's one SMTP connection: a kill at any message of the batch leaves every earlier one recorded
+    and re-sends only the one the server had just taken."""
+    engine = demo_county
+    prepare(engine)
+    tick(engine, DAY)
+    queued = [m for m in outbox(engine) if m.status == "pending" and m.channel == "email"]
+    assert len(queued) > 3
+    kill_at = {"first": 1, "middle": len(queued) // 2, "last": len(queued)}[where]
+    log = tmp_path / "sent-by-child.txt"
+    with smtp_server(RecordingHandler()) as server:
+        run_killed_child(DELIVER_OVER_SMTP_THEN_DIE, [DAY.isoformat(), str(log), str(kill_at), str(server.port)],
+                         engine, tmp_path)
+        by_child = log.read_text().split()
+        assert len(by_child) == kill_at
+        rows = {m.id: m for m in outbox(engine)}
+        status = {m.message_id: m.status for m in rows.values() if m.message_id in {q.message_id for q in queued}}
+        assert [status[mid] for mid in by_child] == ["sent"] * (kill_at - 1) + ["sending"]  # recorded up to it
+
+        # after the dead child's lease the rest goes out, the one in flight included
+        later = DAY + dt.timedelta(seconds=121)
+        stats = asyncio.run(deliver_pending(engine, server.mailer(), later, holder="parent", batch=1000))
+        assert stats.sent == len(queued) - kill_at + 1 and stats.dead == stats.retried == 0
+        received = Counter(server.handler.message_ids())
+    wanted = {m.message_id for m in queued}
+    assert set(received) == wanted  # nothing lost
+    assert {mid: n for mid, n in received.items() if n > 1} == {by_child[-1]: 2}  # only the one in flight, twice
+    assert {m.status for m in outbox(engine) if m.channel == "email"} == {"sent"}
 
 
 # --- (b) schedulers racing ---------------------------------------------------------------------------------

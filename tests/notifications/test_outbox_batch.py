@@ -17,7 +17,7 @@ from sqlmodel import Session, func, select
 from models import OutboxMessage
 from notifications import outbox, render
 from notifications.outbox import MailRequest, enqueue_mail, enqueue_mails, message_id_for
-from notifications.render import MAIL_TEMPLATES, render_mail, render_mails
+from notifications.render import MAIL_TEMPLATES, PRINTED_ONLY, render_batch, render_mail, render_mails
 from tests.support.mail import CONTEXTS, NOW, mail_user
 
 NAMES = ["张三", "<李&四>", '王 "五"', "  赵\n六  "]
@@ -55,6 +55,47 @@ def test_a_shared_context_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(render, "_render", counting)
     render_mails("reminder", _without_name("reminder"), NAMES)
     assert calls == ["reminder"]
+
+
+def _variants(name: str) -> list[dict[str, Any]]:
+    """Contexts of ``name`` varied in every printed-only value: equal and unequal, HTML-special, blank, spaced."""
+    base = CONTEXTS[name]
+    printed = ("recipient_name", *PRINTED_ONLY.get(name, ()))
+    values = ["青石镇", "青石村", "<李&四>", '王 "五"', "", "  赵\n六  ", "a  b", "青石镇"]
+    out = [dict(base)]
+    for i, value in enumerate(values):
+        for j, key in enumerate(printed):
+            out.append(base | {key: value})
+            out.append(base | {k: values[(i + j + n) % len(values)] for n, k in enumerate(printed)})
+        out.append(base | dict.fromkeys(printed, value))  # all equal: township == subject_unit in a reminder
+    if "days_left" in base:  # the branches on what is not substituted still follow each context
+        out += [base | {"days_left": d, "township": t} for d in (-2, 0, 5) for t in ("青石镇", "白水镇")]
+    return out
+
+
+@pytest.mark.parametrize("name", MAIL_TEMPLATES)
+def test_a_batch_rendering_equals_rendering_each(name: str) -> None:
+    contexts = _variants(name)
+    assert render_batch(name, contexts) == [render_mail(name, c) for c in contexts]
+    assert render_batch(name, []) == []
+
+
+def test_reminders_differing_only_in_printed_values_share_one_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = render._render
+
+    def counting(name: str, *args: Any) -> Any:
+        calls.append(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(render, "_render", counting)
+    base = CONTEXTS["reminder"]
+    towns = [base | {"title": f"报告{i}", "township": f"{i}镇", "subject_unit": f"{i}村", "recipient_name": f"联络员{i}"}
+             for i in range(20)]
+    same = [base | {"title": f"报告{i}", "township": f"{i}镇", "subject_unit": f"{i}镇"} for i in range(5)]
+    later = [base | {"days_left": 0, "title": f"报告{i}"} for i in range(5)]
+    assert render_batch("reminder", towns + same + later) == [render_mail("reminder", c) for c in towns + same + later]
+    assert calls.count("reminder") == 3 + 30  # one per group, then the 30 direct renderings compared against
 
 
 def test_a_batch_writes_the_rows_enqueue_mail_writes(engine: Engine) -> None:
