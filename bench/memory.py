@@ -65,14 +65,24 @@ class ServerMemory:
         self.peak_kb: dict[int, int] = {}
 
     def take_peak(self) -> None:
-        self.peak_kb = {pid: proc_status_kb(pid, "VmHWM") for pid in self.pids}
+        # uvicorn replaces a worker that misses its health check (seen on a machine at load average 25): the
+        # replaced one's peak is lost with it, and it is reported as such
+        for pid in self.pids:
+            try:
+                self.peak_kb[pid] = proc_status_kb(pid, "VmHWM")
+            except FileNotFoundError:
+                continue
 
     def reading(self, workers: int, rounds: int, per_round: int) -> dict[str, Any]:
-        grew = max(self.pids, key=lambda p: self.peak_kb[p] / self.idle_kb[p])
+        alive = [p for p in self.pids if p in self.peak_kb]
+        if not alive:
+            raise RuntimeError("every worker of the server was replaced during the load: no peak to report")
+        grew = max(alive, key=lambda p: self.peak_kb[p] / self.idle_kb[p])
         return {"workers": workers, "rounds": rounds, "requests_per_round": per_round,
                 "idle_mb": self.idle_kb[grew] / MB, "peak_mb": self.peak_kb[grew] / MB,
-                "idle_rss_mb": [round(self.idle_kb[p] / MB, 1) for p in self.pids],
-                "peak_rss_mb": [round(self.peak_kb[p] / MB, 1) for p in self.pids],
+                "idle_rss_mb": [round(self.idle_kb[p] / MB, 1) for p in alive],
+                "peak_rss_mb": [round(self.peak_kb[p] / MB, 1) for p in alive],
+                "workers_replaced_during_load": len(self.pids) - len(alive),
                 "loadavg_1m": round(os.getloadavg()[0], 1)}
 
 

@@ -67,7 +67,7 @@ class _Figures:
     """What the dashboard counts for one definition and year, per township (by id) and per campaign (by id)."""
 
     campaigns: dict[int, Campaign]
-    stages: dict[int, dict[str, Stage]] = field(default_factory=lambda: defaultdict(dict))
+    stages: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))  # (campaign_id, key, status) rows
     # per campaign: (status, due_on, n) — the deadlines counted in SQL, one row per status and due date
     obligations: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     escalations: dict[int, int] = field(default_factory=dict)
@@ -80,8 +80,9 @@ def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _F
         Campaign.definition_key == definition, Campaign.year == year, col(Campaign.township_id).in_(ids)))})
     campaign_ids = [c.id or 0 for c in figures.campaigns.values()]
     if campaign_ids:
-        for stage in session.exec(select(Stage).where(col(Stage.campaign_id).in_(campaign_ids))):
-            figures.stages[stage.campaign_id][stage.key] = stage
+        for stage in session.execute(select(col(Stage.campaign_id), col(Stage.key), col(Stage.status))
+                                     .where(col(Stage.campaign_id).in_(campaign_ids))):
+            figures.stages[stage.campaign_id][stage.key] = stage  # the page shows each stage's status
         for ob in session.execute(select(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on),
                                          func.count().label("n"))
                                   .where(col(Obligation.campaign_id).in_(campaign_ids))
