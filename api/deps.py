@@ -1,4 +1,5 @@
-"""Request-scoped dependencies as ``Annotated`` aliases: the session, the clock, and who is calling —
+"""Request-scoped dependencies as ``Annotated`` aliases: the session (``ReadSessionDep`` for a handler that only
+reads: its transactions are reads, which on SQLite run beside a writer instead of queueing for the write lock), the clock, and who is calling —
 ``CurrentPrincipal`` for the JSON API (401 when anonymous), ``PagePrincipal`` for web pages (an anonymous
 visitor is sent to the sign-in page), ``PageAdmin`` for the administrators' pages (403 for other roles)."""
 
@@ -8,11 +9,12 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.auth import LoginRequired, NotAuthenticated, principal_from_request
 from core.clock import Clock, get_clock
-from core.db import get_engine
+from core.db import begin_read, get_engine, read_only
 from core.logging import bind
 from domain.errors import DubanError
 from tasks.accounts import Principal
@@ -24,15 +26,28 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(session: SessionDep) -> Session:
+    """The request's session (the one the caller was identified with), every transaction of it a read: a
+    write through it fails (``core.db.read_only``)."""
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    session.bind = read_only(bind)
+    return session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def current_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
+    begin_read(session)  # finding the caller writes nothing: on SQLite it need not wait for the write lock
     try:
         principal = principal_from_request(request, session, clock.now())
     finally:
-        # End the read transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE), and the
-        # handler may hand work to a flow that writes through another connection.
+        # End the read transaction: the handler's own transaction may be a write, and it may hand work to a
+        # flow that writes through another connection.
         session.commit()
     if principal is None:
         raise NotAuthenticated("请先登录：API 使用 Authorization: Bearer <令牌>（POST /api/v1/auth/token 获取）")
@@ -47,6 +62,7 @@ def _log_as(principal: Principal) -> None:
 
 
 def optional_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal | None:
+    begin_read(session)
     try:
         principal = principal_from_request(request, session, clock.now())
     except DubanError:

@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.common import Figure, cleanup_environment, configure_environment
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-NAMES = ("b1", "b2", "b3", "b4", "b5", "b6")
+NAMES = ("b1", "b2", "b3", "b4", "b5", "b6", "b7")
 QUICK_RESULTS = RESULTS.with_name("results-quick.json")
 HEADERS = ("figure", "duban", "baseline", "ratio", "target")
 
@@ -43,12 +43,17 @@ def carried_over(ran: set[str]) -> list[dict[str, object]]:
     ]
 
 
+def _unit(figure: Figure) -> str:
+    """What a figure measures: seconds, or (B7) megabytes."""
+    return str(figure.details.get("unit", "s"))
+
+
 def table(figures: list[Figure]) -> str:
     rows = [HEADERS] + [
         (
             f.figure,
-            f"{f.duban_s:.3f} s",
-            f"{f.baseline_s:.3f} s",
+            f"{f.duban_s:.3f} s" if _unit(f) == "s" else f"{f.duban_s:,.0f} {_unit(f)}",
+            f"{f.baseline_s:.3f} s" if _unit(f) == "s" else f"{f.baseline_s:,.0f} {_unit(f)}",
             f"{f.ratio:.2f}×",
             f"≤ {f.target_ratio:g}× {'ok' if f.passed else 'MISSED'}",
         )
@@ -94,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
     available["b5"] = (simulate.run, simulate.summary)
     available["b6"] = (peers_run, peers_summary)
+    from bench import memory
+
+    available["b7"] = (memory.run, memory.summary)
     benchmarks = [available[name] for name in NAMES if name in args.benchmarks]
     started = dt.datetime.now(dt.UTC)
     figures: list[Figure] = []

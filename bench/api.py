@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchDB, Figure, backends, temp_databases, use_database
+from bench.memory import READINGS, ServerMemory
 from core.net import free_port
 
 CONCURRENCY = 32
@@ -112,7 +113,9 @@ def seed(db: BenchDB, now: dt.datetime) -> dict[str, Any]:
     with session_scope(engine) as s:
         seed_demo(s, now, samples=False)
         codes = all_township_codes(s)
-    for key in sorted(get_definitions()):
+    for key, definition in sorted(get_definitions().items()):
+        if definition.desk:  # the 督办 desk's containers are never launched (tasks.launch refuses them)
+            continue
         items = launch_many(engine, key, codes, now.year, now)
         bad = [i for i in items if i["status"] != "created"]
         if bad:
@@ -324,9 +327,15 @@ def run_config(backend: str, workers: int, root: Path, quick: bool) -> list[Figu
         server = Server(db, workers, root)
         try:
             server.wait_ready()
+            memory = ServerMemory(server.proc.pid, workers)  # B7: the same process idle, then at its peak
             load_before = os.getloadavg()
             results = asyncio.run(measure(server.base, int(seeded["campaign_id"]), per_round, rounds))
             load_after = os.getloadavg()
+            memory.take_peak()
+            try:
+                READINGS[backend] = memory.reading(workers, rounds, per_round)
+            except RuntimeError as exc:  # B4's own figures stand; B7 reports the reading lost
+                READINGS[backend] = {"lost": str(exc)}
         finally:
             server.stop()
         server_log = Path(server.log.name).read_text(encoding="utf-8", errors="replace")

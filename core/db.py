@@ -1,4 +1,11 @@
-"""Database engine and sessions: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL."""
+"""Database engine and sessions: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL.
+
+Every transaction is a write unless it is begun as a read (``read_only``, ``begin_read``). On SQLite a write
+begins ``BEGIN IMMEDIATE`` (it holds the database's write lock from its first statement, so it never fails
+upgrading a read lock), while a read begins a deferred ``BEGIN`` on its WAL snapshot beside the writer, with
+``PRAGMA query_only`` on; on PostgreSQL a read is a ``READ ONLY`` transaction. A write through a read
+transaction fails on both (``sqlite3.OperationalError: attempt to write a readonly database``,
+``ReadOnlySqlTransaction``)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,10 @@ from sqlmodel import Session, create_engine
 from core.settings import get_settings
 
 _engines: dict[str, Engine] = {}
+_readers: dict[int, tuple[Engine, Engine]] = {}  # id(engine) → (engine, its read_only twin)
+
+#: the execution option that makes a connection's next transaction a read (see the module's docstring)
+READ_ONLY = "duban_read_only"
 
 
 def make_engine(url: str, busy_timeout_ms: int = 15_000) -> Engine:
@@ -40,8 +51,21 @@ def make_engine(url: str, busy_timeout_ms: int = 15_000) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Writers queue on the busy timeout instead of failing on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read = bool(conn.get_execution_options().get(READ_ONLY))
+            info = conn.connection.info
+            if info.get("query_only", False) != read:
+                conn.exec_driver_sql(f"PRAGMA query_only={int(read)}")
+                info["query_only"] = read
+            # Readers read their snapshot beside the writer; writers queue on the busy timeout for the write
+            # lock up front instead of failing on lock upgrade.
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "checkin")
+        def _sqlite_checkin(dbapi_conn: Any, record: Any) -> None:
+            # A connection goes back to the pool writable, whoever takes it next and however.
+            if record.info.get("query_only"):
+                dbapi_conn.execute("PRAGMA query_only=0")
+                record.info["query_only"] = False
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -57,10 +81,36 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def read_only(engine: Engine) -> Engine:
+    """``engine`` whose every transaction is a read: a session bound to it cannot write (see the module's docstring)."""
+    if engine.get_execution_options().get(READ_ONLY):
+        return engine
+    cached = _readers.get(id(engine))
+    if cached is not None and cached[0] is engine:
+        return cached[1]
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    reader = engine.execution_options(**options)
+    _readers[id(engine)] = (engine, reader)
+    return reader
+
+
+def begin_read(session: Session) -> None:
+    """Begin ``session``'s next transaction as a read (a no-op when one is already under way); after it
+    commits or rolls back, the session's transactions are writes again unless its bind is ``read_only``."""
+    if session.in_transaction():
+        return
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    session.connection(execution_options=dict(read_only(bind).get_execution_options()))
+
+
 def reset_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _readers.clear()
 
 
 @contextmanager

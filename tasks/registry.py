@@ -159,6 +159,16 @@ def definition_version(key: str, version: int, session: Session | None = None) -
 
 
 def definition_of(campaign: Any) -> Definition:
-    """The definition a campaign behaves by: the version it was launched from or last migrated to."""
-    return definition_version(campaign.definition_key, campaign.definition_version,
-                              Session.object_session(campaign))  # type: ignore[arg-type]
+    """The definition a campaign behaves by: the version it was launched from or last migrated to.
+
+    Remembered in the campaign's session (versions never change), so a page of many campaigns of one version
+    looks the version up once, not once per campaign."""
+    session = Session.object_session(campaign)
+    if session is None:
+        return definition_version(campaign.definition_key, campaign.definition_version)
+    memo: dict[tuple[str, int], Definition] = session.info.setdefault("duban_definitions", {})
+    pinned = (campaign.definition_key, campaign.definition_version)
+    definition = memo.get(pinned)
+    if definition is None:
+        definition = memo[pinned] = definition_version(*pinned, session)  # type: ignore[arg-type]
+    return definition

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from api.deps import ClockDep, CurrentPrincipal, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, ReadSessionDep, SessionDep
 from api.routes.problems import READ, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from domain.errors import Conflict, NotFound, ValidationFailed
@@ -86,7 +86,7 @@ async def create_campaigns_batch(body: BatchLaunchRequest, clock: ClockDep, prin
 
 @router.get("", summary="List campaigns, filtered by township, year and definition")
 def list_campaigns(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: CurrentPrincipal,
     township: Annotated[CleanStr | None, Query(max_length=32)] = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
@@ -99,12 +99,12 @@ def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic, summary="One campaign with its stages and deadlines")
-def read_campaign(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> CampaignPublic:
+def read_campaign(campaign_id: DbId, session: ReadSessionDep, principal: CurrentPrincipal) -> CampaignPublic:
     return reads.get_campaign(session, principal, campaign_id)
 
 
 @router.get("/{campaign_id}/targets", summary="The campaign's targets: met, not met, no data, with value and evidence")
-def read_campaign_targets(campaign_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def read_campaign_targets(campaign_id: DbId, session: ReadSessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """Each target of the campaign's definition, computed from its approved submissions and the org data:
     ``status`` (met | not_met | no_data | unset, with ``status_label``), ``requirement``, ``value``, ``shortfalls``
     (the villages or periods that miss it), ``evidence`` (which submission and field, or the org data) and

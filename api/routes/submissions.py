@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from api.deps import ClockDep, CurrentPrincipal, SessionDep
+from api.deps import ClockDep, CurrentPrincipal, ReadSessionDep, SessionDep
 from api.routes.problems import READ, UPLOAD, WRITE
 from api.types import CleanStr, DbId, DbOffset
 from core.clock import local_today
@@ -98,7 +98,7 @@ def create_submission(body: SubmissionCreate, session: SessionDep, principal: Cu
 
 @router.get("/submissions", summary="Submissions I may see, filtered")
 def list_submissions(
-    session: SessionDep, principal: CurrentPrincipal,
+    session: ReadSessionDep, principal: CurrentPrincipal,
     campaign: Annotated[DbId | None, Query()] = None,
     status: Annotated[CleanStr | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -109,7 +109,7 @@ def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", summary="A submission with its rounds, reviews and attachments")
-def read_submission(submission_id: DbId, session: SessionDep, principal: CurrentPrincipal,
+def read_submission(submission_id: DbId, session: ReadSessionDep, principal: CurrentPrincipal,
                     clock: ClockDep) -> dict[str, Any]:
     return reads.get_submission(session, principal, submission_id, now=clock.now())
 
@@ -176,7 +176,7 @@ async def upload_attachment(submission_id: DbId, session: SessionDep, principal:
 
 
 @router.get("/attachments/{attachment_id}", summary="Download an attachment", response_class=Response)
-def download_attachment(attachment_id: DbId, session: SessionDep, principal: CurrentPrincipal) -> Response:
+def download_attachment(attachment_id: DbId, session: ReadSessionDep, principal: CurrentPrincipal) -> Response:
     from urllib.parse import quote
 
     attachment = reads.load_attachment(session, principal, attachment_id)
@@ -187,7 +187,7 @@ def download_attachment(attachment_id: DbId, session: SessionDep, principal: Cur
 
 
 @router.get("/todos", summary="My open obligations with what is still missing, soonest first")
-def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+def todos(session: ReadSessionDep, principal: CurrentPrincipal, clock: ClockDep,
           limit: Annotated[int, Query(ge=1, le=500)] = 100,
           light: Annotated[str | None, Query(pattern="^(green|yellow|red)$")] = None) -> dict[str, Any]:
     items = todo_reads.todos(session, principal, local_today(clock), limit=limit)
@@ -195,5 +195,5 @@ def todos(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
 
 
 @router.get("/reviews/queue", summary="Submissions waiting for my decision, by due date")
-def review_queue(session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
+def review_queue(session: ReadSessionDep, principal: CurrentPrincipal, clock: ClockDep) -> dict[str, Any]:
     return {"items": reads.review_queue(session, principal, now=clock.now())}

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ClockDep, PagePrincipal, SessionDep
+from api.deps import ClockDep, PagePrincipal, ReadSessionDep
 from api.routes.web import HtmlErrorRoute, render
 from api.types import CleanStr
 from core.clock import local_today
@@ -46,7 +46,7 @@ def _charts(rows: list[dict[str, Any]], quarter_rows: list[tuple[str, float, str
 
 
 @router.get("/dashboard", response_class=HTMLResponse, response_model=None)
-def dashboard(request: Request, session: SessionDep, principal: PagePrincipal, clock: ClockDep,
+def dashboard(request: Request, session: ReadSessionDep, principal: PagePrincipal, clock: ClockDep,
               definition: CleanStr = "", year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
               pick: CleanStr = "") -> HTMLResponse:
     picked_key, _, picked_year = pick.partition("|")

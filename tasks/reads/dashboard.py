@@ -67,8 +67,9 @@ class _Figures:
     """What the dashboard counts for one definition and year, per township (by id) and per campaign (by id)."""
 
     campaigns: dict[int, Campaign]
-    stages: dict[int, dict[str, Stage]] = field(default_factory=lambda: defaultdict(dict))
-    obligations: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))  # (campaign_id, status, due_on) rows
+    stages: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))  # (campaign_id, key, status) rows
+    # per campaign: (status, due_on, n) — the deadlines counted in SQL, one row per status and due date
+    obligations: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
     escalations: dict[int, int] = field(default_factory=dict)
     cases: dict[int, int] = field(default_factory=dict)
     rectifications: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -79,10 +80,13 @@ def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _F
         Campaign.definition_key == definition, Campaign.year == year, col(Campaign.township_id).in_(ids)))})
     campaign_ids = [c.id or 0 for c in figures.campaigns.values()]
     if campaign_ids:
-        for stage in session.exec(select(Stage).where(col(Stage.campaign_id).in_(campaign_ids))):
-            figures.stages[stage.campaign_id][stage.key] = stage
-        for ob in session.execute(select(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on))
-                                  .where(col(Obligation.campaign_id).in_(campaign_ids))):
+        for stage in session.execute(select(col(Stage.campaign_id), col(Stage.key), col(Stage.status))
+                                     .where(col(Stage.campaign_id).in_(campaign_ids))):
+            figures.stages[stage.campaign_id][stage.key] = stage  # the page shows each stage's status
+        for ob in session.execute(select(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on),
+                                         func.count().label("n"))
+                                  .where(col(Obligation.campaign_id).in_(campaign_ids))
+                                  .group_by(col(Obligation.campaign_id), col(Obligation.status), col(Obligation.due_on))):
             figures.obligations[ob.campaign_id].append(ob)
         by_campaign = {c.id: c.township_id for c in figures.campaigns.values()}
         for cid, status in session.exec(select(VillageRectification.campaign_id, VillageRectification.status)
@@ -101,17 +105,18 @@ def _township_row(township: OrgUnit, figures: _Figures, today: dt.date, quarters
     """One township's line of the table; its deadlines are also added to the per-quarter counts."""
     campaign = figures.campaigns.get(township.id or 0)
     obs = figures.obligations.get(campaign.id or 0, []) if campaign else []
-    on_time, due = on_time_counts(obs, today)
-    for ob in obs:
+    on_time = due = 0
+    for ob in obs:  # n deadlines of one status and due date
         q_on, q_due = on_time_counts([ob], today)
-        quarters[quarter_of(ob.due_on)][0] += q_on
-        quarters[quarter_of(ob.due_on)][1] += q_due
+        on_time, due = on_time + q_on * ob.n, due + q_due * ob.n
+        quarters[quarter_of(ob.due_on)][0] += q_on * ob.n
+        quarters[quarter_of(ob.due_on)][1] += q_due * ob.n
     counts = figures.rectifications.get(township.id or 0, Counter())
     return {
         "township": township, "campaign": campaign,
         "stages": figures.stages.get(campaign.id or 0, {}) if campaign else {},
         "on_time": on_time, "due": due, "rate": round(100 * on_time / due) if due else None,
-        "late": sum(1 for o in obs if o.status == "late"), "missed": sum(1 for o in obs if o.status == "missed"),
+        "late": sum(o.n for o in obs if o.status == "late"), "missed": sum(o.n for o in obs if o.status == "missed"),
         "escalations": int(figures.escalations.get(township.id or 0, 0)), "cases": figures.cases.get(township.id or 0, 0),
         "rectifications": counts, "rectified": counts["consolidating"] + counts["closed"],
         "rectification_total": sum(counts.values()),

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import or_
+from sqlalchemy import select as columns
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain import review as rules
@@ -28,7 +31,7 @@ from tasks import review as service
 from tasks.accounts import Principal
 from tasks.audit import events_for
 from tasks.reads import where_given
-from tasks.registry import definition_of
+from tasks.registry import definition_of, definition_version
 from tasks.scope import scoped, visible
 
 
@@ -150,24 +153,50 @@ def may_decide(principal: Principal, sub: Submission, spec: ReviewSpec) -> bool:
 
 def review_queue(session: Session, principal: Principal, *, now: dt.datetime) -> list[dict[str, Any]]:
     """Submissions waiting for the caller's decision (administrators and reviewers), soonest due first, each
-    with its gate's checklist as of ``now``."""
+    with its gate's checklist as of ``now``.
+
+    One SELECT finds the candidates with what decides who reviews them (definition version, deadline rule,
+    stage, form, level); each review chain is worked out once per kind of material; only the rows the caller
+    may decide are then loaded, with their campaign, deadline, stage and org units, in one more SELECT."""
     principal.require_role("admin", "reviewer")
-    stmt = scoped(select(Submission).where(Submission.status == "in_review"), principal, Submission.township_id)
-    subs = [s for s in session.exec(stmt) if principal.user.id not in {s.submitted_by, s.created_by}]
-    # what each row shows, loaded in four queries into the session (kept referenced) instead of per row
-    related = [
-        *session.exec(select(Campaign).where(col(Campaign.id).in_({s.campaign_id for s in subs}))),
-        *session.exec(select(Obligation).where(col(Obligation.id).in_({s.obligation_id for s in subs if s.obligation_id}))),
-        *session.exec(select(Stage).where(col(Stage.id).in_({s.stage_id for s in subs if s.stage_id}))),
-        *session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({s.township_id for s in subs} | {s.subject_id for s in subs}))),
-    ] if subs else []
-    items = []
-    for sub in subs:
-        _, spec = service.review_spec(session, sub)
-        if may_decide(principal, sub, spec):
-            items.append(submission_public(session, sub, detail=False, spec=spec)
-                         | {"checks": [i.as_dict() for i in gate_checks.checklist(session, sub, now)]})
-    del related
+    uid = principal.user.id
+    candidates = session.execute(scoped(
+        columns(col(Submission.id), col(Submission.current_level), col(Submission.township_id),
+               col(Submission.submitted_by), col(Submission.created_by), col(Submission.form_key),
+               col(Campaign.definition_key), col(Campaign.definition_version), col(Obligation.rule_key), col(Stage.key))
+        .join(Campaign, col(Campaign.id) == Submission.campaign_id)
+        .outerjoin(Obligation, col(Obligation.id) == Submission.obligation_id)
+        .outerjoin(Stage, col(Stage.id) == Submission.stage_id)
+        .where(col(Submission.status) == "in_review", or_(col(Submission.submitted_by).is_(None), col(Submission.submitted_by) != uid),
+               or_(col(Submission.created_by).is_(None), col(Submission.created_by) != uid)),
+        principal, Submission.township_id)).all()
+    specs: dict[tuple[Any, ...], ReviewSpec] = {}
+    mine: dict[int, ReviewSpec] = {}
+    for row in candidates:
+        kind = (row.definition_key, row.definition_version, row.rule_key, row.key, row.form_key)
+        spec = specs.get(kind)
+        if spec is None:
+            _, spec = definition_version(row.definition_key, row.definition_version, session).review_for(
+                row.rule_key, row.key, row.form_key)
+            specs[kind] = spec
+        level = spec.chain[row.current_level]
+        if rules.may_decide_at(principal.actor, rules.ChainLevel(level.level, level.name, level.role), row.township_id):
+            mine[row.id] = spec
+    if not mine:
+        return []
+    township, subject = aliased(OrgUnit), aliased(OrgUnit)
+    # the rows and what they show, in the session's identity map (kept referenced while the items are built)
+    loaded = session.execute(
+        columns(Submission, Campaign, Obligation, Stage, township, subject)
+        .join(Campaign, col(Campaign.id) == Submission.campaign_id)
+        .outerjoin(Obligation, col(Obligation.id) == Submission.obligation_id)
+        .outerjoin(Stage, col(Stage.id) == Submission.stage_id)
+        .join(township, col(township.id) == Submission.township_id)
+        .outerjoin(subject, col(subject.id) == Submission.subject_id)
+        .where(col(Submission.id).in_(mine))).all()
+    items = [submission_public(session, sub, detail=False, spec=mine[sub.id or 0])
+             | {"checks": [i.as_dict() for i in gate_checks.checklist(session, sub, now)]} for sub, *_ in loaded]
+    del loaded
     items.sort(key=lambda s: (s["due_on"] or dt.date.max, s["id"]))
     return items
 
