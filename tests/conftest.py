@@ -113,6 +113,18 @@ async def client(anon: httpx.AsyncClient) -> httpx.AsyncClient:
     return anon
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``soak`` run only in ``make soak`` (``DUBAN_SOAK=1``, tests/support/soak.py)."""
+    from tests.support.soak import soak_enabled
+
+    if soak_enabled():
+        return
+    skip = pytest.mark.skip(reason="a soak-size test: `make soak` runs it")
+    for item in items:
+        if item.get_closest_marker("soak") is not None:
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     with contextlib.suppress(Exception):  # cleanup must not mask the result
         _templates.drop()
