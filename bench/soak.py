@@ -5,7 +5,8 @@ Each *part* is one pytest run of an existing test module with its sizes raised t
 (tests/support/soak.py); the tests append what they tried and found to a record file, pytest's JUnit report
 says what passed:
 
-- ``crash-sqlite``, ``crash-postgresql``: every kill point of tests/flows/test_kill_points.py × ``--cycles``;
+- ``crash-sqlite``, ``crash-postgresql``: every kill point of tests/flows/test_kill_points.py × ``--cycles``
+  (a cycle resumes the job, so a short job can finish before its last cycle: the SIGKILLs are counted);
 - ``race-sqlite``, ``race-postgresql``: tests/flows/test_process_races.py with ``--parties`` racers (one test per
   count) and ``--race-years`` campaign years of launches and decisions raced;
 - ``fuzz-sqlite``, ``fuzz-postgresql``: tests/api/test_fuzz.py with ``--fuzz-examples`` cases per operation and mode;
@@ -75,7 +76,7 @@ def parts(sizes: Sizes) -> list[Part]:
         for db in ("sqlite", "postgresql")
     ] + [
         Part(f"crash-{db}", db, ["tests/flows/test_kill_points.py", "-k", db], crash_env,
-             f"kill points × {sizes.cycles} cycles")
+             f"16 kill points × up to {sizes.cycles} cycles")
         for db in ("sqlite", "postgresql")
     ] + [
         Part(f"fuzz-{db}", db, ["tests/api/test_fuzz.py", "-k", db], fuzz_env,
@@ -106,17 +107,24 @@ def select_parts(all_parts: list[Part], wanted: str | None) -> list[Part]:
 @dataclass
 class Running:
     part: Part
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
     record: Path
     junit: Path
     log: Path
     started: float
 
 
+def files(part: Part, workdir: Path) -> tuple[Path, Path, Path, Path]:
+    """The part's record, JUnit report, log and start time (seconds since the epoch) under ``workdir``."""
+    record, junit, log, started = (workdir / f"{part.name}{suffix}" for suffix in (".jsonl", ".xml", ".log", ".started"))
+    return record, junit, log, started
+
+
 def start(part: Part, workdir: Path) -> Running:
-    record, junit, log = (workdir / f"{part.name}{suffix}" for suffix in (".jsonl", ".xml", ".log"))
+    record, junit, log, started = files(part, workdir)
     for stale in (record, junit):
         stale.unlink(missing_ok=True)
+    started.write_text(f"{time.time():.1f}\n", encoding="utf-8")
     env = dict(os.environ, **part.env, DUBAN_SOAK_RECORD=str(record), PYTHONPATH=str(REPO))
     if part.backend == "postgresql":
         env["DUBAN_TEST_POSTGRES"] = "required"  # a soak that silently skipped PostgreSQL would prove nothing
@@ -128,9 +136,27 @@ def start(part: Part, workdir: Path) -> Running:
     return Running(part, proc, record, junit, log, time.monotonic())
 
 
-def outcome(run: Running, returncode: int) -> dict[str, Any]:
+def adopt(part: Part, workdir: Path, finished_only: bool) -> dict[str, Any] | None:
+    """The outcome of a part that ran earlier (``--adopt``: a soak resumed after an interruption), from what it left
+    under ``workdir``: finished if its JUnit report is there, else (unless ``finished_only``) what its tests
+    recorded so far, marked unfinished."""
+    record, junit, log, started = files(part, workdir)
+    if not started.exists() or not (junit.exists() or (record.exists() and not finished_only)):
+        return None
+    began = float(started.read_text(encoding="utf-8"))
+    end = junit.stat().st_mtime if junit.exists() else record.stat().st_mtime
+    result = outcome(Running(part, None, record, junit, log, 0.0), 0, round(end - began, 1))
+    result["adopted"] = True
+    if not junit.exists():
+        result["unfinished"] = True
+        result["size"] += f" (unfinished: {len(result['records'])} tests recorded)"
+    return result
+
+
+def outcome(run: Running, returncode: int, seconds: float | None = None) -> dict[str, Any]:
     """What one part tried and found: its records summed, its tests' results, its time."""
-    seconds = round(time.monotonic() - run.started, 1)
+    if seconds is None:
+        seconds = round(time.monotonic() - run.started, 1)
     records = [json.loads(line) for line in run.record.read_text(encoding="utf-8").splitlines()] \
         if run.record.exists() else []
     tests = failures = skipped = 0
@@ -197,6 +223,7 @@ def run_parts(chosen: list[Part], jobs: int, workdir: Path) -> list[dict[str, An
             busy = {r.part.exclusive for r in running if r.part.exclusive}
         time.sleep(1.0)
         for run in list(running):
+            assert run.proc is not None
             code = run.proc.poll()
             if code is None:
                 continue
@@ -248,6 +275,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="comma-separated parts or kinds (crash, race, fuzz, simulation); default: all")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("SOAK_JOBS") or 2), help="parts at once")
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (written to soak-quick.json)")
+    parser.add_argument("--adopt", action="store_true",
+                        help="resume: take the parts that finished earlier from var/soak instead of running them")
+    parser.add_argument("--adopt-only", action="store_true",
+                        help="run nothing: the table of what var/soak holds, unfinished parts with what they recorded")
     parser.add_argument("--cycles", type=int, help=f"SIGKILL cycles per kill point (default {full.cycles})")
     parser.add_argument("--parties", help=f"racer counts, e.g. 2-10 or 2,4 (default {full.parties})")
     parser.add_argument("--race-years", type=int, help=f"campaign years raced (default {full.race_years})")
@@ -269,8 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     clock = time.monotonic()
     workdir = REPO / "var" / "soak"  # each part's log, record and JUnit report (kept: var/ is not committed)
     workdir.mkdir(parents=True, exist_ok=True)
-    results = run_parts(chosen, max(1, args.jobs), workdir)
+    adopted = []
+    if args.adopt or args.adopt_only:
+        adopted = [r for r in (adopt(p, workdir, finished_only=not args.adopt_only) for p in chosen) if r is not None]
+        chosen = [p for p in chosen if p.name not in {r["part"] for r in adopted}]
+    results = adopted + ([] if args.adopt_only else run_parts(chosen, max(1, args.jobs), workdir))
     elapsed = time.monotonic() - clock
+    starts = [float(files(p, workdir)[3].read_text(encoding="utf-8")) for p in parts(sizes)
+              if p.name in {r["part"] for r in results} and files(p, workdir)[3].exists()]
+    if adopted and starts:  # the soak began with the earliest part it adopted
+        elapsed = time.time() - min(starts)
+        started = dt.datetime.fromtimestamp(min(starts), dt.UTC)
     out = QUICK_RESULTS if args.quick else RESULTS
     everything = results + carried_over(out, {r["part"] for r in results})
     order = [p.name for p in parts(sizes)]

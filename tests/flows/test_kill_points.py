@@ -24,9 +24,10 @@ What must hold:
   for is refused (409) when the decision had committed and succeeds when it had not: each decision once.
 
 ``DUBAN_CRASH_CYCLES`` sets the number of cycles: 2 in ``make test`` (the first and the second occurrence of each
-point), 20 in ``make soak``; the jobs have enough occurrences of every point for three. Each test reports what it tried and found to ``make soak``
-(tests/support/soak.py). Children are forked from a zygote (killchild.py ``serve``) that
-imports the project once and never opens the database, which keeps a cycle at a fraction of a second.
+point), 20 in ``make soak``; the jobs have enough occurrences of every point for three. Each test reports what it
+tried and found to ``make soak`` (tests/support/soak.py). Children are forked from a zygote (killchild.py
+``serve``) that imports the project once and never opens the database, which keeps a cycle at a fraction of a
+second.
 """
 
 from __future__ import annotations
