@@ -320,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     lost = sum(r["lost"] for r in everything)
     duplicated = sum(r["duplicated"] for r in everything)
     errors = sum(r["errors"] for r in everything)
-    print(f"\nlost {lost}, duplicated {duplicated}, errors {errors}; this run: {_duration(elapsed)} "
-          f"with {args.jobs} part(s) at once, load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
+    how = ("assembled from what the parts left under var/soak" if args.adopt_only
+           else f"with {args.jobs} part(s) at once, load average {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
+    print(f"\nlost {lost}, duplicated {duplicated}, errors {errors}; this run: {_duration(elapsed)} {how}")
     doc = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine_info(),
