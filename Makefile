@@ -1,4 +1,4 @@
-# duban — the two commands: `make run` and `make test` (plus `make bench`).
+# duban — the two commands: `make run` and `make test` (plus `make bench` and `make soak`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,7 @@ WHEELHOUSE ?= wheelhouse
 PIP_FROM   := $(if $(DUBAN_WHEELHOUSE),--no-index --find-links $(DUBAN_WHEELHOUSE),)
 BOOTSTRAP  := 'pip>=25.3' 'setuptools>=78.1.1' wheel
 
-.PHONY: run test lint typecheck pytest bench install audit clean scale-out wheelhouse
+.PHONY: run test lint typecheck pytest bench soak install audit clean scale-out wheelhouse
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,17 +34,27 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core domain models tasks flows api cli notifications bench scripts simulation
 
-# PYTEST_WORKERS=2 runs the suite in two processes (each with its own databases and temporary directory): about
-# half the time, but the multi-process race tests on PostgreSQL can time out under that load, so one is the default.
-PYTEST_WORKERS ?= 0
+# The suite runs in two processes (pytest-xdist; each with its own databases, temporary directory and Prefect
+# server): about half the time of one. The multi-process tests (crash harness, process races, scale-out) share one
+# xdist group, so they run one after another on one worker and never beside each other. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The process-level tests of `make test` at their large sizes (bench/soak.py, README "Reliability"): the crash
+# harness × 20 cycles, 500+ races of 2-10 processes, schemathesis with 10,000+ cases, three campaign years simulated
+# with every fault on. One table, written to bench/soak.json. SOAK_PARTS=crash,race runs only those parts.
+SOAK_PARTS ?=
+SOAK_JOBS  ?= 2
+
+soak: $(STAMP)
+	SOAK_PARTS='$(SOAK_PARTS)' SOAK_JOBS='$(SOAK_JOBS)' $(BIN)/python -m bench.soak
 
 # PostgreSQL + Prefect server + a work-pool worker + 2 API processes (scripts/scale_out.py; README "Scaling out").
 scale-out: $(STAMP)

@@ -28,4 +28,7 @@ def isolate(directory: Path) -> None:
     os.environ["DUBAN_VAR_DIR"] = str(directory / "var")
     os.environ["DUBAN_SMTP_SINK"] = "false"
     os.environ["DUBAN_PREFECT_WARMUP"] = "false"
+    # The first flow run starts Prefect's temporary server: ~7.5 s idle, minutes on a machine loaded by a test
+    # suite in two processes, and Prefect's default wait (20 s) turned the launch that started it into a 500.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     os.environ.pop("DATABASE_URL", None)

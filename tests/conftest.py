@@ -30,7 +30,7 @@ from core.settings import get_settings  # noqa: E402
 from tests.support import postgres  # noqa: E402
 from tests.support.clock import fake_clock  # noqa: E402
 from tests.support.databases import Templates  # noqa: E402
-from tests.support.world import SignedIn, seed_demo_county, token_for  # noqa: E402
+from tests.support.world import SignedIn, token_for  # noqa: E402
 
 PG_OK = postgres.reachable()
 if postgres.PG_REQUIRED and not PG_OK:
@@ -57,9 +57,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def engine(backend: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """A fresh, migrated database; settings and the engine cache point at it for the test."""
-    url, pg_name = _templates.fresh(backend)
+def engine(backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A fresh, migrated database; settings and the engine cache point at it for the test. For a test that uses
+    the demo county (``demo_county``, directly or through ``anon``, ``client``, …) it is a copy of the database the
+    demo county was seeded in once per session."""
+    url, pg_name = _templates.fresh(backend, demo="demo_county" in request.fixturenames)
     monkeypatch.setenv("DUBAN_DATABASE_URL", url)
     get_settings.cache_clear()
     reset_engines()
@@ -80,8 +82,8 @@ def clock() -> Iterator[FakeClock]:
 
 @pytest.fixture
 def demo_county(engine: Engine) -> Engine:
-    """The demo county with its demo accounts (all with the demo password)."""
-    return seed_demo_county(engine)
+    """The demo county with its demo accounts (all with the demo password): the ``engine`` fixture copied it."""
+    return engine
 
 
 @pytest.fixture
@@ -111,6 +113,18 @@ async def client(anon: httpx.AsyncClient) -> httpx.AsyncClient:
     """The HTTP client signed in as the county administrator (bearer token)."""
     anon.headers.update(await token_for(anon, "admin"))
     return anon
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``soak`` run only in ``make soak`` (``DUBAN_SOAK=1``, tests/support/soak.py)."""
+    from tests.support.soak import soak_enabled
+
+    if soak_enabled():
+        return
+    skip = pytest.mark.skip(reason="a soak-size test: `make soak` runs it")
+    for item in items:
+        if item.get_closest_marker("soak") is not None:
+            item.add_marker(skip)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -48,6 +48,9 @@ from tests.support.smtp import RecordingHandler, smtp_server
 from tests.support.tick import tick, tick_step, tick_until
 from tests.support.world import approve_weak_village_list, launch
 
+# The multi-process tests run one after another on one pytest-xdist worker (`--dist loadgroup`), never beside
+# each other: each loads both CPUs with its own processes (tests/support/soak.py).
+pytestmark = pytest.mark.xdist_group("processes")
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = at(dt.date(2025, 9, 25))
 DAY = at(dt.date(2025, 11, 8))

@@ -23,9 +23,11 @@ What must hold:
 * review: a client that repeats, blindly and with the version it had sent, the decision it got no answer
   for is refused (409) when the decision had committed and succeeds when it had not: each decision once.
 
-``DUBAN_CRASH_CYCLES`` raises the number of cycles (default 3) for a long run; the jobs have enough
-occurrences of every point for the default. Children are forked from a zygote (killchild.py ``serve``) that
-imports the project once and never opens the database, which keeps a cycle at a fraction of a second.
+``DUBAN_CRASH_CYCLES`` sets the number of cycles: 2 in ``make test`` (the first and the second occurrence of each
+point), 20 in ``make soak``; the jobs have enough occurrences of every point for three. Each test reports what it
+tried and found to ``make soak`` (tests/support/soak.py). Children are forked from a zygote (killchild.py
+``serve``) that imports the project once and never opens the database, which keeps a cycle at a fraction of a
+second.
 """
 
 from __future__ import annotations
@@ -65,15 +67,19 @@ from tasks.audit import verify_chain
 from tests.support.databases import copy_database
 from tests.support.postgres import drop_database
 from tests.support.smtp import RecordingHandler, smtp_server
+from tests.support.soak import record, size
 from tests.support.tick import tick_days
 from tests.support.world import approve_weak_village_list, as_user, launch
 
+# The multi-process tests run one after another on one pytest-xdist worker (`--dist loadgroup`), never beside
+# each other: each loads both CPUs with its own processes (tests/support/soak.py).
+pytestmark = pytest.mark.xdist_group("processes")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 import killchild  # noqa: E402
 
-CYCLES = int(os.environ.get("DUBAN_CRASH_CYCLES", "3"))
+CYCLES = size("DUBAN_CRASH_CYCLES", 2)
 POINTS = [(job, point) for job, points in killchild.KILL_POINTS.items() for point in points]
 DELIVERY_PREP_DAYS = (dt.date(2025, 9, 26), dt.date(2025, 9, 29), dt.date(2025, 10, 9), dt.date(2025, 10, 10),
                       dt.date(2025, 10, 11))
@@ -240,11 +246,16 @@ def excess(got: dict[str, Counter[Any]], ref: dict[str, Counter[Any]]) -> dict[s
     return {table: rows - ref[table] for table, rows in got.items() if rows - ref[table]}
 
 
-def check_after_kill(engine: Engine, ref: Snapshot) -> None:
+def rows(tables: dict[str, Counter[Any]]) -> int:
+    return sum(sum(counts.values()) for counts in tables.values())
+
+
+def check_after_kill(engine: Engine, ref: Snapshot, figures: dict[str, int]) -> None:
     with Session(engine) as s:
         result = verify_chain(s)
     assert result.ok, result
     now = snapshot(engine)
+    figures["duplicated"] += rows(excess(now.facts, ref.facts))
     assert excess(now.facts, ref.facts) == {}
     half = {c: counts for c, counts in now.whole.items() if counts != ref.whole.get(c)}
     assert half == {}, "a campaign is half-written"
@@ -312,6 +323,19 @@ def test_killed_and_restarted_the_job_ends_as_if_never_killed(
     tmp_path: Path,
 ) -> None:
     ATTEMPTED[backend] += 1
+    figures = {"cycles": 0, "kills": 0, "lost": 0, "duplicated": 0}
+    error = None
+    try:
+        _kill_and_restart(job, point, demo_county, backend, zygote, smtp, tmp_path, figures)
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise
+    finally:
+        record("crash", backend, test=f"{job}-{point}", error=error, **figures)
+
+
+def _kill_and_restart(job: str, point: str, demo_county: Engine, backend: str, zygote: Zygote,
+                      smtp: tuple[RecordingHandler, int], tmp_path: Path, figures: dict[str, int]) -> None:
     engine = demo_county
     url = engine.url.render_as_string(hide_password=False)
     mailbox, port = smtp
@@ -325,12 +349,14 @@ def test_killed_and_restarted_the_job_ends_as_if_never_killed(
     for cycle in range(1, CYCLES + 1):
         nth = (cycle - 1) % 3 + 1  # 1, 2, 3, 1, 2, 3, … (a long run keeps going through the work)
         answer = zygote.run(command(job, url, state, point, cycle, port, nth))
+        figures["cycles"] += 1
         if answer == {"exit": 0}:  # a long run (DUBAN_CRASH_CYCLES) ran out of occurrences: the job is done
             assert cycle > 3, f"cycle {cycle} finished the job without reaching {point}\n{child_logs(state)}"
             break
         assert answer == {"signal": 9}, child_logs(state)
         assert kills(state)[-1]["point"] == point
-        check_after_kill(engine, ref.snapshot)
+        figures["kills"] += 1
+        check_after_kill(engine, ref.snapshot, figures)
     killed = kills(state)
     assert len(killed) >= min(CYCLES, 3)
 
@@ -338,6 +364,8 @@ def test_killed_and_restarted_the_job_ends_as_if_never_killed(
     assert answer == {"exit": 0}, child_logs(state)
 
     final = snapshot(engine)
+    figures["lost"] += rows(excess(ref.snapshot.facts, final.facts))
+    figures["duplicated"] += rows(excess(final.facts, ref.snapshot.facts))
     with Session(engine) as s:
         chain = verify_chain(s)
     assert chain.ok, chain
@@ -350,6 +378,8 @@ def test_killed_and_restarted_the_job_ends_as_if_never_killed(
         in_flight = Counter(k["in_flight"] for k in killed if k["in_flight"])
         with Session(engine) as s:
             ids = [m.message_id for m in s.exec(select(OutboxMessage))]
+        figures["lost"] += len(set(ref.received) - set(received))
+        figures["duplicated"] += sum((received - (Counter(ids) + in_flight)).values())  # beyond the in-flight window
         assert set(received) == set(ids) == set(ref.received)  # nothing lost
         if point == "commit.before" and engine.dialect.name == "postgresql":
             # Delivery writes in autocommit on PostgreSQL: the outcome is already durable when the

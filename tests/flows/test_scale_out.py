@@ -35,6 +35,9 @@ from tests.support import postgres
 from tests.support.clock import at
 from tests.support.world import launch
 
+# The multi-process tests run one after another on one pytest-xdist worker (`--dist loadgroup`), never beside
+# each other: each loads both CPUs with its own processes (tests/support/soak.py).
+pytestmark = pytest.mark.xdist_group("processes")
 LAUNCH = at(dt.date(2025, 9, 25))
 TICK = at(dt.date(2025, 10, 9))
 RUN_TIMEOUT = 120

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from models import AccountabilityCase, Escalation, Obligation, OfficialDocument, OutboxMessage, ReminderLog
 from simulation import SimulationConfig, run_simulation
+from tests.support.soak import record, size
 
 CONFIG = dict(townships=4, villages=3, year=2026, seed=7, on_time=1.0, late=1.0, never=1.0, hollow=1.0,
               smtp_outage_days=5, restarts=1, clock_jump=6)
@@ -101,3 +102,37 @@ def test_the_first_months_on_postgresql_keep_every_invariant(engine: object, bac
     s = result.summary
     assert s["days"] == 150 - CONFIG["clock_jump"] and s["obligations"]["on_time"] > 0 and s["mail"]["received"] == s["mail"]["sent"] > 0
     assert s["faults"]["smtp_outage"] and s["faults"]["restarts"] and s["faults"]["clock_jump"]
+
+
+@pytest.mark.soak
+def test_three_campaign_years_with_every_fault_keep_every_invariant(tmp_path: Path) -> None:
+    """``make soak``: a county through three campaign years with every fault on (SMTP outages, restarts after a
+    tick that crashed half-way, a clock jump); its size from ``DUBAN_SOAK_SIM_TOWNSHIPS`` / ``_VILLAGES``."""
+    config = SimulationConfig(
+        townships=size("DUBAN_SOAK_SIM_TOWNSHIPS", 8), villages=size("DUBAN_SOAK_SIM_VILLAGES", 4), year=2026, years=3,
+        seed=11, on_time=0.5, late=0.2, never=0.15, hollow=0.15, smtp_outage_days=5, restarts=3, clock_jump=6,
+        database_url=f"sqlite:///{tmp_path / 'soak.db'}")
+    error = None
+    result = None
+    try:
+        result = run_simulation(config)
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise
+    finally:
+        s = result.summary if result is not None else {}
+        mail = s.get("mail", {})
+        failed = [i.name for i in result.invariants if not i.ok] if result is not None else []
+        record("simulation", "sqlite", test=f"{config.townships}x{config.villages}, 3 years", days=s.get("days", 0),
+               townships=config.townships, villages=config.townships * config.villages,
+               obligations=s.get("obligations", {}).get("total", 0), mail=mail.get("outbox", 0),
+               received=mail.get("received", 0), invariants=len(result.invariants) if result is not None else 0,
+               lost=mail.get("outbox", 0) - mail.get("sent", 0) + max(mail.get("sent", 0) - mail.get("received", 0), 0),
+               duplicated=max(mail.get("received", 0) - mail.get("sent", 0), 0),
+               error=error or ("; ".join(failed) if failed else None), faults=s.get("faults"),
+               seconds=round(result.timings.get("total", 0.0), 1) if result is not None else None)
+    assert [(i.name, i.problems) for i in result.invariants if not i.ok] == []
+    assert result.summary["faults"]["smtp_outage"] and result.summary["faults"]["restarts"]
+    assert result.summary["faults"]["clock_jump"]
+    start, end = (dt.date.fromisoformat(d) for d in result.summary["period"])
+    assert end - start > dt.timedelta(days=2 * 365)  # the three years' campaigns ran, not only the first

@@ -1,5 +1,8 @@
 """Fresh migrated databases for the tests: the schema is migrated once per backend into a template, and every
-test gets a copy of it (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL)."""
+test gets a copy of it (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL). A second template per
+backend holds the demo county as well, seeded once: the tests that use the demo county (most of them) get a copy of
+that instead of seeding it each (0.11 s of CPU per seeding on SQLite, 0.22–0.27 s in the test process on PostgreSQL,
+measured on the loaded test machine; 681 of the 1,714 tests use it)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from core.db import reset_engines
+from core.db import make_engine, reset_engines
 from tests.support import postgres
 
 
@@ -22,42 +25,65 @@ class Templates:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.sqlite: Path | None = None
-        self.postgresql: str | None = None
+        self.sqlite: dict[bool, Path] = {}  # by whether the demo county is seeded in it
+        self.postgresql: dict[bool, str] = {}
 
-    def fresh(self, backend: str) -> tuple[str, str | None]:
-        """A new migrated database: (its URL, the PostgreSQL database to drop afterwards or None)."""
+    def fresh(self, backend: str, demo: bool = False) -> tuple[str, str | None]:
+        """A new migrated database, with the demo county if ``demo``: (its URL, the PostgreSQL database to drop
+        afterwards or None)."""
         if backend == "sqlite":
-            return self._fresh_sqlite(), None
+            target = self.root / f"db-{uuid.uuid4().hex}.db"
+            shutil.copyfile(self._sqlite_template(demo), target)
+            return f"sqlite:///{target}", None
         name = f"duban_t_{uuid.uuid4().hex[:12]}"
-        return postgres.create_database(name, template=self._postgresql_template()), name
+        return postgres.create_database(name, template=self._postgresql_template(demo)), name
 
-    def _fresh_sqlite(self) -> str:
+    def _sqlite_template(self, demo: bool) -> Path:
         from models.migrate import upgrade
 
-        if self.sqlite is None:
-            template = self.root / "template.db"
-            upgrade(f"sqlite:///{template}")
-            self.sqlite = template
-        target = self.root / f"db-{uuid.uuid4().hex}.db"
-        shutil.copyfile(self.sqlite, target)
-        return f"sqlite:///{target}"
+        if demo not in self.sqlite:
+            template = self.root / ("template-demo.db" if demo else "template.db")
+            if demo:
+                shutil.copyfile(self._sqlite_template(False), template)
+                _seed_demo(f"sqlite:///{template}")
+                with sqlite3.connect(template) as raw:  # everything in the main file, which is what is copied
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                raw.close()
+            else:
+                upgrade(f"sqlite:///{template}")
+            self.sqlite[demo] = template
+        return self.sqlite[demo]
 
-    def _postgresql_template(self) -> str:
+    def _postgresql_template(self, demo: bool) -> str:
         from models.migrate import upgrade
 
-        if self.postgresql is None:
-            name = f"duban_tpl_{os.getpid()}"
+        if demo not in self.postgresql:
+            name = f"duban_tpl_{'demo_' if demo else ''}{os.getpid()}"
             postgres.drop_database(name)
-            upgrade(postgres.create_database(name))
-            self.postgresql = name
-        return self.postgresql
+            if demo:
+                _seed_demo(postgres.create_database(name, template=self._postgresql_template(False)))
+            else:
+                upgrade(postgres.create_database(name))
+            self.postgresql[demo] = name
+        return self.postgresql[demo]
 
     def drop(self) -> None:
-        """Drop the PostgreSQL template (the SQLite one goes with ``root``)."""
-        if self.postgresql is not None:
-            postgres.drop_database(self.postgresql)
-            self.postgresql = None
+        """Drop the PostgreSQL templates (the SQLite ones go with ``root``)."""
+        for name in self.postgresql.values():
+            postgres.drop_database(name)
+        self.postgresql.clear()
+
+
+def _seed_demo(url: str) -> None:
+    """The demo county in the database at ``url``, every connection to it closed afterwards (a template must
+    have none)."""
+    from tests.support.world import seed_demo_county
+
+    engine = make_engine(url)
+    try:
+        seed_demo_county(engine)
+    finally:
+        engine.dispose()
 
 
 def copy_database(engine: Engine, target: Path) -> tuple[str, str | None]:
