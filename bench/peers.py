@@ -332,8 +332,7 @@ def _duban_submit(s: Any, town: DubanTown, action: Action, definition: Any) -> N
     round_ = sub.round + (sub.status == "returned")
     data = _form_data(definition, action.rule, town.township, town.villages, ob.due_on, action.day, attachment_id,
                       round_, f"{town.code}:{action.obligation}:{round_}")
-    sub = review.update_draft(s, who, action.at, sub.id or 0, data, sub.version)
-    review.submit_submission(s, who, action.at, sub.id or 0, sub.version)
+    review.save_and_submit(s, who, action.at, sub.id or 0, data, sub.version)
 
 
 def _duban_decide(s: Any, town: DubanTown, action: Action, deciders: dict[str, int]) -> None:

@@ -11,8 +11,9 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ, china_date
@@ -39,6 +40,38 @@ if TYPE_CHECKING:
     from simulation.run import Run
 
 Events = dict[int, list[tuple[dt.datetime, str]]]
+
+
+class ObligationFact(NamedTuple):
+    """The columns of an obligation the invariants read (rows, not ORM objects: a province has 254,000)."""
+
+    id: int
+    key: str
+    rule_key: str
+    opens_on: dt.date
+    due_on: dt.date
+    status: str
+    escalation_level: int
+
+
+class CampaignFact(NamedTuple):
+    definition_key: str
+    township_id: int
+
+
+class MailFact(NamedTuple):
+    """The columns of an outbox message the invariants read (not its rendered bodies)."""
+
+    key: str
+    message_id: str
+    status: str
+    created_at: dt.datetime
+
+
+class ReminderFact(NamedTuple):
+    obligation_id: int
+    offset: int
+    user_id: int
 DueChanges = dict[int, list[tuple[dt.datetime, dt.date, dt.date]]]
 
 
@@ -48,10 +81,10 @@ class Facts:
 
     end: dt.date
     calendar: WorkCalendar
-    obligations: list[tuple[Obligation, Campaign]]
+    obligations: list[tuple[ObligationFact, CampaignFact]]
     submitters: dict[int, list[int]]  # township id → its active submitters
-    logs: list[ReminderLog]
-    outbox: list[OutboxMessage]
+    logs: list[ReminderFact]
+    outbox: list[MailFact]
     overdue_escalations: list[Escalation]
     events: Events  # obligation id → its submits and returns in time order
     due_changes: DueChanges  # obligation id → its deadline moves: (when, before, after)
@@ -84,6 +117,14 @@ def _due_changes(s: Session) -> DueChanges:
     return changes
 
 
+_OBLIGATION_COLUMNS = (col(Obligation.id), col(Obligation.key), col(Obligation.rule_key), col(Obligation.opens_on),
+                       col(Obligation.due_on), col(Obligation.status), col(Obligation.escalation_level),
+                       col(Campaign.definition_key), col(Campaign.township_id))
+_REMINDER_COLUMNS = (col(ReminderLog.obligation_id), col(ReminderLog.offset), col(ReminderLog.user_id))
+_MAIL_COLUMNS = (col(OutboxMessage.key), col(OutboxMessage.message_id), col(OutboxMessage.status),
+                 col(OutboxMessage.created_at))
+
+
 def read_facts(run: Run, end: dt.date) -> Facts:
     with Session(run.engine) as s:
         submitters: dict[int, list[int]] = defaultdict(list)
@@ -94,10 +135,12 @@ def read_facts(run: Run, end: dt.date) -> Facts:
             statuses[ob_id or 0].append(status)
         return Facts(
             end=end, calendar=load_work_calendar(s),
-            obligations=list(s.exec(select(Obligation, Campaign).join(Campaign, col(Obligation.campaign_id) == Campaign.id)
-                                    .order_by(col(Obligation.id)))),
-            submitters=submitters, logs=list(s.exec(select(ReminderLog))),
-            outbox=list(s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))),
+            obligations=[(ObligationFact(*row[:7]), CampaignFact(*row[7:])) for row in s.execute(
+                columns(*_OBLIGATION_COLUMNS).join(Campaign, col(Obligation.campaign_id) == col(Campaign.id))
+                .order_by(col(Obligation.id)))],
+            submitters=submitters,
+            logs=[ReminderFact(*row) for row in s.execute(columns(*_REMINDER_COLUMNS))],
+            outbox=[MailFact(*row) for row in s.execute(columns(*_MAIL_COLUMNS).order_by(col(OutboxMessage.id)))],
             overdue_escalations=list(s.exec(select(Escalation).where(Escalation.trigger == "overdue"))),
             events=_obligation_events(s), due_changes=_due_changes(s), submission_statuses=statuses,
             audit=verify_chain(s),

@@ -291,8 +291,7 @@ class People:
         if sub.created_by is None:
             review.create_submission(s, who, now, obligation_id=ob.id or 0, subject=None, data=data, submit=True)
         else:
-            sub = review.update_draft(s, who, now, sub.id or 0, data, sub.version)
-            review.submit_submission(s, who, now, sub.id or 0, sub.version)
+            review.save_and_submit(s, who, now, sub.id or 0, data, sub.version)
         self.counts["resubmissions" if resubmit else "submissions"] += 1
 
     # -- 11:00, the reviewers
@@ -302,7 +301,10 @@ class People:
         its drawn number of times, then approves."""
         now = at(today, 11)
         with Session(engine) as s:
-            ids = list(s.exec(select(Submission.id).where(Submission.status == "in_review").order_by(col(Submission.id))))
+            waiting = s.exec(select(Submission.id, Submission.updated_at).where(Submission.status == "in_review")
+                             .order_by(col(Submission.id))).all()
+        # what reached a reviewer today waits for tomorrow (checked again in the decision's transaction)
+        ids = [sub_id for sub_id, updated_at in waiting if china_date(updated_at) < today]
         for sub_id in ids:
             try:
                 with session_scope(engine) as s:

@@ -121,7 +121,9 @@ def get_definitions() -> dict[str, Definition]:
 
 def all_versions() -> list[Definition]:
     """Every known version of every definition (e.g. the highest ladder any campaign can climb)."""
-    return [*shipped().values(), *_known().versions.values()]
+    files = shipped()
+    return [*files.values(), *(d for (key, version), d in _known().versions.items()
+                               if key not in files or files[key].version != version)]
 
 
 def is_retired(key: str) -> bool:
@@ -153,6 +155,11 @@ def definition_version(key: str, version: int, session: Session | None = None) -
             return remember(row)
     file = shipped().get(key)
     if file is not None and file.version == version:
+        # Not yet stored: the shipped file is this version, and the row written for it when the next version is
+        # published holds the same text. Remembered, so that every later read (a campaign's definition is read
+        # many times per tick and per action) does not ask the database again; ``refresh`` drops it if the
+        # database's rows say otherwise.
+        known.versions[(key, version)] = file
         return file
     get_definition(key)  # an unknown key: the usual 404
     raise NotFound(f"督办定义“{key}”没有第 {version} 版", field="version")

@@ -97,7 +97,14 @@ def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, O
     assert campaign is not None
     obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
     stage = session.get(Stage, sub.stage_id) if sub.stage_id else None
+    # The session's identity map holds rows weakly: a transition reads its context several times (checks,
+    # validation, review rules, mail), and each read would select the rows again once the last one was dropped.
+    # Kept for the session's life (one request or one transaction of the tick).
+    session.info.setdefault(_CONTEXT_ROWS, {})[sub.id] = (campaign, obligation, stage)
     return definition_of(campaign), campaign, obligation, stage
+
+
+_CONTEXT_ROWS = "review_context_rows"
 
 
 def review_spec(session: Session, sub: Submission) -> tuple[str | None, ReviewSpec]:
@@ -273,6 +280,8 @@ def create_submission(
     sub = session.exec(select(Submission).where(Submission.campaign_id == campaign.id, Submission.slot == slot)).first()
     if sub is not None:
         _refuse_unless_opened_draft(sub)
+        if submit:
+            return _save_and_submit(session, principal, now, sub, data, sub.version, claim=True)
         sub = save_draft(session, principal, now, sub, data, sub.version, claim=True)
     else:
         sub = new_draft(session, principal, now, campaign=campaign, obligation=obligation, subject_id=subject_id,
@@ -433,10 +442,44 @@ def add_attachment(session: Session, principal: Principal, now: dt.datetime, sub
 def submit_submission(session: Session, principal: Principal, now: dt.datetime, submission_id: int,
                       version: int | None) -> Submission:
     sub, expected = _load_at(session, principal, submission_id, version)
-    outcome = rules.submit(_state(sub), principal.actor)
+    rules.submit(_state(sub), principal.actor)
     _refuse_if_barred(session, sub)
     _refuse_before_window(session, sub, now)
-    data = _validate(session, sub, sub.data, complete=True)
+    return _submit(session, principal, now, sub, expected, _validate(session, sub, sub.data, complete=True))
+
+
+def save_and_submit(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
+                    version: int | None) -> Submission:
+    """Save ``data`` into an editable draft and submit it (the form's 提交 after editing): what :func:`update_draft`
+    and then :func:`submit_submission` do in one transaction, audited the same way (the update with its data, then
+    the submit), with every check made before anything is written and the data validated once, as a complete
+    answer (a draft's validation only leaves out the checks of a complete one)."""
+    sub, expected = _load_at(session, principal, submission_id, version)
+    if not rules.may_submit(principal.actor, sub.township_id):
+        raise PermissionDenied("只有本乡镇的填报人员可以修改")
+    if sub.status not in rules.EDITABLE:
+        raise InvalidTransition("只有草稿或被退回的材料可以修改")
+    return _save_and_submit(session, principal, now, sub, data, expected)
+
+
+def _save_and_submit(session: Session, principal: Principal, now: dt.datetime, sub: Submission, data: dict[str, Any],
+                     expected: int, *, claim: bool = False) -> Submission:
+    rules.submit(_state(sub), principal.actor)  # refused before the draft is touched
+    _refuse_if_barred(session, sub)
+    _refuse_before_window(session, sub, now)
+    cleaned = _validate(session, sub, data, complete=True)
+    before = _snapshot(sub) | {"data": sub.data}
+    changes: dict[str, Any] = {"data": cleaned, "updated_at": now}
+    if claim and sub.created_by is None:
+        changes["created_by"] = principal.user.id
+    _save(session, sub, expected, changes, _audit(principal, "update", sub, before, now, with_data=True))
+    return _submit(session, principal, now, sub, sub.version, cleaned)
+
+
+def _submit(session: Session, principal: Principal, now: dt.datetime, sub: Submission, expected: int,
+            data: dict[str, Any]) -> Submission:
+    """Submit ``sub`` (checked by the caller) with its ``data`` validated as a complete answer."""
+    outcome = rules.submit(_state(sub), principal.actor)
     _, spec = review_spec(session, sub)
     before = _snapshot(sub)
     new = outcome.state

@@ -214,9 +214,11 @@ async def save_submission(submission_id: DbId, request: Request, session: Sessio
     submit = sent.get("action") == "submit"
     try:
         await _attach_uploads(session, principal, clock, sub, form, sent, data)
-        service.update_draft(session, principal, clock.now(), submission_id, data, int(version) if version.isdigit() else None)
+        expected = int(version) if version.isdigit() else None
         if submit:
-            service.submit_submission(session, principal, clock.now(), submission_id, sub.version)
+            service.save_and_submit(session, principal, clock.now(), submission_id, data, expected)
+        else:
+            service.update_draft(session, principal, clock.now(), submission_id, data, expected)
         session.commit()
     except ValidationFailed as exc:
         session.rollback()
