@@ -103,8 +103,14 @@ def _obligation_events(s: Session) -> Events:
                               .where(Review.decision == "return")):
         events[ob_id or 0].append((when, "return"))
     for rows in events.values():
-        rows.sort()
+        rows.sort(key=_event_order)
     return events
+
+
+def _event_order(event: tuple[dt.datetime, str]) -> tuple[dt.datetime, bool]:
+    """Time order, and a return at the very moment of its submission (a hollow report sent back by the trigger
+    inside the submit's transaction) after it: by name "return" would come first and leave it submitted."""
+    return event[0], event[1] == "return"
 
 
 def _due_changes(s: Session) -> DueChanges:

@@ -18,9 +18,11 @@ from tests.support.audit_walk import unaudited_change
 from tests.support.databases import changed_tables, db_snapshot
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 
 NO_DATABASE_WRITES = frozenset({
     "db upgrade", "definitions list", "definitions validate", "calendar show", "audit verify",
+    "definitions versions", "definitions diff",
     "backup", "restore", "simulate", "run", "ledger export",
 })
 """Commands that change no row of the database (``restore`` replaces
@@ -50,6 +52,10 @@ def _walk(tmp_path: Path) -> list[tuple[str, list[str], bool]]:
     accounts.write_text("username,display_name,role,level,unit,email,password\n"
                         "qx04-liaison,云岭乡党建联络员,submitter,,QX04,,long-enough-4\n", encoding="utf-8")
     launch = ["--definition", "cadres_in_villages", "--year", "2025", "--township", "QX05"]
+    shipped = REPO / "definitions" / "cadres_in_villages.yaml"
+    version_2 = tmp_path / "cadres_in_villages.yaml"
+    version_2.write_text(shipped.read_text(encoding="utf-8").replace("\nname: ", "\nname: （2025年修订）", 1),
+                         encoding="utf-8")
     return [
         ("seed-demo", ["seed-demo"], True),
         ("org import", ["org", "import", str(org)], True),
@@ -62,6 +68,9 @@ def _walk(tmp_path: Path) -> list[tuple[str, list[str], bool]]:
         ("users deactivate", ["users", "deactivate", "qx05-liaison"], True),
         ("launch", ["launch", *launch], True),
         ("tick", ["tick", "--no-deliver"], False),
+        ("definitions publish", ["definitions", "publish", str(version_2), "--note", "依据新通知修订名称"], True),
+        ("definitions migrate", ["definitions", "migrate", "cadres_in_villages", "--to", "2", "--year", "2025",
+                                 "--township", "QX05", "--apply"], True),
         ("audit anchor", ["audit", "anchor", "--file", str(tmp_path / "anchors" / "audit-anchors.jsonl")], True),
     ]
 

@@ -11,6 +11,7 @@ from domain.calendar import WorkCalendar
 from models import OutboxMessage
 from simulation.invariants import (
     Facts,
+    _event_order,
     every_mail_received_once,
     nothing_chases_a_submitted_report,
     outbox_keys_unique_and_delivered,
@@ -57,6 +58,15 @@ def test_a_reminder_or_overdue_mail_after_the_submission_is_reported() -> None:
     assert not found.ok and found.checked == 3 and len(found.problems) == 2
     returned = {1: submitted[1] + [(T - dt.timedelta(hours=1), "return")]}
     assert nothing_chases_a_submitted_report(_run(), _facts(outbox, events=returned)).ok
+
+
+def test_a_report_sent_back_at_the_moment_it_was_submitted_stands_open() -> None:
+    # the hollow-report trigger returns a report inside its submit's transaction: the same timestamp
+    earlier = T - dt.timedelta(days=3)
+    events = sorted([(earlier, "return"), (earlier, "submit")], key=_event_order)
+    assert events == [(earlier, "submit"), (earlier, "return")]
+    outbox = [_mail("reminder:1:0:7", at=T)]
+    assert nothing_chases_a_submitted_report(_run(), _facts(outbox, events={1: events})).ok
 
 
 def test_a_refused_action_of_the_people_is_reported() -> None:
