@@ -58,8 +58,6 @@ from tasks.org import import_org_units
 from tasks.registry import get_definitions, reload_definitions
 from tasks.tick import TICK, run_tick
 
-LAUNCH_CHUNK = 50  # townships per launch_many call, as the batch flow's tasks (settings.launch_chunk_size)
-
 
 @dataclass
 class Run:
@@ -196,9 +194,10 @@ def _launch(run: Run, launch_at: dt.datetime) -> list[str]:
             create_user(s, spec, launch_at)
     failed: list[str] = []
     codes = sorted(towns)
+    chunk = get_settings().launch_chunk_size  # townships per launch_many call, as the batch flow's tasks
     for year in range(cfg.year, cfg.year + cfg.years):
-        for i in range(0, len(codes), LAUNCH_CHUNK):
-            for item in launch_many(run.engine, cfg.definition, codes[i:i + LAUNCH_CHUNK], year, launch_at):
+        for i in range(0, len(codes), chunk):
+            for item in launch_many(run.engine, cfg.definition, codes[i:i + chunk], year, launch_at):
                 if item["status"] != "created":
                     failed.append(f"{item['township']} {year}: {item.get('detail')}")
     run.request_moments.append(launch_at)
