@@ -445,7 +445,7 @@ def submit_submission(session: Session, principal: Principal, now: dt.datetime, 
     rules.submit(_state(sub), principal.actor)
     _refuse_if_barred(session, sub)
     _refuse_before_window(session, sub, now)
-    return _submit(session, principal, now, sub, expected, _validate(session, sub, sub.data, complete=True))
+    return submit_checked(session, principal, now, sub, expected, _validate(session, sub, sub.data, complete=True))
 
 
 def save_and_submit(session: Session, principal: Principal, now: dt.datetime, submission_id: int, data: dict[str, Any],
@@ -473,12 +473,13 @@ def _save_and_submit(session: Session, principal: Principal, now: dt.datetime, s
     if claim and sub.created_by is None:
         changes["created_by"] = principal.user.id
     _save(session, sub, expected, changes, _audit(principal, "update", sub, before, now, with_data=True))
-    return _submit(session, principal, now, sub, sub.version, cleaned)
+    return submit_checked(session, principal, now, sub, sub.version, cleaned)
 
 
-def _submit(session: Session, principal: Principal, now: dt.datetime, sub: Submission, expected: int,
-            data: dict[str, Any]) -> Submission:
-    """Submit ``sub`` (checked by the caller) with its ``data`` validated as a complete answer."""
+def submit_checked(session: Session, principal: Principal, now: dt.datetime, sub: Submission, expected: int,
+                   data: dict[str, Any]) -> Submission:
+    """Submit ``sub`` (checked by the caller: :func:`submit_submission`, :func:`save_and_submit`) with its ``data``
+    validated as a complete answer; publishes :class:`tasks.triggers.Submitted`."""
     outcome = rules.submit(_state(sub), principal.actor)
     _, spec = review_spec(session, sub)
     before = _snapshot(sub)

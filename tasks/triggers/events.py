@@ -26,7 +26,7 @@ class Event:
 class Submitted(Event):
     """A township submitted a report (each round)."""
 
-    published_by = "tasks.review.submit_submission"
+    published_by = "tasks.review.submit_checked"  # behind submit_submission and save_and_submit
     submission: Submission
 
 
