@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from bench.common import Figure, cleanup_environment, configure_environment
@@ -30,8 +31,11 @@ def machine_info() -> dict[str, object]:
     }
 
 
-def carried_over(ran: set[str]) -> list[dict[str, object]]:
-    """The figures of the benchmarks not run now, from the previous results.json (marked with its date)."""
+def carried_over(ran: AbstractSet[str], produced: AbstractSet[tuple[str, str, str]] = frozenset(),
+                 partial: AbstractSet[str] = frozenset()) -> list[dict[str, object]]:
+    """The figures of the benchmarks not run now, from the previous results.json (marked with its date); of a
+    benchmark run only in part (``partial``: B6 without its year against SpiffWorkflow, which ``make bench-peers``
+    runs), the figures it did not produce."""
     try:
         previous = json.loads(RESULTS.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -40,6 +44,7 @@ def carried_over(ran: set[str]) -> list[dict[str, object]]:
         {**f, "carried_over_from": f.get("carried_over_from", previous.get("date"))}
         for f in previous.get("figures", [])
         if f.get("benchmark") not in ran
+        or (f.get("benchmark") in partial and (f.get("benchmark"), f.get("name"), f.get("backend")) not in produced)
     ]
 
 
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     from bench.api import run as api_run
     from bench.api import summary as api_summary
+    from bench.peers import peers_year
     from bench.peers import run as peers_run
     from bench.peers import summary as peers_summary
 
@@ -132,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     # A smoke run never replaces the real figures; a run of some benchmarks keeps the others' last figures.
     out = QUICK_RESULTS if args.quick else RESULTS
     if not args.quick:
-        results["figures"] += carried_over({n.upper() for n in args.benchmarks})
+        produced = {(f.benchmark, f.name, f.backend) for f in figures}
+        partial = set() if peers_year() else {"B6"}
+        results["figures"] += carried_over({n.upper() for n in args.benchmarks}, produced, partial)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0

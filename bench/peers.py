@@ -71,6 +71,12 @@ def launches(quick: bool) -> int:
     return int(os.environ.get("BENCH_PEERS_LAUNCHES", "4" if quick else "30"))
 
 
+def peers_year() -> bool:
+    """Whether B6 runs its year against SpiffWorkflow (b): hours at 1,000 townships on 2 CPUs, so ``make bench``
+    sets ``BENCH_PEERS_YEAR=0`` and ``make bench-peers`` runs it on its own."""
+    return os.environ.get("BENCH_PEERS_YEAR", "1") != "0"
+
+
 def spiff_townships(quick: bool) -> int:
     return int(os.environ.get("BENCH_PEERS_TOWNSHIPS", "5" if quick else "1000"))
 
@@ -658,7 +664,8 @@ def run(root: Path, quick: bool) -> list[Figure]:
         figure = launch_sample(backend, root, launches(quick))
         figure.details["prefect_warmup_s"] = round(warmup_s, 2)
         figures.append(figure)
-    figures.append(spiff_sample(root, spiff_townships(quick), spiff_last_day(quick)))
+    if peers_year():
+        figures.append(spiff_sample(root, spiff_townships(quick), spiff_last_day(quick)))
     return figures
 
 
