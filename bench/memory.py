@@ -17,9 +17,7 @@ The "ratio" of each figure is peak / idle.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -121,24 +119,16 @@ print("RESULT " + json.dumps({"idle_kb": idle, "peak_kb": kb("VmHWM"), "ok": res
 
 
 def province(root: Path, quick: bool) -> Figure:
-    from bench.simulate import PROVINCE
+    from bench.simulate import PROVINCE, run_child
 
     townships, villages = (20, 4) if quick else (PROVINCE["townships"], PROVINCE["villages"])
     days = int(os.environ.get("BENCH_PROVINCE_DAYS", "14")) or 14
-    env = {**os.environ, "DUBAN_VAR_DIR": str(root / "var-memory"), "PYTHONPATH": str(REPO)}
     config = {"townships": townships, "villages": villages, "seed": 1, "days": days}
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(config)], cwd=REPO, env=env,
-                          capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"simulation failed (rc={done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    found: dict[str, Any] = json.loads(line[len("RESULT "):])
+    found = run_child(root, CHILD, "var-memory", config)
     return Figure("B7", f"memory province simulation {found['days']} days", "sqlite", found["peak_kb"] / MB,
                   found["idle_kb"] / MB, PROVINCE_TARGET, {
                       "unit": "MB", "townships": townships, "villages_per_township": villages, "ok": found["ok"],
-                      "process_wall_s": round(wall, 1), "loadavg_1m": round(os.getloadavg()[0], 1)})
+                      "process_wall_s": round(found["process_wall_s"], 1), "loadavg_1m": round(os.getloadavg()[0], 1)})
 
 
 def run(root: Path, quick: bool) -> list[Figure]:

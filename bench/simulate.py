@@ -45,10 +45,12 @@ print("RESULT " + json.dumps({
 """
 
 
-def _simulate(root: Path, **config: Any) -> dict[str, Any]:
-    env = {**os.environ, "DUBAN_VAR_DIR": str(root / "var-sim"), "PYTHONPATH": str(REPO)}
+def run_child(root: Path, child: str, var_dir: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run ``child`` (Python source reading its JSON config from argv) in a fresh process with its own var
+    directory; its ``RESULT {json}`` line, with the process's wall time as ``process_wall_s``."""
+    env = {**os.environ, "DUBAN_VAR_DIR": str(root / var_dir), "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(config)], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-c", child, json.dumps(config)], cwd=REPO, env=env,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -57,6 +59,10 @@ def _simulate(root: Path, **config: Any) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(line[len("RESULT "):])
     out["process_wall_s"] = wall
     return out
+
+
+def _simulate(root: Path, **config: Any) -> dict[str, Any]:
+    return run_child(root, CHILD, "var-sim", config)
 
 
 def run(root: Path, quick: bool) -> list[Figure]:
