@@ -22,7 +22,7 @@ class Campaign(SQLModel, table=True):
     definition_version: int
     township_id: int = Field(sa_column=Column(Integer, ForeignKey("org_units.id"), nullable=False, index=True))
     year: int = Field(index=True)
-    status: str = Field(default=CampaignStatus.ACTIVE, max_length=16)
+    status: str = Field(default=CampaignStatus.ACTIVE, max_length=16, index=True)  # the active few among the closed
     launched_at: dt.datetime = Field(sa_type=UTCDateTime)
     calendar_warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     version: int = Field(default=1)
@@ -42,7 +42,7 @@ class Stage(SQLModel, table=True):
     opens_on: dt.date
     closes_on: dt.date
     gate_key: str | None = Field(default=None, max_length=64)
-    status: str = Field(default=StageStatus.PENDING, max_length=16)
+    status: str = Field(default=StageStatus.PENDING, max_length=16, index=True)  # the tick's stages: not yet closed
     notice_ends_on: dt.date | None = Field(default=None, description="public-notice period (公示) end")
     passed_on: dt.date | None = None
     version: int = Field(default=1)
@@ -54,6 +54,9 @@ class Obligation(SQLModel, table=True):
         UniqueConstraint("campaign_id", "key", name="uq_obligation_campaign_key"),
         Index("ix_obligations_status_due", "status", "due_on"),
         Index("ix_obligations_subject", "subject_id"),
+        # a campaign's deadlines in one status (the tick's missed deadlines of the active campaigns, without
+        # reading the missed ones of closed campaigns, which pile up year after year)
+        Index("ix_obligations_campaign_status", "campaign_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from domain.vocabulary import (
@@ -189,7 +189,12 @@ class ReminderLog(SQLModel, table=True):
     """One reminder per (obligation, offset, recipient): the unique key makes the tick re-runnable."""
 
     __tablename__ = "reminder_log"
-    __table_args__ = (UniqueConstraint("obligation_id", "offset", "user_id", name="uq_reminder"),)
+    __table_args__ = (
+        UniqueConstraint("obligation_id", "offset", "user_id", name="uq_reminder"),
+        # the reminders waiting for a digest reader's daily digest (the tick's digest step reads only these)
+        Index("ix_reminder_log_waiting", "user_id", postgresql_where=text('outbox_id IS NULL AND "offset" <> -1'),
+              sqlite_where=text('outbox_id IS NULL AND "offset" <> -1')),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     obligation_id: int = Field(

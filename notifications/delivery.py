@@ -32,20 +32,25 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from enum import Enum
 from typing import Any
 
 import anyio.to_thread
+import psycopg.errors
+from psycopg import generators, pq, waiting
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from core.clock import CHINA_TZ
+from core.db import DriverStatement
 from core.settings import get_settings
 from domain.channels import DEFAULT_QUIET, after_quiet_hours
 from domain.errors import InvalidTransition, NotFound
@@ -193,18 +198,13 @@ class _SentRecorder:
             .values(status=OutboxStatus.SENT, sent_at=now, last_error=None, attempts=bindparam("attempts"),
                     lease_until=None)
         )
-        compiled = statement.compile(dialect=conn.dialect)
-        self._sql = str(compiled)
-        self._names = compiled.positiontup  # the order of qmark parameters (SQLite); None for named ones
-        params = compiled.construct_params({"outbox_id": 0, "attempts": 0})
-        for name, bind in compiled.binds.items():  # the constant parameters, as the columns store them
-            process = bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-            if process is not None and params.get(name) is not None:
-                params[name] = process(params[name])
-        self._params = params
+        self._statement = DriverStatement(conn, statement)
+        self._sql = self._statement.sql
+        self._params = self._statement.values({"outbox_id": 0, "attempts": 0})  # the constants, as stored
         self._conn = conn
         driver: Any = conn.connection.driver_connection
         self._driver = driver
+        self._pg: tuple[bytes, list[str]] | None = None  # the statement with $n placeholders, and their names
         self._busy_ms: int | None = None  # SQLite's busy timeout on this connection, restored after each write
         if conn.dialect.name == "sqlite":
             cursor = driver.cursor()
@@ -221,8 +221,7 @@ class _SentRecorder:
         return self._conn.dialect.name == "postgresql" and bool(self._driver.autocommit)
 
     def _args(self, outbox_id: int, attempts: int) -> Any:
-        params = dict(self._params, outbox_id=outbox_id, attempts=attempts)
-        return [params[name] for name in self._names] if self._names else params
+        return self._statement.args(dict(self._params, outbox_id=outbox_id, attempts=attempts))
 
     def _execute(self, cursor: Any, outbox_id: int, attempts: int) -> bool:
         """The one statement, which commits by itself (the write every outcome "sent" goes through)."""
@@ -235,6 +234,42 @@ class _SentRecorder:
             return self._execute(cursor, outbox_id, attempts)
         finally:
             cursor.close()
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether the write can go out without blocking (PostgreSQL through psycopg): :meth:`post` it now, await
+        :meth:`confirmed` later."""
+        return self._conn.dialect.name == "postgresql" and hasattr(self._driver, "pgconn") and self.usable
+
+    def post(self, outbox_id: int, attempts: int) -> None:
+        """Put the write on the wire without waiting for it (libpq's non-blocking protocol, the one psycopg's async
+        connections use): the server runs it while the caller builds the next message, and no worker thread
+        is needed. :meth:`confirmed` must be awaited before anything else uses the connection."""
+        if self._pg is None:
+            names: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                names.append(match.group(1))
+                return f"${len(names)}"
+
+            self._pg = (re.sub(r"%\((\w+)\)s", number, self._sql).encode(), names)
+            prepared = self._driver.pgconn.prepare(_PREPARED, self._pg[0])  # once per connection: parsed once
+            if prepared.status != pq.ExecStatus.COMMAND_OK and prepared.error_field(pq.DiagnosticField.SQLSTATE) != b"42P05":
+                raise psycopg.errors.error_from_result(prepared, encoding=self._driver.info.encoding)
+        sql, names = self._pg
+        params = self._statement.args(dict(self._params, outbox_id=outbox_id, attempts=attempts))
+        pgconn = self._driver.pgconn
+        pgconn.send_query_prepared(_PREPARED, [_pg_text(params[name]) for name in names])
+        pgconn.flush()  # a short statement goes out at once; ``confirmed`` flushes whatever is left
+
+    async def confirmed(self) -> bool:
+        """The outcome of :meth:`post`, once the server has committed it (or the error it raised)."""
+        pgconn = self._driver.pgconn
+        results = await waiting.wait_async(generators.execute(pgconn), pgconn.socket, interval=_WAIT_S)
+        for result in results:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                raise psycopg.errors.error_from_result(result, encoding=self._driver.info.encoding)
+        return len(results) == 1 and int(results[0].command_tuples or 0) == 1
 
     def at_once(self, outbox_id: int, attempts: int) -> bool | None:
         """On SQLite, the write done on the calling thread when the database is free this instant (``None``: not
@@ -255,6 +290,19 @@ class _SentRecorder:
         finally:
             cursor.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             cursor.close()
+
+
+_PREPARED = b"duban_outbox_sent"  # the prepared outcome "sent" on a delivery's PostgreSQL connection
+_WAIT_S = 0.1  # how often a wait for the server wakes up meanwhile (psycopg's own; 0 would spin)
+
+
+def _pg_text(value: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format (the statement casts each one to its column's type)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat().encode()
+    return str(value.value if isinstance(value, Enum) else value).encode()
 
 
 def _release(conn: Connection, ids: list[int], lease_until: dt.datetime) -> int:
@@ -413,8 +461,9 @@ def _prepare(msg: OutboxMessage, transports: _Transports, sender_name: str, send
 
 
 class _Outcomes:
-    """Records a batch's outcomes: "sent" through :class:`_SentRecorder` (at once on SQLite when the database is
-    free, else in a worker thread), the others through :func:`_record`; counts them in ``stats``."""
+    """Records a batch's outcomes: "sent" through :class:`_SentRecorder` (on PostgreSQL put on the wire at once and
+    awaited without blocking; on SQLite written at once when the database is free, else in a worker thread), the
+    others through :func:`_record`; counts them in ``stats``."""
 
     def __init__(self, conn: Connection, lease_until: dt.datetime, now: dt.datetime, stats: DeliveryStats,
                  holder: str) -> None:
@@ -426,10 +475,24 @@ class _Outcomes:
             return self.fast(outbox_id, values["attempts"])
         return _record(self.conn, outbox_id, self.lease_until, values)
 
+    def start(self, outbox_id: int, outcome: str, values: dict[str, Any]) -> asyncio.Future[None]:
+        """Begin recording an outcome; the returned future is done when it is durable. On PostgreSQL a "sent" is
+        on its way to the server when this returns, so the server writes it while the next message is built."""
+        if outcome == "sent" and self.fast.pipelined:
+            self.fast.post(outbox_id, values["attempts"])
+            return asyncio.ensure_future(self._confirm(outbox_id, outcome, values))
+        return asyncio.ensure_future(self.record(outbox_id, outcome, values))
+
+    async def _confirm(self, outbox_id: int, outcome: str, values: dict[str, Any]) -> None:
+        self._count(outbox_id, outcome, values, await self.fast.confirmed())
+
     async def record(self, outbox_id: int, outcome: str, values: dict[str, Any]) -> None:
         done = self.fast.at_once(outbox_id, values["attempts"]) if outcome == "sent" and self.fast.usable else None
         if done is None:
             done = await anyio.to_thread.run_sync(self._write, outbox_id, outcome, values)
+        self._count(outbox_id, outcome, values, done)
+
+    def _count(self, outbox_id: int, outcome: str, values: dict[str, Any], done: bool) -> None:
         if done:
             setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
             if outcome != "sent":
@@ -451,14 +514,14 @@ async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.da
     documents = await anyio.to_thread.run_sync(_attachments, conn, claimed)
     robots = await anyio.to_thread.run_sync(_robots, conn, claimed)
 
-    record = _Outcomes(conn, lease_until, now, stats, holder).record
+    outcomes = _Outcomes(conn, lease_until, now, stats, holder)
 
     # One SMTP connection for the whole batch when the mailer can keep one open (QUIT at the end).
     sending: contextlib.AbstractAsyncContextManager[Mailer] = (
         mailer.session() if isinstance(mailer, SessionMailer) else contextlib.nullcontext(mailer))
     # The outcome of one message is written while the next one is built, and is committed before that
     # one goes out: a crash re-sends at most the message in flight.
-    recording: asyncio.Task[None] | None = None
+    recording: asyncio.Future[None] | None = None
     async with sending as sender:
         try:
             for index, msg in enumerate(claimed):
@@ -481,7 +544,7 @@ async def _deliver_claimed(conn: Connection, transports: _Transports, now: dt.da
                 else:
                     outcome, reason = await _send(sender, msg, message, holder)
                 outcome, values = _outcome_values(outcome, reason, msg.attempts + 1, now, msg.channel)
-                recording = asyncio.ensure_future(record(msg.id, outcome, values))
+                recording = outcomes.start(msg.id, outcome, values)
         finally:
             if recording is not None:
                 await recording

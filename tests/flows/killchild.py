@@ -217,6 +217,23 @@ def _install_mail_points(switch: Switch) -> None:
 
     notifications.delivery._SentRecorder._execute = tracked_execute  # type: ignore[method-assign]
 
+    # On PostgreSQL that statement is posted without blocking and its result awaited later: before = posted, not
+    # yet confirmed (the server may or may not have committed it), after = committed.
+    post, confirmed = notifications.delivery._SentRecorder.post, notifications.delivery._SentRecorder.confirmed
+
+    def tracked_post(self: Any, outbox_id: int, attempts: int) -> None:
+        switch.hit("commit.before")
+        post(self, outbox_id, attempts)
+
+    async def tracked_confirmed(self: Any) -> bool:
+        result = await confirmed(self)
+        switch.in_flight = None
+        switch.hit("commit.after")
+        return result
+
+    notifications.delivery._SentRecorder.post = tracked_post  # type: ignore[method-assign]
+    notifications.delivery._SentRecorder.confirmed = tracked_confirmed  # type: ignore[method-assign]
+
 
 def install(engine: Engine, switch: Switch) -> None:
     """Every point is counted (the census); only ``switch.point`` kills."""
