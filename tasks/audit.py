@@ -9,6 +9,12 @@ without an external anchor, e.g. the last hash published elsewhere.)
 Appends are serialised so the chain stays linear: on PostgreSQL by a transaction-scoped advisory lock, on
 SQLite by the ``BEGIN IMMEDIATE`` that ``core.db.make_engine`` issues for every transaction. The unique
 constraint on ``seq`` is the last line of defence: a racing append fails instead of forking the chain.
+
+The last link is read once per transaction: under either lock no other writer can append until the transaction
+ends, so a transaction that appends several events (a save and a submit, a decision and its consequences) reads
+the newest link for the first and chains the rest on from the session's memory (``session.info``). The memory is
+dropped whenever one of the session's transactions ends — committed or rolled back, a savepoint's included — so
+an event that was rolled back is never linked to.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, text
+from sqlalchemy import Text, cast, event, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from models import AuditEvent
@@ -177,6 +185,45 @@ def event_hash(prev_hash: str, canonical: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+_LAST_LINK = "audit_last_link"  # session.info: (the transaction, seq, hash) of the newest link it appended
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_last_link(session: OrmSession, transaction: SessionTransaction) -> None:
+    # A flush runs in a subtransaction of its own, which ends without ending the database's transaction.
+    if _LAST_LINK in session.info and (transaction.parent is None or transaction.nested):
+        del session.info[_LAST_LINK]
+
+
+def _transaction(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _known_link(session: Session) -> tuple[int, str] | None:
+    """The newest link this transaction appended (so it holds the append lock), or None: read and lock."""
+    known = session.info.get(_LAST_LINK)
+    if known is None or known[0] is not _transaction(session):
+        return None
+    return known[1], known[2]
+
+
+def _remember_link(session: Session, seq: int, hash_: str) -> None:
+    session.info[_LAST_LINK] = (_transaction(session), seq, hash_)
+
+
+def _locked_last_link(session: Session) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest link, with the append lock held until the transaction ends: taken and read
+    for the transaction's first append, from the session's memory for the next ones."""
+    known = _known_link(session)
+    if known is not None:
+        return known
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
+    # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
+    # database's write lock and reads the newest committed link.
+    return _last_link(session)
+
+
 def _last_link(session: Session) -> tuple[int, str]:
     """``(seq, hash)`` of the newest event, including ones added to this session but not flushed yet."""
     row = session.execute(
@@ -210,15 +257,12 @@ def append_event(
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     fields["at"] = now.astimezone(dt.UTC)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
-    # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
-    # database's write lock and reads the newest committed link.
-    last_seq, prev_hash = _last_link(session)
+    last_seq, prev_hash = _locked_last_link(session)
     seq = last_seq + 1
     event = AuditEvent(**fields, seq=seq, prev_hash=prev_hash,
                        hash=event_hash(prev_hash, canonical_json(seq=seq, **fields)))
     session.add(event)
+    _remember_link(session, seq, event.hash)
     return event
 
 
@@ -267,15 +311,14 @@ def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datet
         raise ValueError("now must be a timezone-aware datetime")
     at = now.astimezone(dt.UTC)
     session.flush()  # events added one by one before these come first in the chain
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
-    seq, prev_hash = _last_link(session)
+    seq, prev_hash = _locked_last_link(session)
     for row in rows:
         seq += 1
         row["at"], row["seq"], row["prev_hash"] = at, seq, prev_hash
         prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
         row["hash"] = prev_hash
     session.connection().execute(sa_insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    _remember_link(session, seq, prev_hash)
     return seq
 
 
