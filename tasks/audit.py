@@ -12,9 +12,8 @@ constraint on ``seq`` is the last line of defence: a racing append fails instead
 
 The last link is read once per transaction: under either lock no other writer can append until the transaction
 ends, so a transaction that appends several events (a save and a submit, a decision and its consequences) reads
-the newest link for the first and chains the rest on from the session's memory (``session.info``). The memory is
-dropped whenever one of the session's transactions ends — committed or rolled back, a savepoint's included — so
-an event that was rolled back is never linked to.
+the newest link for the first and chains the rest on from its memory (:func:`core.db.transaction_memo`, emptied
+when a transaction or savepoint ends), so an event that was rolled back is never linked to.
 """
 
 from __future__ import annotations
@@ -30,14 +29,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, event, text
+from sqlalchemy import Text, cast, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
+from core.db import transaction_memo
 from models import AuditEvent
 
 __all__ = [
@@ -185,36 +183,13 @@ def event_hash(prev_hash: str, canonical: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-_LAST_LINK = "audit_last_link"  # session.info: (the transaction, seq, hash) of the newest link it appended
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _forget_last_link(session: OrmSession, transaction: SessionTransaction) -> None:
-    # A flush runs in a subtransaction of its own, which ends without ending the database's transaction.
-    if _LAST_LINK in session.info and (transaction.parent is None or transaction.nested):
-        del session.info[_LAST_LINK]
-
-
-def _transaction(session: Session) -> SessionTransaction | None:
-    return session.get_nested_transaction() or session.get_transaction()
-
-
-def _known_link(session: Session) -> tuple[int, str] | None:
-    """The newest link this transaction appended (so it holds the append lock), or None: read and lock."""
-    known = session.info.get(_LAST_LINK)
-    if known is None or known[0] is not _transaction(session):
-        return None
-    return known[1], known[2]
-
-
-def _remember_link(session: Session, seq: int, hash_: str) -> None:
-    session.info[_LAST_LINK] = (_transaction(session), seq, hash_)
+_LAST_LINK = "audit_last_link"  # in the transaction's memo: (seq, hash) of the newest link it appended
 
 
 def _locked_last_link(session: Session) -> tuple[int, str]:
     """``(seq, hash)`` of the newest link, with the append lock held until the transaction ends: taken and read
     for the transaction's first append, from the session's memory for the next ones."""
-    known = _known_link(session)
+    known: tuple[int, str] | None = transaction_memo(session).get(_LAST_LINK)
     if known is not None:
         return known
     if session.get_bind().dialect.name == "postgresql":
@@ -262,7 +237,7 @@ def append_event(
     event = AuditEvent(**fields, seq=seq, prev_hash=prev_hash,
                        hash=event_hash(prev_hash, canonical_json(seq=seq, **fields)))
     session.add(event)
-    _remember_link(session, seq, event.hash)
+    transaction_memo(session)[_LAST_LINK] = (seq, event.hash)
     return event
 
 
@@ -318,7 +293,7 @@ def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datet
         prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
         row["hash"] = prev_hash
     session.connection().execute(sa_insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
-    _remember_link(session, seq, prev_hash)
+    transaction_memo(session)[_LAST_LINK] = (seq, prev_hash)
     return seq
 
 
