@@ -40,7 +40,7 @@ print("RESULT " + json.dumps({
     "elapsed_s": elapsed, "timings": result.timings, "ok": result.ok,
     "failed_invariants": [i.name for i in result.invariants if not i.ok],
     "days": result.summary.get("days"), "obligations": result.summary.get("obligations"),
-    "mail": result.summary.get("mail"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "mail": result.summary.get("mail"), "escalations": result.summary.get("escalations"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }, ensure_ascii=False, default=str))
 """
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import ARRAY, any_, bindparam, event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 from core.settings import get_settings
@@ -166,3 +168,32 @@ class DriverStatement:
     def args(self, params: Mapping[str, Any]) -> Any:
         """``params`` (from :meth:`values`) in the driver's parameter style."""
         return [params[name] for name in self._names] if self._names else params
+
+
+# ---- memory that lasts one transaction ------------------------------------------------------------
+
+_TRANSACTION_MEMO = "duban_transaction_memo"  # session.info: (the transaction, {name: value})
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_transaction_memo(session: OrmSession, transaction: SessionTransaction) -> None:
+    # A flush runs in a subtransaction of its own, which ends without ending the database's transaction.
+    if _TRANSACTION_MEMO in session.info and (transaction.parent is None or transaction.nested):
+        del session.info[_TRANSACTION_MEMO]
+
+
+def transaction_memo(session: Session) -> dict[str, Any]:
+    """A dict for what the session's current transaction has read or written and may reuse until it ends: it is
+    emptied whenever one of the session's transactions ends (committed or rolled back, a savepoint's included),
+    and a savepoint begun meanwhile starts with an empty one. Keep in it only what no other writer can change
+    while the transaction lasts (what its locks protect, or what this transaction alone writes). Begins the
+    session's transaction (a write) when none is under way: the memo belongs to one."""
+    if session.get_transaction() is None:
+        session.connection()
+    current = session.get_nested_transaction() or session.get_transaction()
+    held = session.info.get(_TRANSACTION_MEMO)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        session.info[_TRANSACTION_MEMO] = held
+    memo: dict[str, Any] = held[1]
+    return memo

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
+from core.db import transaction_memo
 from core.settings import get_settings
 from domain.channels import (
     DEFAULT_QUIET,
@@ -43,19 +44,41 @@ class Directory:
     robots: dict[int, list[ChannelRobot]] = field(default_factory=dict)
 
 
-def load_directory(session: Session, users: Iterable[User]) -> Directory:
-    people = {u.id for u in users if u.id is not None}
-    units = {u.org_unit_id for u in users if u.org_unit_id is not None}
-    directory = Directory()
+_KNOWN = "outbox_directory"  # in the transaction's memo: the Directory read so far, and whose entries it holds
+
+
+@dataclass
+class _Known:
+    directory: Directory = field(default_factory=Directory)
+    people: set[int] = field(default_factory=set)
+    units: set[int] = field(default_factory=set)
+
+
+def load_directory(session: Session, users: Iterable[User], *, robots: bool = True) -> Directory:
+    """The channel choices of ``users`` and the active robots of their org units (``robots=False``: not needed,
+    not read). What the transaction has read already is not read again: the choices and robots change only
+    through :mod:`tasks.channels`, which sends no mail in the transaction that changes them (and forgets
+    this memory when it writes, :func:`forget_directory`)."""
+    users = list(users)
+    known: _Known = transaction_memo(session).setdefault(_KNOWN, _Known())
+    people = {u.id for u in users if u.id is not None} - known.people
+    units = {u.org_unit_id for u in users if u.org_unit_id is not None} - known.units if robots else set()
     if people:
         for pref in session.exec(select(UserChannels).where(col(UserChannels.user_id).in_(people))):
-            directory.prefs[pref.user_id] = pref
+            known.directory.prefs[pref.user_id] = pref
+        known.people |= people
     if units:
-        robots = session.exec(select(ChannelRobot).where(col(ChannelRobot.org_unit_id).in_(units),
-                                                         col(ChannelRobot.active).is_(True)).order_by(col(ChannelRobot.id)))
-        for robot in robots:
-            directory.robots.setdefault(robot.org_unit_id, []).append(robot)
-    return directory
+        found = session.exec(select(ChannelRobot).where(col(ChannelRobot.org_unit_id).in_(units),
+                                                        col(ChannelRobot.active).is_(True)).order_by(col(ChannelRobot.id)))
+        for robot in found:
+            known.directory.robots.setdefault(robot.org_unit_id, []).append(robot)
+        known.units |= units
+    return known.directory
+
+
+def forget_directory(session: Session) -> None:
+    """Drop what :func:`load_directory` remembers for the transaction (after a write to choices or robots)."""
+    transaction_memo(session).pop(_KNOWN, None)
 
 
 def _row(key: str, channel: str, to_addr: str, user_id: int | None, subject: str, text: str,

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from core.db import DriverStatement, one_of
 from core.settings import get_settings
-from domain.channels import personal_channels
+from domain.channels import personal_channels, wants_robot
 from domain.vocabulary import Channel, OutboxStatus
 from models.accounts import User
 from models.review import OutboxMessage
@@ -88,7 +88,7 @@ def enqueue_mail(
     _check(key, now)
     if not to.active:
         return None
-    directory = load_directory(session, [to])
+    directory = load_directory(session, [to], robots=wants_robot(template))
     pref = directory.prefs.get(to.id or 0)
     address = (to.email or "").strip()
     mailed = bool(address) and Channel.EMAIL in personal_channels(template, pref.channels if pref else None)

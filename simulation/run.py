@@ -147,17 +147,24 @@ def _quiet_delivery_log() -> Iterator[None]:
 # ---- mail -----------------------------------------------------------------------------------------
 
 
+DELIVERY_BATCH = 200
+
+
 async def deliver(run: Run, now: dt.datetime) -> None:
     """Deliver until nothing more is due (SmtpMailer → the simulation's server)."""
     run.smtp.handler.virtual_now = now
     mailer = run.smtp.mailer()
     while True:
-        stats = await deliver_pending(run.engine, mailer, now, holder="simulate", batch=200)
+        stats = await deliver_pending(run.engine, mailer, now, holder="simulate", batch=DELIVERY_BATCH)
         run.counts["mail_sent"] += stats.sent
         run.counts["mail_retried"] += stats.retried
         run.counts["mail_dead"] += stats.dead
         run.daily_mail[china_date(now)] += stats.sent
         if stats.sent == 0:
+            return
+        # A batch that was not full claimed every message due at ``now``, and what it sent back to the queue is due
+        # later (its back-off): another pass would find nothing, unless some were released unsent.
+        if stats.skipped == 0 and stats.sent + stats.retried + stats.dead < DELIVERY_BATCH:
             return
 
 

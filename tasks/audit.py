@@ -9,6 +9,11 @@ without an external anchor, e.g. the last hash published elsewhere.)
 Appends are serialised so the chain stays linear: on PostgreSQL by a transaction-scoped advisory lock, on
 SQLite by the ``BEGIN IMMEDIATE`` that ``core.db.make_engine`` issues for every transaction. The unique
 constraint on ``seq`` is the last line of defence: a racing append fails instead of forking the chain.
+
+The last link is read once per transaction: under either lock no other writer can append until the transaction
+ends, so a transaction that appends several events (a save and a submit, a decision and its consequences) reads
+the newest link for the first and chains the rest on from its memory (:func:`core.db.transaction_memo`, emptied
+when a transaction or savepoint ends), so an event that was rolled back is never linked to.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.db import transaction_memo
 from models import AuditEvent
 
 __all__ = [
@@ -177,6 +183,22 @@ def event_hash(prev_hash: str, canonical: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
+_LAST_LINK = "audit_last_link"  # in the transaction's memo: (seq, hash) of the newest link it appended
+
+
+def _locked_last_link(session: Session) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest link, with the append lock held until the transaction ends: taken and read
+    for the transaction's first append, from the session's memory for the next ones."""
+    known: tuple[int, str] | None = transaction_memo(session).get(_LAST_LINK)
+    if known is not None:
+        return known
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
+    # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
+    # database's write lock and reads the newest committed link.
+    return _last_link(session)
+
+
 def _last_link(session: Session) -> tuple[int, str]:
     """``(seq, hash)`` of the newest event, including ones added to this session but not flushed yet."""
     row = session.execute(
@@ -210,15 +232,12 @@ def append_event(
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     fields["at"] = now.astimezone(dt.UTC)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
-    # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
-    # database's write lock and reads the newest committed link.
-    last_seq, prev_hash = _last_link(session)
+    last_seq, prev_hash = _locked_last_link(session)
     seq = last_seq + 1
     event = AuditEvent(**fields, seq=seq, prev_hash=prev_hash,
                        hash=event_hash(prev_hash, canonical_json(seq=seq, **fields)))
     session.add(event)
+    transaction_memo(session)[_LAST_LINK] = (seq, event.hash)
     return event
 
 
@@ -267,15 +286,14 @@ def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datet
         raise ValueError("now must be a timezone-aware datetime")
     at = now.astimezone(dt.UTC)
     session.flush()  # events added one by one before these come first in the chain
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
-    seq, prev_hash = _last_link(session)
+    seq, prev_hash = _locked_last_link(session)
     for row in rows:
         seq += 1
         row["at"], row["seq"], row["prev_hash"] = at, seq, prev_hash
         prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
         row["hash"] = prev_hash
     session.connection().execute(sa_insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    transaction_memo(session)[_LAST_LINK] = (seq, prev_hash)
     return seq
 
 

@@ -16,6 +16,7 @@ from models import User
 from models.channels import ChannelPrefsIn, ChannelRobot, RobotIn, UserChannels, robot_public
 from models.org import OrgUnit
 from notifications.channels import seal
+from notifications.fanout import forget_directory
 from tasks.accounts import Principal, require_admin
 from tasks.audit import append_event
 from tasks.locking import Audit, require_version, save_versioned
@@ -65,6 +66,7 @@ def save_robot(session: Session, principal: Principal, data: RobotIn, now: dt.da
     elif data.secret:
         values["secret_sealed"] = seal(data.secret)
     township = unit.id if unit.kind == "township" else None
+    forget_directory(session)
     if robot is None:
         robot = ChannelRobot(**values, created_at=now)
         session.add(robot)
@@ -136,6 +138,7 @@ def _save_channels(session: Session, principal: Principal, user_id: int, data: C
     values = _check_prefs(data) | {"updated_at": now}
     pref = session.exec(select(UserChannels).where(UserChannels.user_id == user_id)).first()
     shown = {**values, "phone": mask(values["phone"]) if values["phone"] else None}
+    forget_directory(session)
     if pref is None:
         pref = UserChannels(user_id=user_id, **values)
         session.add(pref)

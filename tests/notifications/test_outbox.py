@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
@@ -234,3 +236,27 @@ def test_the_unique_key_is_the_final_guard(engine: Engine) -> None:
         with pytest.raises(IntegrityError):
             s.commit()
     assert _count(engine) == 1
+
+
+def test_a_transaction_reads_the_recipient_directory_once(engine: Engine) -> None:
+    user = mail_user(engine, "wu", email="wu@example.cn")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        reads.extend(table for table in ("FROM user_channels", "FROM channel_robots") if table in statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        with Session(engine) as s:
+            for key in ("stage_passed:1:wu", "stage_passed:2:wu"):  # a kind that goes by mail only: no robots read
+                enqueue_mail(s, key=key, to=user, template="stage_passed", context=CONTEXTS["stage_passed"], now=NOW)
+            s.commit()
+        assert reads == ["FROM user_channels"]
+        with Session(engine) as s:  # the next transaction reads again
+            enqueue_mail(s, key="stage_passed:3:wu", to=user, template="stage_passed", context=CONTEXTS["stage_passed"],
+                         now=NOW)
+            s.commit()
+        assert reads == ["FROM user_channels"] * 2
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert _count(engine) == 3

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -124,6 +125,52 @@ def test_several_appends_in_one_transaction(engine: Engine) -> None:
     assert [a.seq, b.seq, c.seq, d.seq] == [1, 2, 3, 4]
     assert d.prev_hash == c.hash and c.prev_hash == b.hash
     assert _verify(engine).ok
+
+
+def test_a_transaction_reads_the_last_link_once(engine: Engine) -> None:
+    _seed(engine, 2)
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM audit_events ORDER BY audit_events.seq DESC" in statement or "pg_advisory_xact_lock" in statement:
+            reads.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(engine) as s:
+            for i in range(3, 7):
+                _append(s, i)
+            append_events(s, [EventSpec(None, "system", "campaign.launch", "campaign", 200, 7)], now=T0)
+            _append(s, 8)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) == (2 if engine.dialect.name == "postgresql" else 1)  # the lock and one read
+    assert _seqs(engine) == list(range(1, 9))
+    assert _verify(engine).checked == 8
+
+
+def test_a_rolled_back_savepoint_is_not_linked_to(engine: Engine) -> None:
+    _seed(engine, 2)
+    with session_scope(engine) as s:
+        third = _append(s, 3)
+        savepoint = s.begin_nested()
+        _append(s, 4, actor="撤销的")
+        s.flush()
+        savepoint.rollback()
+        fourth = _append(s, 4)
+    assert (fourth.seq, fourth.prev_hash) == (4, third.hash)
+    assert _verify(engine).checked == 4
+
+
+def test_the_next_transaction_reads_the_chain_again(engine: Engine) -> None:
+    with Session(engine) as mine:
+        _append(mine, 1)
+        mine.commit()
+        with session_scope(engine) as other:  # another writer appends between this session's transactions
+            _append(other, 2)
+        assert _append(mine, 3).seq == 3
+        mine.commit()
+    assert _verify(engine).checked == 3
 
 
 def test_a_rolled_back_append_leaves_no_gap(engine: Engine) -> None:
