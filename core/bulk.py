@@ -1,11 +1,12 @@
-"""Bulk inserts handed straight to the driver: rows as tuples, one ``executemany``, no per-row ORM or Core work.
+"""Bulk inserts handed straight to the driver: rows as tuples, one statement, no per-row ORM or Core work.
 
 SQLAlchemy's ``conn.execute(insert(table), [dict, …])`` compiles the parameters of every row and runs every value
 through its type's bind processor (on SQLite a date becomes ISO text in Python, a JSON value its ``json.dumps``).
 :func:`insert_rows` binds each value with the same processor, so the stored values are the ones SQLAlchemy would
 have stored, but only once per distinct hashable value (a launch's thousands of due dates are a few dozen
-distinct dates), and passes the tuples to the driver's ``executemany`` through ``exec_driver_sql``, which keeps
-SQLAlchemy's error translation (an ``IntegrityError`` is still ``sqlalchemy.exc.IntegrityError``).
+distinct dates), and passes the tuples to the driver: on SQLite one ``executemany`` through ``exec_driver_sql``, on
+PostgreSQL one ``COPY … FROM STDIN``; errors are SQLAlchemy's either way (an ``IntegrityError`` is
+``sqlalchemy.exc.IntegrityError``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 Bind = Callable[[Any], Any]
 
@@ -50,16 +52,33 @@ def _bound(row: tuple[Any, ...], binds: list[tuple[int, Bind]]) -> tuple[Any, ..
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (tuples of Python values in the order of ``columns``) into ``table`` with one ``executemany``."""
+    """Insert ``rows`` (tuples of Python values in the order of ``columns``) into ``table`` in one statement."""
     if not rows:
         return
     binds = [(i, b) for i, b in enumerate(binder(conn, table, c) for c in columns) if b is not _identity]
     if binds:
         rows = [_bound(row, binds) for row in rows]
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(f'"{c}"' for c in columns)
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, list(rows))
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, f"COPY {table.name} ({names}) FROM STDIN", rows)
+        return
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(['?'] * len(columns))})", list(rows))
+
+
+def _copy_rows(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the rows through ``COPY … FROM STDIN`` on the connection's own transaction (psycopg's
+    ``executemany`` sends one prepared statement per row); a driver error is raised as SQLAlchemy's (an
+    ``IntegrityError`` stays ``sqlalchemy.exc.IntegrityError``)."""
+    import psycopg
+
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 def new_ids(conn: Connection, table: Table, n: int) -> list[int]:

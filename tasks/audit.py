@@ -260,7 +260,7 @@ _EVENT_COLUMNS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "s
 
 
 def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datetime) -> int:
-    """Append ``specs`` as consecutive links of the chain in one ``executemany`` on the session's connection (the
+    """Append ``specs`` as consecutive links of the chain in one bulk insert on the session's connection (the
     caller commits, together with the changes they record): what :func:`append_event` does for each, with one
     lock and one look at the last link for all. Returns the ``seq`` of the last one (0 when ``specs`` is empty).
     """

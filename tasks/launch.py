@@ -204,7 +204,7 @@ def write_campaigns(
     in the order of ``plans``.
 
     The ids of the campaigns and stages are taken first (:func:`core.bulk.new_ids`), so every table is written
-    with one ``executemany`` of plain tuples (:func:`core.bulk.insert_rows`)."""
+    with one statement of plain tuples (:func:`core.bulk.insert_rows`: SQLite ``executemany``, PostgreSQL ``COPY``)."""
     if not plans:
         return []
     conn = session.connection()
