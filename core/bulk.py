@@ -3,8 +3,8 @@
 SQLAlchemy's ``conn.execute(insert(table), [dict, …])`` compiles the parameters of every row and runs every value
 through its type's bind processor (on SQLite a date becomes ISO text in Python, a JSON value its ``json.dumps``).
 :func:`insert_rows` binds each value with the same processor, so the stored values are the ones SQLAlchemy would
-have stored, but only once per distinct hashable value (a launch's thousands of due dates are a few dozen
-distinct dates), and passes the tuples to the driver: on SQLite one ``executemany`` through ``exec_driver_sql``, on
+have stored, but column by column and only once per distinct value (a launch's thousands of due dates are a few
+dozen distinct dates), and passes the tuples to the driver: on SQLite one ``executemany`` through ``exec_driver_sql``, on
 PostgreSQL one ``COPY … FROM STDIN``; errors are SQLAlchemy's either way (an ``IntegrityError`` is
 ``sqlalchemy.exc.IntegrityError``).
 """
@@ -14,50 +14,39 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 Bind = Callable[[Any], Any]
 
 
-def _identity(value: Any) -> Any:
-    return value
+def _processor(conn: Connection, table: Table, column: str) -> tuple[Bind, bool] | None:
+    """``column``'s bind processor on ``conn``'s dialect (None when the driver takes the Python value as it is), and
+    whether values equal under ``==`` bind alike (not for JSON, where ``1`` and ``True`` do not)."""
+    kind = table.c[column].type
+    process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return None if process is None else (process, not isinstance(kind, JSON))
 
 
-def binder(conn: Connection, table: Table, column: str) -> Bind:
-    """``column``'s bind processor on ``conn``'s dialect, memoised for hashable values (identity when it has none)."""
-    process = table.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    if process is None:
-        return _identity
-    cache: dict[Any, Any] = {}
-
-    def bind(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            cache[value] = bound = process(value)
-            return bound
-        except TypeError:  # unhashable (a JSON list or mapping): bound every time
-            return process(value)
-
-    return bind
-
-
-def _bound(row: tuple[Any, ...], binds: list[tuple[int, Bind]]) -> tuple[Any, ...]:
-    values = list(row)
-    for i, bind in binds:
-        values[i] = bind(values[i])
-    return tuple(values)
+def _bound(process: Bind, by_value: bool, values: list[Any]) -> list[Any]:
+    """``values`` through ``process``: once per distinct value when ``by_value``, once per value otherwise."""
+    if not by_value:
+        return [process(value) for value in values]
+    distinct = {value: process(value) for value in set(values)}
+    return list(map(distinct.__getitem__, values))
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (tuples of Python values in the order of ``columns``) into ``table`` in one statement."""
     if not rows:
         return
-    binds = [(i, b) for i, b in enumerate(binder(conn, table, c) for c in columns) if b is not _identity]
+    binds = [(i, p) for i, p in enumerate(_processor(conn, table, c) for c in columns) if p is not None]
     if binds:
-        rows = [_bound(row, binds) for row in rows]
+        values = [list(column) for column in zip(*rows, strict=True)]  # column by column
+        for i, (process, by_value) in binds:
+            values[i] = _bound(process, by_value, values[i])
+        rows = list(zip(*values, strict=True))
     names = ", ".join(f'"{c}"' for c in columns)
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, f"COPY {table.name} ({names}) FROM STDIN", rows)

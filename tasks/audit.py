@@ -22,6 +22,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Text, cast, text
@@ -280,7 +281,7 @@ def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datet
         prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
         row["hash"] = prev_hash
     insert_rows(session.connection(), AuditEvent.__table__, _EVENT_COLUMNS,  # type: ignore[attr-defined]
-                [tuple(row[c] for c in _EVENT_COLUMNS) for row in rows])
+                list(map(itemgetter(*_EVENT_COLUMNS), rows)))
     return seq
 
 
