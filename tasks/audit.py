@@ -27,14 +27,15 @@ import json
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Text, cast, text
-from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.bulk import insert_rows
 from core.db import transaction_memo
 from models import AuditEvent
 
@@ -274,8 +275,12 @@ def _unlinked(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("seq", "prev_hash", "hash")}
 
 
+_EVENT_COLUMNS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "township_id", "before",
+                  "after", "prev_hash", "hash")
+
+
 def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datetime) -> int:
-    """Append ``specs`` as consecutive links of the chain in one ``INSERT`` on the session's connection (the
+    """Append ``specs`` as consecutive links of the chain in one bulk insert on the session's connection (the
     caller commits, together with the changes they record): what :func:`append_event` does for each, with one
     lock and one look at the last link for all. Returns the ``seq`` of the last one (0 when ``specs`` is empty).
     """
@@ -292,7 +297,8 @@ def append_events(session: Session, specs: Sequence[EventSpec], *, now: dt.datet
         row["at"], row["seq"], row["prev_hash"] = at, seq, prev_hash
         prev_hash = event_hash(prev_hash, canonical_json(seq=seq, **_unlinked(row)))
         row["hash"] = prev_hash
-    session.connection().execute(sa_insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
+    insert_rows(session.connection(), AuditEvent.__table__, _EVENT_COLUMNS,  # type: ignore[attr-defined]
+                list(map(itemgetter(*_EVENT_COLUMNS), rows)))
     transaction_memo(session)[_LAST_LINK] = (seq, prev_hash)
     return seq
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.bulk import insert_rows, new_ids
 from core.clock import china_date
 from core.settings import get_settings
 from domain.calendar import WorkCalendar
@@ -185,26 +185,11 @@ def write_campaign(
     return campaign_id
 
 
-def _insert_returning(session: Session, table: Any, rows: list[dict[str, Any]], *keys: str) -> dict[Any, int]:
-    """Insert ``rows`` into ``table`` and return each new id by the row's ``keys`` (unique among ``rows``).
-
-    SQLite: SQLAlchemy's "insertmanyvalues" (batches of ``INSERT … VALUES (…), (…) RETURNING``; the ids are
-    mapped back by ``keys`` because SQLite does not promise to return the rows in the order of the VALUES).
-    PostgreSQL: the ids are taken from the table's sequence first and the rows go through psycopg's pipelined
-    ``executemany`` of one prepared statement; psycopg parses every long multi-row statement anew (it caches
-    only short ones), which cost more than the insert itself."""
-    if not rows:
-        return {}
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        ids = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                           {"table": table.name, "n": len(rows)}).scalars().all()
-        for row, new_id in zip(rows, ids, strict=True):
-            row["id"] = new_id
-        conn.execute(insert(table), rows)
-        return {tuple(row[k] for k in keys): row["id"] for row in rows}
-    stmt = insert(table).returning(table.c.id, *(table.c[k] for k in keys))
-    return {tuple(row[1:]): row[0] for row in conn.execute(stmt, rows)}
+_CAMPAIGN_COLUMNS = ("id", "definition_key", "definition_version", "township_id", "year", "status", "launched_at",
+                     "calendar_warnings", "version")
+_STAGE_COLUMNS = ("id", "campaign_id", "key", "name", "seq", "opens_on", "closes_on", "gate_key", "status", "version")
+_OBLIGATION_COLUMNS = ("campaign_id", "stage_id", "key", "rule_key", "kind", "title", "subject_id", "period",
+                       "opens_on", "nominal_due_on", "due_on", "policy", "status", "escalation_level", "version")
 
 
 def write_campaigns(
@@ -215,38 +200,41 @@ def write_campaigns(
     by: AuditActor = SYSTEM,
 ) -> list[int]:
     """Insert the campaigns of ``plans``, their stages and their obligations, and one launch audit event per
-    campaign, with a few multi-row statements on the session's connection (no ORM unit of work); the caller
-    commits. Returns the campaigns' ids in the order of ``plans``."""
+    campaign, on the session's connection (no ORM unit of work); the caller commits. Returns the campaigns' ids
+    in the order of ``plans``.
+
+    The ids of the campaigns and stages are taken first (:func:`core.bulk.new_ids`), so every table is written
+    with one statement of plain tuples (:func:`core.bulk.insert_rows`: SQLite ``executemany``, PostgreSQL ``COPY``)."""
     if not plans:
         return []
+    conn = session.connection()
     townships = [ctx.townships[plan.township_code] for plan in plans]
-    by_township = _insert_returning(session, Campaign.__table__, [  # type: ignore[attr-defined]
-        {"definition_key": plan.definition_key, "definition_version": plan.definition_version,
-         "township_id": township.id, "year": plan.year, "status": CampaignStatus.ACTIVE.value, "launched_at": now,
-         "calendar_warnings": plan.warnings, "version": 1}
-        for plan, township in zip(plans, townships, strict=True)], "township_id")
-    campaign_ids = [by_township[(township.id,)] for township in townships]
-    stage_ids = _insert_returning(session, Stage.__table__, [  # type: ignore[attr-defined]
-        {"campaign_id": campaign_id, "key": s.key, "name": s.name, "seq": s.seq, "opens_on": s.opens_on,
-         "closes_on": s.closes_on, "gate_key": s.gate_key, "status": s.status, "version": 1}
-        for plan, campaign_id in zip(plans, campaign_ids, strict=True) for s in plan.stages], "campaign_id", "key")
-    obligation_rows: list[dict[str, Any]] = []
+    campaign_ids = new_ids(conn, Campaign.__table__, len(plans))  # type: ignore[attr-defined]
+    insert_rows(conn, Campaign.__table__, _CAMPAIGN_COLUMNS, [  # type: ignore[attr-defined]
+        (campaign_id, plan.definition_key, plan.definition_version, township.id, plan.year,
+         CampaignStatus.ACTIVE.value, now, plan.warnings, 1)
+        for plan, township, campaign_id in zip(plans, townships, campaign_ids, strict=True)])
+    stage_ids = iter(new_ids(conn, Stage.__table__, sum(len(plan.stages) for plan in plans)))  # type: ignore[attr-defined]
+    stage_rows: list[tuple[Any, ...]] = []
+    obligation_rows: list[tuple[Any, ...]] = []
     events: list[EventSpec] = []
     for plan, township, campaign_id in zip(plans, townships, campaign_ids, strict=True):
-        subject_ids = {v.code: v.id for v in ctx.villages.get(township.id or 0, [])}
-        subject_ids[township.code] = township.id
+        stage_id: dict[str | None, int | None] = {None: None}
+        for s in plan.stages:
+            stage_id[s.key] = next(stage_ids)
+            stage_rows.append((stage_id[s.key], campaign_id, s.key, s.name, s.seq, s.opens_on, s.closes_on, s.gate_key,
+                               s.status, 1))
+        subject_id = {v.code: v.id for v in ctx.villages.get(township.id or 0, [])}
+        subject_id[township.code] = township.id
         obligation_rows.extend(
-            {"campaign_id": campaign_id, "stage_id": stage_ids[(campaign_id, o.stage_key)] if o.stage_key else None,
-             "key": o.key, "rule_key": o.rule_key, "kind": o.kind, "title": o.title,
-             "subject_id": subject_ids[o.subject_code], "period": o.period, "opens_on": o.opens_on,
-             "nominal_due_on": o.nominal_due_on, "due_on": o.due_on, "policy": o.policy,
-             "status": o.status, "escalation_level": 0, "version": 1}
+            (campaign_id, stage_id[o.stage_key or None], o.key, o.rule_key, o.kind, o.title, subject_id[o.subject_code],
+             o.period, o.opens_on, o.nominal_due_on, o.due_on, o.policy, o.status, 0, 1)
             for o in plan.obligations)
         events.append(EventSpec(by.id, by.name, "campaign.launch", "campaign", campaign_id, township.id, after={
             "definition": plan.definition_key, "version": plan.definition_version, "year": plan.year,
             "stages": len(plan.stages), "obligations": len(plan.obligations)}))
-    if obligation_rows:
-        session.connection().execute(insert(Obligation.__table__), obligation_rows)  # type: ignore[attr-defined]
+    insert_rows(conn, Stage.__table__, _STAGE_COLUMNS, stage_rows)  # type: ignore[attr-defined]
+    insert_rows(conn, Obligation.__table__, _OBLIGATION_COLUMNS, obligation_rows)  # type: ignore[attr-defined]
     append_events(session, events, now=now)
     opened = [campaign_id for plan, campaign_id in zip(plans, campaign_ids, strict=True)
               if any(o.status == ObligationStatus.OPEN for o in plan.obligations)]
