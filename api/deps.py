@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from api.auth import LoginRequired, NotAuthenticated, principal_from_request
 from core.clock import Clock, get_clock
-from core.db import begin_read, get_engine, read_only
+from core.db import READ_ONLY, begin_read, get_engine, read_only
 from core.logging import bind
 from domain.errors import DubanError
 from tasks.accounts import Principal
@@ -46,13 +46,21 @@ def current_principal(request: Request, session: SessionDep, clock: ClockDep) ->
     try:
         principal = principal_from_request(request, session, clock.now())
     finally:
-        # End the read transaction: the handler's own transaction may be a write, and it may hand work to a
-        # flow that writes through another connection.
-        session.commit()
+        _end_read(session)
     if principal is None:
         raise NotAuthenticated("请先登录：API 使用 Authorization: Bearer <令牌>（POST /api/v1/auth/token 获取）")
     _log_as(principal)
     return principal
+
+
+def _end_read(session: Session) -> None:
+    """End the transaction the caller was found in: the handler's own transaction may be a write, and it may hand
+    work to a flow that writes through another connection. A handler whose session only reads (``ReadSessionDep``,
+    resolved before the principal) goes on in the same read transaction instead: one snapshot for the whole
+    request, one BEGIN and one COMMIT fewer."""
+    bind = session.get_bind()
+    if not (isinstance(bind, Engine) and bind.get_execution_options().get(READ_ONLY)):
+        session.commit()
 
 
 def _log_as(principal: Principal) -> None:
@@ -68,7 +76,7 @@ def optional_principal(request: Request, session: SessionDep, clock: ClockDep) -
     except DubanError:
         return None
     finally:
-        session.commit()
+        _end_read(session)
     if principal is not None:
         _log_as(principal)
     return principal

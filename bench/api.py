@@ -53,6 +53,15 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
 BARE = "/bench/bare"
 
 
+def endpoints() -> tuple[tuple[str, str, str], ...]:
+    """The endpoints to measure: all, or those ``BENCH_API_ENDPOINTS`` names (comma-separated, e.g. ``dashboard``)."""
+    wanted = {n.strip() for n in os.environ.get("BENCH_API_ENDPOINTS", "").split(",") if n.strip()}
+    unknown = wanted - {name for name, _, _ in ENDPOINTS}
+    if unknown:
+        raise SystemExit(f"BENCH_API_ENDPOINTS: unknown {sorted(unknown)}; choose from {[n for n, _, _ in ENDPOINTS]}")
+    return tuple(e for e in ENDPOINTS if not wanted or e[0] in wanted)
+
+
 def requests_per_round(quick: bool) -> int:
     return int(os.environ.get("BENCH_API_REQUESTS", "32" if quick else "500"))
 
@@ -296,7 +305,7 @@ async def measure(base: str, campaign_id: int, per_round: int, rounds: int) -> d
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
         tokens = await _tokens(client)
         results: dict[str, dict[str, Load]] = {}
-        for name, template, user in ENDPOINTS:
+        for name, template, user in endpoints():
             path = template.format(campaign_id=campaign_id)
             headers = {"Authorization": f"Bearer {tokens[user]}"}
             # warm-up (not counted): connections, caches, every worker's code paths

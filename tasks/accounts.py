@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from argon2.profiles import CHEAPEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -157,11 +157,13 @@ def issue_token(session: Session, user: User, now: dt.datetime, name: str = "api
 
 
 def user_for_token(session: Session, token: str, now: dt.datetime) -> User | None:
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    if row is None or row.expires_at <= now:
+    """The active user of a live API token (one query: the token's expiry and its user)."""
+    row = session.exec(select(ApiToken.expires_at, User).join(User, col(User.id) == ApiToken.user_id)
+                       .where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row[0] <= now:
         return None
-    user = session.get(User, row.user_id)
-    return user if user and user.active else None
+    user = row[1]
+    return user if user.active else None
 
 
 def csrf_token_for(cookie: str) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "append_event",
     "append_events",
     "canonical_json",
+    "chain_head",
     "cli_actor",
     "event_hash",
     "events_for",
@@ -197,6 +198,14 @@ def _locked_last_link(session: Session) -> tuple[int, str]:
         session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
     # SQLite: the engine opens every transaction with BEGIN IMMEDIATE, so this transaction already holds the
     # database's write lock and reads the newest committed link.
+    return _last_link(session)
+
+
+def chain_head(session: Session) -> tuple[int, str]:
+    """``(seq, hash)`` of the newest event this session sees (``(0, GENESIS_HASH)`` before the first): a marker of
+    every change. Each change appends its event in its own transaction and appends are serialised until that
+    transaction ends, so the head moves with every committed change and in commit order; figures derived from the
+    data stay current for as long as the head they were derived under (read before the data) is the head."""
     return _last_link(session)
 
 

@@ -90,8 +90,9 @@ def refresh(session: Session) -> None:
     known = _known()
     rows = list(session.exec(select(DefinitionVersion)))
     present = {(r.key, r.version) for r in rows}
-    for gone in [k for k in known.versions if k not in present]:
-        del known.versions[gone]
+    files = shipped()
+    for gone in [k for k, d in known.versions.items() if k not in present and d is not files.get(k[0])]:
+        del known.versions[gone]  # (a shipped file not yet stored stays: it is what definition_version falls back to)
     newest: dict[str, DefinitionVersion] = {}
     for row in rows:
         remember(row)

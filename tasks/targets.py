@@ -2,11 +2,16 @@
 queries — the approved submissions, the township's villages (org data), the villages on the approved list, and the
 same definition's campaigns of the years before for a rule that counts years running (000 §二.2 尽量避免连续两年出现
 发展党员空白村) — and judged by ``domain.targets``. Only approved submissions count: a figure still in review is
-not yet the township's answer."""
+not yet the township's answer.
+
+The judgements are remembered per database, audit-chain head and set of campaigns (``evaluate_campaigns``): every
+change appends its audit event in its own transaction, so a page asking again before anything changed gets the
+same figures without reading and judging them again, and the first request after a change judges afresh."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +23,7 @@ from domain.targets import Reading, TargetFacts, TargetResult, count_names, eval
 from domain.vocabulary import SubmissionStatus, zh_date
 from domain.work_records import HalfYear, half_year_of
 from models import Campaign, Leader, LeaderLevel, LeaderVisit, Obligation, OrgUnit, Submission, VillageRectification
+from tasks.audit import chain_head
 from tasks.registry import definition_of
 
 CHUNK = 500
@@ -34,10 +40,15 @@ class _Found:
 
     submissions: dict[int, list[Submission]] = field(default_factory=lambda: defaultdict(list))  # by campaign id
     periods: dict[int, str] = field(default_factory=dict)  # obligation id -> period of a recurring deadline
-    villages: dict[int, list[OrgUnit]] = field(default_factory=lambda: defaultdict(list))  # by township id
+    villages: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))  # by township id: _VILLAGE rows
     listed: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))  # campaign id -> village ids
     earlier: dict[tuple[str, int, int], Campaign] = field(default_factory=dict)  # (definition, township, year)
     visits: dict[tuple[int, int], list[Reading]] = field(default_factory=dict)  # (township, year) -> per leader, half
+
+
+_VILLAGE = (col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name), col(OrgUnit.parent_id),
+            *(col(getattr(OrgUnit, name)) for name in ORG_FIELDS))
+"""What the targets read of a village: plain rows, not ORM objects."""
 
 
 def _earlier_campaigns(session: Session, campaigns: Sequence[Campaign], definitions: dict[int, Definition]) -> list[Campaign]:
@@ -70,8 +81,8 @@ def _load(session: Session, campaigns: Sequence[Campaign], definitions: dict[int
             found.periods[ob.id or 0] = ob.period if ob.period != str(ob.due_on.year) else ""
     townships = sorted({c.township_id for c in campaigns})
     for chunk in _chunks(townships):
-        for village in session.exec(select(OrgUnit).where(OrgUnit.kind == "village", col(OrgUnit.parent_id).in_(chunk))
-                                    .order_by(col(OrgUnit.code))):
+        for village in session.execute(select(*_VILLAGE).where(OrgUnit.kind == "village", col(OrgUnit.parent_id).in_(chunk))
+                                       .order_by(col(OrgUnit.code))):
             found.villages[village.parent_id or 0].append(village)
     for chunk in _chunks(sorted({c.id or 0 for c in campaigns})):
         for campaign_id, village_id in session.exec(select(VillageRectification.campaign_id, VillageRectification.village_id)
@@ -106,10 +117,38 @@ def _visit_readings(session: Session, campaigns: Sequence[Campaign]) -> dict[tup
     return out
 
 
+_REMEMBERED = 64
+_remembered: OrderedDict[tuple[Any, ...], tuple[tuple[Definition | None, ...], dict[int, list[TargetResult]]]] = OrderedDict()
+_remembered_lock = threading.Lock()
+
+
 def evaluate_campaigns(session: Session, campaigns: Sequence[Campaign]) -> dict[int, list[TargetResult]]:
     """Every target of each campaign (by campaign id), judged on its approved submissions and the org data;
-    a campaign whose definition is no longer loaded has none."""
+    a campaign whose definition is no longer loaded has none.
+
+    Remembered under the audit chain's head (read before anything the targets read, so the figures are never
+    older than the head they are filed under) and the campaigns as they are now: any committed change moves the
+    head, and the next call judges afresh."""
     definitions = {c.id or 0: definition_of(c) for c in campaigns}  # each campaign by its own version
+    key = (session.get_bind().engine.url, chain_head(session),
+           tuple((c.id, c.definition_key, c.definition_version, c.township_id, c.year) for c in campaigns))
+    pinned = tuple(definitions.values())
+    with _remembered_lock:
+        hit = _remembered.get(key)
+        if hit is not None and len(hit[0]) == len(pinned) and all(a is b for a, b in zip(hit[0], pinned, strict=True)):
+            _remembered.move_to_end(key)
+            return {cid: list(results) for cid, results in hit[1].items()}
+    out = _evaluate(session, campaigns, definitions)
+    with _remembered_lock:
+        _remembered[key] = (pinned, {cid: list(results) for cid, results in out.items()})
+        _remembered.move_to_end(key)
+        while len(_remembered) > _REMEMBERED:
+            _remembered.popitem(last=False)
+    return out
+
+
+def _evaluate(session: Session, campaigns: Sequence[Campaign],
+              definitions: dict[int, Definition]) -> dict[int, list[TargetResult]]:
     found = _load(session, campaigns, definitions)
     out: dict[int, list[TargetResult]] = {}
     for campaign in campaigns:
@@ -162,7 +201,7 @@ def _facts(found: _Found, campaign: Campaign, definition: Definition, target: Ta
                        missing=missing)
 
 
-def _covered(found: _Found, campaign: Campaign, target: Target, villages: list[OrgUnit]) -> list[OrgUnit]:
+def _covered(found: _Found, campaign: Campaign, target: Target, villages: list[Any]) -> list[Any]:
     """The villages a per-village target covers: the township's, or those on the campaign's approved list."""
     if target.villages == "listed":
         listed = found.listed.get(campaign.id or 0, set())
@@ -170,7 +209,7 @@ def _covered(found: _Found, campaign: Campaign, target: Target, villages: list[O
     return villages
 
 
-def _share(found: _Found, form: Form, spec: FormField, subs: list[Submission], villages: list[OrgUnit],
+def _share(found: _Found, form: Form, spec: FormField, subs: list[Submission], villages: list[Any],
            missing: str) -> TargetFacts:
     latest = next((s for s in reversed(subs) if spec.key in s.data), None)
     if latest is None:
@@ -186,7 +225,7 @@ def _number(value: Any) -> float | None:
 
 
 def _village_value(found: _Found, campaign: Campaign | None, form: Form, spec: FormField,
-                   village: OrgUnit) -> tuple[float | None, Submission | None]:
+                   village: Any) -> tuple[float | None, Submission | None]:
     """A village's figure in a campaign: its line of a per-village table, or the number (or the names counted)
     in the village's own submission; the latest approved one wins."""
     for sub in reversed(_of_form(found, campaign, form.key)):
@@ -203,7 +242,7 @@ def _village_value(found: _Found, campaign: Campaign | None, form: Form, spec: F
 
 
 def _village_reading(found: _Found, campaign: Campaign, definition: Definition, target: Target, form: Form,
-                     spec: FormField, village: OrgUnit) -> Reading:
+                     spec: FormField, village: Any) -> Reading:
     value, sub = _village_value(found, campaign, form, spec, village)
     about = "" if spec.type is FieldType.VILLAGE_NUMBERS else f"{village.name}的"
     previous = tuple(

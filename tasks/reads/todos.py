@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain.desk import light
@@ -26,21 +27,20 @@ def todos(session: Session, principal: Principal, today: dt.date, *, limit: int 
     """The open obligations of the caller's township (submitters only) that have opened by ``today``,
     soonest due first, each with its material's state; with ``missing``, also what the material still lacks."""
     principal.require_role("submitter")
-    stmt = scoped(select(Obligation, Campaign, OrgUnit)
+    township_of = aliased(OrgUnit)
+    stmt = scoped(select(Obligation, Campaign, OrgUnit, col(township_of.name))
                   .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
                   .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+                  .join(township_of, col(township_of.id) == Campaign.township_id, isouter=True)
                   .where(col(Obligation.status).in_(OPEN), col(Obligation.opens_on) <= today),
                   principal, Campaign.township_id)
     rows = session.exec(stmt.order_by(col(Obligation.due_on), col(Obligation.id)).limit(limit)).all()
     subs = {s.obligation_id: s for s in session.exec(select(Submission).where(
-        col(Submission.obligation_id).in_([o.id for o, _, _ in rows])))} if rows else {}
-    townships = {u.id: u.name for u in session.exec(select(OrgUnit).where(
-        col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
+        col(Submission.obligation_id).in_([o.id for o, _, _, _ in rows])))} if rows else {}
     items = []
     calendar, yellow = load_work_calendar(session), desk_settings().yellow_workdays
-    for obligation, campaign, subject in rows:
+    for obligation, campaign, subject, township in rows:
         sub = subs.get(obligation.id)
-        township = townships.get(campaign.township_id)
         colour = light(obligation.status, obligation.due_on, today, calendar, yellow_workdays=yellow)
         items.append({
             "light": colour.value if colour else None, "light_label": colour.label if colour else "",

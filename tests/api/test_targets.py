@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
+import pytest
 from sqlalchemy.engine import Engine
 
 from core.clock import FakeClock
@@ -15,6 +16,7 @@ from tests.support.clock import at
 from tests.support.review_chain import API, Users, launch, move, obligation
 from tests.support.targets import accepted, approve, cadres_year, listed_and_planned, submitted_with_file, targets_of
 from tests.support.web import page_text, sign_in
+from tests.support.work_records import record_visits
 
 QX01_VILLAGES = [f"QX01{n:03d}" for n in range(1, 11)]
 
@@ -168,6 +170,28 @@ async def test_the_dashboard_shows_each_townships_targets(
     assert '<a href="/assessments/QX01/2025">青石镇</a>' in text
     assert '<td class="tg-not_met" title="70%">未达标</td>' in text
     assert '<td class="tg-met" title="赵建国2025年上半年：3次；赵建国2025年下半年：3次">达标</td>' in text
+
+
+async def test_the_dashboard_judges_the_targets_again_after_any_change_and_only_then(
+        anon: httpx.AsyncClient, users: Users, clock: FakeClock, demo_county: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judgements are remembered between requests (the page is read far more often than anything changes),
+    but never past a change: the request after a visit is recorded shows it."""
+    from tasks import targets
+
+    judged = []
+    evaluate = targets._evaluate
+    monkeypatch.setattr(targets, "_evaluate", lambda *a: judged.append(1) or evaluate(*a))
+    await cadres_year(anon, users, clock, 2025, visits=(3, 2), summary={"cross_appointment_rate": 70})
+    await sign_in(anon, "county-reviewer")
+    short = '<td class="tg-not_met" title="赵建国2025年上半年：3次；赵建国2025年下半年：2次">未达标</td>'
+    for _ in range(2):
+        assert short in await page_text(anon, "/dashboard", pick="cadres_in_villages|2025")
+    assert len(judged) == 1
+    await record_visits(anon, users, "QX01-L1", [dt.date(2025, 12, 20)])
+    text = await page_text(anon, "/dashboard", pick="cadres_in_villages|2025")
+    assert '<td class="tg-met" title="赵建国2025年上半年：3次；赵建国2025年下半年：3次">达标</td>' in text
+    assert short not in text and len(judged) == 2
 
 
 async def test_the_township_enters_a_number_per_village_on_the_form(
