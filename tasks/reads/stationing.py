@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy.orm import aliased
@@ -57,19 +58,25 @@ def programme_detail(session: Session, principal: Principal, programme_id: int, 
     return _programme(session, found, today)
 
 
-def _members(session: Session, team: StationingTeam, due: dt.date, today: dt.date) -> list[dict[str, Any]]:
+def _members(session: Session, plan: StationingPlan) -> dict[int, list[tuple[TeamMember, Cadre]]]:
+    """Every team's members with their cadres, by team id (one query for the whole plan), in cadre code order."""
     rows = session.exec(select(TeamMember, Cadre).join(Cadre, col(TeamMember.cadre_id) == Cadre.id)
-                        .where(TeamMember.team_id == team.id).order_by(col(Cadre.code)))
-    out = []
+                        .join(StationingTeam, col(TeamMember.team_id) == StationingTeam.id)
+                        .where(StationingTeam.plan_id == plan.id).order_by(col(Cadre.code)))
+    by_team: dict[int, list[tuple[TeamMember, Cadre]]] = defaultdict(list)
     for member, cadre in rows:
-        state = rules.arrival(due, member.arrived_on, member.left_on, today)
-        label = f"迟到{state.days_late}天" if state.status == ArrivalStatus.LATE else state.status.label
-        out.append({"cadre": cadre.code, "name": cadre.name, "post": cadre.post, "phone": cadre.phone,
-                    "leader": cadre.id == team.leader_cadre_id, "arrived_on": member.arrived_on,
-                    "late": state.status == ArrivalStatus.LATE, "days_late": state.days_late,
-                    "arrival": state.status.value, "arrival_label": label,
-                    "left_on": member.left_on, "left_reason": member.left_reason})
-    return out
+        by_team[member.team_id].append((member, cadre))
+    return by_team
+
+
+def _member(team: StationingTeam, member: TeamMember, cadre: Cadre, due: dt.date, today: dt.date) -> dict[str, Any]:
+    state = rules.arrival(due, member.arrived_on, member.left_on, today)
+    label = f"迟到{state.days_late}天" if state.status == ArrivalStatus.LATE else state.status.label
+    return {"cadre": cadre.code, "name": cadre.name, "post": cadre.post, "phone": cadre.phone,
+            "leader": cadre.id == team.leader_cadre_id, "arrived_on": member.arrived_on,
+            "late": state.status == ArrivalStatus.LATE, "days_late": state.days_late,
+            "arrival": state.status.value, "arrival_label": label,
+            "left_on": member.left_on, "left_reason": member.left_reason}
 
 
 def _teams(session: Session, principal: Principal, plan: StationingPlan, today: dt.date) -> list[dict[str, Any]]:
@@ -81,10 +88,11 @@ def _teams(session: Session, principal: Principal, plan: StationingPlan, today: 
     carried = service.carried_villages(session, plan.year)
     weak = service.weak_village_ids(session, plan.year) | set(carried)
     settings, due = service.rules(), service.arrival_due(session, plan)
+    by_team = _members(session, plan)
     out = []
     for team, village, township, sender in session.exec(scoped(stmt, principal, OrgUnit.parent_id)):
         facts = VillageFacts(village.code, village.name, village.collective_income, (village.id or 0) in weak)
-        members = _members(session, team, due, today)
+        members = [_member(team, member, cadre, due, today) for member, cadre in by_team.get(team.id or 0, [])]
         out.append({
             "village": village.code, "village_name": village.name, "township": township.code,
             "township_name": township.name, "collective_income": village.collective_income,

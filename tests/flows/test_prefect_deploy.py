@@ -45,14 +45,14 @@ def test_prefect_yaml_deploys_with_schedules(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # it migrates a new database first: minutes on a loaded machine
         while True:
             try:
                 with urllib.request.urlopen(f"{api}/health", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("the Prefect server did not start")
+                    pytest.fail(f"the Prefect server did not start (exit status: {server.poll()})")
                 time.sleep(0.5)
         _run(["work-pool", "create", "duban", "--type", "process"], env)
         _run(["--no-prompt", "deploy", "--all"], env)
