@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 from core.db import make_engine, reset_engines
@@ -101,6 +101,24 @@ def copy_database(engine: Engine, target: Path) -> tuple[str, str | None]:
         return f"sqlite:///{target}", None
     name = f"duban_copy_{uuid.uuid4().hex[:12]}"
     return postgres.create_database(name, template=str(engine.url.database)), name
+
+
+def restore_database(engine: Engine, source: str) -> None:
+    """Make the database behind ``engine`` a copy of the one at URL ``source`` (from :func:`copy_database`), under
+    its own name, every connection to it closed first: a state prepared once, handed to each test that starts from
+    it."""
+    reset_engines()
+    engine.dispose()
+    if engine.dialect.name == "sqlite":
+        src, dst = sqlite3.connect(str(make_url(source).database)), sqlite3.connect(str(engine.url.database))
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        return
+    name = str(engine.url.database)
+    postgres.drop_database(name)
+    postgres.create_database(name, template=str(make_url(source).database))
 
 
 def db_snapshot(engine: Engine, leave_out: frozenset[str] = frozenset()) -> dict[str, list[str]]:
