@@ -115,10 +115,18 @@ async def client(anon: httpx.AsyncClient) -> httpx.AsyncClient:
     return anon
 
 
+# The longest tests go first, so that neither xdist worker is left with one of them at the end while the other
+# waits (the offline install, collected last, used to add its minute to the run).
+LONGEST_FIRST = ("tests/test_offline_install.py", "tests/api/test_fuzz.py", "tests/api/test_route_matrix.py",
+                 "tests/flows/test_prefect_deploy.py", "tests/api/test_stationing_programme.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``soak`` run only in ``make soak`` (``DUBAN_SOAK=1``, tests/support/soak.py)."""
+    """The longest tests first; tests marked ``soak`` run only in ``make soak`` (``DUBAN_SOAK=1``,
+    tests/support/soak.py)."""
     from tests.support.soak import soak_enabled
 
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in LONGEST_FIRST else 1)  # stable: order kept within
     if soak_enabled():
         return
     skip = pytest.mark.skip(reason="a soak-size test: `make soak` runs it")
