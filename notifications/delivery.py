@@ -257,7 +257,7 @@ class _SentRecorder:
             if prepared.status != pq.ExecStatus.COMMAND_OK and prepared.error_field(pq.DiagnosticField.SQLSTATE) != b"42P05":
                 raise psycopg.errors.error_from_result(prepared, encoding=self._driver.info.encoding)
         sql, names = self._pg
-        params = self._statement.args(dict(self._params, outbox_id=outbox_id, attempts=attempts))
+        params = self._args(outbox_id, attempts)
         pgconn = self._driver.pgconn
         pgconn.send_query_prepared(_PREPARED, [_pg_text(params[name]) for name in names])
         pgconn.flush()  # a short statement goes out at once; ``confirmed`` flushes whatever is left

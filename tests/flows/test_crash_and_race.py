@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -44,8 +44,7 @@ from models import Escalation, Lease, Obligation, OutboxMessage, ReminderLog, Su
 from notifications.delivery import DeliveryStats, deliver_pending
 from notifications.mailer import MemoryMailer
 from tests.support.clock import at, days
-from tests.support.databases import copy_database, restore_database
-from tests.support.postgres import drop_database
+from tests.support.databases import PreparedStates
 from tests.support.smtp import RecordingHandler, smtp_server
 from tests.support.tick import tick, tick_step, tick_until
 from tests.support.world import approve_weak_village_list, launch
@@ -60,32 +59,26 @@ PREPARED_UNTIL = dt.date(2025, 11, 5)
 TOWNSHIPS = ("QX01", "QX02", "QX03")
 
 
-PREPARED: dict[str, tuple[str, set[str]]] = {}  # by backend: the prepared database's copy and its Message-IDs
-KEEP: list[Path] = []  # where the SQLite copy is kept
+PREPARED = PreparedStates()  # by backend
+SENT: dict[str, set[str]] = {}  # by backend: the Message-IDs sent while preparing
 
 
 @pytest.fixture(scope="module", autouse=True)
 def prepared_copies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The prepared state is kept for the module's tests and dropped after them."""
-    KEEP[:] = [tmp_path_factory.mktemp("prepared")]
+    PREPARED.directory = tmp_path_factory.mktemp("prepared")
     yield
-    for url, _ in PREPARED.values():
-        if url.startswith("postgresql"):
-            drop_database(str(make_url(url).database))
-    PREPARED.clear()
+    PREPARED.drop()
 
 
 def prepare(engine: Engine) -> set[str]:
     """The scene up to PREPARED_UNTIL (:func:`_prepare`), worked out once per backend and copied for each test;
     the Message-IDs sent so far."""
     backend = engine.dialect.name
-    if backend in PREPARED:
-        restore_database(engine, PREPARED[backend][0])
-        return set(PREPARED[backend][1])
-    sent = _prepare(engine)
-    url, _ = copy_database(engine, KEEP[0] / f"prepared-{backend}.db")
-    PREPARED[backend] = (url, sent)
-    return set(sent)
+    if not PREPARED.restore(backend, engine):
+        SENT[backend] = _prepare(engine)
+        PREPARED.keep(backend, engine)
+    return set(SENT[backend])
 
 
 def _prepare(engine: Engine) -> set[str]:

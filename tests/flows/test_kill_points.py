@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.db import make_engine, session_scope
@@ -66,7 +66,7 @@ from models import (
     User,
 )
 from tasks.audit import verify_chain
-from tests.support.databases import copy_database, restore_database
+from tests.support.databases import PreparedStates, copy_database
 from tests.support.postgres import drop_database
 from tests.support.smtp import RecordingHandler, smtp_server
 from tests.support.soak import record, size
@@ -134,35 +134,31 @@ def smtp() -> Iterator[tuple[RecordingHandler, int]]:
 # --- preparing each job's database (in this process, nothing killed) ------------------------------------------
 
 
-PREPARED: dict[tuple[str, str], str] = {}  # by job and backend: a copy of the prepared database
-KEEP: list[Path] = []  # where the SQLite copies are kept
+PREPARED = PreparedStates()  # by job and backend
 
 
 @pytest.fixture(scope="module", autouse=True)
 def prepared_copies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Each job's prepared database is kept for the module's tests and dropped after them."""
-    KEEP[:] = [tmp_path_factory.mktemp("prepared")]
+    PREPARED.directory = tmp_path_factory.mktemp("prepared")
     yield
-    for url in PREPARED.values():
-        if url.startswith("postgresql"):
-            drop_database(str(make_url(url).database))
-    PREPARED.clear()
+    PREPARED.drop()
 
 
 def prepare_once(job: str, engine: Engine, state: Path) -> None:
     """:func:`prepare`, worked out once per job and backend and copied for each test (the review's submission ids
-    survive the copy)."""
-    key = (job, engine.dialect.name)
-    if key in PREPARED:
-        restore_database(engine, PREPARED[key])
-        sids = KEEP[0] / f"{job}-{key[1]}-review-sids.json"
+    survive the copy and are kept beside it)."""
+    key = f"{job}-{engine.dialect.name}"
+    assert PREPARED.directory is not None
+    sids = PREPARED.directory / f"{key}-review-sids.json"
+    if PREPARED.restore(key, engine):
         if sids.exists():
             (state / "review-sids.json").write_text(sids.read_text())
         return
     prepare(job, engine, state)
-    PREPARED[key], _ = copy_database(engine, KEEP[0] / f"prepared-{job}-{key[1]}.db")
+    PREPARED.keep(key, engine)
     if (state / "review-sids.json").exists():
-        (KEEP[0] / f"{job}-{key[1]}-review-sids.json").write_text((state / "review-sids.json").read_text())
+        sids.write_text((state / "review-sids.json").read_text())
 
 
 def prepare(job: str, engine: Engine, state: Path) -> None:

@@ -93,14 +93,44 @@ def copy_database(engine: Engine, target: Path) -> tuple[str, str | None]:
     reset_engines()
     engine.dispose()
     if engine.dialect.name == "sqlite":
-        src, dst = sqlite3.connect(str(engine.url.database)), sqlite3.connect(target)
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
+        _sqlite_copy(str(engine.url.database), str(target))
         return f"sqlite:///{target}", None
     name = f"duban_copy_{uuid.uuid4().hex[:12]}"
     return postgres.create_database(name, template=str(engine.url.database)), name
+
+
+def _sqlite_copy(source: str, target: str) -> None:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+class PreparedStates:
+    """Databases prepared once per key (a backend, a job and backend, …) and handed to each test that starts from
+    them: :meth:`restore` makes a test's database a copy of the kept one, :meth:`keep` keeps one. ``directory``
+    (set by the module's fixture) holds the SQLite copies; :meth:`drop` removes the PostgreSQL ones."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.directory: Path | None = None
+
+    def restore(self, key: str, engine: Engine) -> bool:
+        if key not in self.urls:
+            return False
+        restore_database(engine, self.urls[key])
+        return True
+
+    def keep(self, key: str, engine: Engine) -> None:
+        assert self.directory is not None, "the module's fixture sets the directory first"
+        self.urls[key], _ = copy_database(engine, self.directory / f"prepared-{key}.db")
+
+    def drop(self) -> None:
+        for url in self.urls.values():
+            if url.startswith("postgresql"):
+                postgres.drop_database(str(make_url(url).database))
+        self.urls.clear()
 
 
 def restore_database(engine: Engine, source: str) -> None:
@@ -110,11 +140,7 @@ def restore_database(engine: Engine, source: str) -> None:
     reset_engines()
     engine.dispose()
     if engine.dialect.name == "sqlite":
-        src, dst = sqlite3.connect(str(make_url(source).database)), sqlite3.connect(str(engine.url.database))
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
+        _sqlite_copy(str(make_url(source).database), str(engine.url.database))
         return
     name = str(engine.url.database)
     postgres.drop_database(name)
