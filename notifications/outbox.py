@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, insert
+from sqlalchemy import String, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -62,11 +62,17 @@ def _check(key: str, now: dt.datetime) -> None:
         raise ValueError("enqueue_mail needs an aware datetime")
 
 
+_KEY_TAKEN = select(OutboxMessage.__table__.c.id).where(OutboxMessage.__table__.c.key == bindparam("key"))  # type: ignore[attr-defined]
+
+
 def _existing(session: Session, key: str) -> OutboxMessage | None:
     for obj in session.new:  # added in this session but not flushed yet (autoflush may be off)
         if isinstance(obj, OutboxMessage) and obj.key == key:
             return obj
-    return session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    # The flushed rows and everyone else's, by the unique key: one prebuilt statement on the session's
+    # connection (the message itself is loaded only when the key is taken, i.e. on a re-run).
+    taken = session.connection().execute(_KEY_TAKEN, {"key": key}).scalar()
+    return session.get(OutboxMessage, taken) if taken is not None else None
 
 
 def enqueue_mail(

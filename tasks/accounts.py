@@ -254,7 +254,6 @@ class Principal:
 
     user: User
     townships: frozenset[int] | None
-    county_id: int | None
 
     @property
     def actor(self) -> Actor:
@@ -275,15 +274,14 @@ class Principal:
 
 
 def principal_for(session: Session, user: User) -> Principal:
-    county = session.exec(select(OrgUnit.id).where(OrgUnit.kind == "county")).first()
     if user.role == "admin" or (user.role == "reviewer" and user.level == "county"):
-        return Principal(user, None, county)
+        return Principal(user, None)
     if user.role in ("submitter", "reviewer"):
-        return Principal(user, frozenset({user.org_unit_id or -1}), county)
+        return Principal(user, frozenset({user.org_unit_id or -1}))
     townships: set[int] = set()
     for unit in session.exec(select(OrgUnit).join(UserScope, UserScope.org_unit_id == OrgUnit.id).where(UserScope.user_id == user.id)):  # type: ignore[arg-type]
         townships.add((unit.parent_id if unit.kind == "village" else unit.id) or -1)
-    return Principal(user, frozenset(townships), county)
+    return Principal(user, frozenset(townships))
 
 
 def require_admin(principal: Principal) -> None:

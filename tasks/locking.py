@@ -54,18 +54,21 @@ def require_version(row: Versioned, version: int | None, *, what: str) -> int:
 
 def save_versioned(session: Session, row: Versioned, expected_version: int, values: Mapping[str, Any], *,
                    what: str, audit: Audit | None = None) -> None:
-    """Write ``values`` to ``row`` only if it still has ``expected_version`` (bumping it), then re-read the row
-    and write ``audit``. A lost race rolls the transaction back and raises :class:`StaleVersion`."""
+    """Write ``values`` to ``row`` only if it still has ``expected_version`` (bumping it), refresh ``row`` from
+    the saved row and write ``audit``. A lost race rolls the transaction back and raises :class:`StaleVersion`."""
     model: Any = type(row)
     row_id = row.id
-    result = session.execute(
+    # The UPDATE hands the saved row back (RETURNING) and it replaces what ``row`` held, as a re-read would: one
+    # statement, and ``row`` holds the values as the database stored them (UTC datetimes, JSON read back).
+    saved = session.execute(
         update(model).where(col(model.id) == row_id, col(model.version) == expected_version)
-        .values(**values, version=expected_version + 1)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .values(**values, version=expected_version + 1).returning(model),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).scalars().first()
+    if saved is None:
         session.rollback()
         raise StaleVersion(what, session.scalar(select(model.version).where(col(model.id) == row_id)))
-    session.refresh(row)
+    assert saved is row, "the saved row is the one in the session"
     if audit is not None:
         after = audit.after() if callable(audit.after) else audit.after
         user = audit.principal.user

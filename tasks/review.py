@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from core.clock import china_date
 from domain import forms
 from domain import review as rules
-from domain.definitions import Definition, Form, ReviewSpec
+from domain.definitions import Definition, FieldType, Form, ReviewSpec
 from domain.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from domain.forms import FormContext, validate_form
 from domain.vocabulary import ObligationStatus, StageStatus, SubmissionStatus, period_label, zh_date
@@ -123,12 +123,18 @@ def _attachment_ids(session: Session, submission_id: int | None) -> set[int]:
     return {a for a in session.exec(select(Attachment.id).where(Attachment.submission_id == submission_id)) if a}
 
 
+_NAMES_VILLAGES = frozenset({FieldType.VILLAGES, FieldType.VILLAGE_NUMBERS})
+
+
 def _validate(session: Session, sub: Submission, data: dict[str, Any], complete: bool) -> dict[str, Any]:
     definition, *_ = _context(session, sub)
     form = definition.form(sub.form_key)
+    kinds = {f.type for f in form.fields}  # the township's villages and the attachments only for fields naming them
     return validate_form(
-        form, data, complete=complete, villages=_township_villages(session, sub.township_id),
-        attachments=_attachment_ids(session, sub.id), context=form_context(session, form, sub.campaign_id, sub.subject_id),
+        form, data, complete=complete,
+        villages=_township_villages(session, sub.township_id) if kinds & _NAMES_VILLAGES else {},
+        attachments=_attachment_ids(session, sub.id) if FieldType.FILE in kinds else set(),
+        context=form_context(session, form, sub.campaign_id, sub.subject_id),
     )
 
 
