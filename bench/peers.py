@@ -14,8 +14,9 @@ days (see ``schedule``):
   tasks run; B1 showed Prefect adds next to nothing); then for every day of the year the tick's steps at
   09:00 (``tasks.tick.run_tick``: stages, missed deadlines, the ladder, opening reporting windows
   with their notice mails, reminders, digests), the liaisons' submissions at 10:00 and the reviewers'
-  decisions at 11:00 through ``tasks.review`` (create, evidence, fill, submit; approve or return), one
-  transaction per action, on SQLite. Mail is enqueued, not delivered.
+  decisions at 11:00 through ``tasks.review`` as the form's 提交 and the simulated liaisons do (the system's
+  draft taken over, filled and submitted in one call; evidence attached to the taken-over draft first where the
+  form asks for a file; approve or return), one transaction per action, on SQLite. Mail is enqueued, not delivered.
 * SpiffWorkflow 3.2: ``bench/model_site.bpmn`` (the stages, both gates with their return loops, a window
   timer per monthly report and per stage, a deadline timer on every submit task), one workflow per
   township, its dates taken from duban's own plan of the campaign. Every workflow's state lives in a
@@ -326,19 +327,24 @@ def _duban_submit(s: Any, town: DubanTown, action: Action, definition: Any) -> N
     who = principal_for(s, s.get(User, town.liaison_id))
     ob = s.exec(select(Obligation).where(Obligation.campaign_id == town.campaign_id, Obligation.key == action.obligation)).one()
     sub = s.exec(select(Submission).where(Submission.obligation_id == ob.id)).first()
-    if sub is None or sub.created_by is None:
+    if sub is None:
         sub = review.create_submission(s, who, action.at, obligation_id=ob.id or 0, subject=None, data={})
     attachment_id = None
     form = definition.form(definition.obligation(action.rule).form or "")
     if any(f.type is FieldType.FILE for f in form.fields):
         held = [v for v in (sub.data or {}).values() if isinstance(v, list) and v and isinstance(v[0], int)]
+        if not held and sub.created_by is None:  # the system's draft is taken over before anything is attached
+            sub = review.create_submission(s, who, action.at, obligation_id=ob.id or 0, subject=None, data={})
         attachment_id = held[0][0] if held else review.add_attachment(
             s, who, action.at, sub.id or 0, filename="党委会议纪要.pdf", content_type="application/pdf",
             content=b"%PDF-1.4\n% duban bench\n%%EOF\n").id
     round_ = sub.round + (sub.status == "returned")
     data = _form_data(definition, action.rule, town.township, town.villages, ob.due_on, action.day, attachment_id,
                       round_, f"{town.code}:{action.obligation}:{round_}")
-    review.save_and_submit(s, who, action.at, sub.id or 0, data, sub.version)
+    if sub.created_by is None:  # the form's 提交 on the draft the system opened: taken over and sent in one go
+        review.create_submission(s, who, action.at, obligation_id=ob.id or 0, subject=None, data=data, submit=True)
+    else:
+        review.save_and_submit(s, who, action.at, sub.id or 0, data, sub.version)
 
 
 def _duban_decide(s: Any, town: DubanTown, action: Action, deciders: dict[str, int]) -> None:
