@@ -18,7 +18,6 @@ from domain.errors import PermissionDenied
 from domain.vocabulary import RectificationStatus
 from models import AccountabilityCase, Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
 from tasks.accounts import Principal
-from tasks.reads.org_units import townships
 from tasks.registry import get_definitions, refresh
 from tasks.scope import scoped
 from tasks.targets import evaluate_campaigns
@@ -56,11 +55,17 @@ def quarter_of(day: dt.date) -> str:
     return f"{day.year}年第{(day.month - 1) // 3 + 1}季度"
 
 
+_LAUNCHED = (select(Campaign.definition_key, Campaign.year, func.count())
+             .group_by(col(Campaign.definition_key), col(Campaign.year)).order_by(col(Campaign.year).desc()))
+_TOWNSHIPS = sa_select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name)).where(col(OrgUnit.kind) == "township") \
+    .order_by(col(OrgUnit.code))
+"""The townships as the page shows them (``tasks.reads.org_units.townships`` in plain columns)."""
+
+
 def launched(session: Session, principal: Principal) -> list[tuple[str, int, int]]:
     """(definition, year, campaigns) launched in the caller's townships, newest year first, for loaded definitions."""
     definitions = get_definitions()
-    rows = session.exec(scoped(select(Campaign.definition_key, Campaign.year, func.count()), principal, Campaign.township_id)
-                        .group_by(col(Campaign.definition_key), col(Campaign.year)).order_by(col(Campaign.year).desc())).all()
+    rows = session.exec(scoped(_LAUNCHED, principal, Campaign.township_id)).all()
     return [(k, y, n) for k, y, n in rows if k in definitions]
 
 
@@ -147,7 +152,7 @@ class _Deadlines(NamedTuple):
     n: int
 
 
-def _township_row(township: OrgUnit, figures: _Figures, today: dt.date, quarters: dict[str, list[int]],
+def _township_row(township: Any, figures: _Figures, today: dt.date, quarters: dict[str, list[int]],
                   quarter_names: dict[dt.date, str]) -> dict[str, Any]:
     """One township's line of the table; its deadlines are also added to the per-quarter counts."""
     campaign = figures.campaigns.get(township.id or 0)
@@ -190,7 +195,7 @@ def dashboard(session: Session, principal: Principal, today: dt.date, *, definit
     if not definition or year is None:
         definition, year = (choices[0][0], choices[0][1]) if choices else (definition or next(iter(sorted(definitions)), ""), year or today.year)
     spec = definitions.get(definition)
-    towns = townships(session, principal)
+    towns = session.execute(scoped(_TOWNSHIPS, principal, OrgUnit.id)).all()
     figures = _figures(session, definition, year, [t.id or 0 for t in towns])
     quarters: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     quarter_names: dict[dt.date, str] = {}
