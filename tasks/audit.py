@@ -209,11 +209,13 @@ def chain_head(session: Session) -> tuple[int, str]:
     return _last_link(session)
 
 
+_NEWEST_EVENT = sa_select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
+"""Built once: every page that remembers figures under the chain's head reads it."""
+
+
 def _last_link(session: Session) -> tuple[int, str]:
     """``(seq, hash)`` of the newest event, including ones added to this session but not flushed yet."""
-    row = session.execute(
-        sa_select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
+    row = session.execute(_NEWEST_EVENT).first()
     last = (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
     for obj in session.new:  # pending events, in case autoflush is off
         if isinstance(obj, AuditEvent) and obj.seq > last[0]:

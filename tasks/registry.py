@@ -84,11 +84,14 @@ def remember(row: DefinitionVersion) -> Definition:
     return definition
 
 
+_VERSIONS = select(DefinitionVersion)  # built once: every dashboard request reads it
+
+
 def refresh(session: Session) -> None:
     """Learn the versions and retirements published (perhaps by another process) since the last look. The table
     is small (a row per published version), so it is read whole."""
     known = _known()
-    rows = list(session.exec(select(DefinitionVersion)))
+    rows = list(session.exec(_VERSIONS))
     present = {(r.key, r.version) for r in rows}
     files = shipped()
     for gone in [k for k, d in known.versions.items() if k not in present and d is not files.get(k[0])]:

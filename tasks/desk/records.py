@@ -32,7 +32,7 @@ def recipient_status(recipient: ItemRecipient, closing: Obligation, today: dt.da
     return RecipientStatus.SIGNED if recipient.acknowledged_at else RecipientStatus.UNSIGNED
 
 
-def _feedback_behind(session: Session, item_ids: list[int], today: dt.date) -> set[tuple[int, int]]:
+def feedback_behind(session: Session, item_ids: list[int], today: dt.date) -> set[tuple[int, int]]:
     """(item, township) pairs with a periodic feedback past its date and not in (its obligation missed)."""
     if not item_ids:
         return set()
@@ -57,7 +57,7 @@ def recipient_rows(session: Session, principal: Principal, today: dt.date, calen
     if year is not None:
         stmt = stmt.where(AssignedItem.year == year)
     rows = session.exec(stmt.order_by(col(AssignedItem.id).desc(), col(OrgUnit.code))).all()
-    behind = _feedback_behind(session, list({i.id or 0 for _, i, _, _ in rows}), today)
+    behind = feedback_behind(session, list({i.id or 0 for _, i, _, _ in rows}), today)
     extensions = _extensions(session, [r.id or 0 for r, _, _, _ in rows])
     levels = _levels(session, [o.id or 0 for _, _, o, _ in rows])
     subs = {s.obligation_id: s for s in session.exec(select(Submission).where(

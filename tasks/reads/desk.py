@@ -6,16 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from domain import desk as rules
 from domain.vocabulary import BulletinStatus, ExtensionStatus, ItemFeedback, ItemReview, ItemSource
-from models import OrgUnit
+from models import Obligation, OrgUnit
 from models.desk import AssignedItem, Bulletin, ExtensionRequest, ItemRecipient
 from tasks.accounts import Principal
 from tasks.calendar import load_work_calendar
 from tasks.desk.items import load_item
-from tasks.desk.records import extension_dict, recipient_rows, township_records
+from tasks.desk.records import extension_dict, feedback_behind, recipient_rows, township_records
 from tasks.desk.settings import desk_settings, item_number
 from tasks.reads import Page
 from tasks.scope import scoped
@@ -129,12 +130,28 @@ def year_scores(session: Session, year: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+_LIGHTS = (sa_select(col(ItemRecipient.item_id), col(Obligation.status), col(Obligation.due_on), col(OrgUnit.id),
+                  col(OrgUnit.code), col(OrgUnit.name))
+           .join(AssignedItem, col(ItemRecipient.item_id) == AssignedItem.id)
+           .join(Obligation, col(ItemRecipient.obligation_id) == Obligation.id)
+           .join(OrgUnit, col(ItemRecipient.township_id) == OrgUnit.id))
+"""What a recipient's light needs (``recipient_rows`` without the rest of the row), as plain columns."""
+
+
 def light_counts(session: Session, principal: Principal, today: dt.date) -> list[dict[str, Any]]:
-    """Per township (in scope) the open assigned items by light, for the dashboard; townships with none left out."""
+    """Per township (in scope) the open assigned items by light, for the dashboard; townships with none left out.
+    The lights are those of ``recipient_rows``; the calendar is read only when there is a recipient."""
+    rows = session.execute(scoped(_LIGHTS, principal, ItemRecipient.township_id)).all()
+    if not rows:
+        return []
+    behind = feedback_behind(session, list({item_id for item_id, *_ in rows}), today)
+    calendar = load_work_calendar(session)
+    yellow = desk_settings().yellow_workdays
     counts: dict[str, dict[str, Any]] = {}
-    for row in recipient_rows(session, principal, today, load_work_calendar(session)):
-        if row["light"]:
-            line = counts.setdefault(row["township"], {"township": row["township"], "township_name": row["township_name"],
-                                                        "green": 0, "yellow": 0, "red": 0})
-            line[row["light"]] += 1
+    for item_id, status, due_on, township_id, code, name in rows:
+        colour = rules.light(status, due_on, today, calendar, yellow_workdays=yellow,
+                             feedback_behind=(item_id, township_id) in behind)
+        if colour:
+            line = counts.setdefault(code, {"township": code, "township_name": name, "green": 0, "yellow": 0, "red": 0})
+            line[colour.value] += 1
     return [counts[code] for code in sorted(counts)]

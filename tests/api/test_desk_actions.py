@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.clock import FakeClock
-from models import OfficialDocument, OutboxMessage
+from models import OfficialDocument, OutboxMessage, User
+from tasks.accounts import principal_for
+from tasks.reads.desk import light_counts
 from tests.support.clock import at, days
 from tests.support.desk import CLOSING, DESK, assign, item_now, recipient
 from tests.support.review_chain import move
@@ -127,6 +129,10 @@ async def test_periodic_feedback_behind_turns_the_light_yellow(client: httpx.Asy
     await move(clock, users, at(dt.date(2025, 3, 10), 10))
     row = recipient(await item_now(client, users, item["id"]), "QX03")
     assert row["light"] == "yellow"  # the first Friday's feedback is missing, the deadline far off
+    with Session(engine) as s:  # the dashboard's counts of the lights agree
+        admin = principal_for(s, s.exec(select(User).where(User.username == "admin")).one())
+        assert [(c["township"], c["green"], c["yellow"], c["red"])
+                for c in light_counts(s, admin, dt.date(2025, 3, 10))] == [("QX03", 0, 1, 0)]
     yellow = (await client.get(f"{DESK}/recipients", params={"light": "yellow"}, headers=await users("admin"))).json()
     assert [r["township"] for r in yellow["items"]] == ["QX03"]
     todos = (await client.get("/api/v1/todos", params={"light": "red"}, headers=await users("qx03-liaison"))).json()

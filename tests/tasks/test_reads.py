@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,17 @@ from core.clock import CHINA_TZ
 from core.db import session_scope
 from domain.definitions import EscalationLevel
 from domain.errors import DubanError, NotFound
-from models import Campaign, Escalation, Obligation, OrgUnit, Submission, User, VillageRectification
+from models import (
+    AccountabilityCase,
+    Campaign,
+    Escalation,
+    Obligation,
+    OrgUnit,
+    Stage,
+    Submission,
+    User,
+    VillageRectification,
+)
 from tasks import accountability, rectification, review
 from tasks.accounts import Principal, principal_for
 from tasks.escalation import Step, issue_document, mark_unverified
@@ -234,6 +245,40 @@ def test_the_queues_the_todos_and_the_dashboard_are_scoped(world: World) -> None
             dashboard.dashboard(s, who(s, "qx01-liaison"), TODAY)
         assert refused.value.status == 403
 
+
+
+def test_the_dashboard_counts_what_the_tables_hold(world: World) -> None:
+    """Each township's line counts its campaign's deadlines, stages, rectified villages, open escalations and open
+    accountability cases as the tables hold them (the dashboard reads them all in one statement)."""
+    with world.session() as s:
+        reopened = s.get(AccountabilityCase, world.ids["QX01"]["case"])  # the world's cases are decided: one open
+        assert reopened is not None
+        reopened.status = "open"
+        s.add(reopened)
+        s.flush()  # (never committed: the session rolls back when it closes)
+        view = dashboard.dashboard(s, who(s, "admin"), TODAY, definition="weak_village_rectification", year=2025)
+        rows = {r["township"].code: r for r in view["rows"] if r["campaign"]}
+        assert set(rows) == set(TOWNSHIPS)
+        seen = {"escalations": 0, "cases": 0, "rectifications": 0}
+        for code, row in rows.items():
+            cid, town = row["campaign"].id, row["township"].id
+            obs = list(s.exec(select(Obligation).where(Obligation.campaign_id == cid)))
+            assert (row["on_time"], row["due"]) == dashboard.on_time_counts(obs, TODAY), code
+            assert (row["late"], row["missed"]) == (sum(o.status == "late" for o in obs),
+                                                     sum(o.status == "missed" for o in obs)), code
+            assert {k: st.status for k, st in row["stages"].items()} == \
+                {st.key: st.status for st in s.exec(select(Stage).where(Stage.campaign_id == cid))}, code
+            escalated = s.exec(select(Escalation).where(Escalation.campaign_id == cid, Escalation.status == "open")).all()
+            assert row["escalations"] == sum(e.township_id == town for e in escalated), code
+            assert row["cases"] == len(s.exec(select(AccountabilityCase).where(
+                AccountabilityCase.campaign_id == cid, AccountabilityCase.status == "open")).all()), code
+            listed = Counter(v.status for v in s.exec(select(VillageRectification).where(
+                VillageRectification.campaign_id == cid)) if v.status != "removed")
+            assert row["rectifications"] == listed and row["rectification_total"] == listed.total(), code
+            seen = {"escalations": seen["escalations"] + row["escalations"], "cases": seen["cases"] + row["cases"],
+                    "rectifications": seen["rectifications"] + row["rectification_total"]}
+        assert all(seen.values()), seen  # the world has some of each
+        assert view["totals"]["escalations"] == seen["escalations"] and view["totals"]["cases"] == seen["cases"]
 
 # ---- loads by id: another township's object answers as a missing one ------------------------------------
 
