@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("BENCH_TOWNSHIPS", "100")
     root = configure_environment()  # before anything of duban or Prefect is imported
     from bench import launch, mail, tick
+    from bench.missed import over_target
 
     available: dict[str, tuple[Callable[[Path, bool], list[Figure]], Callable[[Figure], str]]] = {
         "b1": (lambda r, q: launch.run(r), launch.summary),
@@ -124,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(note)
+    missed = over_target(figures)
+    if missed:
+        print("\nOver target, with where the time goes and the next step (BENCHMARKS.md has the profiles):")
+        for line in missed:
+            print(f"- {line}")
     plans = list(tick.plans_text(figures))
     if plans:
         print()
