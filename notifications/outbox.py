@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, insert
+from sqlalchemy import String, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -62,11 +62,14 @@ def _check(key: str, now: dt.datetime) -> None:
         raise ValueError("enqueue_mail needs an aware datetime")
 
 
+_BY_KEY = select(OutboxMessage).where(OutboxMessage.key == bindparam("key"))  # built once: every mail asks
+
+
 def _existing(session: Session, key: str) -> OutboxMessage | None:
     for obj in session.new:  # added in this session but not flushed yet (autoflush may be off)
         if isinstance(obj, OutboxMessage) and obj.key == key:
             return obj
-    return session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    return session.exec(_BY_KEY, params={"key": key}).first()
 
 
 def enqueue_mail(
