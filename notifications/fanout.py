@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from core.clock import CHINA_TZ
@@ -54,6 +55,12 @@ class _Known:
     units: set[int] = field(default_factory=set)
 
 
+# Built once: every mail asks (a statement's cache key is then computed once, not per mail).
+_PREFS = select(UserChannels).where(col(UserChannels.user_id).in_(bindparam("people", expanding=True)))
+_ROBOTS = select(ChannelRobot).where(col(ChannelRobot.org_unit_id).in_(bindparam("units", expanding=True)),
+                                    col(ChannelRobot.active).is_(True)).order_by(col(ChannelRobot.id))
+
+
 def load_directory(session: Session, users: Iterable[User], *, robots: bool = True) -> Directory:
     """The channel choices of ``users`` and the active robots of their org units (``robots=False``: not needed,
     not read). What the transaction has read already is not read again: the choices and robots change only
@@ -64,12 +71,11 @@ def load_directory(session: Session, users: Iterable[User], *, robots: bool = Tr
     people = {u.id for u in users if u.id is not None} - known.people
     units = {u.org_unit_id for u in users if u.org_unit_id is not None} - known.units if robots else set()
     if people:
-        for pref in session.exec(select(UserChannels).where(col(UserChannels.user_id).in_(people))):
+        for pref in session.exec(_PREFS, params={"people": list(people)}):
             known.directory.prefs[pref.user_id] = pref
         known.people |= people
     if units:
-        found = session.exec(select(ChannelRobot).where(col(ChannelRobot.org_unit_id).in_(units),
-                                                        col(ChannelRobot.active).is_(True)).order_by(col(ChannelRobot.id)))
+        found = session.exec(_ROBOTS, params={"units": list(units)})
         for robot in found:
             known.directory.robots.setdefault(robot.org_unit_id, []).append(robot)
         known.units |= units

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, select
 
 from domain.calendar import CalendarSource, DuePolicy, WorkCalendar, YearArrangement
@@ -14,17 +15,29 @@ from domain.errors import ValidationFailed
 from models import CalendarYear, Campaign, Obligation
 from tasks.audit import SYSTEM, AuditActor, record
 
+_ARRANGEMENTS = sql_select(CalendarYear.year, CalendarYear.holidays, CalendarYear.makeup_workdays)  # type: ignore[call-overload]
+_last: tuple[Any, WorkCalendar] | None = None
+
 
 def load_work_calendar(session: Session) -> WorkCalendar:
-    loaded = {
-        row.year: YearArrangement(
-            year=row.year,
-            holidays=frozenset(dt.date.fromisoformat(d) for d in row.holidays),
-            makeup_workdays=frozenset(dt.date.fromisoformat(d) for d in row.makeup_workdays),
+    """The working-day calendar of the arrangements loaded. The tick and every page ask for it, and the rows rarely
+    change: the calendar built last is reused while they read the same (with the working days it already worked
+    out), so a caller pays one small query, not the parsing and the chinese-calendar lookups again."""
+    global _last
+    rows = tuple((year, tuple(holidays), tuple(makeup)) for year, holidays, makeup in session.execute(_ARRANGEMENTS))
+    last = _last
+    if last is not None and last[0] == rows:
+        return last[1]
+    calendar = WorkCalendar({
+        year: YearArrangement(
+            year=year,
+            holidays=frozenset(dt.date.fromisoformat(d) for d in holidays),
+            makeup_workdays=frozenset(dt.date.fromisoformat(d) for d in makeup),
         )
-        for row in session.exec(select(CalendarYear))
-    }
-    return WorkCalendar(loaded)
+        for year, holidays, makeup in rows
+    })
+    _last = (rows, calendar)
+    return calendar
 
 
 def parse_arrangement(data: Any, source: str) -> YearArrangement:

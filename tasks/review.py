@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -684,11 +684,15 @@ def _notify_stage_passed(session: Session, stage: Stage, campaign: Campaign, now
     }, now)
 
 
+_NOTICE_ENDED = select(Stage).where(Stage.status == StageStatus.IN_NOTICE,
+                                    col(Stage.notice_ends_on) <= bindparam("today"))  # built once: the tick asks daily
+
+
 def close_notice_periods(session: Session, now: dt.datetime) -> int:
     """Pass the stages whose public-notice period (公示) ended without a veto. Idempotent. Approvals no longer
     start such a period (the notice is checked before the decision); this finishes those started before."""
     today = china_date(now)
-    stages = list(session.exec(select(Stage).where(Stage.status == StageStatus.IN_NOTICE, col(Stage.notice_ends_on) <= today)))
+    stages = list(session.exec(_NOTICE_ENDED, params={"today": today}))
     for stage in stages:
         stage.status, stage.passed_on = StageStatus.PASSED, today
         stage.version += 1

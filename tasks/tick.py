@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, insert, literal, update
+from sqlalchemy import Integer, bindparam, exists, insert, literal, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -49,29 +49,55 @@ def local(now: dt.datetime) -> dt.datetime:
     return now.astimezone(CHINA_TZ)
 
 
+_stages = Stage.__table__  # type: ignore[attr-defined]
+_obligations = Obligation.__table__  # type: ignore[attr-defined]
+
+# The tick runs every day (every minute in the embedded mode) and most days finds nothing to do, so its hot
+# statements are built once here with bound parameters: SQLAlchemy then skips building them and computing their
+# cache keys on every call (a statement's cache key is memoized on it), and a step that finds nothing costs one
+# indexed probe instead of its full statements. The ORM UPDATEs stay built per call: their in-session
+# synchronisation evaluates the criteria in Python, which reads a bound parameter's default, not its value.
+_STAGES_DUE = sql_select(
+    exists().where(_stages.c.status == StageStatus.PENDING, _stages.c.opens_on <= bindparam("today")),
+    exists().where(_stages.c.status.in_(BEFORE_CLOSE), _stages.c.closes_on < bindparam("today")),
+)
+_BEFORE_DUE = (ObligationStatus.SCHEDULED, ObligationStatus.OPEN)
+_MISSED_DUE = sql_select(exists().where(_obligations.c.status.in_(_BEFORE_DUE), _obligations.c.due_on < bindparam("today")))
+
+
+def _probe(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """Run a prebuilt Core SELECT on the session's connection (flushing first, as ``session.execute`` would)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
     """pending → open when the window opens; a window that closes without its gate passed → overdue."""
+    to_open, to_close = _probe(session, _STAGES_DUE, {"today": today}).one()
     opened = session.execute(
         update(Stage).where(col(Stage.status) == StageStatus.PENDING, col(Stage.opens_on) <= today)
         .values(status=StageStatus.OPEN, version=Stage.version + 1)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount if to_open else 0  # type: ignore[attr-defined]
     overdue = session.execute(
         update(Stage).where(col(Stage.status).in_(BEFORE_CLOSE), col(Stage.closes_on) < today,
                             col(Stage.gate_key).is_not(None))
         .values(status=StageStatus.OVERDUE, version=Stage.version + 1)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount if to_close else 0  # type: ignore[attr-defined]
     closed = session.execute(
         update(Stage).where(col(Stage.status).in_(BEFORE_CLOSE), col(Stage.closes_on) < today,
                             col(Stage.gate_key).is_(None))
         .values(status=StageStatus.CLOSED, version=Stage.version + 1)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount if to_close else 0  # type: ignore[attr-defined]
     return {"stages_opened": opened, "stages_overdue": overdue, "stages_closed": closed}
 
 
 def mark_missed(session: Session, today: dt.date) -> int:
     """Deadlines that passed with nothing submitted become missed (escalation takes over)."""
+    if not _probe(session, _MISSED_DUE, {"today": today}).scalar():
+        return 0
     return int(session.execute(
-        update(Obligation).where(col(Obligation.status).in_([ObligationStatus.SCHEDULED, ObligationStatus.OPEN]), col(Obligation.due_on) < today)
+        update(Obligation).where(col(Obligation.status).in_(_BEFORE_DUE), col(Obligation.due_on) < today)
         .values(status=ObligationStatus.MISSED, version=Obligation.version + 1)
     ).rowcount)  # type: ignore[attr-defined]
 
@@ -104,13 +130,23 @@ def _missing(definition: Definition, rule_key: str, draft: dict[str, Any] | None
     return [f.label for f in form.fields if f.required and draft.get(f.key) in (None, "", [])] or ["尚未提交"]
 
 
+def _candidates_statement(statuses: list[ObligationStatus], where: list[Any]) -> Any:
+    return (select(Obligation, Campaign, OrgUnit)
+            .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+            .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+            .where(col(Obligation.status).in_(statuses), col(Campaign.status) == CampaignStatus.ACTIVE, *where))
+
+
+_TO_OPEN = _candidates_statement([ObligationStatus.SCHEDULED], [col(Obligation.opens_on) <= bindparam("today"),
+                                                                col(Obligation.due_on) >= bindparam("today")])
+"""The tick's windows to open (``open_obligations`` without a campaign)."""
+
+
 def _candidates(session: Session, statuses: list[ObligationStatus], where: list[Any]) -> list[_Candidate]:
-    rows = session.exec(
-        select(Obligation, Campaign, OrgUnit)
-        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
-        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(col(Obligation.status).in_(statuses), col(Campaign.status) == CampaignStatus.ACTIVE, *where)
-    ).all()
+    return _candidate_rows(session, session.exec(_candidates_statement(statuses, where)).all())
+
+
+def _candidate_rows(session: Session, rows: Any) -> list[_Candidate]:
     towns = {t.id: t for t in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_({c.township_id for _, c, _ in rows})))} if rows else {}
     return [_Candidate(o, c, s, towns[c.township_id]) for o, c, s in rows]
 
@@ -144,20 +180,24 @@ class _Due(NamedTuple):
     subject_unit: str
 
 
-def _open_deadlines(session: Session, first: dt.date, last: dt.date) -> list[_Due]:
+def _open_deadlines_statement() -> Any:
     township = aliased(OrgUnit)
     columns: list[Any] = [Obligation.id, Obligation.rule_key, Obligation.title, Obligation.period, Obligation.due_on,
                            Campaign.definition_key, Campaign.definition_version, Campaign.township_id,
                            township.name, OrgUnit.name]
-    rows = session.execute(
-        sql_select(*columns)
-        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
-        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .join(township, col(Campaign.township_id) == township.id)
-        .where(col(Obligation.status) == ObligationStatus.OPEN, col(Campaign.status) == CampaignStatus.ACTIVE,
-               col(Obligation.due_on) >= first, col(Obligation.due_on) <= last)
-    )
-    return [_Due(*row) for row in rows]
+    return (sql_select(*columns)
+            .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+            .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+            .join(township, col(Campaign.township_id) == township.id)
+            .where(col(Obligation.status) == ObligationStatus.OPEN, col(Campaign.status) == CampaignStatus.ACTIVE,
+                   col(Obligation.due_on) >= bindparam("first"), col(Obligation.due_on) <= bindparam("last")))
+
+
+_OPEN_DEADLINES = _open_deadlines_statement()
+
+
+def _open_deadlines(session: Session, first: dt.date, last: dt.date) -> list[_Due]:
+    return [_Due(*row) for row in session.execute(_OPEN_DEADLINES, {"first": first, "last": last})]
 
 
 def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, int]]:
@@ -168,16 +208,19 @@ def _logged(session: Session, obligation_ids: list[int]) -> set[tuple[int, int, 
     return {(o, off, u) for o, off, u in rows}
 
 
+_LOGGED_BETWEEN = (
+    sql_select(col(ReminderLog.obligation_id), col(ReminderLog.offset), col(ReminderLog.user_id))
+    .join(Obligation, col(Obligation.id) == col(ReminderLog.obligation_id))
+    .where(col(Obligation.status) == ObligationStatus.OPEN, col(Obligation.due_on) >= bindparam("first"),
+           col(Obligation.due_on) <= bindparam("last"))
+)
+
+
 def _logged_between(session: Session, first: dt.date, last: dt.date) -> set[tuple[int, int, int]]:
     """The reminders logged for the open deadlines due in [first, last]: the deadlines through
     ``ix_obligations_status_due``, their logs through the unique key, so the lookup follows the deadlines due, not
     the log's size (an ``IN`` list of thousands of ids made PostgreSQL scan the whole reminder_log)."""
-    rows = session.execute(
-        sql_select(col(ReminderLog.obligation_id), col(ReminderLog.offset), col(ReminderLog.user_id))
-        .join(Obligation, col(Obligation.id) == col(ReminderLog.obligation_id))
-        .where(col(Obligation.status) == ObligationStatus.OPEN, col(Obligation.due_on) >= first,
-               col(Obligation.due_on) <= last)
-    )
+    rows = session.execute(_LOGGED_BETWEEN, {"first": first, "last": last})
     return {(o, off, u) for o, off, u in rows}
 
 
@@ -195,12 +238,11 @@ def open_obligations(session: Session, now: dt.datetime, campaign_id: int | None
     With ``campaign_id`` (at launch) the windows the new campaign found already open are served too.
     """
     today = china_date(now)
-    where = [col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today]
-    statuses = [ObligationStatus.SCHEDULED]
-    if campaign_id is not None:
-        where.append(col(Obligation.campaign_id) == campaign_id)
-        statuses = [ObligationStatus.SCHEDULED, ObligationStatus.OPEN]
-    candidates = _candidates(session, statuses, where)
+    if campaign_id is None:
+        candidates = _candidate_rows(session, session.exec(_TO_OPEN, params={"today": today}).all())
+    else:
+        candidates = _candidates(session, [ObligationStatus.SCHEDULED, ObligationStatus.OPEN], [
+            col(Obligation.opens_on) <= today, col(Obligation.due_on) >= today, col(Obligation.campaign_id) == campaign_id])
     if not candidates:
         return 0
     ids = [c.obligation.id or 0 for c in candidates]
@@ -347,16 +389,19 @@ def enqueue_reminders(session: Session, now: dt.datetime, calendar: WorkCalendar
     return len(logs)
 
 
+# The offset as a literal, so the statement names the predicate of ``ix_reminder_log_waiting`` word for word and
+# the planners read only the waiting rows (a bound parameter hides it from a generic plan).
+_WAITING = select(ReminderLog).where(
+    col(ReminderLog.outbox_id).is_(None), col(ReminderLog.offset) != literal(REQUEST_OFFSET, literal_execute=True))
+
+
 def build_digests(session: Session, now: dt.datetime, digest_hour: int = 8) -> int:
     """Once a day (from ``digest_hour`` local time) gather each digest reader's waiting reminders into one mail."""
     moment = local(now)
     if moment.hour < digest_hour:
         return 0
     today = moment.date()
-    # The offset as a literal, so the statement names the predicate of ``ix_reminder_log_waiting`` word for word and
-    # the planners read only the waiting rows (a bound parameter hides it from a generic plan).
-    waiting = session.exec(select(ReminderLog).where(
-        col(ReminderLog.outbox_id).is_(None), col(ReminderLog.offset) != literal(REQUEST_OFFSET, literal_execute=True))).all()
+    waiting = session.exec(_WAITING).all()
     by_user: dict[int, list[ReminderLog]] = defaultdict(list)
     for row in waiting:
         by_user[row.user_id].append(row)

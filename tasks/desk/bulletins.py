@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -67,6 +68,10 @@ def draft(session: Session, year: int, month: int, now: dt.datetime, principal: 
     return bulletin
 
 
+_DRAFTED = select(Bulletin.id).where(Bulletin.period_start == bindparam("start"),
+                                     Bulletin.period_end == bindparam("end"))  # built once: the tick asks daily
+
+
 def draft_due(session: Session, now: dt.datetime) -> int:
     """The tick's step: on the bulletin day, draft last month's bulletin once."""
     today = china_date(now)
@@ -74,7 +79,7 @@ def draft_due(session: Session, now: dt.datetime) -> int:
         return 0
     last = today.replace(day=1) - dt.timedelta(days=1)
     start, end = rules.month_bounds(last.year, last.month)
-    if session.exec(select(Bulletin.id).where(Bulletin.period_start == start, Bulletin.period_end == end)).first():
+    if session.exec(_DRAFTED, params={"start": start, "end": end}).first():
         return 0
     try:
         draft(session, last.year, last.month, now)

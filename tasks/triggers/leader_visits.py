@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +28,12 @@ from tasks import escalation
 from tasks.registry import all_versions, definition_of
 from tasks.triggers.base import TimeTrigger, register
 
+_CAMPAIGNS = (  # built once: the tick asks every day
+    select(Campaign).where(col(Campaign.definition_key).in_(bindparam("keys", expanding=True)),
+                           Campaign.year == bindparam("year"), col(Campaign.status) != CampaignStatus.CANCELLED)
+    .order_by(col(Campaign.id))
+)
+
 
 def _campaigns(session: Session, year: int) -> dict[int, Campaign]:
     """The year's campaigns of the definitions that enable the trigger, by township (not cancelled)."""
@@ -35,9 +41,7 @@ def _campaigns(session: Session, year: int) -> dict[int, Campaign]:
             if d.stationing is not None and d.escalation.triggers.of(LEADER_VISITS).enabled]
     if not keys:
         return {}
-    stmt = select(Campaign).where(col(Campaign.definition_key).in_(keys), Campaign.year == year,
-                                  col(Campaign.status) != CampaignStatus.CANCELLED).order_by(col(Campaign.id))
-    return {c.township_id: c for c in session.exec(stmt)}
+    return {c.township_id: c for c in session.exec(_CAMPAIGNS, params={"keys": keys, "year": year})}
 
 
 def visits_by_leader(session: Session, period: HalfYear, leader_ids: Sequence[int]) -> dict[int, int]:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from core.clock import china_date
@@ -51,17 +51,20 @@ def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
     return escalation.climb_each(session, late, lambda x: _climb_village(session, x, units, today, now, calendar, users))
 
 
+_RECTIFYING = (  # built once: the tick asks every day
+    select(VillageRectification, Campaign)
+    .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
+    .where(col(VillageRectification.status) == "rectifying", col(Campaign.status) == "active",
+           col(Campaign.definition_key).in_(bindparam("keys", expanding=True)))
+)
+
+
 def _late(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Late]:
     """The rectifying villages of campaigns with the trigger on, below the level their delay requires."""
     keys = list({d.key for d in all_versions() if d.escalation.triggers.of(MEASURES_OVERDUE).enabled})
     if not keys:
         return []
-    rows = session.exec(
-        select(VillageRectification, Campaign)
-        .join(Campaign, col(VillageRectification.campaign_id) == Campaign.id)
-        .where(col(VillageRectification.status) == "rectifying", col(Campaign.status) == "active",
-               col(Campaign.definition_key).in_(keys))
-    ).all()
+    rows = session.exec(_RECTIFYING, params={"keys": keys}).all()
     if not rows:
         return []
     plans = _approved_plans(session, rows)

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from core.clock import china_date
@@ -51,15 +52,19 @@ def climb(session: Session, now: dt.datetime, calendar: WorkCalendar) -> int:
         session, x, towns[x.campaign.township_id], today, now, calendar, users))
 
 
+_MISSED = (  # built once: the tick asks every day (an obligation at the top of every ladder has nothing left to climb)
+    select(Obligation, Campaign, OrgUnit)
+    .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
+    .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
+    .where(col(Obligation.status) == "missed", col(Campaign.status) == "active",
+           col(Obligation.escalation_level) < bindparam("top"))
+)
+
+
 def _missed(session: Session, today: dt.date, calendar: WorkCalendar) -> list[Missed]:
     """The missed obligations below the level their lateness requires, with that level."""
     top = max((len(d.escalation.ladder) for d in all_versions()), default=0)
-    rows = session.exec(  # an obligation at the top of every ladder has nothing left to climb
-        select(Obligation, Campaign, OrgUnit)
-        .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
-        .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
-        .where(col(Obligation.status) == "missed", col(Campaign.status) == "active", col(Obligation.escalation_level) < top)
-    ).all()
+    rows = session.exec(_MISSED, params={"top": top}).all()
     missed = []
     for ob, campaign, subject in rows:
         definition = definition_of(campaign)
