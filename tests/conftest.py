@@ -71,7 +71,7 @@ def engine(backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
         reset_engines()
         get_settings.cache_clear()
         if pg_name:
-            postgres.drop_database(pg_name)
+            _templates.discard(pg_name)
 
 
 @pytest.fixture
