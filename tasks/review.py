@@ -92,16 +92,24 @@ def _load_at(session: Session, principal: Principal, submission_id: int, version
     return sub, require_version(sub, version, what=WHAT)
 
 
+# A submission's campaign, deadline and stage in one statement (each a LEFT JOIN on its id, NULL when it has none).
+_CONTEXT = (select(Campaign, Obligation, Stage).select_from(Campaign)
+            .outerjoin(Obligation, col(Obligation.id) == bindparam("obligation_id"))
+            .outerjoin(Stage, col(Stage.id) == bindparam("stage_id"))
+            .where(col(Campaign.id) == bindparam("campaign_id")))
+
+
 def _context(session: Session, sub: Submission) -> tuple[Definition, Campaign, Obligation | None, Stage | None]:
-    campaign = session.get(Campaign, sub.campaign_id)
-    assert campaign is not None
-    obligation = session.get(Obligation, sub.obligation_id) if sub.obligation_id else None
-    stage = session.get(Stage, sub.stage_id) if sub.stage_id else None
     # The session's identity map holds rows weakly: a transition reads its context several times (checks,
     # validation, review rules, mail), and each read would select the rows again once the last one was dropped.
-    # Kept for the session's life (one request or one transaction of the tick).
-    session.info.setdefault(_CONTEXT_ROWS, {})[sub.id] = (campaign, obligation, stage)
-    return definition_of(campaign), campaign, obligation, stage
+    # Kept for the session's life (one request or one transaction of the tick); read together the first time.
+    held: dict[int | None, tuple[Campaign, Obligation | None, Stage | None]] = session.info.setdefault(_CONTEXT_ROWS, {})
+    rows = held.get(sub.id)  # a submission's campaign, deadline and stage never change
+    if rows is None:
+        found = session.exec(_CONTEXT, params={
+            "campaign_id": sub.campaign_id, "obligation_id": sub.obligation_id, "stage_id": sub.stage_id}).one()
+        rows = held[sub.id] = (found[0], found[1], found[2])
+    return definition_of(rows[0]), rows[0], rows[1], rows[2]
 
 
 _CONTEXT_ROWS = "review_context_rows"
