@@ -346,7 +346,8 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
     The common case (ASCII addresses, no attachment) writes the headers already encoded
     (``set_raw``) instead of letting ``email.policy`` parse and re-fold each one, which costs
     ≈1 ms a message; anything else goes through :func:`build_email_generic`. Both give the same
-    message once parsed.
+    message once parsed. The common case is a :class:`PreparedEmail`, whose bytes an SMTP session
+    writes with :func:`wire_message` rather than ``email.generator``.
     """
     if attachments or not _fast_path_applies(msg, sender_name, sender_addr):
         return build_email_generic(msg, sender_name, sender_addr, attachments)
