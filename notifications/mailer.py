@@ -21,15 +21,17 @@ import email.policy
 import email.utils
 import functools
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import aiosmtplib
+import aiosmtplib.email
 from aiosmtplib import (
     SMTPAuthenticationError,
     SMTPConnectError,
@@ -235,7 +237,7 @@ class SmtpSession:
     async def _send(self, message: EmailMessage) -> None:
         client = await self._connected()
         try:
-            errors, _reply_text = await client.send_message(message)
+            errors, _reply_text = await _transmit(client, message)
         except (SMTPResponseException, SMTPRecipientsRefused) as exc:
             # 421: the server is closing the channel (RFC 5321 §3.8), at whatever stage it says so
             if not client.is_connected or getattr(exc, "code", None) == 421:
@@ -284,6 +286,21 @@ class SmtpSession:
             client.close()
 
 
+async def _transmit(client: aiosmtplib.SMTP, message: EmailMessage) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    """``client.send_message(message)``, the same commands and bytes; a :class:`PreparedEmail` is written by
+    :func:`wire_message` and goes out through ``sendmail``, any other message through ``send_message``."""
+    if not isinstance(message, PreparedEmail):
+        return await client.send_message(message)
+    if client.is_ehlo_or_helo_needed:  # as send_message does before it asks for 8BITMIME
+        await client._ehlo_or_helo_if_needed()
+    eight_bit = client.supports_extension("8BITMIME")
+    wire = wire_message(message, eight_bit)
+    if wire is None:
+        return await client.send_message(message)
+    sender, recipients, data = wire
+    return await client.sendmail(sender, recipients, data, mail_options=["BODY=8BITMIME"] if eight_bit else [])
+
+
 class MemoryMailer:
     """Keeps sent messages in :attr:`sent`; :meth:`fail_next` makes the next sends raise."""
 
@@ -329,7 +346,8 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
     The common case (ASCII addresses, no attachment) writes the headers already encoded
     (``set_raw``) instead of letting ``email.policy`` parse and re-fold each one, which costs
     ≈1 ms a message; anything else goes through :func:`build_email_generic`. Both give the same
-    message once parsed.
+    message once parsed. The common case is a :class:`PreparedEmail`, whose bytes an SMTP session
+    writes with :func:`wire_message` rather than ``email.generator``.
     """
     if attachments or not _fast_path_applies(msg, sender_name, sender_addr):
         return build_email_generic(msg, sender_name, sender_addr, attachments)
@@ -339,17 +357,75 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
         to_addr = Address(addr_spec=msg.to_addr.strip()).addr_spec
     except (ValueError, email.errors.HeaderParseError) as exc:
         raise ValueError(f"not one email address: {msg.to_addr!r}") from exc
-    message = EmailMessage(policy=_POLICY)
+    from_header, envelope_from = _from_header(sender_name, sender_addr)
+    boundary = _boundary()
+    message = PreparedEmail(policy=_POLICY)
     message.set_raw("Subject", _encoded_text(msg.subject))
-    message.set_raw("From", _from_header(sender_name, sender_addr))
+    message.set_raw("From", from_header)
     message.set_raw("To", to_addr)
     message.set_raw("Date", email.utils.format_datetime(msg.created_at.astimezone(CHINA_TZ)))
     message.set_raw("Message-ID", msg.message_id)
     message.set_raw("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies to this
     message.set_raw("MIME-Version", "1.0")
-    message.set_raw("Content-Type", f'multipart/alternative;{_POLICY.linesep} boundary="{_boundary()}"')
+    message.set_raw("Content-Type", f'multipart/alternative;{_POLICY.linesep} boundary="{boundary}"')
     message.set_payload([_text_part(msg.body_text, "plain"), _text_part(msg.body_html, "html")])
+    message.envelope = (envelope_from, to_addr)
+    message.boundary = boundary
+    message.built = tuple(message.raw_items())
     return message
+
+
+class PreparedEmail(EmailMessage):
+    """A message of :func:`build_email`'s common path: an ordinary :class:`EmailMessage` for whoever reads it,
+    which also knows what :func:`wire_message` needs to write its bytes without ``email.generator``.
+
+    ``envelope`` is (sender, recipient) as aiosmtplib's ``extract_sender`` and ``extract_recipients`` read them
+    from From and To; ``boundary`` is the one in Content-Type; ``built`` is the headers as built (a message whose
+    headers were changed since goes the generic way).
+    """
+
+    envelope: tuple[str, str]
+    boundary: str
+    built: tuple[tuple[str, Any], ...]
+
+
+_POLICY_7BIT = email.policy.SMTP.clone(cte_type="7bit")
+_NLCRE = re.compile(r"\r\n|\r|\n")  # email.generator's line ends
+
+
+def wire_message(message: EmailMessage, eight_bit: bool) -> tuple[str, list[str], bytes] | None:
+    """(sender, recipients, bytes) of a :class:`PreparedEmail` as aiosmtplib's ``send_message`` would send it
+    (``flatten_message`` under ``email.policy.SMTP``, with ``cte_type="7bit"`` unless ``eight_bit``: the server
+    offers 8BITMIME), written here; ``None`` for any other message, or one changed since it was built.
+
+    The same bytes (``tests/notifications/test_mailer_wire.py`` compares them): each header through the
+    policy's ``fold_binary`` as ``BytesGenerator`` writes it, each part's payload with CRLF line ends, and the
+    parts between the boundary's delimiters. What it skips is ``email.generator``'s re-reading of
+    Content-Type for every part and the parsing of From and To for the envelope (≈1 ms a message).
+    """
+    if not isinstance(message, PreparedEmail) or tuple(message.raw_items()) != message.built:
+        return None
+    parts = message.get_payload()
+    if not isinstance(parts, list) or not parts or message.preamble is not None or message.epilogue is not None:
+        return None
+    policy = _POLICY if eight_bit else _POLICY_7BIT
+    nl = b"\r\n"
+    delimiter = b"--" + message.boundary.encode("ascii")
+    chunks = [policy.fold_binary(name, value) for name, value in message.built]
+    chunks += [nl, delimiter, nl]
+    for index, part in enumerate(parts):
+        if not isinstance(part, MIMEPart) or part.is_multipart():
+            return None
+        payload = getattr(part, "_payload", None)  # what get_payload() returns, without its parse of the CTE header
+        if not isinstance(payload, str) or not payload.isascii():
+            return None  # email.generator would re-encode what came from bytes (surrogates)
+        if index:
+            chunks += [nl, delimiter, nl]
+        chunks += [policy.fold_binary(name, value) for name, value in part.raw_items()]
+        chunks += [nl, "\r\n".join(_NLCRE.split(payload)).encode("ascii")]
+    chunks += [nl, delimiter, b"--", nl]
+    sender, recipient = message.envelope
+    return sender, [recipient], b"".join(chunks)
 
 
 _POLICY = email.policy.SMTP
@@ -374,9 +450,15 @@ def _encoded_text(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _from_header(sender_name: str, sender_addr: str) -> str:
-    addr = Address(addr_spec=sender_addr).addr_spec
-    return email.utils.formataddr((sender_name, addr), charset="utf-8")
+def _from_header(sender_name: str, sender_addr: str) -> tuple[str, str]:
+    """The From header, and the envelope sender aiosmtplib's ``extract_sender`` reads from it (once a sender)."""
+    header = email.utils.formataddr((sender_name, Address(addr_spec=sender_addr).addr_spec), charset="utf-8")
+    probe = EmailMessage(policy=_POLICY)
+    probe.set_raw("From", header)
+    sender = aiosmtplib.email.extract_sender(probe)
+    if sender is None:
+        raise ValueError(f"not one email address: {sender_addr!r}")
+    return header, sender
 
 
 def _text_part(body: str, subtype: str) -> MIMEPart:
