@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -235,7 +235,11 @@ def _submitter(session: Session, sub: Submission) -> list[User]:
 
 
 def _users_who_decide(session: Session, level: rules.ChainLevel, township_id: int) -> list[User]:
-    users = session.exec(select(User).where(User.active == True, col(User.role).in_(["admin", "reviewer"])))  # noqa: E712
+    # The county's people and this township's reviewers (not every township's: a county of 1,000 townships has
+    # 1,000 township reviewers), then the review rules decide.
+    users = session.exec(select(User).where(
+        User.active == True, col(User.role).in_(["admin", "reviewer"]),  # noqa: E712
+        or_(col(User.role) == "admin", col(User.level) == "county", col(User.org_unit_id) == township_id)))
     out = []
     for user in users:
         actor = rules.Actor(id=user.id or 0, role=user.role, level=user.level,
