@@ -23,19 +23,27 @@ class Known:
 KNOWN: tuple[Known, ...] = (
     Known(
         "B5", "county year",
-        "per simulated action ≈ 18–25 SQL statements, most of the CPU in SQLAlchemy building and keying them; "
-        "delivery ≈ a third of the CPU, mostly the standard library's email generator re-parsing every header "
-        "when a message is flattened; the daily tick ≈ a third (one write transaction per step, every day)",
-        "write the common mail's bytes directly and send them with sendmail (no flatten); prebuilt statements "
-        "(bindparam) for the answer and decision paths; a tick step that finds nothing in one indexed probe",
+        "per simulated action ≈ 16–24 SQL statements and 9–15k Python calls, most of the CPU in SQLAlchemy "
+        "building, keying and loading them; delivery about a quarter (aiosmtpd's side of each exchange runs in the "
+        "same process); the daily tick ≈ 19 statements in five write transactions. The budget is a fixed 60 s, so "
+        "the figure also moves with the machine (compare B1's raw-insert baseline of the same run)",
+        "prebuilt statements (bindparam) and plain-column reads on the answer and decision paths; the simulated "
+        "people's daily listings in one query per role; one audit-and-outbox flush per transaction",
+    ),
+    Known(
+        "B5", "province",
+        "the launch of 1,000 campaigns is three quarters of the 14-day slice (Prefect's flow, planning and the bulk "
+        "insert); the budget is a fixed share of 15 min, so the figure moves with the machine's speed",
+        "the launch's per-township planning done once per definition and year for every township alike",
     ),
     Known(
         "B6", "model-site year",
-        "duban's year is its per-action cost (≈ 15–25 ms: statement construction in SQLAlchemy, one audit event "
-        "and one outbox row per change) and a tick per day; SpiffWorkflow's is one JSON state per workflow, "
-        "read and rewritten at every step — both grow linearly with the townships, so their ratio hardly moves "
-        "with size",
-        "the same per-action levers as B5 (prebuilt statements, fewer ORM entity loads per answer and decision)",
+        "at 1,000 townships every answer and decision read all 2,000+ reviewers to pick the few who decide (fixed "
+        "in bf19990: the county's people and the township's own reviewers); what remains is duban's per-action "
+        "cost (≈ 15k Python calls an answer, 9k a decision: statement construction in SQLAlchemy, one audit "
+        "event and one outbox row per change) against SpiffWorkflow's one JSON state per workflow",
+        "run B6 at 1,000 townships again on a quiet machine (make bench-peers); then the same per-action levers "
+        "as B5",
     ),
     Known(
         "B4", "api p99 dashboard",
@@ -46,8 +54,8 @@ KNOWN: tuple[Known, ...] = (
     ),
     Known(
         "B1", "launch",
-        "Prefect's floor (a flow awaiting one no-op task per chunk) is most of the launch; the work itself is "
-        "planning, the duplicate check and the bulk insert of campaigns, stages, obligations and audit events",
+        "Prefect's floor (a flow awaiting one no-op task per chunk) is about half of the launch; the work itself "
+        "is planning, the duplicate check and the bulk insert of campaigns, stages, obligations and audit events",
         "one task run for the whole batch when it is small; the plan of a chunk computed once per definition "
         "and year (already) and its rows written with one statement per table",
     ),
