@@ -38,12 +38,12 @@ KNOWN: tuple[Known, ...] = (
     ),
     Known(
         "B6", "model-site year",
-        "at 1,000 townships every answer and decision read all 2,000+ reviewers to pick the few who decide (fixed "
-        "in bf19990: the county's people and the township's own reviewers); what remains is duban's per-action "
-        "cost (≈ 15k Python calls an answer, 9k a decision: statement construction in SQLAlchemy, one audit "
-        "event and one outbox row per change) against SpiffWorkflow's one JSON state per workflow",
-        "run B6 at 1,000 townships again on a quiet machine (make bench-peers); then the same per-action levers "
-        "as B5",
+        "duban's year is its per-action cost (≈ 15k Python calls an answer, 9k a decision: statement "
+        "construction and loading in SQLAlchemy, one audit event and one outbox row per change; 1.02× at 1,000 "
+        "townships once every answer stopped reading all 2,000+ reviewers) against SpiffWorkflow's one JSON "
+        "state per workflow, read and rewritten at every step",
+        "the same per-action levers as B5: prebuilt statements and plain-column reads on the answer and "
+        "decision paths, one flush of audit events and outbox rows per transaction",
     ),
     Known(
         "B4", "api p99 dashboard",
