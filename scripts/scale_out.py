@@ -40,6 +40,8 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from core.prefect_env import server_environment
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 POOL = "duban"
@@ -109,7 +111,7 @@ class Config:
     def environment(self) -> dict[str, str]:
         """What every process of the stack runs with: the shell's environment plus the stack's own settings."""
         env = {"PREFECT_LOGGING_LEVEL": "WARNING"} | dict(os.environ)
-        return env | {
+        return env | server_environment(os.environ) | {
             "PREFECT_HOME": str(self.prefect_home),
             "PREFECT_API_URL": self.prefect_api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # telemetry cannot reach its server from a closed network
