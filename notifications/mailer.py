@@ -353,10 +353,7 @@ def build_email(msg: OutboxMessage, sender_name: str, sender_addr: str,
         return build_email_generic(msg, sender_name, sender_addr, attachments)
     if msg.created_at.tzinfo is None:
         raise ValueError("OutboxMessage.created_at must be aware")
-    try:
-        to_addr = Address(addr_spec=msg.to_addr.strip()).addr_spec
-    except (ValueError, email.errors.HeaderParseError) as exc:
-        raise ValueError(f"not one email address: {msg.to_addr!r}") from exc
+    to_addr = _recipient(msg.to_addr.strip())
     from_header, envelope_from = _from_header(sender_name, sender_addr)
     boundary = _boundary()
     message = PreparedEmail(policy=_POLICY)
@@ -443,6 +440,17 @@ def _boundary() -> str:
     return f"==============={secrets.randbelow(10**19):019d}=="  # base64 lines never begin with "--"
 
 
+# The same subjects and recipients come back message after message (a notice goes to every reviewer of a level,
+# a person gets mail all year): each is parsed or encoded once.
+@functools.lru_cache(maxsize=4096)
+def _recipient(to_addr: str) -> str:
+    try:
+        return Address(addr_spec=to_addr).addr_spec
+    except (ValueError, email.errors.HeaderParseError) as exc:
+        raise ValueError(f"not one email address: {to_addr!r}") from exc
+
+
+@functools.lru_cache(maxsize=4096)
 def _encoded_text(text: str) -> str:
     if text.isascii():
         return text
