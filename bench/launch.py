@@ -62,7 +62,7 @@ def run_launch() -> tuple[float, list[dict[str, Any]]]:
     return time.perf_counter() - start, items
 
 
-def _noop_launch() -> Any:
+def noop_launch_flow() -> Any:
     """Prefect's part of a batch launch with no work: a flow awaiting ``chunks`` no-op tasks one after another,
     as ``launch_for_townships`` awaits one ``launch_chunk`` task per chunk."""
     from prefect import flow, task
@@ -83,7 +83,7 @@ def _noop_launch() -> Any:
 
 def prefect_floor(chunks: int) -> float:
     """Seconds Prefect takes for the launch flow's shape with no work in it (median of ``FLOOR_RUNS``)."""
-    noop = _noop_launch()
+    noop = noop_launch_flow()
     times = []
     for _ in range(FLOOR_RUNS):
         start = time.perf_counter()
