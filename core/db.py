@@ -127,6 +127,15 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
+def execute_prebuilt(session: Session, statement: Any, params: Mapping[str, Any] | None = None) -> Any:
+    """Run a Core statement built once at import (bound parameters, no ORM entities) in ``session``'s transaction,
+    flushing first as ``session.execute`` would: SQLAlchemy then neither builds it nor computes its cache key
+    again, and the ORM's per-execution work is skipped. Returns the ``CursorResult``."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, dict(params or {}))
+
+
 def one_of(session: Session, column: Any, values: Collection[Any], sql_type: Any) -> Any:
     """``column IN values`` for a long list of values: on PostgreSQL ``column = ANY(array)`` with the values as one
     array parameter, because an ``IN`` list of thousands is thousands of parameters, which SQLAlchemy expands and

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from core import metrics
 from core.clock import CHINA_TZ, china_date
-from core.db import one_of, session_scope
+from core.db import execute_prebuilt, one_of, session_scope
 from core.settings import get_settings
 from domain.calendar import WorkCalendar, reminder_dates
 from domain.definitions import Definition
@@ -65,16 +65,9 @@ _BEFORE_DUE = (ObligationStatus.SCHEDULED, ObligationStatus.OPEN)
 _MISSED_DUE = sql_select(exists().where(_obligations.c.status.in_(_BEFORE_DUE), _obligations.c.due_on < bindparam("today")))
 
 
-def _probe(session: Session, statement: Any, params: dict[str, Any]) -> Any:
-    """Run a prebuilt Core SELECT on the session's connection (flushing first, as ``session.execute`` would)."""
-    if session.autoflush:
-        session.flush()
-    return session.connection().execute(statement, params)
-
-
 def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
     """pending → open when the window opens; a window that closes without its gate passed → overdue."""
-    to_open, to_close = _probe(session, _STAGES_DUE, {"today": today}).one()
+    to_open, to_close = execute_prebuilt(session, _STAGES_DUE, {"today": today}).one()
     opened = session.execute(
         update(Stage).where(col(Stage.status) == StageStatus.PENDING, col(Stage.opens_on) <= today)
         .values(status=StageStatus.OPEN, version=Stage.version + 1)
@@ -94,7 +87,7 @@ def advance_stages(session: Session, today: dt.date) -> dict[str, int]:
 
 def mark_missed(session: Session, today: dt.date) -> int:
     """Deadlines that passed with nothing submitted become missed (escalation takes over)."""
-    if not _probe(session, _MISSED_DUE, {"today": today}).scalar():
+    if not execute_prebuilt(session, _MISSED_DUE, {"today": today}).scalar():
         return 0
     return int(session.execute(
         update(Obligation).where(col(Obligation.status).in_(_BEFORE_DUE), col(Obligation.due_on) < today)

@@ -14,6 +14,7 @@ from sqlalchemy import BindParameter, Date, Integer, String, bindparam, cast, li
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from core.db import execute_prebuilt
 from domain.errors import PermissionDenied
 from domain.vocabulary import RectificationStatus
 from models import AccountabilityCase, Campaign, Escalation, Obligation, OrgUnit, Stage, VillageRectification
@@ -128,8 +129,7 @@ def _figures(session: Session, definition: str, year: int, ids: list[int]) -> _F
     if not figures.campaigns:
         return figures
     by_campaign = {c.id: c.township_id for c in figures.campaigns.values()}
-    # Core, not the ORM (nothing to autoflush: the campaigns' query just did)
-    for row in session.connection().execute(_COUNTS, {"campaigns": list(by_campaign)}):
+    for row in execute_prebuilt(session, _COUNTS, {"campaigns": list(by_campaign)}):
         part = row.part
         if part == _OBLIGATIONS:
             figures.obligations[row.campaign_id].append(_Deadlines(row.status, row.due_on, row.n))
