@@ -107,7 +107,7 @@ def _submitters(session: Session, township_ids: set[int]) -> dict[int, list[User
     out: dict[int, list[User]] = defaultdict(list)
     if township_ids:
         for user in session.exec(select(User).where(User.role == "submitter", User.active == True,  # noqa: E712
-                                                    col(User.org_unit_id).in_(township_ids))):
+                                                    col(User.org_unit_id).in_(township_ids)).order_by(col(User.id))):
             out[user.org_unit_id or 0].append(user)
     return out
 
@@ -183,7 +183,8 @@ def _open_deadlines_statement() -> Any:
             .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
             .join(township, col(Campaign.township_id) == township.id)
             .where(col(Obligation.status) == ObligationStatus.OPEN, col(Campaign.status) == CampaignStatus.ACTIVE,
-                   col(Obligation.due_on) >= bindparam("first"), col(Obligation.due_on) <= bindparam("last")))
+                   col(Obligation.due_on) >= bindparam("first"), col(Obligation.due_on) <= bindparam("last"))
+            .order_by(col(Obligation.id)))  # the day's mails and log rows in one order, run after run
 
 
 _OPEN_DEADLINES = _open_deadlines_statement()

@@ -82,6 +82,21 @@ async def test_request_then_reminders_on_working_day_offsets(campaign: Engine) -
     # ... and the missed deadline went up the ladder on Mon 22 Dec (催办), one working day late.
     assert [subject[:4] for key, subject in mails.items() if key.startswith("escalation:")] == ["【催办】"]
 
+async def test_a_days_reminders_are_written_in_deadline_then_person_order(demo_county: Engine) -> None:
+    """The same day's reminders get the same ids run after run: deadlines by id, then people by id."""
+    for township in ("QX01", "QX02", "QX03"):
+        await launch_campaign("weak_village_rectification", township, 2025, now=LAUNCH)
+    tick_days(demo_county, days(dt.date(2025, 12, 1), dt.date(2025, 12, 19)))
+    with Session(demo_county) as s:
+        logs = s.exec(select(ReminderLog).order_by(col(ReminderLog.id))).all()
+    by_day: dict[dt.date, list[tuple[int, int]]] = {}
+    for row in logs:
+        by_day.setdefault(row.remind_on, []).append((row.obligation_id, row.user_id))
+    assert len({ob for ob, _ in by_day[dt.date(2025, 12, 10)]}) >= 3  # several townships' deadlines that day
+    for day, rows in by_day.items():
+        assert rows == sorted(rows), day
+
+
 async def test_catch_up_sends_only_the_latest_missed_reminder_once(campaign: Engine) -> None:
     ob = q4_report(campaign)
     tick(campaign, at(dt.date(2025, 12, 17)))  # first tick after downtime
