@@ -234,7 +234,7 @@ def enqueue_mails(session: Session, requests: Iterable[MailRequest], *, now: dt.
         groups.setdefault(request.template, []).append(request)
     rows: list[dict[str, Any]] = []
     extra: dict[str, dict[str, Any]] = {}  # rows on other channels, by key (one per cause and robot)
-    directory = load_directory(session, [r.to for r in todo])
+    directory = load_directory(session, [r.to for r in todo], robots=any(wants_robot(t) for t in groups))
     for template, members in groups.items():
         mails = render_batch(template, [{"recipient_name": m.to.display_name, **m.context} for m in members])
         for request, mail in zip(members, mails, strict=True):

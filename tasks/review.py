@@ -30,7 +30,7 @@ from models import (
     User,
     Veto,
 )
-from notifications.outbox import absolute_url, enqueue_mail
+from notifications.outbox import MailRequest, absolute_url, enqueue_mails
 from tasks import gate_checks, triggers, vetoes, village_list
 from tasks.accounts import Principal
 from tasks.audit import SYSTEM_ACTOR, append_event, jsonable
@@ -274,8 +274,9 @@ def _mail_context(session: Session, sub: Submission, **extra: Any) -> dict[str, 
 
 
 def _notify(session: Session, users: list[User], template: str, key: str, context: dict[str, Any], now: dt.datetime) -> None:
-    for user in users:
-        enqueue_mail(session, key=f"{key}:{user.id}", to=user, template=template, context=context, now=now)
+    # one batch: one look for keys already written, one rendering shared by the recipients, one multi-row insert
+    enqueue_mails(session, [MailRequest(key=f"{key}:{user.id}", to=user, template=template, context=context)
+                            for user in users], now=now)
 
 
 # ---- creating and editing ---------------------------------------------------------------------------
