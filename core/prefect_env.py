@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from core.settings import get_settings
@@ -21,7 +22,7 @@ SERVER_DEFAULTS = {
 }
 
 
-def server_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+def server_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """``SERVER_DEFAULTS`` under what ``environ`` already sets."""
     return SERVER_DEFAULTS | {key: environ[key] for key in SERVER_DEFAULTS if key in environ}
 
