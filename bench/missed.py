@@ -59,6 +59,17 @@ KNOWN: tuple[Known, ...] = (
         "audit head and day",
     ),
     Known(
+        "B4", "api p99",
+        "on PostgreSQL with 4 workers (7 Dec): duban's pages serve 136–181 requests/s with a p99 of 0.70–1.13 s, "
+        "twice 6 December's (64–116/s, 1.33–2.10 s), but the bare route got faster still (p99 0.18–0.39 s from "
+        "0.84–1.10 s, 370–520 requests/s): under 32 clients on 2 CPUs the p99 is the queue behind each request's "
+        "CPU, serially 4.9–10 ms against the bare route's 2.6 ms (TestClient), with 3–8 statements. The review "
+        "queue spends a third of its time in the one query that loads six entities per row (its submissions' JSON "
+        "included), a fifth in the checklists",
+        "load only the columns each page shows (no ORM entities for campaign, deadline and stage), so that a "
+        "page costs at most ≈ 3× the bare route's CPU",
+    ),
+    Known(
         "B1", "launch",
         "Prefect's floor (a flow awaiting one no-op task per chunk) is about half of the launch; the work itself "
         "is planning, the duplicate check and the bulk insert of campaigns, stages, obligations and audit events",
