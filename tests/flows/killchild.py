@@ -88,7 +88,7 @@ KILL_POINTS: dict[str, tuple[str, ...]] = {
     "tick": ("commit.before", "commit.after", "after:tasks.tick.open_obligations",
              "after:tasks.tick.enqueue_reminders", "after:tasks.escalation.record_step"),
     "review": ("commit.before", "commit.after", "after:tasks.audit.append_event",
-               "after:notifications.outbox.enqueue_mail"),
+               "after:notifications.outbox.enqueue_mails"),
     "deliver": ("commit.before", "commit.after", "smtp.before", "smtp.after"),
 }
 """The kill points of each job. ``commit.*`` is the DBAPI COMMIT of a transaction that changed at least one
