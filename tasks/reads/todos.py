@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select as columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -28,33 +29,46 @@ def todos(session: Session, principal: Principal, today: dt.date, *, limit: int 
     soonest due first, each with its material's state; with ``missing``, also what the material still lacks."""
     principal.require_role("submitter")
     township_of = aliased(OrgUnit)
-    stmt = scoped(select(Obligation, Campaign, OrgUnit, col(township_of.name))
+    # the columns the list shows, not entities: the API's list is read on every visit of the township's liaisons
+    stmt: Any = scoped(columns(col(Obligation.id), col(Obligation.campaign_id), col(Obligation.title), col(Obligation.kind),
+                         col(Obligation.period), col(Obligation.due_on), col(Obligation.status), col(OrgUnit.code),
+                         col(OrgUnit.name), col(township_of.name).label("township"))
                   .join(Campaign, col(Obligation.campaign_id) == Campaign.id)
                   .join(OrgUnit, col(Obligation.subject_id) == OrgUnit.id)
                   .join(township_of, col(township_of.id) == Campaign.township_id, isouter=True)
                   .where(col(Obligation.status).in_(OPEN), col(Obligation.opens_on) <= today),
                   principal, Campaign.township_id)
-    rows = session.exec(stmt.order_by(col(Obligation.due_on), col(Obligation.id)).limit(limit)).all()
-    subs = {s.obligation_id: s for s in session.exec(select(Submission).where(
-        col(Submission.obligation_id).in_([o.id for o, _, _, _ in rows])))} if rows else {}
+    rows = session.execute(stmt.order_by(col(Obligation.due_on), col(Obligation.id)).limit(limit)).all()
+    subs = _submissions(session, [row[0] for row in rows], entities=missing) if rows else {}
     items = []
     calendar, yellow = load_work_calendar(session), desk_settings().yellow_workdays
-    for obligation, campaign, subject, township in rows:
-        sub = subs.get(obligation.id)
-        colour = light(obligation.status, obligation.due_on, today, calendar, yellow_workdays=yellow)
+    for ob_id, campaign_id, title, kind, period, due_on, status, subject_code, subject_name, township in rows:
+        sub = subs.get(ob_id)
+        colour = light(status, due_on, today, calendar, yellow_workdays=yellow)
         items.append({
             "light": colour.value if colour else None, "light_label": colour.label if colour else "",
-            "obligation_id": obligation.id, "campaign_id": campaign.id, "title": obligation.title, "kind": obligation.kind,
-            "township_name": township, "subject": subject.code, "subject_name": subject.name, "period": obligation.period,
-            "period_label": period_label(obligation.period),
-            "heading": heading(obligation.title, township, subject.name, obligation.period),
-            "due_on": obligation.due_on, "days_left": (obligation.due_on - today).days,
-            "status": "open" if obligation.status == "scheduled" else obligation.status,
-            "submission_id": sub.id if sub else None, "submission_status": sub.status if sub else None,
+            "obligation_id": ob_id, "campaign_id": campaign_id, "title": title, "kind": kind,
+            "township_name": township, "subject": subject_code, "subject_name": subject_name, "period": period,
+            "period_label": period_label(period),
+            "heading": heading(title, township, subject_name, period),
+            "due_on": due_on, "days_left": (due_on - today).days,
+            "status": "open" if status == "scheduled" else status,
+            "submission_id": sub[0] if sub else None, "submission_status": sub[1] if sub else None,
         })
     if missing:
         _add_missing(session, items)
     return items
+
+
+def _submissions(session: Session, obligation_ids: list[int], *, entities: bool) -> dict[int, tuple[Any, Any]]:
+    """(id, status) of the material of each deadline; with ``entities`` the submissions are loaded whole as well
+    (into the session, for :func:`_add_missing`)."""
+    if entities:
+        return {s.obligation_id or 0: (s.id, s.status)
+                for s in session.exec(select(Submission).where(col(Submission.obligation_id).in_(obligation_ids)))}
+    return {ob_id: (sub_id, status) for ob_id, sub_id, status in session.execute(
+        columns(col(Submission.obligation_id), col(Submission.id), col(Submission.status))
+        .where(col(Submission.obligation_id).in_(obligation_ids)))}
 
 
 def _add_missing(session: Session, items: list[dict[str, Any]]) -> None:
